@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/minimall/minimall/internal/app"
+	"github.com/minimall/minimall/internal/platform/clock"
+	"github.com/minimall/minimall/internal/platform/config"
+	"github.com/minimall/minimall/internal/platform/db"
+	"github.com/minimall/minimall/internal/platform/httpx"
+)
+
+const usage = `usage: minimall <command> [flags]
+
+commands:
+  serve [--demo]   serve the API (--demo: migrate, seed an empty database, run the sandbox)
+  migrate          apply pending database migrations
+  seed-demo        migrate and seed demo data into an empty database
+  sandbox          run the platform sandbox on its own
+
+every command takes --config FILE (or MINIMALL_CONFIG); MINIMALL_* variables override it.
+`
+
+// shutdownGrace bounds how long in-flight requests may take after SIGTERM.
+const shutdownGrace = 20 * time.Second
+
+// run is the whole program: main only calls it, and end-to-end tests call it
+// with their own arguments, environment and context.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	cmd, rest := args[0], args[1:]
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", getenv("MINIMALL_CONFIG"), "YAML configuration file")
+	demo := false
+	if cmd == "serve" {
+		fs.BoolVar(&demo, "demo", false, "migrate, seed demo data and run the sandbox")
+	}
+	switch cmd {
+	case "serve", "migrate", "seed-demo", "sandbox":
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+	if err := fs.Parse(rest); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected arguments %v", cmd, fs.Args())
+	}
+	cfg, err := config.Load(*configPath, getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	switch cmd {
+	case "serve":
+		return serve(ctx, cfg, demo, log, stdout)
+	case "migrate":
+		return migrate(ctx, cfg, log, stdout)
+	case "seed-demo":
+		return seedDemo(ctx, cfg, log, stdout)
+	default:
+		return runSandbox(ctx, cfg, log, stdout)
+	}
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	if cfg.Env == config.EnvProduction {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+func openDB(ctx context.Context, cfg *config.Config, log *slog.Logger) (*db.DB, error) {
+	return db.Open(ctx, cfg.DB.Driver, cfg.DB.DSN, db.Options{Logger: log})
+}
+
+func migrate(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.Writer) error {
+	d, err := openDB(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	v, err := d.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "database schema at version %d\n", v)
+	return nil
+}
+
+func serve(ctx context.Context, cfg *config.Config, demo bool, log *slog.Logger, stdout io.Writer) error {
+	if demo && cfg.Env == config.EnvProduction {
+		return errors.New("serve --demo is refused in production (MINIMALL_ENV=production)")
+	}
+	d, err := openDB(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if demo {
+		if _, err := d.Migrate(ctx); err != nil {
+			return err
+		}
+	} else if err := d.CheckSchema(ctx); err != nil {
+		return err
+	}
+	a, err := app.New(cfg, d, log, clock.System{})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (MINIMALL_HTTP_ADDR): %w", cfg.HTTP.Addr, err)
+	}
+	fmt.Fprintf(stdout, "minimall listening on http://%s\n", ln.Addr())
+
+	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
+	var jobs sync.WaitGroup
+	jobs.Add(1)
+	go func() {
+		defer jobs.Done()
+		a.RunJobs(jobsCtx)
+	}()
+	err = httpx.Serve(ctx, ln, a.Handler(), shutdownGrace, log)
+	stopJobs()
+	jobs.Wait()
+	log.Info("stopped")
+	return err
+}
+
+func seedDemo(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.Writer) error {
+	if cfg.Env == config.EnvProduction {
+		return errors.New("seed-demo is refused in production (MINIMALL_ENV=production)")
+	}
+	d, err := openDB(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if _, err := d.Migrate(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "database migrated; no demo data is defined yet")
+	return nil
+}
+
+func runSandbox(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.Writer) error {
+	if cfg.Env == config.EnvProduction {
+		return errors.New("the sandbox is refused in production (MINIMALL_ENV=production)")
+	}
+	return errors.New("the sandbox has no platforms to simulate yet")
+}

@@ -1,0 +1,79 @@
+// Package app is the composition root: it builds every store, service and
+// handler from the configuration and assembles the router. Nothing else in
+// minimall wires dependencies.
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/minimall/minimall/internal/platform/clock"
+	"github.com/minimall/minimall/internal/platform/config"
+	"github.com/minimall/minimall/internal/platform/db"
+	"github.com/minimall/minimall/internal/platform/httpx"
+)
+
+// App is one running minimall: its router and its background jobs.
+type App struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	db      *db.DB
+	clock   clock.Clock
+	metrics *httpx.Metrics
+	engine  *gin.Engine
+	jobs    []Job
+}
+
+// Job is background work that runs until its context ends.
+type Job struct {
+	Name string
+	Run  func(ctx context.Context)
+}
+
+// New builds the application on an open, migrated database.
+func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App, error) {
+	if cfg == nil || d == nil || log == nil || clk == nil {
+		return nil, errors.New("app: nil dependency")
+	}
+	a := &App{cfg: cfg, log: log, db: d, clock: clk, metrics: httpx.NewMetrics()}
+	e, err := httpx.NewEngine(httpx.Options{
+		Logger:         log,
+		Metrics:        a.metrics,
+		MaxBody:        int64(cfg.HTTP.MaxBody),
+		TrustedProxies: cfg.HTTP.TrustedProxies,
+		CORSOrigins:    cfg.HTTP.CORSOrigins,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.engine = e
+	a.routes(e)
+	return a, nil
+}
+
+// Handler returns the HTTP handler of the whole API.
+func (a *App) Handler() http.Handler { return a.engine }
+
+// Engine returns the gin engine, for tests that walk the route table.
+func (a *App) Engine() *gin.Engine { return a.engine }
+
+// RunJobs runs every background job until ctx ends and returns when all of
+// them have stopped.
+func (a *App) RunJobs(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, j := range a.jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.log.Info("job started", "job", j.Name)
+			j.Run(ctx)
+			a.log.Info("job stopped", "job", j.Name)
+		}()
+	}
+	wg.Wait()
+}

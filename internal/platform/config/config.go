@@ -1,0 +1,407 @@
+// Package config loads minimall's configuration from an optional YAML file and
+// MINIMALL_* environment variables into one typed, validated Config.
+//
+// Environment variables map to YAML keys through the explicit table in keys.go,
+// never by splitting names on underscores, so a key such as
+// MINIMALL_WECHATPAY_APIV3_KEY has exactly one YAML spelling.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/confmap"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/v2"
+)
+
+// DevJWTSecret is the development default; production refuses it.
+const DevJWTSecret = "minimall-development-secret-do-not-use-in-production"
+
+// Environments.
+const (
+	EnvDevelopment = "development"
+	EnvProduction  = "production"
+)
+
+// Database drivers.
+const (
+	DriverSQLite = "sqlite"
+	DriverMySQL  = "mysql"
+)
+
+// Config is the whole configuration of one minimall process.
+type Config struct {
+	Env       string    `koanf:"env"`
+	HTTP      HTTP      `koanf:"http"`
+	DB        DB        `koanf:"db"`
+	JWT       JWT       `koanf:"jwt"`
+	Order     Order     `koanf:"order"`
+	WeChat    WeChat    `koanf:"wechat"`
+	WeChatPay WeChatPay `koanf:"wechatpay"`
+	Alipay    Alipay    `koanf:"alipay"`
+	Courier   Courier   `koanf:"courier"`
+	Sandbox   Sandbox   `koanf:"sandbox"`
+	Payment   Payment   `koanf:"payment"`
+	Redis     Redis     `koanf:"redis"`
+	Bootstrap Bootstrap `koanf:"bootstrap"`
+}
+
+// HTTP configures the listener and the HTTP platform.
+type HTTP struct {
+	Addr           string   `koanf:"addr"`
+	PublicBaseURL  string   `koanf:"public_base_url"`
+	TrustedProxies List     `koanf:"trusted_proxies"`
+	MaxBody        ByteSize `koanf:"max_body"`
+	CORSOrigins    List     `koanf:"cors_origins"`
+}
+
+// DB selects and configures the system of record.
+type DB struct {
+	Driver string `koanf:"driver"`
+	DSN    string `koanf:"dsn"`
+}
+
+// JWT configures access tokens.
+type JWT struct {
+	Secret string `koanf:"secret"`
+}
+
+// Order holds the order rules that merchants tune.
+type Order struct {
+	PayTimeout         time.Duration `koanf:"pay_timeout"`
+	AutoConfirm        time.Duration `koanf:"auto_confirm"`
+	FreightFen         int64         `koanf:"freight_fen"`
+	FreeFreightOverFen int64         `koanf:"free_freight_over_fen"`
+}
+
+// WeChat configures the mini-program (login, access token).
+type WeChat struct {
+	AppID   string `koanf:"appid"`
+	Secret  string `koanf:"secret"`
+	APIBase string `koanf:"api_base"`
+}
+
+// Configured reports whether WeChat login is set up.
+func (w WeChat) Configured() bool { return w.AppID != "" && w.Secret != "" }
+
+// WeChatPay configures WeChat Pay API v3 in public-key mode.
+type WeChatPay struct {
+	MchID          string `koanf:"mchid"`
+	Serial         string `koanf:"serial"`
+	PrivateKeyFile string `koanf:"private_key_file"`
+	APIv3Key       string `koanf:"apiv3_key"`
+	PublicKeyID    string `koanf:"public_key_id"`
+	PublicKeyFile  string `koanf:"public_key_file"`
+	APIBase        string `koanf:"api_base"`
+}
+
+// Configured reports whether any WeChat Pay key is set; Validate then
+// requires all of them.
+func (w WeChatPay) Configured() bool {
+	return w.MchID != "" || w.Serial != "" || w.PrivateKeyFile != "" || w.APIv3Key != "" ||
+		w.PublicKeyID != "" || w.PublicKeyFile != ""
+}
+
+// Alipay configures the Alipay open platform in public-key mode.
+type Alipay struct {
+	AppID          string `koanf:"appid"`
+	PrivateKeyFile string `koanf:"private_key_file"`
+	PublicKeyFile  string `koanf:"public_key_file"`
+	Gateway        string `koanf:"gateway"`
+	SellerID       string `koanf:"seller_id"`
+}
+
+// Configured reports whether any Alipay key is set; Validate then requires
+// all of them.
+func (a Alipay) Configured() bool {
+	return a.AppID != "" || a.PrivateKeyFile != "" || a.PublicKeyFile != ""
+}
+
+// Courier configures the parcel tracking API (kuaidi100).
+type Courier struct {
+	APIBase  string `koanf:"api_base"`
+	Key      string `koanf:"key"`
+	Customer string `koanf:"customer"`
+	Salt     string `koanf:"salt"`
+}
+
+// Sandbox configures the local platform simulator of demo mode.
+type Sandbox struct {
+	Addr string `koanf:"addr"`
+}
+
+// Payment holds payment rules.
+type Payment struct {
+	ReconcileAfter time.Duration `koanf:"reconcile_after"`
+}
+
+// Redis optionally shares cache invalidation and rate limits across instances.
+type Redis struct {
+	Addr string `koanf:"addr"`
+}
+
+// Bootstrap creates the first staff owner on an empty database.
+type Bootstrap struct {
+	Owner             string `koanf:"owner"`
+	OwnerPasswordFile string `koanf:"owner_password_file"`
+}
+
+// List is a list of strings that also reads from one comma-separated string.
+type List []string
+
+// UnmarshalText splits a comma-separated string, dropping blanks.
+func (l *List) UnmarshalText(b []byte) error {
+	*l = nil
+	for _, s := range strings.Split(string(b), ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
+}
+
+// ByteSize is a size in bytes that reads "1MiB", "512KiB", "1000" and so on.
+type ByteSize int64
+
+// UnmarshalText parses a size with an optional B, KiB, MiB or GiB suffix.
+func (b *ByteSize) UnmarshalText(text []byte) error {
+	s := strings.TrimSpace(string(text))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return fmt.Errorf("invalid size %q (want e.g. 1MiB, 512KiB or a byte count)", string(text))
+	}
+	*b = ByteSize(n * mult)
+	return nil
+}
+
+// Load reads defaults, then the YAML file at path (if path is not empty), then
+// every MINIMALL_* variable of the key table through getenv, and validates.
+func Load(path string, getenv func(string) string) (*Config, error) {
+	k := koanf.New(".")
+	if err := k.Load(confmap.Provider(defaults(), "."), nil); err != nil {
+		return nil, fmt.Errorf("config defaults: %w", err)
+	}
+	if path != "" {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("config file: %w", err)
+		}
+		if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
+			return nil, fmt.Errorf("config file %s: %w", path, err)
+		}
+		for _, key := range k.Keys() {
+			if _, ok := keyByPath[key]; !ok {
+				return nil, fmt.Errorf("config file %s: unknown key %q", path, key)
+			}
+		}
+	}
+	env := map[string]any{}
+	for _, key := range Keys {
+		if v := getenv(key.Env); v != "" {
+			env[key.Path] = v
+		}
+	}
+	if err := k.Load(confmap.Provider(env, "."), nil); err != nil {
+		return nil, fmt.Errorf("config environment: %w", err)
+	}
+	var cfg Config
+	if err := k.UnmarshalWithConf("", &cfg, koanf.UnmarshalConf{Tag: "koanf"}); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if cfg.HTTP.PublicBaseURL == "" {
+		cfg.HTTP.PublicBaseURL = "http://" + cfg.HTTP.Addr
+	}
+	cfg.HTTP.PublicBaseURL = strings.TrimRight(cfg.HTTP.PublicBaseURL, "/")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// Validate checks every key and names the offending ones. Production mode adds
+// the rules that keep development shortcuts away from real money.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(env, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", env, fmt.Sprintf(format, args...)))
+	}
+	switch c.Env {
+	case EnvDevelopment, EnvProduction:
+	default:
+		bad("MINIMALL_ENV", "must be development or production, got %q", c.Env)
+	}
+	if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
+		bad("MINIMALL_HTTP_ADDR", "must be host:port: %v", err)
+	}
+	if !isHTTPURL(c.HTTP.PublicBaseURL) {
+		bad("MINIMALL_PUBLIC_BASE_URL", "must be an http(s) URL, got %q", c.HTTP.PublicBaseURL)
+	}
+	for _, p := range c.HTTP.TrustedProxies {
+		if net.ParseIP(p) == nil {
+			if _, _, err := net.ParseCIDR(p); err != nil {
+				bad("MINIMALL_TRUSTED_PROXIES", "%q is neither an IP nor a CIDR", p)
+			}
+		}
+	}
+	if c.HTTP.MaxBody < 1024 {
+		bad("MINIMALL_HTTP_MAX_BODY", "must be at least 1KiB")
+	}
+	for _, o := range c.HTTP.CORSOrigins {
+		if !isHTTPURL(o) {
+			bad("MINIMALL_CORS_ORIGINS", "%q is not an origin like https://admin.example.com", o)
+		}
+	}
+	switch c.DB.Driver {
+	case DriverSQLite:
+		if c.DB.DSN == "" {
+			bad("MINIMALL_DB_DSN", "must name the SQLite file")
+		}
+	case DriverMySQL:
+		if c.DB.DSN == "" {
+			bad("MINIMALL_DB_DSN", "must be a MySQL DSN such as user:pass@tcp(host:3306)/minimall")
+		}
+	default:
+		bad("MINIMALL_DB_DRIVER", "must be sqlite or mysql, got %q", c.DB.Driver)
+	}
+	if len(c.JWT.Secret) < 32 {
+		bad("MINIMALL_JWT_SECRET", "must be at least 32 bytes")
+	}
+	if c.Order.PayTimeout < time.Minute || c.Order.PayTimeout > 24*time.Hour {
+		bad("MINIMALL_ORDER_PAY_TIMEOUT", "must be between 1m and 24h")
+	}
+	if c.Order.AutoConfirm < time.Hour {
+		bad("MINIMALL_ORDER_AUTO_CONFIRM", "must be at least 1h")
+	}
+	if c.Order.FreightFen < 0 {
+		bad("MINIMALL_FREIGHT_FEN", "must not be negative")
+	}
+	if c.Order.FreeFreightOverFen < 0 {
+		bad("MINIMALL_FREE_FREIGHT_OVER_FEN", "must not be negative")
+	}
+	for _, u := range []struct{ env, val string }{
+		{"MINIMALL_WECHAT_API_BASE", c.WeChat.APIBase},
+		{"MINIMALL_WECHATPAY_API_BASE", c.WeChatPay.APIBase},
+		{"MINIMALL_ALIPAY_GATEWAY", c.Alipay.Gateway},
+		{"MINIMALL_COURIER_API_BASE", c.Courier.APIBase},
+	} {
+		if !isHTTPURL(u.val) {
+			bad(u.env, "must be an http(s) URL, got %q", u.val)
+		}
+	}
+	if c.WeChatPay.Configured() {
+		for _, f := range []struct{ env, val string }{
+			{"MINIMALL_WECHATPAY_MCHID", c.WeChatPay.MchID},
+			{"MINIMALL_WECHATPAY_SERIAL", c.WeChatPay.Serial},
+			{"MINIMALL_WECHATPAY_PRIVATE_KEY_FILE", c.WeChatPay.PrivateKeyFile},
+			{"MINIMALL_WECHATPAY_PUBLIC_KEY_ID", c.WeChatPay.PublicKeyID},
+			{"MINIMALL_WECHATPAY_PUBLIC_KEY_FILE", c.WeChatPay.PublicKeyFile},
+		} {
+			if f.val == "" {
+				bad(f.env, "is required once WeChat Pay is configured")
+			}
+		}
+		if len(c.WeChatPay.APIv3Key) != 32 {
+			bad("MINIMALL_WECHATPAY_APIV3_KEY", "must be the 32-byte APIv3 key")
+		}
+	}
+	if c.Alipay.Configured() {
+		for _, f := range []struct{ env, val string }{
+			{"MINIMALL_ALIPAY_APPID", c.Alipay.AppID},
+			{"MINIMALL_ALIPAY_PRIVATE_KEY_FILE", c.Alipay.PrivateKeyFile},
+			{"MINIMALL_ALIPAY_PUBLIC_KEY_FILE", c.Alipay.PublicKeyFile},
+		} {
+			if f.val == "" {
+				bad(f.env, "is required once Alipay is configured")
+			}
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.Sandbox.Addr); err != nil {
+		bad("MINIMALL_SANDBOX_ADDR", "must be host:port: %v", err)
+	}
+	if c.Payment.ReconcileAfter < time.Second {
+		bad("MINIMALL_PAYMENT_RECONCILE_AFTER", "must be at least 1s")
+	}
+	if (c.Bootstrap.Owner == "") != (c.Bootstrap.OwnerPasswordFile == "") {
+		bad("MINIMALL_BOOTSTRAP_OWNER", "and MINIMALL_BOOTSTRAP_OWNER_PASSWORD_FILE must be set together")
+	}
+	if c.Env == EnvProduction {
+		errs = append(errs, c.productionErrors()...)
+	}
+	return errors.Join(errs...)
+}
+
+// productionErrors refuses development shortcuts when real money moves.
+func (c *Config) productionErrors() []error {
+	var errs []error
+	bad := func(env, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s (production)", env, fmt.Sprintf(format, args...)))
+	}
+	if c.JWT.Secret == DevJWTSecret {
+		bad("MINIMALL_JWT_SECRET", "the development default is refused")
+	}
+	for _, u := range []struct{ env, val string }{
+		{"MINIMALL_WECHAT_API_BASE", c.WeChat.APIBase},
+		{"MINIMALL_WECHATPAY_API_BASE", c.WeChatPay.APIBase},
+		{"MINIMALL_ALIPAY_GATEWAY", c.Alipay.Gateway},
+		{"MINIMALL_COURIER_API_BASE", c.Courier.APIBase},
+	} {
+		if isLocalURL(u.val) {
+			bad(u.env, "points at a local sandbox (%s)", u.val)
+		}
+	}
+	for _, f := range []struct{ env, val string }{
+		{"MINIMALL_WECHATPAY_PRIVATE_KEY_FILE", c.WeChatPay.PrivateKeyFile},
+		{"MINIMALL_WECHATPAY_PUBLIC_KEY_FILE", c.WeChatPay.PublicKeyFile},
+		{"MINIMALL_ALIPAY_PRIVATE_KEY_FILE", c.Alipay.PrivateKeyFile},
+		{"MINIMALL_ALIPAY_PUBLIC_KEY_FILE", c.Alipay.PublicKeyFile},
+	} {
+		if strings.Contains(f.val, "sandbox") {
+			bad(f.env, "is a sandbox key (%s)", f.val)
+		}
+	}
+	if !c.WeChatPay.Configured() && !c.Alipay.Configured() {
+		bad("MINIMALL_WECHATPAY_MCHID", "no payment channel is configured: set the WeChat Pay or Alipay keys")
+	}
+	if !c.WeChat.Configured() && c.Alipay.AppID == "" {
+		bad("MINIMALL_WECHAT_APPID", "no login channel is configured")
+	}
+	if c.DB.Driver == DriverSQLite {
+		bad("MINIMALL_DB_DRIVER", "production runs on MySQL")
+	}
+	return errs
+}
+
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+func isLocalURL(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil {
+		return false
+	}
+	h := u.Hostname()
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && (ip.IsLoopback() || ip.IsUnspecified())
+}

@@ -1,0 +1,67 @@
+package config
+
+// Key ties one environment variable to its YAML path, default and meaning.
+type Key struct {
+	Env     string
+	Path    string
+	Default any
+	Help    string
+}
+
+// Keys is the explicit table of every configuration key. The example file in
+// configs/ is checked against it by a test.
+var Keys = []Key{
+	{"MINIMALL_ENV", "env", EnvDevelopment, "development or production; production refuses development defaults, sandbox URLs and keys, demo data and missing payment keys"},
+	{"MINIMALL_HTTP_ADDR", "http.addr", "127.0.0.1:8080", "listen address"},
+	{"MINIMALL_PUBLIC_BASE_URL", "http.public_base_url", "", "how the platforms reach us; notify URLs are built from it (empty: http:// + http.addr)"},
+	{"MINIMALL_TRUSTED_PROXIES", "http.trusted_proxies", "", "comma-separated IPs or CIDRs whose X-Forwarded-For is believed"},
+	{"MINIMALL_HTTP_MAX_BODY", "http.max_body", "1MiB", "request body limit"},
+	{"MINIMALL_CORS_ORIGINS", "http.cors_origins", "", "comma-separated origins allowed to call the admin API from a browser"},
+	{"MINIMALL_DB_DRIVER", "db.driver", DriverSQLite, "sqlite or mysql"},
+	{"MINIMALL_DB_DSN", "db.dsn", "data/minimall.db", "SQLite file path, or a go-sql-driver MySQL DSN"},
+	{"MINIMALL_JWT_SECRET", "jwt.secret", DevJWTSecret, "HMAC secret for access tokens, at least 32 bytes"},
+	{"MINIMALL_ORDER_PAY_TIMEOUT", "order.pay_timeout", "30m", "payment deadline of a new order"},
+	{"MINIMALL_ORDER_AUTO_CONFIRM", "order.auto_confirm", "240h", "a shipped order completes by itself after this long"},
+	{"MINIMALL_FREIGHT_FEN", "order.freight_fen", 1000, "flat freight in fen"},
+	{"MINIMALL_FREE_FREIGHT_OVER_FEN", "order.free_freight_over_fen", 9900, "goods total (fen) from which freight is free; 0 disables"},
+	{"MINIMALL_WECHAT_APPID", "wechat.appid", "", "mini-program AppID"},
+	{"MINIMALL_WECHAT_SECRET", "wechat.secret", "", "mini-program AppSecret"},
+	{"MINIMALL_WECHAT_API_BASE", "wechat.api_base", "https://api.weixin.qq.com", "WeChat API scheme and host"},
+	{"MINIMALL_WECHATPAY_MCHID", "wechatpay.mchid", "", "WeChat Pay merchant id"},
+	{"MINIMALL_WECHATPAY_SERIAL", "wechatpay.serial", "", "serial number of the merchant API certificate"},
+	{"MINIMALL_WECHATPAY_PRIVATE_KEY_FILE", "wechatpay.private_key_file", "", "merchant private key apiclient_key.pem (PKCS#8 PEM)"},
+	{"MINIMALL_WECHATPAY_APIV3_KEY", "wechatpay.apiv3_key", "", "32-byte APIv3 key that encrypts notifications"},
+	{"MINIMALL_WECHATPAY_PUBLIC_KEY_ID", "wechatpay.public_key_id", "", "WeChat Pay public key id (PUB_KEY_ID_...)"},
+	{"MINIMALL_WECHATPAY_PUBLIC_KEY_FILE", "wechatpay.public_key_file", "", "WeChat Pay public key (PUBLIC KEY PEM)"},
+	{"MINIMALL_WECHATPAY_API_BASE", "wechatpay.api_base", "https://api.mch.weixin.qq.com", "WeChat Pay API scheme and host"},
+	{"MINIMALL_ALIPAY_APPID", "alipay.appid", "", "Alipay mini-program app_id"},
+	{"MINIMALL_ALIPAY_PRIVATE_KEY_FILE", "alipay.private_key_file", "", "application private key (PEM or the console's bare base64)"},
+	{"MINIMALL_ALIPAY_PUBLIC_KEY_FILE", "alipay.public_key_file", "", "Alipay public key (PEM or bare base64)"},
+	{"MINIMALL_ALIPAY_GATEWAY", "alipay.gateway", "https://openapi.alipay.com/gateway.do", "Alipay gateway URL"},
+	{"MINIMALL_ALIPAY_SELLER_ID", "alipay.seller_id", "", "seller id checked on notifications when set"},
+	{"MINIMALL_COURIER_API_BASE", "courier.api_base", "https://poll.kuaidi100.com", "courier tracking API base URL"},
+	{"MINIMALL_COURIER_KEY", "courier.key", "", "courier API key"},
+	{"MINIMALL_COURIER_CUSTOMER", "courier.customer", "", "courier API customer id"},
+	{"MINIMALL_COURIER_SALT", "courier.salt", "", "salt that signs courier tracking pushes"},
+	{"MINIMALL_SANDBOX_ADDR", "sandbox.addr", "127.0.0.1:8090", "listen address of the sandbox in demo mode"},
+	{"MINIMALL_PAYMENT_RECONCILE_AFTER", "payment.reconcile_after", "60s", "query a payment attempt still pending this long after prepay"},
+	{"MINIMALL_REDIS_ADDR", "redis.addr", "", "optional Redis host:port for shared cache invalidation and rate limits"},
+	{"MINIMALL_BOOTSTRAP_OWNER", "bootstrap.owner", "", "username of the first staff owner, created on an empty database"},
+	{"MINIMALL_BOOTSTRAP_OWNER_PASSWORD_FILE", "bootstrap.owner_password_file", "", "file holding that owner's password"},
+}
+
+var keyByPath = func() map[string]Key {
+	m := make(map[string]Key, len(Keys))
+	for _, k := range Keys {
+		m[k.Path] = k
+	}
+	return m
+}()
+
+func defaults() map[string]any {
+	m := make(map[string]any, len(Keys))
+	for _, k := range Keys {
+		m[k.Path] = k.Default
+	}
+	return m
+}

@@ -1,0 +1,251 @@
+// Package db opens the system of record (SQLite or MySQL) through gorm, carries
+// transactions in the context and applies the embedded migrations.
+//
+// Stores never hold a *gorm.DB of their own choosing: they ask the DB for a
+// writer or a reader for the current context, so they join the transaction
+// their service opened.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/ncruces/go-sqlite3/gormlite"
+	gormmysql "gorm.io/driver/mysql"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Dialects.
+const (
+	SQLite = "sqlite"
+	MySQL  = "mysql"
+)
+
+// DB is the pair of connection pools minimall works through. On MySQL both
+// fields are the same pool; on SQLite writes go through a pool that begins
+// IMMEDIATE transactions and reads through a separate read-only pool, so reads
+// never queue behind a writer.
+type DB struct {
+	dialect string
+	write   *gorm.DB
+	read    *gorm.DB
+	txOpts  *sql.TxOptions
+}
+
+// Options tune Open.
+type Options struct {
+	// MaxOpenConns bounds the MySQL pool (default 32).
+	MaxOpenConns int
+	// Logger receives slow queries; nil disables gorm logging.
+	Logger *slog.Logger
+}
+
+// Open connects to driver ("sqlite" or "mysql") at dsn. For SQLite dsn is a
+// file path whose directory is created; for MySQL it is a go-sql-driver DSN to
+// which parseTime, clientFoundRows and UTC are added.
+func Open(ctx context.Context, driver, dsn string, opts Options) (*DB, error) {
+	gcfg := &gorm.Config{
+		Logger:                                   logger.Discard,
+		NowFunc:                                  func() time.Time { return time.Now().UTC() },
+		SkipDefaultTransaction:                   true,
+		DisableForeignKeyConstraintWhenMigrating: true,
+		TranslateError:                           true,
+	}
+	if opts.Logger != nil {
+		gcfg.Logger = newGormLogger(opts.Logger)
+	}
+	switch driver {
+	case SQLite:
+		return openSQLite(ctx, dsn, gcfg)
+	case MySQL:
+		return openMySQL(ctx, dsn, gcfg, opts)
+	default:
+		return nil, fmt.Errorf("db: unknown driver %q", driver)
+	}
+}
+
+// sqliteURI builds the ncruces driver URI. busy_timeout comes first: passing
+// any _pragma drops the driver's default timeout. Times are stored in UTC in a
+// fixed-width layout so that text comparison orders them.
+func sqliteURI(path string, readOnly bool) string {
+	q := "_pragma=busy_timeout(10000)&_pragma=journal_mode(wal)&_pragma=synchronous(normal)" +
+		"&_pragma=foreign_keys(on)&_timefmt=" + strings.ReplaceAll("2006-01-02 15:04:05.000", " ", "%20")
+	if readOnly {
+		q += "&_pragma=query_only(1)"
+	} else {
+		q += "&_txlock=immediate"
+	}
+	return "file:" + filepath.ToSlash(path) + "?" + q
+}
+
+func openSQLite(ctx context.Context, path string, gcfg *gorm.Config) (*DB, error) {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("db: create %s: %w", dir, err)
+		}
+	}
+	write, err := gorm.Open(gormlite.Open(sqliteURI(path, false)), gcfg)
+	if err != nil {
+		return nil, fmt.Errorf("db: open sqlite %s: %w", path, err)
+	}
+	wsql, _ := write.DB()
+	// SQLite has one writer at a time; one connection makes writers queue in Go
+	// instead of spinning on the busy timeout.
+	wsql.SetMaxOpenConns(1)
+	wsql.SetMaxIdleConns(1)
+	wsql.SetConnMaxLifetime(0)
+	if err := wsql.PingContext(ctx); err != nil {
+		_ = wsql.Close()
+		return nil, fmt.Errorf("db: ping sqlite %s: %w", path, err)
+	}
+	read, err := gorm.Open(gormlite.Open(sqliteURI(path, true)), gcfg)
+	if err != nil {
+		_ = wsql.Close()
+		return nil, fmt.Errorf("db: open sqlite %s for reading: %w", path, err)
+	}
+	rsql, _ := read.DB()
+	rsql.SetMaxOpenConns(8)
+	rsql.SetMaxIdleConns(8)
+	return &DB{dialect: SQLite, write: write, read: read}, nil
+}
+
+// MySQLDSN normalises a go-sql-driver DSN: times parsed and written in UTC,
+// rows-affected counting matched rows, utf8mb4, and interpolated parameters
+// (one round trip per statement instead of prepare + execute + close).
+func MySQLDSN(dsn string) (string, error) {
+	c, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return "", fmt.Errorf("db: mysql dsn: %w", err)
+	}
+	c.ParseTime = true
+	c.ClientFoundRows = true
+	c.InterpolateParams = true
+	c.Loc = time.UTC
+	if c.Collation == "" || !strings.HasPrefix(c.Collation, "utf8mb4") {
+		c.Collation = "utf8mb4_unicode_ci"
+	}
+	if c.Params == nil {
+		c.Params = map[string]string{}
+	}
+	if _, ok := c.Params["time_zone"]; !ok {
+		c.Params["time_zone"] = "'+00:00'"
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 5 * time.Second
+	}
+	return c.FormatDSN(), nil
+}
+
+func openMySQL(ctx context.Context, dsn string, gcfg *gorm.Config, opts Options) (*DB, error) {
+	norm, err := MySQLDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	g, err := gorm.Open(gormmysql.New(gormmysql.Config{DSN: norm}), gcfg)
+	if err != nil {
+		return nil, fmt.Errorf("db: open mysql: %w", err)
+	}
+	s, _ := g.DB()
+	n := opts.MaxOpenConns
+	if n <= 0 {
+		n = 32
+	}
+	s.SetMaxOpenConns(n)
+	s.SetMaxIdleConns(n)
+	s.SetConnMaxLifetime(30 * time.Minute)
+	s.SetConnMaxIdleTime(5 * time.Minute)
+	if err := s.PingContext(ctx); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("db: ping mysql: %w", err)
+	}
+	// MariaDB 10.11 has no transaction_isolation DSN variable, so the level is
+	// asked for per transaction.
+	return &DB{dialect: MySQL, write: g, read: g, txOpts: &sql.TxOptions{Isolation: sql.LevelReadCommitted}}, nil
+}
+
+// Dialect returns "sqlite" or "mysql".
+func (d *DB) Dialect() string { return d.dialect }
+
+// SQL returns the writing pool's database/sql handle (migrations, health).
+func (d *DB) SQL() *sql.DB {
+	s, _ := d.write.DB()
+	return s
+}
+
+// Close closes both pools.
+func (d *DB) Close() error {
+	ws, _ := d.write.DB()
+	err := ws.Close()
+	if d.read != d.write {
+		rs, _ := d.read.DB()
+		err = errors.Join(err, rs.Close())
+	}
+	return err
+}
+
+// Ping checks that the database answers.
+func (d *DB) Ping(ctx context.Context) error {
+	rs, _ := d.read.DB()
+	return rs.PingContext(ctx)
+}
+
+type txKey struct{}
+
+// Tx runs fn in a transaction carried by the context it is given. A call made
+// inside another Tx joins the outer transaction; the outermost call commits, or
+// rolls back when fn returns an error or panics.
+func (d *DB) Tx(ctx context.Context, fn func(ctx context.Context) error) error {
+	if _, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		return fn(ctx)
+	}
+	return d.write.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return fn(context.WithValue(ctx, txKey{}, tx))
+	}, d.txOpts)
+}
+
+// InTx reports whether ctx carries a transaction.
+func InTx(ctx context.Context) bool {
+	_, ok := ctx.Value(txKey{}).(*gorm.DB)
+	return ok
+}
+
+// Writer returns the transaction of ctx, or the writing pool.
+func (d *DB) Writer(ctx context.Context) *gorm.DB {
+	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		return tx
+	}
+	return d.write.WithContext(ctx)
+}
+
+// Reader returns the transaction of ctx (so a use case reads its own writes),
+// or the reading pool.
+func (d *DB) Reader(ctx context.Context) *gorm.DB {
+	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		return tx
+	}
+	return d.read.WithContext(ctx)
+}
+
+// IsDuplicate reports whether err is a unique-key violation on either database.
+func IsDuplicate(err error) bool {
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return true
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) && me.Number == 1062 {
+		return true
+	}
+	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+// IsNotFound reports whether err is gorm's record-not-found.
+func IsNotFound(err error) bool { return errors.Is(err, gorm.ErrRecordNotFound) }

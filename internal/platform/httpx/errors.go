@@ -1,0 +1,86 @@
+// Package httpx is minimall's HTTP platform: the gin engine with its
+// middleware, the error envelope, JSON decoding and the graceful server.
+package httpx
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/minimall/minimall/internal/apperr"
+)
+
+// Status maps an error code to its HTTP status. It is the only place that does.
+func Status(code apperr.Code) int {
+	switch code {
+	case apperr.CodeInvalid:
+		return http.StatusBadRequest
+	case apperr.CodeUnauthenticated, apperr.CodeInvalidCode, apperr.CodeRefreshReused:
+		return http.StatusUnauthorized
+	case apperr.CodeLoginBlocked, apperr.CodeForbidden:
+		return http.StatusForbidden
+	case apperr.CodeNotFound:
+		return http.StatusNotFound
+	case apperr.CodeConflict, apperr.CodeIdempotencyMismatch, apperr.CodeOutOfStock,
+		apperr.CodeUnavailableItem, apperr.CodeInvalidState, apperr.CodeLimitExceeded,
+		apperr.CodeChannelUnavailable:
+		return http.StatusConflict
+	case apperr.CodePayloadTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case apperr.CodeRateLimited:
+		return http.StatusTooManyRequests
+	case apperr.CodeUpstreamError:
+		return http.StatusBadGateway
+	case apperr.CodeUpstreamUnavailable:
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// ErrorBody is the one error envelope of the API.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail is the inside of the envelope.
+type ErrorDetail struct {
+	Code    apperr.Code    `json:"code"`
+	Message string         `json:"message"`
+	Details map[string]any `json:"details,omitempty"`
+}
+
+// Error writes err as the error envelope and aborts the chain. Errors that are
+// not *apperr.Error, and internal ones, are logged with the request id and
+// shown only as "internal error".
+func Error(c *gin.Context, err error) {
+	var e *apperr.Error
+	if !errors.As(err, &e) {
+		e = apperr.Internal(err)
+	}
+	status := Status(e.Code)
+	body := ErrorBody{Error: ErrorDetail{Code: e.Code, Message: e.Message, Details: e.Details}}
+	if status >= http.StatusInternalServerError {
+		Logger(c).ErrorContext(c.Request.Context(), "request failed", "err", err, "code", e.Code)
+		if e.Code == apperr.CodeInternal {
+			body.Error.Message = "internal error"
+			body.Error.Details = nil
+		}
+	} else if e.Cause != nil {
+		Logger(c).WarnContext(c.Request.Context(), "request refused", "err", err, "code", e.Code)
+	}
+	_ = c.Error(err)
+	c.AbortWithStatusJSON(status, body)
+}
+
+// Logger returns the request's logger (with its request id), or slog's default.
+func Logger(c *gin.Context) *slog.Logger {
+	if l, ok := c.Get(ctxLogger); ok {
+		if lg, ok := l.(*slog.Logger); ok {
+			return lg
+		}
+	}
+	return slog.Default()
+}

@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -26,6 +27,15 @@ const (
 // RequestID returns the id of the current request.
 func RequestID(c *gin.Context) string { return c.GetString(ctxRequestID) }
 
+type requestIDKey struct{}
+
+// RequestIDFromContext returns the request id carried by ctx, or "" outside a
+// request (jobs, commands).
+func RequestIDFromContext(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
 // requestID accepts a sane incoming X-Request-Id or makes one, echoes it, and
 // gives the request a logger that carries it.
 func requestID(base *slog.Logger) gin.HandlerFunc {
@@ -37,6 +47,7 @@ func requestID(base *slog.Logger) gin.HandlerFunc {
 			id = hex.EncodeToString(b[:])
 		}
 		c.Set(ctxRequestID, id)
+		c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDKey{}, id))
 		c.Set(ctxLogger, base.With("request_id", id))
 		c.Header(HeaderRequestID, id)
 		c.Next()

@@ -1,0 +1,125 @@
+// Package auth issues and checks access tokens and guards routes: customer
+// routes need a customer token, staff routes a staff token whose role holds
+// the route's permission.
+package auth
+
+import (
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/minimall/minimall/internal/apperr"
+	"github.com/minimall/minimall/internal/platform/clock"
+)
+
+// TokenType tells customer tokens from staff tokens.
+type TokenType string
+
+// Token types.
+const (
+	TypeCustomer TokenType = "customer"
+	TypeStaff    TokenType = "staff"
+)
+
+const (
+	issuer           = "minimall"
+	audienceCustomer = "minimall-miniprogram"
+	audienceStaff    = "minimall-admin"
+	// CustomerTTL is the lifetime of a customer access token.
+	CustomerTTL = 2 * time.Hour
+	// StaffTTL is the lifetime of a staff token; staff have no refresh token.
+	StaffTTL = 8 * time.Hour
+	leeway   = 30 * time.Second
+)
+
+func audienceFor(t TokenType) string {
+	if t == TypeStaff {
+		return audienceStaff
+	}
+	return audienceCustomer
+}
+
+// Claims are the claims of a minimall access token.
+type Claims struct {
+	jwt.RegisteredClaims
+	Type    TokenType `json:"typ"`
+	Channel string    `json:"chn,omitempty"`
+	Role    Role      `json:"role,omitempty"`
+}
+
+// SubjectID returns the numeric subject (customer or staff id).
+func (c *Claims) SubjectID() int64 {
+	id, _ := strconv.ParseInt(c.Subject, 10, 64)
+	return id
+}
+
+// Tokens signs and verifies HS256 access tokens.
+type Tokens struct {
+	secret []byte
+	clock  clock.Clock
+}
+
+// NewTokens returns a token service; the secret must be at least 32 bytes.
+func NewTokens(secret string, clk clock.Clock) (*Tokens, error) {
+	if len(secret) < 32 {
+		return nil, errors.New("auth: jwt secret shorter than 32 bytes")
+	}
+	if clk == nil {
+		return nil, errors.New("auth: nil clock")
+	}
+	return &Tokens{secret: []byte(secret), clock: clk}, nil
+}
+
+// IssueCustomer signs a customer access token for the login channel.
+func (t *Tokens) IssueCustomer(customerID int64, channel string) (string, time.Duration, error) {
+	return t.issue(Claims{Type: TypeCustomer, Channel: channel}, customerID, CustomerTTL)
+}
+
+// IssueStaff signs a staff access token.
+func (t *Tokens) IssueStaff(staffID int64, role Role) (string, time.Duration, error) {
+	return t.issue(Claims{Type: TypeStaff, Role: role}, staffID, StaffTTL)
+}
+
+func (t *Tokens) issue(c Claims, subject int64, ttl time.Duration) (string, time.Duration, error) {
+	now := t.clock.Now()
+	c.RegisteredClaims = jwt.RegisteredClaims{
+		Issuer:    issuer,
+		Subject:   strconv.FormatInt(subject, 10),
+		Audience:  jwt.ClaimStrings{audienceFor(c.Type)},
+		IssuedAt:  jwt.NewNumericDate(now),
+		NotBefore: jwt.NewNumericDate(now.Add(-leeway)),
+		ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+	}
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(t.secret)
+	return s, ttl, err
+}
+
+// Verify checks a token's algorithm, signature, issuer, expiry and that its
+// audience matches its type, and returns its claims. Which type a route needs
+// is the middleware's business, so that a wrong type can answer 403.
+func (t *Tokens) Verify(token string) (*Claims, error) {
+	var c Claims
+	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.secret, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuer(issuer),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(leeway),
+		jwt.WithTimeFunc(t.clock.Now),
+	)
+	if err != nil {
+		if errors.Is(err, jwt.ErrTokenExpired) {
+			return nil, apperr.Unauthenticated("access token expired")
+		}
+		return nil, apperr.Unauthenticated("invalid access token")
+	}
+	if c.Type != TypeCustomer && c.Type != TypeStaff {
+		return nil, apperr.Unauthenticated("invalid access token")
+	}
+	if len(c.Audience) != 1 || c.Audience[0] != audienceFor(c.Type) || c.SubjectID() <= 0 {
+		return nil, apperr.Unauthenticated("invalid access token")
+	}
+	return &c, nil
+}

@@ -10,10 +10,21 @@ import (
 
 // routes is the whole API in one table: operations routes, the customer API,
 // the staff API and the platforms' callbacks, each group with its middleware.
+// Handlers live in their domain packages; this file only places them.
 func (a *App) routes(e *gin.Engine) {
 	e.GET("/healthz", a.healthz)
 	e.GET("/readyz", a.readyz)
 	e.GET("/metrics", a.metrics.Handler())
+
+	// api := e.Group("/api/v1")
+
+	// Public customer routes: login, refresh, catalog reads.
+
+	// Customer routes: a customer token.
+
+	// Staff routes under /api/v1/admin: a staff token, then a permission per route.
+
+	// Platform callbacks under /api/v1/notify: authenticated by the platforms' signatures.
 }
 
 func (a *App) healthz(c *gin.Context) {

@@ -89,7 +89,6 @@ func TestSchemaCheck(t *testing.T) {
 	}
 }
 
-
 func count(t *testing.T, d *db.DB) int64 {
 	var n int64
 	if err := d.Reader(context.Background()).Table("audit_logs").Count(&n).Error; err != nil {

@@ -12,10 +12,13 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/minimall/minimall/internal/audit"
+	"github.com/minimall/minimall/internal/auth"
 	"github.com/minimall/minimall/internal/platform/clock"
 	"github.com/minimall/minimall/internal/platform/config"
 	"github.com/minimall/minimall/internal/platform/db"
 	"github.com/minimall/minimall/internal/platform/httpx"
+	"github.com/minimall/minimall/internal/user"
 )
 
 // App is one running minimall: its router and its background jobs.
@@ -27,6 +30,14 @@ type App struct {
 	metrics *httpx.Metrics
 	engine  *gin.Engine
 	jobs    []Job
+
+	// Identity: tokens, the route guards, the audit log and the user module.
+	tokens *auth.Tokens
+	auth   *auth.Middleware
+	audit  *audit.Log
+	users  *user.Store
+	staff  *user.StaffService
+	staffH *user.StaffHandlers
 }
 
 // Job is background work that runs until its context ends.
@@ -41,6 +52,9 @@ func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App,
 		return nil, errors.New("app: nil dependency")
 	}
 	a := &App{cfg: cfg, log: log, db: d, clock: clk, metrics: httpx.NewMetrics()}
+	if err := a.buildIdentity(); err != nil {
+		return nil, err
+	}
 	e, err := httpx.NewEngine(httpx.Options{
 		Logger:         log,
 		Metrics:        a.metrics,
@@ -54,6 +68,29 @@ func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App,
 	a.engine = e
 	a.routes(e)
 	return a, nil
+}
+
+// buildIdentity wires tokens, the audit log, the user module and the route
+// guards that every other module's routes use.
+func (a *App) buildIdentity() error {
+	var err error
+	if a.tokens, err = auth.NewTokens(a.cfg.JWT.Secret, a.clock); err != nil {
+		return err
+	}
+	if a.audit, err = audit.New(a.db, a.clock); err != nil {
+		return err
+	}
+	if a.users, err = user.NewStore(a.db); err != nil {
+		return err
+	}
+	if a.staff, err = user.NewStaffService(a.db, a.users, a.tokens, a.audit, a.clock); err != nil {
+		return err
+	}
+	if a.staffH, err = user.NewStaffHandlers(a.staff); err != nil {
+		return err
+	}
+	a.auth, err = auth.NewMiddleware(a.tokens, a.staff)
+	return err
 }
 
 // Handler returns the HTTP handler of the whole API.

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/minimall/minimall/internal/auth"
 )
 
 // routes is the whole API in one table: operations routes, the customer API,
@@ -16,15 +18,28 @@ func (a *App) routes(e *gin.Engine) {
 	e.GET("/readyz", a.readyz)
 	e.GET("/metrics", a.metrics.Handler())
 
-	// api := e.Group("/api/v1")
+	api := e.Group("/api/v1")
 
 	// Public customer routes: login, refresh, catalog reads.
+	public := api.Group("")
+	_ = public
 
 	// Customer routes: a customer token.
+	customer := api.Group("", a.auth.Customer())
+	_ = customer
+
+	// Staff login is the one admin route without a token.
+	api.POST("/admin/auth/login", a.staffH.Login)
 
 	// Staff routes under /api/v1/admin: a staff token, then a permission per route.
+	admin := api.Group("/admin", a.auth.Staff())
+	admin.GET("/staff", auth.Require(auth.PermStaffManage), a.staffH.List)
+	admin.POST("/staff", auth.Require(auth.PermStaffManage), a.staffH.Create)
+	admin.PUT("/staff/:id", auth.Require(auth.PermStaffManage), a.staffH.Update)
 
 	// Platform callbacks under /api/v1/notify: authenticated by the platforms' signatures.
+	notify := api.Group("/notify")
+	_ = notify
 }
 
 func (a *App) healthz(c *gin.Context) {

@@ -1,0 +1,115 @@
+package user
+
+import (
+	"strings"
+	"time"
+
+	"github.com/minimall/minimall/internal/apperr"
+	"github.com/minimall/minimall/internal/auth"
+)
+
+// Staff lockout rules: after MaxFailedLogins wrong passwords in a row the
+// account refuses every login for LockDuration.
+const (
+	MaxFailedLogins = 5
+	LockDuration    = 15 * time.Minute
+)
+
+// Staff is a merchant staff account. The password hash never leaves the
+// package.
+type Staff struct {
+	ID           int64
+	Username     string
+	Role         auth.Role
+	Disabled     bool
+	FailedLogins int
+	LockedUntil  *time.Time
+	LastLoginAt  *time.Time
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// LockedAt reports whether the account refuses logins at now.
+func (s Staff) LockedAt(now time.Time) bool {
+	return s.LockedUntil != nil && s.LockedUntil.After(now)
+}
+
+// NewStaff is what creating a staff account needs.
+type NewStaff struct {
+	Username string
+	Password string
+	Role     auth.Role
+	Disabled bool
+}
+
+// StaffChange is a partial update of a staff account; nil fields stay as
+// they are.
+type StaffChange struct {
+	Username *string
+	Password *string
+	Role     *auth.Role
+	Disabled *bool
+}
+
+// NormalizeUsername trims and lower-cases a username, so that "Owner" and
+// "owner" are one account on every database collation.
+func NormalizeUsername(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// checkUsername enforces 3-32 characters of [a-z0-9._-], starting with a
+// letter or digit.
+func checkUsername(u string) error {
+	if len(u) < 3 || len(u) > 32 {
+		return apperr.Invalid("username must be 3 to 32 characters", "username")
+	}
+	for i, r := range u {
+		ok := r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || i > 0 && (r == '.' || r == '_' || r == '-')
+		if !ok {
+			return apperr.Invalid("username may hold only a-z, 0-9, '.', '_' and '-', and must start with a letter or digit", "username")
+		}
+	}
+	return nil
+}
+
+func checkRole(r auth.Role) error {
+	if !r.Valid() {
+		return apperr.Invalid("role must be one of owner, operator, customer_service, warehouse", "role")
+	}
+	return nil
+}
+
+// Validate checks a new account and normalises its username.
+func (n *NewStaff) Validate() error {
+	n.Username = NormalizeUsername(n.Username)
+	if err := checkUsername(n.Username); err != nil {
+		return err
+	}
+	if err := auth.CheckPasswordRules(n.Password); err != nil {
+		return err
+	}
+	return checkRole(n.Role)
+}
+
+// Validate checks a change and normalises its username.
+func (c *StaffChange) Validate() error {
+	if c.Username == nil && c.Password == nil && c.Role == nil && c.Disabled == nil {
+		return apperr.Invalid("nothing to change: send username, password, role or disabled")
+	}
+	if c.Username != nil {
+		u := NormalizeUsername(*c.Username)
+		c.Username = &u
+		if err := checkUsername(u); err != nil {
+			return err
+		}
+	}
+	if c.Password != nil {
+		if err := auth.CheckPasswordRules(*c.Password); err != nil {
+			return err
+		}
+	}
+	if c.Role != nil {
+		if err := checkRole(*c.Role); err != nil {
+			return err
+		}
+	}
+	return nil
+}

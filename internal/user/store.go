@@ -1,0 +1,154 @@
+package user
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/minimall/minimall/internal/auth"
+	"github.com/minimall/minimall/internal/platform/db"
+)
+
+// Store reads and writes customers, their identities and staff accounts. It
+// joins the transaction carried by the context.
+type Store struct {
+	db *db.DB
+}
+
+// NewStore returns a store on d.
+func NewStore(d *db.DB) (*Store, error) {
+	if d == nil {
+		return nil, errors.New("user: nil database")
+	}
+	return &Store{db: d}, nil
+}
+
+type staffRow struct {
+	ID           int64
+	Username     string
+	PasswordHash string
+	Role         string
+	Disabled     bool
+	FailedLogins int
+	LockedUntil  *time.Time
+	LastLoginAt  *time.Time
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+func (staffRow) TableName() string { return "staff" }
+
+func (r staffRow) staff() Staff {
+	return Staff{
+		ID: r.ID, Username: r.Username, Role: auth.Role(r.Role), Disabled: r.Disabled,
+		FailedLogins: r.FailedLogins, LockedUntil: utcPtr(r.LockedUntil), LastLoginAt: utcPtr(r.LastLoginAt),
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// InsertStaff inserts an account with an already hashed password and returns
+// it; a taken username is reported by db.IsDuplicate on the error.
+func (s *Store) InsertStaff(ctx context.Context, username, passwordHash string, role auth.Role, disabled bool, now time.Time) (Staff, error) {
+	r := staffRow{
+		Username: username, PasswordHash: passwordHash, Role: string(role), Disabled: disabled,
+		CreatedAt: now, UpdatedAt: now,
+	}
+	if err := s.db.Writer(ctx).Create(&r).Error; err != nil {
+		return Staff{}, err
+	}
+	return r.staff(), nil
+}
+
+// StaffByID returns one account; db.IsNotFound reports an unknown id.
+func (s *Store) StaffByID(ctx context.Context, id int64) (Staff, error) {
+	var r staffRow
+	if err := s.db.Reader(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
+		return Staff{}, err
+	}
+	return r.staff(), nil
+}
+
+// staffByUsername returns an account with its password hash.
+func (s *Store) staffByUsername(ctx context.Context, username string) (staffRow, error) {
+	var r staffRow
+	err := s.db.Reader(ctx).Where("username = ?", username).Take(&r).Error
+	return r, err
+}
+
+// ListStaff returns a page of accounts ordered by id, and the total.
+func (s *Store) ListStaff(ctx context.Context, offset, limit int) ([]Staff, int64, error) {
+	var total int64
+	q := s.db.Reader(ctx).Model(&staffRow{})
+	if err := q.Count(&total).Error; err != nil {
+		return nil, 0, err
+	}
+	var rows []staffRow
+	if err := s.db.Reader(ctx).Order("id").Offset(offset).Limit(limit).Find(&rows).Error; err != nil {
+		return nil, 0, err
+	}
+	out := make([]Staff, len(rows))
+	for i, r := range rows {
+		out[i] = r.staff()
+	}
+	return out, total, nil
+}
+
+// CountStaff returns the number of accounts.
+func (s *Store) CountStaff(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.Reader(ctx).Model(&staffRow{}).Count(&n).Error
+	return n, err
+}
+
+// countActiveOwners returns the enabled owners other than exceptID.
+func (s *Store) countActiveOwners(ctx context.Context, exceptID int64) (int64, error) {
+	var n int64
+	err := s.db.Reader(ctx).Model(&staffRow{}).
+		Where("role = ? AND disabled = ? AND id <> ?", string(auth.RoleOwner), false, exceptID).Count(&n).Error
+	return n, err
+}
+
+// updateStaff applies set to one account and reports whether it exists.
+func (s *Store) updateStaff(ctx context.Context, id int64, set map[string]any) (bool, error) {
+	res := s.db.Writer(ctx).Model(&staffRow{}).Where("id = ?", id).Updates(set)
+	return res.RowsAffected == 1, res.Error
+}
+
+// recordFailedLogin counts one wrong password on an account that is not
+// locked at now, and locks it once the count reaches MaxFailedLogins (the
+// count then starts again for the next lock). Both assignments read only the
+// old failed_logins, so MySQL's left-to-right SET and SQLite's agree.
+func (s *Store) recordFailedLogin(ctx context.Context, id int64, now time.Time) (locked bool, err error) {
+	res := s.db.Writer(ctx).Exec(`UPDATE staff SET
+		locked_until = CASE WHEN failed_logins + 1 >= ? THEN ? ELSE locked_until END,
+		failed_logins = CASE WHEN failed_logins + 1 >= ? THEN 0 ELSE failed_logins + 1 END,
+		updated_at = ?
+		WHERE id = ? AND (locked_until IS NULL OR locked_until <= ?)`,
+		MaxFailedLogins, now.Add(LockDuration), MaxFailedLogins, now, id, now)
+	if res.Error != nil {
+		return false, res.Error
+	}
+	var r staffRow
+	if err := s.db.Writer(ctx).Select("locked_until").Where("id = ?", id).Take(&r).Error; err != nil {
+		return false, err
+	}
+	return r.LockedUntil != nil && r.LockedUntil.After(now), nil
+}
+
+// recordLogin clears the failure count of an enabled, unlocked account whose
+// password matched; false means it was disabled or locked meanwhile.
+func (s *Store) recordLogin(ctx context.Context, id int64, now time.Time) (bool, error) {
+	res := s.db.Writer(ctx).Exec(`UPDATE staff SET failed_logins = 0, locked_until = NULL, last_login_at = ?
+		WHERE id = ? AND disabled = ? AND (locked_until IS NULL OR locked_until <= ?)`, now, id, false, now)
+	return res.RowsAffected == 1, res.Error
+}
+
+var errNilDependency = errors.New("user: nil dependency")

@@ -6,6 +6,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	// Platform timestamps are Beijing time; static images ship no zoneinfo.
+	_ "time/tzdata"
 )
 
 func main() {

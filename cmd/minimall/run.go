@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os/signal"
 	"sync"
 	"syscall"
@@ -27,6 +28,7 @@ commands:
   migrate          apply pending database migrations
   seed-demo        migrate and seed demo data into an empty database
   sandbox          run the platform sandbox on its own
+  healthcheck      exit 0 when the local server answers /healthz (container health checks)
 
 every command takes --config FILE (or MINIMALL_CONFIG); MINIMALL_* variables override it.
 `
@@ -52,7 +54,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fs.BoolVar(&demo, "demo", false, "migrate, seed demo data and run the sandbox")
 	}
 	switch cmd {
-	case "serve", "migrate", "seed-demo", "sandbox":
+	case "serve", "migrate", "seed-demo", "sandbox", "healthcheck":
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -78,6 +80,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrate(ctx, cfg, log, stdout)
 	case "seed-demo":
 		return seedDemo(ctx, cfg, log, stdout)
+	case "healthcheck":
+		return healthcheck(ctx, cfg)
 	default:
 		return runSandbox(ctx, cfg, log, stdout)
 	}
@@ -169,4 +173,31 @@ func runSandbox(ctx context.Context, cfg *config.Config, log *slog.Logger, stdou
 		return errors.New("the sandbox is refused in production (MINIMALL_ENV=production)")
 	}
 	return errors.New("the sandbox has no platforms to simulate yet")
+}
+
+// healthcheck asks the server on MINIMALL_HTTP_ADDR for /healthz; distroless
+// images have no curl, so the container health check runs the binary itself.
+func healthcheck(ctx context.Context, cfg *config.Config) error {
+	host, port, err := net.SplitHostPort(cfg.HTTP.Addr)
+	if err != nil {
+		return err
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(host, port)+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthz answered %d", resp.StatusCode)
+	}
+	return nil
 }

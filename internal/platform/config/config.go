@@ -207,7 +207,7 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 			return nil, fmt.Errorf("config file %s: %w", path, err)
 		}
 		for _, key := range k.Keys() {
-			if _, ok := keyByPath[key]; !ok {
+			if _, ok := keyByPath[key]; !ok && k.Get(key) != nil {
 				return nil, fmt.Errorf("config file %s: unknown key %q", path, key)
 			}
 		}

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Makes sure a local MariaDB (or MySQL) server is installed and running, creates
+# the dedicated test account over the unix socket, and prints the DSN that
+# MINIMALL_TEST_MYSQL_DSN expects (no database name: each test package creates
+# and drops its own database).
+#
+# Usage: export MINIMALL_TEST_MYSQL_DSN="$(scripts/start-mysql.sh)"
+set -euo pipefail
+
+user="${MINIMALL_TEST_MYSQL_USER:-minimall_test}"
+pass="${MINIMALL_TEST_MYSQL_PASSWORD:-minimall-test-pass}"
+log() { echo "start-mysql: $*" >&2; }
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+server_bin() { command -v mariadbd || command -v mysqld || ls /usr/sbin/mariadbd /usr/sbin/mysqld 2>/dev/null | head -n1 || true; }
+
+if [ -z "$(server_bin)" ]; then
+  log "no MariaDB server found; installing mariadb-server with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get update -qq >&2
+  as_root apt-get install -y -qq mariadb-server mariadb-client >&2
+fi
+
+ping_db() { as_root mysqladmin --protocol=socket -uroot ping >/dev/null 2>&1 || mysqladmin -h127.0.0.1 -uroot ping >/dev/null 2>&1; }
+
+if ! ping_db; then
+  log "MariaDB is not running; starting it"
+  as_root mkdir -p /run/mysqld
+  as_root chown mysql:mysql /run/mysqld 2>/dev/null || true
+  if [ ! -d /var/lib/mysql/mysql ]; then
+    as_root mariadb-install-db --user=mysql --datadir=/var/lib/mysql >&2 || as_root mysql_install_db --user=mysql >&2
+  fi
+  as_root start-stop-daemon --start --oknodo --background --exec "$(server_bin)" -- --user=mysql >&2 \
+    || as_root service mariadb start >&2 || as_root service mysql start >&2
+  for _ in $(seq 1 60); do
+    ping_db && break
+    sleep 1
+  done
+  ping_db || { log "MariaDB did not come up"; exit 1; }
+fi
+
+# A fresh MariaDB authenticates root through the unix socket only.
+sql="CREATE USER IF NOT EXISTS '${user}'@'localhost' IDENTIFIED BY '${pass}';
+CREATE USER IF NOT EXISTS '${user}'@'127.0.0.1' IDENTIFIED BY '${pass}';
+ALTER USER '${user}'@'localhost' IDENTIFIED BY '${pass}';
+ALTER USER '${user}'@'127.0.0.1' IDENTIFIED BY '${pass}';
+GRANT ALL PRIVILEGES ON \`minimall\\_test\\_%\`.* TO '${user}'@'localhost';
+GRANT ALL PRIVILEGES ON \`minimall\\_test\\_%\`.* TO '${user}'@'127.0.0.1';
+FLUSH PRIVILEGES;"
+if ! as_root mysql --protocol=socket -uroot -e "$sql" 2>/dev/null; then
+  mysql -h127.0.0.1 -uroot -e "$sql"
+fi
+
+# Durable commits, as in production: the benchmarks record these.
+mysql -h127.0.0.1 -u"${user}" -p"${pass}" -N -e "SELECT @@version" >&2
+
+echo "${user}:${pass}@tcp(127.0.0.1:3306)/"

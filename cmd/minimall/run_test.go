@@ -136,8 +136,22 @@ func TestServeDemoAnswersOperationsRoutes(t *testing.T) {
 	if code != http.StatusNotFound || !strings.Contains(body, `"code":"not_found"`) {
 		t.Errorf("unknown route = %d %s, want 404 not_found", code, body)
 	}
+	hostPort := strings.TrimPrefix(s.URL, "http://")
+	var out, errb syncBuffer
+	check := func(k string) string {
+		if k == "MINIMALL_HTTP_ADDR" {
+			return hostPort
+		}
+		return ""
+	}
+	if err := run(context.Background(), []string{"healthcheck"}, check, &out, &errb); err != nil {
+		t.Errorf("healthcheck against a live server: %v", err)
+	}
 	if err := s.Stop(t); err != nil {
 		t.Fatalf("run after SIGTERM-equivalent: %v", err)
+	}
+	if err := run(context.Background(), []string{"healthcheck"}, check, &out, &errb); err == nil {
+		t.Error("healthcheck succeeded against a stopped server")
 	}
 }
 

@@ -1,0 +1,218 @@
+// Package sandbox simulates the platforms minimall talks to, speaking their
+// real paths, formats and signatures, so that the whole shop runs on a laptop
+// and in tests without touching real money or real accounts.
+//
+// One Server holds one mux; each platform lives in its own file (wechat.go,
+// alipay.go, ...) and registers its routes in New. Keys are generated when
+// the server is made and never written anywhere but the directory WriteFiles
+// is given. Control routes live under /_sandbox/.
+//
+// Login codes (API.md): test-<name> logs in customer <name>, the same name
+// always giving the same openid / Alipay user_id (WeChat also answers
+// unionid u-<name>); bad-code, busy, risky and slow-down give the platforms'
+// matching refusals.
+package sandbox
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// Sandbox login codes.
+const (
+	CodePrefixTest = "test-"
+	CodeBad        = "bad-code"
+	CodeBusy       = "busy"
+	CodeRisky      = "risky"
+	CodeSlowDown   = "slow-down"
+)
+
+// Options tune a Server.
+type Options struct {
+	// AlipayOpenID makes the simulated Alipay app an open_id app: logins
+	// answer open_id instead of user_id, as apps created since 2023 do.
+	AlipayOpenID bool
+}
+
+// Settings are the credentials a minimall instance needs to talk to the
+// sandbox. Keys are PEM.
+type Settings struct {
+	WeChatAppID  string
+	WeChatSecret string
+
+	AlipayAppID         string
+	AlipayAppPrivateKey string // the application's private key (PKCS#8 PEM), handed to minimall
+	AlipayAppPublicKey  string // verifies minimall's requests
+	AlipayPublicKey     string // Alipay's public key (PKIX PEM), handed to minimall
+}
+
+// Server is the simulated platforms. It is safe for concurrent use.
+type Server struct {
+	mux  *http.ServeMux
+	opts Options
+
+	settings  Settings
+	alipayKey *rsa.PrivateKey // signs as Alipay
+	appPub    *rsa.PublicKey  // verifies the application's requests
+
+	mu            sync.Mutex
+	wechatTokens  map[string]bool // access tokens issued by /cgi-bin/token
+	alipayMethods map[string]alipayMethod
+}
+
+// New makes a sandbox with freshly generated keys and credentials.
+func New(opts Options) (*Server, error) {
+	alipayKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: alipay key: %w", err)
+	}
+	appKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: app key: %w", err)
+	}
+	appPriv, err := x509.MarshalPKCS8PrivateKey(appKey)
+	if err != nil {
+		return nil, err
+	}
+	appPub, err := x509.MarshalPKIXPublicKey(&appKey.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	aliPub, err := x509.MarshalPKIXPublicKey(&alipayKey.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		mux:       http.NewServeMux(),
+		opts:      opts,
+		alipayKey: alipayKey,
+		appPub:    &appKey.PublicKey,
+		settings: Settings{
+			WeChatAppID:         "wx" + randomHex(8),
+			WeChatSecret:        randomHex(16),
+			AlipayAppID:         "2021" + digits(randomHex(8), 12),
+			AlipayAppPrivateKey: string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: appPriv})),
+			AlipayAppPublicKey:  string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: appPub})),
+			AlipayPublicKey:     string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: aliPub})),
+		},
+		wechatTokens:  map[string]bool{},
+		alipayMethods: map[string]alipayMethod{},
+	}
+	s.mux.HandleFunc("GET /_sandbox/health", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.registerWeChat()
+	s.registerAlipay()
+	return s, nil
+}
+
+// ServeHTTP serves the platforms' routes and the control routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Settings returns the credentials to configure minimall with.
+func (s *Server) Settings() Settings { return s.settings }
+
+// Endpoints are the base URLs of the simulated platforms on a sandbox
+// reachable at base (scheme and host).
+type Endpoints struct {
+	WeChatAPIBase string
+	AlipayGateway string
+}
+
+// EndpointsAt returns the platform URLs of a sandbox served at base.
+func EndpointsAt(base string) Endpoints {
+	base = strings.TrimRight(base, "/")
+	return Endpoints{WeChatAPIBase: base, AlipayGateway: base + AlipayGatewayPath}
+}
+
+// File names written by WriteFiles.
+const (
+	FileAlipayAppPrivateKey = "alipay_app_private_key.pem"
+	FileAlipayPublicKey     = "alipay_public_key.pem"
+	FileEnv                 = "sandbox.env"
+)
+
+// WriteFiles writes the sandbox's keys and an environment file that points a
+// minimall instance at a sandbox served at base, and returns the key paths.
+// The private key is readable by the owner only.
+func (s *Server) WriteFiles(dir, base string) (privateKeyFile, publicKeyFile string, err error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", "", err
+	}
+	privateKeyFile = filepath.Join(dir, FileAlipayAppPrivateKey)
+	publicKeyFile = filepath.Join(dir, FileAlipayPublicKey)
+	if err := os.WriteFile(privateKeyFile, []byte(s.settings.AlipayAppPrivateKey), 0o600); err != nil {
+		return "", "", err
+	}
+	if err := os.WriteFile(publicKeyFile, []byte(s.settings.AlipayPublicKey), 0o644); err != nil {
+		return "", "", err
+	}
+	ep := EndpointsAt(base)
+	absPriv, _ := filepath.Abs(privateKeyFile)
+	absPub, _ := filepath.Abs(publicKeyFile)
+	env := strings.Join([]string{
+		"# minimall sandbox settings: `set -a; . " + filepath.Join(dir, FileEnv) + "; set +a` before `minimall serve`.",
+		"MINIMALL_WECHAT_APPID=" + s.settings.WeChatAppID,
+		"MINIMALL_WECHAT_SECRET=" + s.settings.WeChatSecret,
+		"MINIMALL_WECHAT_API_BASE=" + ep.WeChatAPIBase,
+		"MINIMALL_ALIPAY_APPID=" + s.settings.AlipayAppID,
+		"MINIMALL_ALIPAY_PRIVATE_KEY_FILE=" + absPriv,
+		"MINIMALL_ALIPAY_PUBLIC_KEY_FILE=" + absPub,
+		"MINIMALL_ALIPAY_GATEWAY=" + ep.AlipayGateway,
+		"",
+	}, "\n")
+	if err := os.WriteFile(filepath.Join(dir, FileEnv), []byte(env), 0o600); err != nil {
+		return "", "", err
+	}
+	return privateKeyFile, publicKeyFile, nil
+}
+
+// nameOf returns the customer name of a test-<name> code.
+func nameOf(code string) (string, bool) {
+	name, ok := strings.CutPrefix(code, CodePrefixTest)
+	return name, ok && name != ""
+}
+
+// derive returns a stable hex digest of parts, so the same test name always
+// maps to the same platform id within one app.
+func derive(parts ...string) string {
+	h := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return hex.EncodeToString(h[:])
+}
+
+// digits maps hex to n decimal digits.
+func digits(h string, n int) string {
+	var b strings.Builder
+	for i := 0; b.Len() < n; i++ {
+		c := h[i%len(h)]
+		v := int(c-'0') % 10
+		if c >= 'a' {
+			v = int(c-'a'+10) % 10
+		}
+		b.WriteByte(byte('0' + v))
+	}
+	return b.String()
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -21,7 +21,6 @@ func newSandbox(t *testing.T) (*sandbox.Server, string) {
 	return sb, srv.URL
 }
 
-
 func TestCode2SessionThroughSDK(t *testing.T) {
 	sb, base := newSandbox(t)
 	c, err := wechat.New(wechat.Config{AppID: sb.Settings().WeChatAppID, Secret: sb.Settings().WeChatSecret, APIBase: base})

@@ -2,16 +2,18 @@
 -- The catalog: a category tree, products (SPU) with their SKUs, the log of
 -- staff stock adjustments and the search tokens of product titles.
 
--- parent_id is 0 for a root category. depth is 1 for a root.
+-- parent_id is 0 for a root category. depth is 1 for a root. Sibling names
+-- are unique and compared exactly (binary collation), as on SQLite.
 CREATE TABLE categories (
     id          BIGINT       NOT NULL AUTO_INCREMENT PRIMARY KEY,
     parent_id   BIGINT       NOT NULL DEFAULT 0,
     depth       BIGINT       NOT NULL DEFAULT 1,
-    name        VARCHAR(64)  NOT NULL,
+    name        VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
     sort_order  BIGINT       NOT NULL DEFAULT 0,
     visible     TINYINT(1)   NOT NULL DEFAULT 1,
     created_at  DATETIME(3)  NOT NULL,
     updated_at  DATETIME(3)  NOT NULL,
+    UNIQUE KEY uq_categories_parent_name (parent_id, name),
     KEY idx_categories_parent (parent_id, sort_order, id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
@@ -43,10 +45,13 @@ CREATE TABLE products (
 -- A SKU removed from its product is soft-deleted (deleted_at set) and stays
 -- readable for orders' history; its code stays taken. specs is a JSON object
 -- of spec key to value; spec_text its display form, snapshotted by orders.
+-- stock has no index of its own on purpose: with one, MariaDB may plan the
+-- guarded `stock = stock - ? WHERE id = ? AND stock >= ?` as a range on it
+-- and, under concurrent updates, skip the row (0 rows, no error) or deadlock.
 CREATE TABLE skus (
     id                 BIGINT        NOT NULL AUTO_INCREMENT PRIMARY KEY,
     product_id         BIGINT        NOT NULL,
-    sku_code           VARCHAR(64)   NOT NULL,
+    sku_code           VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
     specs              TEXT          NOT NULL,
     spec_text          VARCHAR(255)  NOT NULL DEFAULT '',
     price_fen          BIGINT        NOT NULL,
@@ -59,8 +64,7 @@ CREATE TABLE skus (
     created_at         DATETIME(3)   NOT NULL,
     updated_at         DATETIME(3)   NOT NULL,
     UNIQUE KEY uq_skus_code (sku_code),
-    KEY idx_skus_product (product_id, position, id),
-    KEY idx_skus_stock (stock)
+    KEY idx_skus_product (product_id, position, id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 -- Every stock change made by staff: who, why, by how much and the result.

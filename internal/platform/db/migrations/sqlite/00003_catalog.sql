@@ -2,7 +2,8 @@
 -- The catalog: a category tree, products (SPU) with their SKUs, the log of
 -- staff stock adjustments and the search tokens of product titles.
 
--- parent_id is 0 for a root category. depth is 1 for a root.
+-- parent_id is 0 for a root category. depth is 1 for a root. Sibling names
+-- are unique and compared exactly (binary collation), as on SQLite.
 CREATE TABLE categories (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
     parent_id   INTEGER NOT NULL DEFAULT 0,
@@ -13,6 +14,7 @@ CREATE TABLE categories (
     created_at  DATETIME NOT NULL,
     updated_at  DATETIME NOT NULL
 );
+CREATE UNIQUE INDEX uq_categories_parent_name ON categories (parent_id, name);
 CREATE INDEX idx_categories_parent ON categories (parent_id, sort_order, id);
 
 -- min_price_fen is the lowest price of the product's live SKUs, kept in step
@@ -43,6 +45,9 @@ CREATE INDEX idx_products_category ON products (category_id);
 -- A SKU removed from its product is soft-deleted (deleted_at set) and stays
 -- readable for orders' history; its code stays taken. specs is a JSON object
 -- of spec key to value; spec_text its display form, snapshotted by orders.
+-- stock has no index of its own on purpose: with one, MariaDB may plan the
+-- guarded `stock = stock - ? WHERE id = ? AND stock >= ?` as a range on it
+-- and, under concurrent updates, skip the row (0 rows, no error) or deadlock.
 CREATE TABLE skus (
     id                 INTEGER PRIMARY KEY AUTOINCREMENT,
     product_id         INTEGER NOT NULL,
@@ -61,7 +66,6 @@ CREATE TABLE skus (
 );
 CREATE UNIQUE INDEX uq_skus_code ON skus (sku_code);
 CREATE INDEX idx_skus_product ON skus (product_id, position, id);
-CREATE INDEX idx_skus_stock ON skus (stock);
 
 -- Every stock change made by staff: who, why, by how much and the result.
 CREATE TABLE stock_adjustments (

@@ -1,0 +1,674 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/minimall/minimall/internal/apperr"
+	"github.com/minimall/minimall/internal/audit"
+	"github.com/minimall/minimall/internal/platform/clock"
+	"github.com/minimall/minimall/internal/platform/db"
+)
+
+// Change tells an Invalidator what a committed staff write touched.
+type Change struct {
+	// ProductIDs are the products whose list entry or detail changed.
+	ProductIDs []int64
+	// Categories is true when the category tree changed (which can change
+	// what a category filter covers).
+	Categories bool
+}
+
+// Invalidator is told about every committed catalog write, so a read cache
+// can drop what the write made stale. It must not fail the write: the write
+// has already committed when it is called.
+type Invalidator interface {
+	CatalogChanged(ctx context.Context, ch Change)
+}
+
+// NopInvalidator ignores changes; it serves while no read cache exists.
+type NopInvalidator struct{}
+
+// CatalogChanged does nothing.
+func (NopInvalidator) CatalogChanged(context.Context, Change) {}
+
+// Service holds the catalog's rules: public reads, and staff writes that are
+// transactional, audited and announced to the Invalidator after commit.
+type Service struct {
+	db     *db.DB
+	store  *Store
+	audit  *audit.Log
+	clock  clock.Clock
+	notify Invalidator
+}
+
+// NewService returns the catalog service.
+func NewService(d *db.DB, store *Store, log *audit.Log, clk clock.Clock, inv Invalidator) (*Service, error) {
+	if d == nil || store == nil || log == nil || clk == nil || inv == nil {
+		return nil, errors.New("catalog: nil dependency")
+	}
+	return &Service{db: d, store: store, audit: log, clock: clk, notify: inv}, nil
+}
+
+// Store returns the service's store, for modules (checkout) that move stock
+// inside their own transactions.
+func (s *Service) Store() *Store { return s.store }
+
+// write runs fn in a transaction and, once it has committed, announces the
+// change. Every staff write of the catalog goes through here.
+func (s *Service) write(ctx context.Context, fn func(ctx context.Context) (Change, error)) error {
+	var ch Change
+	err := s.db.Tx(ctx, func(ctx context.Context) error {
+		var err error
+		ch, err = fn(ctx)
+		return err
+	})
+	if err != nil {
+		return wrap(err)
+	}
+	s.notify.CatalogChanged(ctx, ch)
+	return nil
+}
+
+// wrap passes domain errors through and turns anything else into internal.
+func wrap(err error) error {
+	var ae *apperr.Error
+	if errors.As(err, &ae) {
+		return err
+	}
+	return apperr.Internal(err)
+}
+
+func (s *Service) record(ctx context.Context, staffID int64, action, targetType string, targetID int64, detail string) error {
+	return s.audit.Record(ctx, audit.Entry{StaffID: staffID, Action: action, TargetType: targetType,
+		TargetID: strconv.FormatInt(targetID, 10), Detail: detail})
+}
+
+// ---- categories ----
+
+// Tree returns the category tree; with visibleOnly, hidden categories and
+// everything under them are left out.
+func (s *Service) Tree(ctx context.Context, visibleOnly bool) ([]*CategoryNode, error) {
+	cats, err := s.store.Categories(ctx)
+	if err != nil {
+		return nil, apperr.Internal(err)
+	}
+	return buildTree(cats, visibleOnly), nil
+}
+
+// buildTree nests cats (ordered by parent, sort order and id) under their
+// parents.
+func buildTree(cats []Category, visibleOnly bool) []*CategoryNode {
+	nodes := make(map[int64]*CategoryNode, len(cats))
+	for _, c := range cats {
+		nodes[c.ID] = &CategoryNode{Category: c, Children: []*CategoryNode{}}
+	}
+	roots := []*CategoryNode{}
+	for _, c := range cats {
+		n := nodes[c.ID]
+		if visibleOnly && !c.Visible {
+			continue
+		}
+		if c.ParentID == 0 {
+			roots = append(roots, n)
+		} else if p, ok := nodes[c.ParentID]; ok {
+			p.Children = append(p.Children, n)
+		}
+	}
+	return roots
+}
+
+// subtree returns id and the ids of all its descendants; with visibleOnly a
+// hidden category (or one under a hidden ancestor) counts as unknown.
+func subtree(cats []Category, id int64, visibleOnly bool) ([]int64, bool) {
+	byID := make(map[int64]Category, len(cats))
+	children := map[int64][]int64{}
+	for _, c := range cats {
+		byID[c.ID] = c
+		children[c.ParentID] = append(children[c.ParentID], c.ID)
+	}
+	c, ok := byID[id]
+	if !ok {
+		return nil, false
+	}
+	if visibleOnly {
+		for cur := c; ; {
+			if !cur.Visible {
+				return nil, false
+			}
+			if cur.ParentID == 0 {
+				break
+			}
+			if cur, ok = byID[cur.ParentID]; !ok {
+				return nil, false
+			}
+		}
+	}
+	out := []int64{}
+	queue := []int64{id}
+	for len(queue) > 0 {
+		n := queue[0]
+		queue = queue[1:]
+		out = append(out, n)
+		queue = append(queue, children[n]...)
+	}
+	return out, true
+}
+
+// CreateCategory adds a category under in.ParentID (0 for a root).
+func (s *Service) CreateCategory(ctx context.Context, staffID int64, in CategoryInput) (Category, error) {
+	if err := in.validate(true); err != nil {
+		return Category{}, err
+	}
+	now := s.clock.Now()
+	c := Category{Name: *in.Name, Depth: 1, Visible: true, CreatedAt: now, UpdatedAt: now}
+	if in.ParentID != nil {
+		c.ParentID = *in.ParentID
+	}
+	if in.SortOrder != nil {
+		c.SortOrder = *in.SortOrder
+	}
+	if in.Visible != nil {
+		c.Visible = *in.Visible
+	}
+	err := s.write(ctx, func(ctx context.Context) (Change, error) {
+		if c.ParentID != 0 {
+			parent, err := s.lockedCategory(ctx, c.ParentID, "parent category")
+			if err != nil {
+				return Change{}, err
+			}
+			c.Depth = parent.Depth + 1
+			if c.Depth > MaxCategoryDepth {
+				return Change{}, apperr.Invalid(fmt.Sprintf("categories nest at most %d levels deep", MaxCategoryDepth), "parent_id")
+			}
+		}
+		if err := s.store.insertCategory(ctx, &c); err != nil {
+			if db.IsDuplicate(err) {
+				return Change{}, apperr.Conflict("a category named %q already exists there", c.Name)
+			}
+			return Change{}, err
+		}
+		return Change{Categories: true}, s.record(ctx, staffID, "category.create", "category", c.ID, c.Name)
+	})
+	return c, err
+}
+
+func (s *Service) lockedCategory(ctx context.Context, id int64, what string) (Category, error) {
+	ok, err := s.store.lockCategory(ctx, id)
+	if err != nil {
+		return Category{}, err
+	}
+	if !ok {
+		return Category{}, apperr.NotFound(what)
+	}
+	return s.store.category(ctx, id)
+}
+
+// UpdateCategory changes the given fields of a category; moving it under
+// another parent moves its subtree, within the depth limit and never under
+// itself.
+func (s *Service) UpdateCategory(ctx context.Context, staffID, id int64, in CategoryInput) (Category, error) {
+	if err := in.validate(false); err != nil {
+		return Category{}, err
+	}
+	var out Category
+	err := s.write(ctx, func(ctx context.Context) (Change, error) {
+		c, err := s.lockedCategory(ctx, id, "category")
+		if err != nil {
+			return Change{}, err
+		}
+		if in.Name != nil {
+			c.Name = *in.Name
+		}
+		if in.SortOrder != nil {
+			c.SortOrder = *in.SortOrder
+		}
+		if in.Visible != nil {
+			c.Visible = *in.Visible
+		}
+		var moves []Category
+		if in.ParentID != nil && *in.ParentID != c.ParentID {
+			cats, err := s.store.Categories(ctx)
+			if err != nil {
+				return Change{}, err
+			}
+			below, _ := subtree(cats, id, false)
+			newParent := *in.ParentID
+			if slices.Contains(below, newParent) {
+				return Change{}, apperr.Invalid("a category cannot move under itself or its descendants", "parent_id")
+			}
+			depth := 1
+			if newParent != 0 {
+				parent, err := s.lockedCategory(ctx, newParent, "parent category")
+				if err != nil {
+					return Change{}, err
+				}
+				depth = parent.Depth + 1
+			}
+			shift := depth - c.Depth
+			byID := map[int64]Category{}
+			for _, k := range cats {
+				byID[k.ID] = k
+			}
+			for _, d := range below[1:] {
+				k := byID[d]
+				if k.Depth+shift > MaxCategoryDepth {
+					return Change{}, apperr.Invalid(fmt.Sprintf("categories nest at most %d levels deep", MaxCategoryDepth), "parent_id")
+				}
+				k.Depth += shift
+				moves = append(moves, k)
+			}
+			if depth > MaxCategoryDepth {
+				return Change{}, apperr.Invalid(fmt.Sprintf("categories nest at most %d levels deep", MaxCategoryDepth), "parent_id")
+			}
+			c.ParentID, c.Depth = newParent, depth
+		}
+		c.UpdatedAt = s.clock.Now()
+		ok, err := s.store.updateCategory(ctx, c)
+		if err != nil {
+			if db.IsDuplicate(err) {
+				return Change{}, apperr.Conflict("a category named %q already exists there", c.Name)
+			}
+			return Change{}, err
+		}
+		if !ok {
+			return Change{}, apperr.NotFound("category")
+		}
+		for _, k := range moves {
+			if err := s.store.setCategoryDepth(ctx, k.ID, k.Depth); err != nil {
+				return Change{}, err
+			}
+		}
+		out = c
+		return Change{Categories: true}, s.record(ctx, staffID, "category.update", "category", c.ID, c.Name)
+	})
+	return out, err
+}
+
+// DeleteCategory removes a category that has neither children nor products
+// (on shelf or off); otherwise it answers conflict.
+func (s *Service) DeleteCategory(ctx context.Context, staffID, id int64) error {
+	return s.write(ctx, func(ctx context.Context) (Change, error) {
+		c, err := s.lockedCategory(ctx, id, "category")
+		if err != nil {
+			return Change{}, err
+		}
+		n, err := s.store.countChildren(ctx, id)
+		if err != nil {
+			return Change{}, err
+		}
+		if n > 0 {
+			return Change{}, apperr.Conflict("the category has %d subcategories; move or delete them first", n)
+		}
+		if n, err = s.store.countProductsIn(ctx, id); err != nil {
+			return Change{}, err
+		}
+		if n > 0 {
+			return Change{}, apperr.Conflict("the category holds %d products; move them first", n)
+		}
+		if _, err := s.store.deleteCategory(ctx, id); err != nil {
+			return Change{}, err
+		}
+		return Change{Categories: true}, s.record(ctx, staffID, "category.delete", "category", id, c.Name)
+	})
+}
+
+// ---- products: reads ----
+
+// PublicProduct returns an on-shelf product with its live SKUs; an
+// off-shelf or unknown product is not found.
+func (s *Service) PublicProduct(ctx context.Context, id int64) (Product, error) {
+	p, err := s.Product(ctx, id)
+	if err != nil {
+		return Product{}, err
+	}
+	if !p.OnShelf {
+		return Product{}, apperr.NotFound("product")
+	}
+	return p, nil
+}
+
+// Product returns a product, on shelf or not, with its live SKUs.
+func (s *Service) Product(ctx context.Context, id int64) (Product, error) {
+	p, err := s.store.product(ctx, id)
+	if db.IsNotFound(err) {
+		return Product{}, apperr.NotFound("product")
+	}
+	if err != nil {
+		return Product{}, apperr.Internal(err)
+	}
+	if p.SKUs, err = s.store.skusOf(ctx, []int64{id}, false); err != nil {
+		return Product{}, apperr.Internal(err)
+	}
+	return p, nil
+}
+
+// PublicProducts lists on-shelf products; a category filter covers its
+// visible descendants, and a hidden or unknown category is not found.
+func (s *Service) PublicProducts(ctx context.Context, q ProductQuery) ([]Product, int64, error) {
+	on := true
+	q.OnShelf = &on
+	return s.list(ctx, q, true)
+}
+
+// Products lists products for staff, with an optional shelf filter.
+func (s *Service) Products(ctx context.Context, q ProductQuery) ([]Product, int64, error) {
+	return s.list(ctx, q, false)
+}
+
+func (s *Service) list(ctx context.Context, q ProductQuery, visibleOnly bool) ([]Product, int64, error) {
+	if err := q.validate(); err != nil {
+		return nil, 0, err
+	}
+	var categoryIDs []int64
+	if q.CategoryID != 0 {
+		cats, err := s.store.Categories(ctx)
+		if err != nil {
+			return nil, 0, apperr.Internal(err)
+		}
+		ids, ok := subtree(cats, q.CategoryID, visibleOnly)
+		if !ok {
+			return nil, 0, apperr.NotFound("category")
+		}
+		categoryIDs = ids
+	}
+	var tokens []string
+	if q.Q != "" {
+		var err error
+		if tokens, err = QueryTokens(q.Q); err != nil {
+			return nil, 0, err
+		}
+	}
+	items, total, err := s.store.listProducts(ctx, q, categoryIDs, tokens)
+	if err != nil {
+		return nil, 0, apperr.Internal(err)
+	}
+	return items, total, nil
+}
+
+// Items reads SKUs as cart and checkout see them, keyed by SKU id; unknown
+// ids are absent. Inside a transaction it reads through it.
+func (s *Service) Items(ctx context.Context, skuIDs []int64) (map[int64]Item, error) {
+	items, err := s.store.Items(ctx, skuIDs)
+	if err != nil {
+		return nil, apperr.Internal(err)
+	}
+	return items, nil
+}
+
+// ---- products: writes ----
+
+// CreateProduct adds a product with its SKUs and their initial stock, on
+// shelf when onShelf is set.
+func (s *Service) CreateProduct(ctx context.Context, staffID int64, in ProductInput, onShelf bool) (Product, error) {
+	if err := in.validate(); err != nil {
+		return Product{}, err
+	}
+	var id int64
+	err := s.write(ctx, func(ctx context.Context) (Change, error) {
+		if _, err := s.lockedCategory(ctx, in.CategoryID, "category"); err != nil {
+			return Change{}, err
+		}
+		if err := s.checkCodes(ctx, in, 0); err != nil {
+			return Change{}, err
+		}
+		now := s.clock.Now()
+		p := Product{CategoryID: in.CategoryID, Title: in.Title, Subtitle: in.Subtitle, Images: imagesOf(in),
+			Description: in.Description, OnShelf: onShelf, CreatedAt: now, UpdatedAt: now}
+		if err := s.store.insertProduct(ctx, &p); err != nil {
+			return Change{}, err
+		}
+		id = p.ID
+		for i, k := range in.SKUs {
+			if err := s.insertSKU(ctx, staffID, p.ID, k, i, now); err != nil {
+				return Change{}, err
+			}
+		}
+		if err := s.afterProductWrite(ctx, p.ID, p.Title); err != nil {
+			return Change{}, err
+		}
+		return Change{ProductIDs: []int64{p.ID}}, s.record(ctx, staffID, "product.create", "product", p.ID, p.Title)
+	})
+	if err != nil {
+		return Product{}, err
+	}
+	return s.Product(ctx, id)
+}
+
+func imagesOf(in ProductInput) []string {
+	if in.Images == nil {
+		return []string{}
+	}
+	return in.Images
+}
+
+// checkCodes answers conflict, naming them, when codes of in belong to other
+// products. A unique violation at insert catches what a race slips past.
+func (s *Service) checkCodes(ctx context.Context, in ProductInput, productID int64) error {
+	codes := make([]string, len(in.SKUs))
+	for i, k := range in.SKUs {
+		codes[i] = k.Code
+	}
+	taken, err := s.store.takenCodes(ctx, codes, productID)
+	if err != nil {
+		return err
+	}
+	if len(taken) > 0 {
+		return apperr.Conflict("sku code %s is taken by another product", taken[0]).WithDetail("sku_codes", taken)
+	}
+	return nil
+}
+
+func (s *Service) insertSKU(ctx context.Context, staffID, productID int64, in SKUInput, position int, now time.Time) error {
+	k := SKU{ProductID: productID, Code: in.Code, Specs: in.Specs, SpecText: SpecText(in.Specs), PriceFen: in.PriceFen,
+		OriginalPriceFen: in.OriginalPriceFen, Stock: in.Stock, WeightGrams: in.WeightGrams, Image: in.Image,
+		CreatedAt: now, UpdatedAt: now}
+	if err := s.store.insertSKU(ctx, &k, position); err != nil {
+		if db.IsDuplicate(err) {
+			return apperr.Conflict("sku code %s is taken", k.Code).WithDetail("sku_codes", []string{k.Code})
+		}
+		return err
+	}
+	if k.Stock > 0 {
+		return s.store.insertAdjustment(ctx, &StockAdjustment{SKUID: k.ID, StaffID: staffID, Kind: "initial",
+			Delta: k.Stock, StockAfter: k.Stock, Reason: "initial stock", CreatedAt: now})
+	}
+	return nil
+}
+
+// afterProductWrite keeps the derived data of a product in step with its
+// rows, in the same transaction: the lowest price and the search tokens.
+func (s *Service) afterProductWrite(ctx context.Context, productID int64, title string) error {
+	if err := s.store.refreshMinPrice(ctx, productID); err != nil {
+		return err
+	}
+	return s.store.replaceTokens(ctx, productID, TitleTokens(title))
+}
+
+// UpdateProduct replaces a product's fields and SKU set. SKUs are matched by
+// id, else by code among the product's SKUs (a deleted one is revived);
+// unmatched input SKUs are added with their initial stock; live SKUs left
+// out are soft-deleted. Stock of existing SKUs never changes here, and shelf
+// state is unchanged.
+func (s *Service) UpdateProduct(ctx context.Context, staffID, id int64, in ProductInput) (Product, error) {
+	if err := in.validate(); err != nil {
+		return Product{}, err
+	}
+	err := s.write(ctx, func(ctx context.Context) (Change, error) {
+		p, err := s.store.product(ctx, id)
+		if db.IsNotFound(err) {
+			return Change{}, apperr.NotFound("product")
+		}
+		if err != nil {
+			return Change{}, err
+		}
+		if _, err := s.lockedCategory(ctx, in.CategoryID, "category"); err != nil {
+			return Change{}, err
+		}
+		existing, err := s.store.skusOf(ctx, []int64{id}, true)
+		if err != nil {
+			return Change{}, err
+		}
+		byID := map[int64]SKU{}
+		byCode := map[string]SKU{}
+		for _, k := range existing {
+			byID[k.ID] = k
+			byCode[k.Code] = k
+		}
+		if err := s.checkCodes(ctx, in, id); err != nil {
+			return Change{}, err
+		}
+		now := s.clock.Now()
+		matched := map[int64]int{}
+		target := make([]int64, len(in.SKUs))
+		for i, k := range in.SKUs {
+			var old SKU
+			var found bool
+			if k.ID > 0 {
+				if old, found = byID[k.ID]; !found {
+					return Change{}, apperr.NotFound(fmt.Sprintf("sku %d of this product", k.ID)).WithDetail("fields", []string{fmt.Sprintf("skus[%d].id", i)})
+				}
+			} else {
+				old, found = byCode[k.Code]
+			}
+			if found {
+				if j, dup := matched[old.ID]; dup {
+					f := fmt.Sprintf("skus[%d]", i)
+					return Change{}, apperr.Invalid(fmt.Sprintf("%s and skus[%d] are the same sku", f, j), f)
+				}
+				matched[old.ID] = i
+				target[i] = old.ID
+			}
+		}
+		// Deletions first, so a code moved from a removed SKU to a new one
+		// frees in time; a removed SKU keeps its code.
+		for _, k := range existing {
+			if _, keep := matched[k.ID]; !keep && !k.Deleted {
+				if err := s.store.softDeleteSKU(ctx, k.ID, now); err != nil {
+					return Change{}, err
+				}
+			}
+		}
+		for i, k := range in.SKUs {
+			oldID := target[i]
+			if oldID == 0 {
+				if err := s.insertSKU(ctx, staffID, id, k, i, now); err != nil {
+					return Change{}, err
+				}
+				continue
+			}
+			upd := SKU{ID: oldID, ProductID: id, Code: k.Code, Specs: k.Specs, SpecText: SpecText(k.Specs),
+				PriceFen: k.PriceFen, OriginalPriceFen: k.OriginalPriceFen, WeightGrams: k.WeightGrams, Image: k.Image, UpdatedAt: now}
+			if _, err := s.store.updateSKU(ctx, upd, i); err != nil {
+				if db.IsDuplicate(err) {
+					return Change{}, apperr.Conflict("sku code %s is taken", k.Code).WithDetail("sku_codes", []string{k.Code})
+				}
+				return Change{}, err
+			}
+		}
+		p.CategoryID, p.Title, p.Subtitle, p.Images, p.Description, p.UpdatedAt =
+			in.CategoryID, in.Title, in.Subtitle, imagesOf(in), in.Description, now
+		ok, err := s.store.updateProduct(ctx, p)
+		if err != nil {
+			return Change{}, err
+		}
+		if !ok {
+			return Change{}, apperr.NotFound("product")
+		}
+		if err := s.afterProductWrite(ctx, id, p.Title); err != nil {
+			return Change{}, err
+		}
+		return Change{ProductIDs: []int64{id}}, s.record(ctx, staffID, "product.update", "product", id, p.Title)
+	})
+	if err != nil {
+		return Product{}, err
+	}
+	return s.Product(ctx, id)
+}
+
+// SetShelf puts a product on or off shelf. A product goes on shelf only
+// with at least one live SKU.
+func (s *Service) SetShelf(ctx context.Context, staffID, id int64, on bool) (Product, error) {
+	err := s.write(ctx, func(ctx context.Context) (Change, error) {
+		ok, err := s.store.setShelf(ctx, id, on, s.clock.Now())
+		if err != nil {
+			return Change{}, err
+		}
+		if !ok {
+			return Change{}, apperr.NotFound("product")
+		}
+		action := "product.off_shelf"
+		if on {
+			action = "product.on_shelf"
+			skus, err := s.store.skusOf(ctx, []int64{id}, false)
+			if err != nil {
+				return Change{}, err
+			}
+			if len(skus) == 0 {
+				return Change{}, apperr.InvalidState("off_shelf", "a product needs at least one sku to go on shelf")
+			}
+		}
+		return Change{ProductIDs: []int64{id}}, s.record(ctx, staffID, action, "product", id, "")
+	})
+	if err != nil {
+		return Product{}, err
+	}
+	return s.Product(ctx, id)
+}
+
+// AdjustStock moves a live SKU's stock by a delta, or sets it when it still
+// equals the expected value, and records who did it and why. It returns the
+// stock after the change.
+func (s *Service) AdjustStock(ctx context.Context, staffID, skuID int64, ch StockChange) (int64, error) {
+	if err := ch.validate(); err != nil {
+		return 0, err
+	}
+	var after int64
+	err := s.write(ctx, func(ctx context.Context) (Change, error) {
+		k, err := s.store.SKU(ctx, skuID)
+		if db.IsNotFound(err) || err == nil && k.Deleted {
+			return Change{}, apperr.NotFound("sku")
+		}
+		if err != nil {
+			return Change{}, err
+		}
+		now := s.clock.Now()
+		a := StockAdjustment{SKUID: skuID, StaffID: staffID, Reason: ch.Reason, CreatedAt: now}
+		if ch.Delta != nil {
+			ok, err := s.store.addStock(ctx, skuID, *ch.Delta, now)
+			if err != nil {
+				return Change{}, err
+			}
+			if !ok {
+				cur, _ := s.store.stockOf(ctx, skuID)
+				return Change{}, apperr.Conflict("stock %d cannot move by %d", cur, *ch.Delta).WithDetail("stock", cur)
+			}
+			a.Kind, a.Delta = "delta", *ch.Delta
+		} else {
+			ok, err := s.store.setStock(ctx, skuID, *ch.Expected, *ch.Set, now)
+			if err != nil {
+				return Change{}, err
+			}
+			if !ok {
+				cur, _ := s.store.stockOf(ctx, skuID)
+				return Change{}, apperr.Conflict("stock is %d, not the expected %d", cur, *ch.Expected).WithDetail("stock", cur)
+			}
+			a.Kind, a.Delta = "set", *ch.Set-*ch.Expected
+		}
+		// The row is locked by our update until commit, so this is exact.
+		if after, err = s.store.stockOf(ctx, skuID); err != nil {
+			return Change{}, err
+		}
+		a.StockAfter = after
+		if err := s.store.insertAdjustment(ctx, &a); err != nil {
+			return Change{}, err
+		}
+		detail := fmt.Sprintf(`{"kind":%q,"delta":%d,"stock_after":%d,"reason":%s}`, a.Kind, a.Delta, after, mustJSON(a.Reason))
+		return Change{ProductIDs: []int64{k.ProductID}}, s.record(ctx, staffID, "stock.adjust", "sku", skuID, detail)
+	})
+	return after, err
+}

@@ -6,6 +6,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -14,10 +15,13 @@ import (
 
 	"github.com/minimall/minimall/internal/audit"
 	"github.com/minimall/minimall/internal/auth"
+	"github.com/minimall/minimall/internal/platform/alipay"
 	"github.com/minimall/minimall/internal/platform/clock"
 	"github.com/minimall/minimall/internal/platform/config"
 	"github.com/minimall/minimall/internal/platform/db"
 	"github.com/minimall/minimall/internal/platform/httpx"
+	"github.com/minimall/minimall/internal/platform/ratelimit"
+	"github.com/minimall/minimall/internal/platform/wechat"
 	"github.com/minimall/minimall/internal/user"
 )
 
@@ -38,6 +42,12 @@ type App struct {
 	users  *user.Store
 	staff  *user.StaffService
 	staffH *user.StaffHandlers
+	loginH *user.LoginHandlers
+	// loginLimit rate-limits login and refresh attempts per client IP.
+	loginLimit *ratelimit.Limiter
+	// wechat and alipay are nil when their channel is not configured.
+	wechat *wechat.Client
+	alipay *alipay.Client
 }
 
 // Job is background work that runs until its context ends.
@@ -89,8 +99,64 @@ func (a *App) buildIdentity() error {
 	if a.staffH, err = user.NewStaffHandlers(a.staff); err != nil {
 		return err
 	}
-	a.auth, err = auth.NewMiddleware(a.tokens, a.staff)
+	if a.auth, err = auth.NewMiddleware(a.tokens, a.staff); err != nil {
+		return err
+	}
+	if err := a.buildPlatformLogins(); err != nil {
+		return err
+	}
+	refresh, err := auth.NewRefreshTokens(a.db, a.clock)
+	if err != nil {
+		return err
+	}
+	// Typed nil pointers would make non-nil interfaces: pass only configured channels.
+	var wc user.WeChatLogin
+	if a.wechat != nil {
+		wc = a.wechat
+	}
+	var ali user.AlipayLogin
+	if a.alipay != nil {
+		ali = a.alipay
+	}
+	login, err := user.NewLoginService(a.db, a.users, a.tokens, refresh, a.clock, wc, ali)
+	if err != nil {
+		return err
+	}
+	if a.loginH, err = user.NewLoginHandlers(login); err != nil {
+		return err
+	}
+	// API.md: 120 login attempts a minute per client IP, bursts of 60.
+	a.loginLimit, err = ratelimit.New(120, 60, a.clock)
 	return err
+}
+
+// buildPlatformLogins makes the WeChat and Alipay clients of the configured
+// channels.
+func (a *App) buildPlatformLogins() error {
+	var err error
+	if a.cfg.WeChat.Configured() {
+		if a.wechat, err = wechat.New(wechat.Config{
+			AppID: a.cfg.WeChat.AppID, Secret: a.cfg.WeChat.Secret, APIBase: a.cfg.WeChat.APIBase,
+		}); err != nil {
+			return err
+		}
+	}
+	if a.cfg.Alipay.Configured() {
+		priv, err := alipay.LoadKeyFile(a.cfg.Alipay.PrivateKeyFile)
+		if err != nil {
+			return fmt.Errorf("MINIMALL_ALIPAY_PRIVATE_KEY_FILE: %w", err)
+		}
+		pub, err := alipay.LoadKeyFile(a.cfg.Alipay.PublicKeyFile)
+		if err != nil {
+			return fmt.Errorf("MINIMALL_ALIPAY_PUBLIC_KEY_FILE: %w", err)
+		}
+		if a.alipay, err = alipay.New(alipay.Config{
+			AppID: a.cfg.Alipay.AppID, PrivateKey: priv, PublicKey: pub, Gateway: a.cfg.Alipay.Gateway,
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Handler returns the HTTP handler of the whole API.

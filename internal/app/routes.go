@@ -22,14 +22,16 @@ func (a *App) routes(e *gin.Engine) {
 
 	// Public customer routes: login, refresh, catalog reads.
 	public := api.Group("")
-	_ = public
+	public.POST("/auth/wechat/login", a.loginLimit.PerIP(), a.loginH.WeChat)
+	public.POST("/auth/alipay/login", a.loginLimit.PerIP(), a.loginH.Alipay)
+	public.POST("/auth/refresh", a.loginLimit.PerIP(), a.loginH.Refresh)
 
 	// Customer routes: a customer token.
 	customer := api.Group("", a.auth.Customer())
-	_ = customer
+	customer.GET("/me", a.loginH.Me)
 
 	// Staff login is the one admin route without a token.
-	api.POST("/admin/auth/login", a.staffH.Login)
+	api.POST("/admin/auth/login", a.loginLimit.PerIP(), a.staffH.Login)
 
 	// Staff routes under /api/v1/admin: a staff token, then a permission per route.
 	admin := api.Group("/admin", a.auth.Staff())

@@ -1,0 +1,118 @@
+package user
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/minimall/minimall/internal/auth"
+	"github.com/minimall/minimall/internal/platform/httpx"
+)
+
+// LoginHandlers serve customer login, refresh and profile.
+type LoginHandlers struct {
+	login *LoginService
+}
+
+// NewLoginHandlers returns the customer login handlers.
+func NewLoginHandlers(login *LoginService) (*LoginHandlers, error) {
+	if login == nil {
+		return nil, errNilDependency
+	}
+	return &LoginHandlers{login: login}, nil
+}
+
+type loginRequest struct {
+	Code string `json:"code"`
+}
+
+type refreshRequest struct {
+	RefreshToken string `json:"refresh_token"`
+}
+
+type sessionUser struct {
+	ID      int64  `json:"id"`
+	Channel string `json:"channel"`
+}
+
+type sessionResponse struct {
+	AccessToken  string      `json:"access_token"`
+	RefreshToken string      `json:"refresh_token"`
+	ExpiresIn    int64       `json:"expires_in"`
+	User         sessionUser `json:"user"`
+}
+
+func writeSession(c *gin.Context, s Session) {
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, sessionResponse{
+		AccessToken: s.AccessToken, RefreshToken: s.RefreshToken, ExpiresIn: int64(s.ExpiresIn / time.Second),
+		User: sessionUser{ID: s.CustomerID, Channel: s.Channel},
+	})
+}
+
+// WeChat serves POST /api/v1/auth/wechat/login.
+func (h *LoginHandlers) WeChat(c *gin.Context) {
+	var req loginRequest
+	if err := httpx.DecodeJSON(c, &req); err != nil {
+		httpx.Error(c, err)
+		return
+	}
+	s, err := h.login.LoginWeChat(c.Request.Context(), req.Code)
+	if err != nil {
+		httpx.Error(c, err)
+		return
+	}
+	writeSession(c, s)
+}
+
+// Alipay serves POST /api/v1/auth/alipay/login.
+func (h *LoginHandlers) Alipay(c *gin.Context) {
+	var req loginRequest
+	if err := httpx.DecodeJSON(c, &req); err != nil {
+		httpx.Error(c, err)
+		return
+	}
+	s, err := h.login.LoginAlipay(c.Request.Context(), req.Code)
+	if err != nil {
+		httpx.Error(c, err)
+		return
+	}
+	writeSession(c, s)
+}
+
+// Refresh serves POST /api/v1/auth/refresh.
+func (h *LoginHandlers) Refresh(c *gin.Context) {
+	var req refreshRequest
+	if err := httpx.DecodeJSON(c, &req); err != nil {
+		httpx.Error(c, err)
+		return
+	}
+	s, err := h.login.Refresh(c.Request.Context(), req.RefreshToken)
+	if err != nil {
+		httpx.Error(c, err)
+		return
+	}
+	writeSession(c, s)
+}
+
+type meResponse struct {
+	ID        int64     `json:"id"`
+	Channel   string    `json:"channel"`
+	Nickname  string    `json:"nickname"`
+	AvatarURL string    `json:"avatar_url"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Me serves GET /api/v1/me: the customer's profile and the channel of the
+// current login.
+func (h *LoginHandlers) Me(c *gin.Context) {
+	cu, err := h.login.Customer(c.Request.Context(), auth.CustomerID(c))
+	if err != nil {
+		httpx.Error(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, meResponse{
+		ID: cu.ID, Channel: auth.Channel(c), Nickname: cu.Nickname, AvatarURL: cu.AvatarURL, CreatedAt: cu.CreatedAt,
+	})
+}

@@ -1,0 +1,322 @@
+// Package cart keeps each customer's cart: one line per SKU (adding a SKU
+// again merges into its line), a quantity bounded by MaxQuantity and by the
+// stock at the time of the change, and a selection that checkout can use.
+package cart
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/minimall/minimall/internal/apperr"
+	"github.com/minimall/minimall/internal/catalog"
+	"github.com/minimall/minimall/internal/platform/clock"
+	"github.com/minimall/minimall/internal/platform/db"
+)
+
+// Limits of a cart.
+const (
+	MaxLines    = 100
+	MaxQuantity = 999
+)
+
+// Line is one cart line as stored.
+type Line struct {
+	ID         int64
+	CustomerID int64
+	SKUID      int64
+	Quantity   int64
+	Selected   bool
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// View is a line with the live facts of its SKU.
+type View struct {
+	Line
+	Item catalog.Item
+}
+
+// Available reports whether the line's SKU can be bought now: on shelf, not
+// deleted, in stock.
+func (v View) Available() bool { return v.Item.Available() }
+
+// Cart is a customer's lines, newest first, and the total of the selected
+// available lines at live prices.
+type Cart struct {
+	Lines            []View
+	SelectedTotalFen int64
+}
+
+// Patch changes a line; nil fields stay as they are.
+type Patch struct {
+	Quantity *int64
+	Selected *bool
+}
+
+// Catalog is what the cart needs from the catalog: live SKU facts.
+type Catalog interface {
+	Items(ctx context.Context, skuIDs []int64) (map[int64]catalog.Item, error)
+}
+
+// Service holds the cart's rules.
+type Service struct {
+	db      *db.DB
+	store   *Store
+	catalog Catalog
+	clock   clock.Clock
+}
+
+// NewService returns the cart service.
+func NewService(d *db.DB, store *Store, cat Catalog, clk clock.Clock) (*Service, error) {
+	if d == nil || store == nil || cat == nil || clk == nil {
+		return nil, errors.New("cart: nil dependency")
+	}
+	return &Service{db: d, store: store, catalog: cat, clock: clk}, nil
+}
+
+func checkQuantity(q int64) error {
+	if q <= 0 {
+		return apperr.Invalid("quantity must be a positive integer", "quantity")
+	}
+	if q > MaxQuantity {
+		return apperr.New(apperr.CodeLimitExceeded, "at most %d of one item", MaxQuantity).WithDetail("max", MaxQuantity)
+	}
+	return nil
+}
+
+func outOfStock(it catalog.Item) error {
+	return apperr.New(apperr.CodeOutOfStock, "only %d left", it.Stock).
+		WithDetail("sku_ids", []int64{it.SKUID}).WithDetail("stock", it.Stock)
+}
+
+// item reads the SKU and refuses one that cannot be put in a cart.
+func (s *Service) item(ctx context.Context, skuID int64) (catalog.Item, error) {
+	items, err := s.catalog.Items(ctx, []int64{skuID})
+	if err != nil {
+		return catalog.Item{}, err
+	}
+	it, ok := items[skuID]
+	if !ok || it.Deleted {
+		return catalog.Item{}, apperr.NotFound("sku")
+	}
+	if !it.OnShelf {
+		return catalog.Item{}, apperr.New(apperr.CodeUnavailableItem, "this item is off shelf").WithDetail("sku_ids", []int64{skuID})
+	}
+	return it, nil
+}
+
+// errRace marks a lost race with a concurrent request adding the same SKU:
+// the transaction is retried and then merges into the winner's line.
+var errRace = errors.New("cart: concurrent insert of the same line")
+
+// Add puts quantity of a SKU in the cart, merging into the SKU's existing
+// line (which becomes selected). The merged quantity may exceed neither
+// MaxQuantity (limit_exceeded) nor the SKU's current stock (out_of_stock).
+func (s *Service) Add(ctx context.Context, customerID, skuID, quantity int64) (View, error) {
+	if skuID <= 0 {
+		return View{}, apperr.Invalid("sku_id must be a positive integer", "sku_id")
+	}
+	if err := checkQuantity(quantity); err != nil {
+		return View{}, err
+	}
+	var out View
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		err = s.db.Tx(ctx, func(ctx context.Context) error {
+			it, err := s.item(ctx, skuID)
+			if err != nil {
+				return err
+			}
+			now := s.clock.Now()
+			limit := min(int64(MaxQuantity), it.Stock)
+			ok, err := s.store.increment(ctx, customerID, skuID, quantity, limit, now)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				line, found, err := s.store.lineBySKU(ctx, customerID, skuID)
+				if err != nil {
+					return err
+				}
+				if found {
+					if line.Quantity+quantity > MaxQuantity {
+						return apperr.New(apperr.CodeLimitExceeded, "at most %d of one item", MaxQuantity).WithDetail("max", MaxQuantity)
+					}
+					if line.Quantity+quantity > it.Stock {
+						return outOfStock(it)
+					}
+					// The line was committed by a concurrent request after our
+					// update looked (MySQL at READ COMMITTED skips rows whose
+					// insert is not yet committed): try again.
+					return errRace
+				}
+				if quantity > it.Stock {
+					return outOfStock(it)
+				}
+				// Serialise this customer's new lines, so the line cap holds.
+				if err := s.store.lockCustomer(ctx, customerID); err != nil {
+					return err
+				}
+				n, err := s.store.count(ctx, customerID)
+				if err != nil {
+					return err
+				}
+				if n >= MaxLines {
+					return apperr.New(apperr.CodeLimitExceeded, "a cart holds at most %d lines", MaxLines).WithDetail("max", MaxLines)
+				}
+				l := Line{CustomerID: customerID, SKUID: skuID, Quantity: quantity, Selected: true, CreatedAt: now, UpdatedAt: now}
+				if err := s.store.insert(ctx, &l); err != nil {
+					if db.IsDuplicate(err) {
+						return errRace
+					}
+					return err
+				}
+			}
+			line, _, err := s.store.lineBySKU(ctx, customerID, skuID)
+			out = View{Line: line, Item: it}
+			return err
+		})
+		if !errors.Is(err, errRace) {
+			break
+		}
+	}
+	if err != nil {
+		return View{}, wrap(err)
+	}
+	return out, nil
+}
+
+func wrap(err error) error {
+	var ae *apperr.Error
+	if errors.As(err, &ae) {
+		return err
+	}
+	return apperr.Internal(err)
+}
+
+// Update changes a line's quantity (1..MaxQuantity, within current stock,
+// only while the SKU is on sale) and/or its selection. Another customer's
+// line is not found.
+func (s *Service) Update(ctx context.Context, customerID, lineID int64, p Patch) (View, error) {
+	if p.Quantity == nil && p.Selected == nil {
+		return View{}, apperr.Invalid("give quantity or selected", "quantity", "selected")
+	}
+	if p.Quantity != nil {
+		if err := checkQuantity(*p.Quantity); err != nil {
+			return View{}, err
+		}
+	}
+	var out View
+	err := s.db.Tx(ctx, func(ctx context.Context) error {
+		line, found, err := s.store.line(ctx, customerID, lineID)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return apperr.NotFound("cart line")
+		}
+		if p.Quantity != nil {
+			it, err := s.item(ctx, line.SKUID)
+			if apperr.Is(err, apperr.CodeNotFound) {
+				return apperr.New(apperr.CodeUnavailableItem, "this item is no longer sold").WithDetail("sku_ids", []int64{line.SKUID})
+			}
+			if err != nil {
+				return err
+			}
+			if *p.Quantity > it.Stock {
+				return outOfStock(it)
+			}
+			line.Quantity = *p.Quantity
+		}
+		if p.Selected != nil {
+			line.Selected = *p.Selected
+		}
+		line.UpdatedAt = s.clock.Now()
+		ok, err := s.store.update(ctx, line)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return apperr.NotFound("cart line")
+		}
+		items, err := s.catalog.Items(ctx, []int64{line.SKUID})
+		out = View{Line: line, Item: items[line.SKUID]}
+		return err
+	})
+	if err != nil {
+		return View{}, wrap(err)
+	}
+	return out, nil
+}
+
+// Remove deletes a line; another customer's line is not found.
+func (s *Service) Remove(ctx context.Context, customerID, lineID int64) error {
+	ok, err := s.store.delete(ctx, customerID, lineID)
+	if err != nil {
+		return apperr.Internal(err)
+	}
+	if !ok {
+		return apperr.NotFound("cart line")
+	}
+	return nil
+}
+
+// Get returns the customer's cart with live titles, prices and stock, read
+// in two queries whatever the number of lines.
+func (s *Service) Get(ctx context.Context, customerID int64) (Cart, error) {
+	lines, err := s.store.lines(ctx, customerID)
+	if err != nil {
+		return Cart{}, apperr.Internal(err)
+	}
+	return s.views(ctx, lines)
+}
+
+func (s *Service) views(ctx context.Context, lines []Line) (Cart, error) {
+	ids := make([]int64, len(lines))
+	for i, l := range lines {
+		ids[i] = l.SKUID
+	}
+	items, err := s.catalog.Items(ctx, ids)
+	if err != nil {
+		return Cart{}, wrap(err)
+	}
+	c := Cart{Lines: make([]View, len(lines))}
+	for i, l := range lines {
+		it, ok := items[l.SKUID]
+		if !ok {
+			it = catalog.Item{SKUID: l.SKUID, Deleted: true}
+		}
+		v := View{Line: l, Item: it}
+		c.Lines[i] = v
+		if l.Selected && v.Available() {
+			c.SelectedTotalFen += it.PriceFen * l.Quantity
+		}
+	}
+	return c, nil
+}
+
+// Selected returns the customer's selected lines; checkout from the cart
+// uses them.
+func (s *Service) Selected(ctx context.Context, customerID int64) ([]Line, error) {
+	lines, err := s.store.lines(ctx, customerID)
+	if err != nil {
+		return nil, apperr.Internal(err)
+	}
+	out := lines[:0]
+	for _, l := range lines {
+		if l.Selected {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+// RemoveSKUs deletes the customer's lines of the given SKUs; checkout calls
+// it inside its transaction for the lines it ordered.
+func (s *Service) RemoveSKUs(ctx context.Context, customerID int64, skuIDs []int64) error {
+	if len(skuIDs) == 0 {
+		return nil
+	}
+	return s.store.deleteSKUs(ctx, customerID, skuIDs)
+}

@@ -1,0 +1,120 @@
+package cart
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/minimall/minimall/internal/platform/db"
+)
+
+// Store reads and writes cart lines; writes join the transaction carried by
+// the context.
+type Store struct {
+	db *db.DB
+}
+
+// NewStore returns a store on d.
+func NewStore(d *db.DB) (*Store, error) {
+	if d == nil {
+		return nil, errors.New("cart: nil database")
+	}
+	return &Store{db: d}, nil
+}
+
+type lineRow struct {
+	ID         int64     `gorm:"column:id;primaryKey"`
+	CustomerID int64     `gorm:"column:customer_id"`
+	SKUID      int64     `gorm:"column:sku_id"`
+	Quantity   int64     `gorm:"column:quantity"`
+	Selected   bool      `gorm:"column:selected"`
+	CreatedAt  time.Time `gorm:"column:created_at"`
+	UpdatedAt  time.Time `gorm:"column:updated_at"`
+}
+
+func (lineRow) TableName() string { return "cart_items" }
+
+func (r lineRow) domain() Line {
+	return Line{ID: r.ID, CustomerID: r.CustomerID, SKUID: r.SKUID, Quantity: r.Quantity, Selected: r.Selected,
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+}
+
+// increment adds n to the customer's line of the SKU, selecting it, unless
+// the result would pass limit; it reports whether it did.
+func (s *Store) increment(ctx context.Context, customerID, skuID, n, limit int64, now time.Time) (bool, error) {
+	res := s.db.Writer(ctx).Exec(`UPDATE cart_items SET quantity = quantity + ?, selected = ?, updated_at = ?
+		WHERE customer_id = ? AND sku_id = ? AND quantity + ? <= ?`, n, true, now, customerID, skuID, n, limit)
+	return res.RowsAffected == 1, res.Error
+}
+
+// lockCustomer takes the row locks of the customer's lines until commit, so
+// that two requests adding new lines count one after the other.
+func (s *Store) lockCustomer(ctx context.Context, customerID int64) error {
+	return s.db.Writer(ctx).Exec("UPDATE cart_items SET updated_at = updated_at WHERE customer_id = ?", customerID).Error
+}
+
+func (s *Store) count(ctx context.Context, customerID int64) (int64, error) {
+	var n int64
+	err := s.db.Reader(ctx).Model(&lineRow{}).Where("customer_id = ?", customerID).Count(&n).Error
+	return n, err
+}
+
+func (s *Store) insert(ctx context.Context, l *Line) error {
+	r := lineRow{CustomerID: l.CustomerID, SKUID: l.SKUID, Quantity: l.Quantity, Selected: l.Selected,
+		CreatedAt: l.CreatedAt, UpdatedAt: l.UpdatedAt}
+	if err := s.db.Writer(ctx).Create(&r).Error; err != nil {
+		return err
+	}
+	l.ID = r.ID
+	return nil
+}
+
+func (s *Store) lineBySKU(ctx context.Context, customerID, skuID int64) (Line, bool, error) {
+	var rows []lineRow
+	if err := s.db.Reader(ctx).Where("customer_id = ? AND sku_id = ?", customerID, skuID).Limit(1).Find(&rows).Error; err != nil {
+		return Line{}, false, err
+	}
+	if len(rows) == 0 {
+		return Line{}, false, nil
+	}
+	return rows[0].domain(), true, nil
+}
+
+func (s *Store) line(ctx context.Context, customerID, id int64) (Line, bool, error) {
+	var rows []lineRow
+	if err := s.db.Reader(ctx).Where("id = ? AND customer_id = ?", id, customerID).Limit(1).Find(&rows).Error; err != nil {
+		return Line{}, false, err
+	}
+	if len(rows) == 0 {
+		return Line{}, false, nil
+	}
+	return rows[0].domain(), true, nil
+}
+
+func (s *Store) update(ctx context.Context, l Line) (bool, error) {
+	res := s.db.Writer(ctx).Exec("UPDATE cart_items SET quantity = ?, selected = ?, updated_at = ? WHERE id = ? AND customer_id = ?",
+		l.Quantity, l.Selected, l.UpdatedAt, l.ID, l.CustomerID)
+	return res.RowsAffected == 1, res.Error
+}
+
+func (s *Store) delete(ctx context.Context, customerID, id int64) (bool, error) {
+	res := s.db.Writer(ctx).Exec("DELETE FROM cart_items WHERE id = ? AND customer_id = ?", id, customerID)
+	return res.RowsAffected == 1, res.Error
+}
+
+func (s *Store) deleteSKUs(ctx context.Context, customerID int64, skuIDs []int64) error {
+	return s.db.Writer(ctx).Exec("DELETE FROM cart_items WHERE customer_id = ? AND sku_id IN ?", customerID, skuIDs).Error
+}
+
+// lines returns the customer's lines, newest first.
+func (s *Store) lines(ctx context.Context, customerID int64) ([]Line, error) {
+	var rows []lineRow
+	if err := s.db.Reader(ctx).Where("customer_id = ?", customerID).Order("id DESC").Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]Line, len(rows))
+	for i, r := range rows {
+		out[i] = r.domain()
+	}
+	return out, nil
+}

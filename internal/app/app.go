@@ -15,6 +15,7 @@ import (
 
 	"github.com/minimall/minimall/internal/audit"
 	"github.com/minimall/minimall/internal/auth"
+	"github.com/minimall/minimall/internal/order"
 	"github.com/minimall/minimall/internal/platform/alipay"
 	"github.com/minimall/minimall/internal/platform/clock"
 	"github.com/minimall/minimall/internal/platform/config"
@@ -48,6 +49,10 @@ type App struct {
 	// wechat and alipay are nil when their channel is not configured.
 	wechat *wechat.Client
 	alipay *alipay.Client
+
+	// Orders: checkout, the state machine, shipping and the order jobs.
+	orders  *order.Service
+	ordersH *order.Handlers
 }
 
 // Job is background work that runs until its context ends.
@@ -63,6 +68,9 @@ func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App,
 	}
 	a := &App{cfg: cfg, log: log, db: d, clock: clk, metrics: httpx.NewMetrics()}
 	if err := a.buildIdentity(); err != nil {
+		return nil, err
+	}
+	if err := a.buildOrders(); err != nil {
 		return nil, err
 	}
 	e, err := httpx.NewEngine(httpx.Options{

@@ -29,6 +29,12 @@ func (a *App) routes(e *gin.Engine) {
 	// Customer routes: a customer token.
 	customer := api.Group("", a.auth.Customer())
 	customer.GET("/me", a.loginH.Me)
+	customer.POST("/orders/preview", a.ordersH.Preview)
+	customer.POST("/orders", a.ordersH.Create)
+	customer.GET("/orders", a.ordersH.List)
+	customer.GET("/orders/:id", a.ordersH.Get)
+	customer.POST("/orders/:id/cancel", a.ordersH.Cancel)
+	customer.POST("/orders/:id/confirm", a.ordersH.Confirm)
 
 	// Staff login is the one admin route without a token.
 	api.POST("/admin/auth/login", a.loginLimit.PerIP(), a.staffH.Login)
@@ -38,6 +44,9 @@ func (a *App) routes(e *gin.Engine) {
 	admin.GET("/staff", auth.Require(auth.PermStaffManage), a.staffH.List)
 	admin.POST("/staff", auth.Require(auth.PermStaffManage), a.staffH.Create)
 	admin.PUT("/staff/:id", auth.Require(auth.PermStaffManage), a.staffH.Update)
+	admin.GET("/orders", auth.Require(auth.PermOrdersView), a.ordersH.AdminList)
+	admin.GET("/orders/:id", auth.Require(auth.PermOrdersView), a.ordersH.AdminGet)
+	admin.POST("/orders/:id/ship", auth.Require(auth.PermOrdersShip), a.ordersH.Ship)
 
 	// Platform callbacks under /api/v1/notify: authenticated by the platforms' signatures.
 	notify := api.Group("/notify")

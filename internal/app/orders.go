@@ -1,0 +1,130 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/minimall/minimall/internal/cart"
+	"github.com/minimall/minimall/internal/catalog"
+	"github.com/minimall/minimall/internal/order"
+	"github.com/minimall/minimall/internal/user"
+)
+
+// Order jobs run on these intervals (ARCHITECTURE.md: 10 s or less).
+const (
+	paymentDeadlineEvery = 5 * time.Second
+	autoConfirmEvery     = 10 * time.Second
+)
+
+// buildOrders wires the order module to the catalog, the cart and the
+// address book through its ports, and registers its background jobs.
+// Payments are not wired yet: the gate closes nothing.
+func (a *App) buildOrders() error {
+	catStore, err := catalog.NewStore(a.db)
+	if err != nil {
+		return err
+	}
+	cartStore, err := cart.NewStore(a.db)
+	if err != nil {
+		return err
+	}
+	carts, err := cart.NewService(a.db, cartStore, catStore, a.clock)
+	if err != nil {
+		return err
+	}
+	addrStore, err := user.NewAddressStore(a.db)
+	if err != nil {
+		return err
+	}
+	addrs, err := user.NewAddressService(a.db, addrStore, a.clock)
+	if err != nil {
+		return err
+	}
+	store, err := order.NewStore(a.db)
+	if err != nil {
+		return err
+	}
+	carriers, err := order.NewCarriers(order.DefaultCarriers())
+	if err != nil {
+		return err
+	}
+	a.orders, err = order.NewService(order.Deps{
+		DB: a.db, Store: store, Catalog: orderCatalog{catStore}, Cart: orderCart{carts},
+		Addresses: orderAddresses{addrs}, Payments: order.NoPayments{}, Carriers: carriers,
+		Audit: a.audit, Clock: a.clock, Log: a.log,
+	}, order.Config{
+		PayTimeout:  a.cfg.Order.PayTimeout,
+		AutoConfirm: a.cfg.Order.AutoConfirm,
+		Pricing:     order.Pricing{FreightFen: a.cfg.Order.FreightFen, FreeOverFen: a.cfg.Order.FreeFreightOverFen},
+	})
+	if err != nil {
+		return err
+	}
+	if a.ordersH, err = order.NewHandlers(a.orders); err != nil {
+		return err
+	}
+	a.jobs = append(a.jobs,
+		Job{Name: "order-payment-deadline", Run: func(ctx context.Context) {
+			a.orders.RunJob(ctx, "order-payment-deadline", paymentDeadlineEvery, a.orders.CancelExpired)
+		}},
+		Job{Name: "order-auto-confirm", Run: func(ctx context.Context) {
+			a.orders.RunJob(ctx, "order-auto-confirm", autoConfirmEvery, a.orders.ConfirmOverdue)
+		}},
+	)
+	return nil
+}
+
+// orderCatalog is the catalog as checkout sees it.
+type orderCatalog struct{ store *catalog.Store }
+
+func (c orderCatalog) SKUs(ctx context.Context, ids []int64) (map[int64]order.SKU, error) {
+	items, err := c.store.Items(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]order.SKU, len(items))
+	for id, it := range items {
+		out[id] = order.SKU{ID: it.SKUID, ProductID: it.ProductID, Title: it.Title, Image: it.Image,
+			SpecText: it.SpecText, PriceFen: it.PriceFen, Stock: it.Stock, OnShelf: it.OnShelf, Deleted: it.Deleted}
+	}
+	return out, nil
+}
+
+func (c orderCatalog) TakeStock(ctx context.Context, skuID, n int64) (bool, error) {
+	return c.store.DecrementStock(ctx, skuID, n)
+}
+
+func (c orderCatalog) ReturnStock(ctx context.Context, skuID, n int64) (bool, error) {
+	return c.store.IncrementStock(ctx, skuID, n)
+}
+
+// orderCart is the cart as checkout sees it.
+type orderCart struct{ svc *cart.Service }
+
+func (c orderCart) Selected(ctx context.Context, customerID int64) ([]order.CartLine, error) {
+	lines, err := c.svc.Selected(ctx, customerID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]order.CartLine, len(lines))
+	for i, l := range lines {
+		out[i] = order.CartLine{SKUID: l.SKUID, Quantity: l.Quantity}
+	}
+	return out, nil
+}
+
+func (c orderCart) Remove(ctx context.Context, customerID int64, skuIDs []int64) error {
+	return c.svc.RemoveSKUs(ctx, customerID, skuIDs)
+}
+
+// orderAddresses is the address book as checkout sees it.
+type orderAddresses struct{ svc *user.AddressService }
+
+func (c orderAddresses) Address(ctx context.Context, customerID, id int64) (order.Address, error) {
+	a, err := c.svc.Get(ctx, customerID, id)
+	if err != nil {
+		return order.Address{}, err
+	}
+	return order.Address{Name: a.Name, Phone: a.Phone, Province: a.Province, City: a.City,
+		District: a.District, Detail: a.Detail}, nil
+}

@@ -1,0 +1,705 @@
+package order
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/minimall/minimall/internal/apperr"
+	"github.com/minimall/minimall/internal/audit"
+	"github.com/minimall/minimall/internal/platform/clock"
+	"github.com/minimall/minimall/internal/platform/db"
+)
+
+// Config holds the order rules merchants tune.
+type Config struct {
+	// PayTimeout is how long a new order waits for payment.
+	PayTimeout time.Duration
+	// AutoConfirm is how long after shipping an order completes by itself.
+	AutoConfirm time.Duration
+	// Pricing is the freight rule.
+	Pricing Pricing
+}
+
+func (c Config) validate() error {
+	switch {
+	case c.PayTimeout <= 0:
+		return errors.New("order: pay timeout must be positive")
+	case c.AutoConfirm <= 0:
+		return errors.New("order: auto-confirm delay must be positive")
+	case c.Pricing.FreightFen < 0 || c.Pricing.FreeOverFen < 0:
+		return errors.New("order: freight must not be negative")
+	}
+	return nil
+}
+
+// Deps are the Service's collaborators; every one is required.
+type Deps struct {
+	DB        *db.DB
+	Store     *Store
+	Catalog   Catalog
+	Cart      Cart
+	Addresses Addresses
+	Payments  PaymentGate
+	Carriers  *Carriers
+	Audit     *audit.Log
+	Clock     clock.Clock
+	Log       *slog.Logger
+}
+
+// Service holds the order rules: checkout, the state machine and the jobs.
+type Service struct {
+	db        *db.DB
+	store     *Store
+	catalog   Catalog
+	cart      Cart
+	addresses Addresses
+	payments  PaymentGate
+	carriers  *Carriers
+	audit     *audit.Log
+	clock     clock.Clock
+	log       *slog.Logger
+	cfg       Config
+}
+
+// NewService returns the order service; it refuses a missing dependency or
+// an invalid configuration.
+func NewService(d Deps, cfg Config) (*Service, error) {
+	if d.DB == nil || d.Store == nil || d.Catalog == nil || d.Cart == nil || d.Addresses == nil ||
+		d.Payments == nil || d.Carriers == nil || d.Audit == nil || d.Clock == nil || d.Log == nil {
+		return nil, errors.New("order: nil dependency")
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &Service{db: d.DB, store: d.Store, catalog: d.Catalog, cart: d.Cart, addresses: d.Addresses,
+		payments: d.Payments, carriers: d.Carriers, audit: d.Audit, clock: d.Clock, log: d.Log, cfg: cfg}, nil
+}
+
+// Carriers returns the carriers staff can ship with.
+func (s *Service) Carriers() *Carriers { return s.carriers }
+
+// asAppErr passes *apperr.Error through and wraps anything else as internal.
+func asAppErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *apperr.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return apperr.Internal(err)
+}
+
+// ---- checkout ----
+
+// Quote is a priced checkout: the lines that can be bought with their
+// snapshots, the totals, and the SKUs that cannot be bought (unknown, off
+// shelf, deleted or short of stock).
+type Quote struct {
+	Items             []Item
+	GoodsFen          int64
+	FreightFen        int64
+	TotalFen          int64
+	UnavailableSKUIDs []int64
+	// OffShelfSKUIDs and ShortSKUIDs split UnavailableSKUIDs by cause.
+	OffShelfSKUIDs []int64
+	ShortSKUIDs    []int64
+}
+
+// lines resolves the requested lines: the explicit ones, or the customer's
+// selected cart lines merged and checked like explicit ones.
+func (s *Service) lines(ctx context.Context, in *CheckoutInput) ([]LineInput, error) {
+	if !in.FromCart {
+		return in.Items, nil
+	}
+	cl, err := s.cart.Selected(ctx, in.CustomerID)
+	if err != nil {
+		return nil, asAppErr(err)
+	}
+	if len(cl) == 0 {
+		return nil, apperr.Invalid("no cart line is selected", "from_cart")
+	}
+	lines := make([]LineInput, len(cl))
+	for i, l := range cl {
+		lines[i] = LineInput{SKUID: l.SKUID, Quantity: l.Quantity}
+	}
+	return mergeLines(lines, "cart")
+}
+
+// quote prices lines from the catalog's current prices; nothing the client
+// sent but SKU ids and quantities is used.
+func (s *Service) quote(ctx context.Context, lines []LineInput) (Quote, error) {
+	ids := make([]int64, len(lines))
+	for i, l := range lines {
+		ids[i] = l.SKUID
+	}
+	skus, err := s.catalog.SKUs(ctx, ids)
+	if err != nil {
+		return Quote{}, asAppErr(err)
+	}
+	var q Quote
+	for _, l := range lines {
+		k, ok := skus[l.SKUID]
+		switch {
+		case !ok || !k.Buyable():
+			q.OffShelfSKUIDs = append(q.OffShelfSKUIDs, l.SKUID)
+			q.UnavailableSKUIDs = append(q.UnavailableSKUIDs, l.SKUID)
+			continue
+		case k.Stock < l.Quantity:
+			q.ShortSKUIDs = append(q.ShortSKUIDs, l.SKUID)
+			q.UnavailableSKUIDs = append(q.UnavailableSKUIDs, l.SKUID)
+			continue
+		}
+		sub := k.PriceFen * l.Quantity
+		q.Items = append(q.Items, Item{SKUID: k.ID, ProductID: k.ProductID, Title: k.Title, SpecText: k.SpecText,
+			Image: k.Image, PriceFen: k.PriceFen, Quantity: l.Quantity, SubtotalFen: sub})
+		q.GoodsFen += sub
+	}
+	if len(q.Items) > 0 {
+		q.FreightFen = s.cfg.Pricing.Freight(q.GoodsFen)
+	}
+	q.TotalFen = q.GoodsFen + q.FreightFen
+	return q, nil
+}
+
+// Preview prices a checkout request without changing anything. Lines that
+// cannot be bought are left out of the totals and listed as unavailable.
+// The address is optional; when given it must be the customer's.
+func (s *Service) Preview(ctx context.Context, in CheckoutInput) (Quote, error) {
+	if err := in.validate(false); err != nil {
+		return Quote{}, err
+	}
+	if in.AddressID != 0 {
+		if _, err := s.addresses.Address(ctx, in.CustomerID, in.AddressID); err != nil {
+			return Quote{}, asAppErr(err)
+		}
+	}
+	lines, err := s.lines(ctx, &in)
+	if err != nil {
+		return Quote{}, err
+	}
+	return s.quote(ctx, lines)
+}
+
+// maxOrderNoAttempts bounds the retries after an order number collision.
+const maxOrderNoAttempts = 4
+
+// Checkout places an order and reports whether it created one (false: an
+// idempotent replay of an earlier request with the same key and body, which
+// returns that first order).
+//
+// Prices, titles, images and spec texts come from the catalog; the address
+// is snapshotted. In one transaction it inserts the order, its items and its
+// first event, removes the ordered cart lines (cart checkouts only), then
+// takes the stock of each SKU in ascending id order with a guarded decrement
+// and commits. A SKU short of stock answers out_of_stock, an off-shelf or
+// deleted one unavailable_item, and nothing changes.
+func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (Order, bool, error) {
+	if err := in.validate(true); err != nil {
+		return Order{}, false, err
+	}
+	hash := in.requestHash()
+	if in.IdempotencyKey != "" {
+		if o, ok, err := s.replay(ctx, in.CustomerID, in.IdempotencyKey, hash); ok || err != nil {
+			return o, false, err
+		}
+	}
+	addr, err := s.addresses.Address(ctx, in.CustomerID, in.AddressID)
+	if err != nil {
+		return Order{}, false, asAppErr(err)
+	}
+	lines, err := s.lines(ctx, &in)
+	if err != nil {
+		return Order{}, false, err
+	}
+	q, err := s.quote(ctx, lines)
+	if err != nil {
+		return Order{}, false, err
+	}
+	if len(q.OffShelfSKUIDs) > 0 {
+		return Order{}, false, apperr.New(apperr.CodeUnavailableItem, "some items can no longer be bought").
+			WithDetail("sku_ids", q.OffShelfSKUIDs)
+	}
+	if len(q.ShortSKUIDs) > 0 {
+		return Order{}, false, outOfStock(q.ShortSKUIDs)
+	}
+	for attempt := 1; ; attempt++ {
+		o, err := s.place(ctx, in, hash, addr, q)
+		if err == nil {
+			return o, true, nil
+		}
+		if !db.IsDuplicate(err) {
+			return Order{}, false, asAppErr(err)
+		}
+		// Either the idempotency key was taken by a request that committed
+		// meanwhile, or (rarely) the order number. The winner is read
+		// outside the failed transaction, so it is visible.
+		if in.IdempotencyKey != "" {
+			if o, ok, rerr := s.replay(ctx, in.CustomerID, in.IdempotencyKey, hash); ok || rerr != nil {
+				return o, false, rerr
+			}
+		}
+		if attempt == maxOrderNoAttempts {
+			return Order{}, false, apperr.Internal(fmt.Errorf("order: no free order number after %d attempts: %w", attempt, err))
+		}
+	}
+}
+
+func outOfStock(ids []int64) error {
+	return apperr.New(apperr.CodeOutOfStock, "some items are out of stock").WithDetail("sku_ids", ids)
+}
+
+// replay returns the order a customer already placed with key, when there
+// is one: ok with the order for the same request, idempotency_mismatch for
+// another one.
+func (s *Service) replay(ctx context.Context, customerID int64, key, hash string) (Order, bool, error) {
+	found, ok, err := s.store.ByIdempotencyKey(ctx, customerID, key)
+	if err != nil {
+		return Order{}, false, apperr.Internal(err)
+	}
+	if !ok {
+		return Order{}, false, nil
+	}
+	if found.RequestHash != hash {
+		return Order{}, false, apperr.New(apperr.CodeIdempotencyMismatch,
+			"this Idempotency-Key was used for another request")
+	}
+	o, err := s.store.ByID(ctx, found.ID)
+	if err != nil {
+		return Order{}, false, apperr.Internal(err)
+	}
+	return o, true, nil
+}
+
+// place runs the checkout transaction for a priced request.
+func (s *Service) place(ctx context.Context, in CheckoutInput, hash string, addr Address, q Quote) (Order, error) {
+	now := s.clock.Now()
+	no, err := newOrderNo(now)
+	if err != nil {
+		return Order{}, err
+	}
+	n := NewOrder{
+		Order: Order{
+			OrderNo: no, CustomerID: in.CustomerID, Status: StatusPendingPayment,
+			Items: slices.Clone(q.Items), GoodsFen: q.GoodsFen, FreightFen: q.FreightFen, TotalFen: q.TotalFen,
+			AddressID: in.AddressID, Address: addr, Remark: in.Remark,
+			PayDeadline: now.Add(s.cfg.PayTimeout), CreatedAt: now, UpdatedAt: now,
+		},
+		IdempotencyKey: in.IdempotencyKey, RequestHash: hash,
+	}
+	err = s.db.Tx(ctx, func(ctx context.Context) error {
+		if err := s.store.Insert(ctx, &n); err != nil {
+			return err
+		}
+		if err := s.store.AddEvent(ctx, &Event{OrderID: n.ID, To: StatusPendingPayment,
+			ActorType: ActorCustomer, ActorID: in.CustomerID, Reason: "order placed", CreatedAt: now}); err != nil {
+			return err
+		}
+		if in.FromCart {
+			ids := make([]int64, len(q.Items))
+			for i, it := range q.Items {
+				ids[i] = it.SKUID
+			}
+			if err := s.cart.Remove(ctx, in.CustomerID, ids); err != nil {
+				return err
+			}
+		}
+		// Last, in ascending SKU id order (q.Items is sorted), so that the
+		// hot rows are held for the shortest time and multi-SKU orders
+		// never deadlock one another.
+		var short []int64
+		for _, it := range q.Items {
+			ok, err := s.catalog.TakeStock(ctx, it.SKUID, it.Quantity)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				short = append(short, it.SKUID)
+			}
+		}
+		if len(short) > 0 {
+			return outOfStock(short)
+		}
+		return nil
+	})
+	if err != nil {
+		return Order{}, err
+	}
+	return n.Order, nil
+}
+
+// ---- reads ----
+
+// Get returns one of the customer's orders; another customer's order is not
+// found.
+func (s *Service) Get(ctx context.Context, customerID, id int64) (Order, error) {
+	o, err := s.store.ByID(ctx, id)
+	if isNotFound(err) || err == nil && o.CustomerID != customerID {
+		return Order{}, apperr.NotFound("order")
+	}
+	if err != nil {
+		return Order{}, apperr.Internal(err)
+	}
+	return o, nil
+}
+
+// List returns one page of the customer's orders, newest first, optionally
+// of one status.
+func (s *Service) List(ctx context.Context, customerID int64, status Status, offset, limit int) ([]Order, int64, error) {
+	if status != "" && !status.Valid() {
+		return nil, 0, apperr.Invalid("status must be one of "+statusList(), "status")
+	}
+	out, total, err := s.store.List(ctx, Filter{CustomerID: customerID, Status: status}, offset, limit)
+	if err != nil {
+		return nil, 0, apperr.Internal(err)
+	}
+	return out, total, nil
+}
+
+func statusList() string {
+	names := make([]string, len(Statuses))
+	for i, st := range Statuses {
+		names[i] = string(st)
+	}
+	return strings.Join(names, ", ")
+}
+
+// AdminList returns one page of orders for staff, newest first.
+func (s *Service) AdminList(ctx context.Context, f Filter, offset, limit int) ([]Order, int64, error) {
+	if f.Status != "" && !f.Status.Valid() {
+		return nil, 0, apperr.Invalid("status must be one of "+statusList(), "status")
+	}
+	out, total, err := s.store.List(ctx, f, offset, limit)
+	if err != nil {
+		return nil, 0, apperr.Internal(err)
+	}
+	return out, total, nil
+}
+
+// Detail is an order as staff see it: with its history and parcels.
+type Detail struct {
+	Order
+	Events    []Event
+	Shipments []Shipment
+}
+
+// AdminGet returns an order with its events and shipments.
+func (s *Service) AdminGet(ctx context.Context, id int64) (Detail, error) {
+	o, err := s.store.ByID(ctx, id)
+	if isNotFound(err) {
+		return Detail{}, apperr.NotFound("order")
+	}
+	if err != nil {
+		return Detail{}, apperr.Internal(err)
+	}
+	d := Detail{Order: o}
+	if d.Events, err = s.store.Events(ctx, id); err != nil {
+		return Detail{}, apperr.Internal(err)
+	}
+	if d.Shipments, err = s.store.Shipments(ctx, id); err != nil {
+		return Detail{}, apperr.Internal(err)
+	}
+	return d, nil
+}
+
+// ---- transitions ----
+
+// move applies a guarded transition and its event inside the caller's
+// transaction. When the order is no longer in from it reads the current
+// status and answers invalid_state with it.
+func (s *Service) move(ctx context.Context, id int64, c Change, actor Actor, reason string) error {
+	ok, err := s.store.Move(ctx, id, c)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		cur, err := s.store.ByID(ctx, id)
+		if err != nil {
+			return err
+		}
+		return apperr.InvalidState(string(cur.Status), "the order is %s now", cur.Status)
+	}
+	return s.store.AddEvent(ctx, &Event{OrderID: id, From: c.From, To: c.To, ActorType: actor.Type,
+		ActorID: actor.ID, Reason: reason, CreatedAt: c.At})
+}
+
+// Cancel cancels one of the customer's orders while it waits for payment.
+func (s *Service) Cancel(ctx context.Context, customerID, id int64) (Order, error) {
+	o, err := s.Get(ctx, customerID, id)
+	if err != nil {
+		return Order{}, err
+	}
+	if err := s.cancel(ctx, o, Customer(customerID), CancelByCustomer); err != nil {
+		return Order{}, err
+	}
+	return s.Get(ctx, customerID, id)
+}
+
+// cancel is the one cancel path of customers and the deadline job. The
+// payment gate first closes the order's open payment attempts at the
+// platforms, outside any transaction; a trade already paid stops the
+// cancel (invalid_state, status paid). Then, in one transaction, the order
+// moves pending_payment → cancelled by a conditional update and its stock
+// goes back, SKUs in ascending id order. Whoever loses a race (another
+// cancel, the job, a payment) changes nothing.
+func (s *Service) cancel(ctx context.Context, o Order, actor Actor, reason string) error {
+	if err := o.CanCancel(); err != nil {
+		return err
+	}
+	paid, err := s.payments.CloseOpen(ctx, o.ID)
+	if err != nil {
+		return asAppErr(err)
+	}
+	if paid {
+		return apperr.InvalidState(string(StatusPaid), "the order has been paid and cannot be cancelled")
+	}
+	items := slices.Clone(o.Items)
+	slices.SortFunc(items, func(a, b Item) int { return compareInt64(a.SKUID, b.SKUID) })
+	err = s.db.Tx(ctx, func(ctx context.Context) error {
+		now := s.clock.Now()
+		c := Change{From: StatusPendingPayment, To: StatusCancelled, At: now,
+			Set: map[string]any{"cancelled_at": now, "cancel_reason": reason}}
+		if err := s.move(ctx, o.ID, c, actor, reason); err != nil {
+			return err
+		}
+		for _, it := range items {
+			ok, err := s.catalog.ReturnStock(ctx, it.SKUID, it.Quantity)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("order %d: return %d units of sku %d: sku missing", o.ID, it.Quantity, it.SKUID)
+			}
+		}
+		return nil
+	})
+	return asAppErr(err)
+}
+
+// Confirm records that the customer received a shipped order.
+func (s *Service) Confirm(ctx context.Context, customerID, id int64) (Order, error) {
+	o, err := s.Get(ctx, customerID, id)
+	if err != nil {
+		return Order{}, err
+	}
+	if err := s.complete(ctx, o, Customer(customerID), "receipt confirmed"); err != nil {
+		return Order{}, err
+	}
+	return s.Get(ctx, customerID, id)
+}
+
+func (s *Service) complete(ctx context.Context, o Order, actor Actor, reason string) error {
+	if err := o.CanConfirm(); err != nil {
+		return err
+	}
+	err := s.db.Tx(ctx, func(ctx context.Context) error {
+		now := s.clock.Now()
+		return s.move(ctx, o.ID, Change{From: StatusShipped, To: StatusCompleted, At: now,
+			Set: map[string]any{"completed_at": now}}, actor, reason)
+	})
+	return asAppErr(err)
+}
+
+// ShipInput is what staff record when they hand a paid order to a carrier.
+type ShipInput struct {
+	Carrier    string
+	TrackingNo string
+}
+
+// MaxTrackingNoLen is the longest tracking number.
+const MaxTrackingNoLen = 32
+
+func (in *ShipInput) validate(carriers *Carriers) error {
+	in.Carrier = strings.ToUpper(strings.TrimSpace(in.Carrier))
+	in.TrackingNo = strings.ToUpper(strings.TrimSpace(in.TrackingNo))
+	if _, ok := carriers.Lookup(in.Carrier); !ok {
+		return apperr.Invalid("carrier must be one of "+strings.Join(carriers.Codes(), ", "), "carrier")
+	}
+	if len(in.TrackingNo) < 6 || len(in.TrackingNo) > MaxTrackingNoLen ||
+		strings.Trim(in.TrackingNo, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != "" {
+		return apperr.Invalid(fmt.Sprintf("tracking_no must be 6 to %d letters or digits", MaxTrackingNoLen), "tracking_no")
+	}
+	return nil
+}
+
+// Ship moves a paid order to shipped on behalf of staffID: a shipment row,
+// the event and the audit entry are written in the same transaction.
+func (s *Service) Ship(ctx context.Context, staffID, id int64, in ShipInput) (Detail, error) {
+	if err := in.validate(s.carriers); err != nil {
+		return Detail{}, err
+	}
+	o, err := s.store.ByID(ctx, id)
+	if isNotFound(err) {
+		return Detail{}, apperr.NotFound("order")
+	}
+	if err != nil {
+		return Detail{}, apperr.Internal(err)
+	}
+	if err := o.CanShip(); err != nil {
+		return Detail{}, err
+	}
+	err = s.db.Tx(ctx, func(ctx context.Context) error {
+		now := s.clock.Now()
+		if err := s.move(ctx, id, Change{From: StatusPaid, To: StatusShipped, At: now,
+			Set: map[string]any{"shipped_at": now}}, Staff(staffID), "shipped with "+in.Carrier); err != nil {
+			return err
+		}
+		if err := s.store.AddShipment(ctx, &Shipment{OrderID: id, Carrier: in.Carrier, TrackingNo: in.TrackingNo,
+			StaffID: staffID, CreatedAt: now}); err != nil {
+			return err
+		}
+		detail, err := json.Marshal(map[string]string{"carrier": in.Carrier, "tracking_no": in.TrackingNo})
+		if err != nil {
+			return err
+		}
+		return s.audit.Record(ctx, audit.Entry{StaffID: staffID, Action: "order.ship", TargetType: "order",
+			TargetID: strconv.FormatInt(id, 10), Detail: string(detail)})
+	})
+	if err != nil {
+		return Detail{}, asAppErr(err)
+	}
+	return s.AdminGet(ctx, id)
+}
+
+// MarkPaid moves an order from pending_payment to paid. Only the payment
+// module calls it, after a verified notification or the platform's own
+// answer to a query; no route leads here. paidFen must equal the order
+// total. Called with a context that carries a transaction (the payment
+// attempt's), it joins it. An order that is no longer pending payment
+// answers invalid_state with its status; the caller then treats the money
+// as a late payment.
+func (s *Service) MarkPaid(ctx context.Context, orderID, paidFen int64, at time.Time, actor Actor) error {
+	if actor.Type != ActorPayment && actor.Type != ActorSystem {
+		return apperr.Forbidden("only the payment module records payments")
+	}
+	err := s.db.Tx(ctx, func(ctx context.Context) error {
+		o, err := s.store.ByID(ctx, orderID)
+		if isNotFound(err) {
+			return apperr.NotFound("order")
+		}
+		if err != nil {
+			return err
+		}
+		if err := o.CanPay(); err != nil {
+			return err
+		}
+		if paidFen != o.TotalFen {
+			return apperr.Conflict("paid amount %d differs from the order total %d", paidFen, o.TotalFen)
+		}
+		now := s.clock.Now()
+		return s.move(ctx, orderID, Change{From: StatusPendingPayment, To: StatusPaid, At: now,
+			Set: map[string]any{"paid_at": at.UTC(), "paid_fen": paidFen}}, actor, "payment received")
+	})
+	return asAppErr(err)
+}
+
+// ---- jobs ----
+
+// CancelExpired cancels up to limit orders whose payment deadline has
+// passed, through the same path as a customer's cancel (so the payment gate
+// runs first), and returns how many it cancelled. Orders a platform reports
+// paid, or that another instance or the customer moved first, are skipped.
+// It is safe to run on several instances at once.
+func (s *Service) CancelExpired(ctx context.Context, limit int) (int, error) {
+	now := s.clock.Now()
+	var after Due
+	done, seen := 0, 0
+	for seen < limit {
+		due, err := s.store.ExpiredUnpaid(ctx, now, after, min(limit-seen, 100))
+		if err != nil {
+			return done, err
+		}
+		if len(due) == 0 {
+			break
+		}
+		for _, d := range due {
+			seen++
+			after = d
+			o, err := s.store.ByID(ctx, d.ID)
+			if err != nil {
+				return done, err
+			}
+			err = s.cancel(ctx, o, System(), CancelByDeadline)
+			switch {
+			case err == nil:
+				done++
+			case apperr.Is(err, apperr.CodeInvalidState):
+				// Paid, or moved by someone else first: nothing to do.
+			default:
+				s.log.ErrorContext(ctx, "payment deadline cancel failed", "order_id", d.ID, "err", err)
+			}
+			if ctx.Err() != nil {
+				return done, ctx.Err()
+			}
+		}
+	}
+	return done, nil
+}
+
+// ConfirmOverdue completes up to limit orders shipped longer ago than the
+// auto-confirm delay and returns how many it completed. It is safe to run
+// on several instances at once.
+func (s *Service) ConfirmOverdue(ctx context.Context, limit int) (int, error) {
+	cutoff := s.clock.Now().Add(-s.cfg.AutoConfirm)
+	var after Due
+	done, seen := 0, 0
+	for seen < limit {
+		due, err := s.store.ShippedBefore(ctx, cutoff, after, min(limit-seen, 100))
+		if err != nil {
+			return done, err
+		}
+		if len(due) == 0 {
+			break
+		}
+		for _, d := range due {
+			seen++
+			after = d
+			err := s.db.Tx(ctx, func(ctx context.Context) error {
+				now := s.clock.Now()
+				return s.move(ctx, d.ID, Change{From: StatusShipped, To: StatusCompleted, At: now,
+					Set: map[string]any{"completed_at": now}}, System(), "confirmed automatically")
+			})
+			switch {
+			case err == nil:
+				done++
+			case apperr.Is(err, apperr.CodeInvalidState):
+			default:
+				s.log.ErrorContext(ctx, "auto-confirm failed", "order_id", d.ID, "err", err)
+			}
+			if ctx.Err() != nil {
+				return done, ctx.Err()
+			}
+		}
+	}
+	return done, nil
+}
+
+// JobBatch is how many orders a job step handles at most.
+const JobBatch = 500
+
+// RunJob calls step every interval until ctx ends, logging failures. The
+// order jobs are built from it with CancelExpired and ConfirmOverdue.
+func (s *Service) RunJob(ctx context.Context, name string, every time.Duration, step func(ctx context.Context, limit int) (int, error)) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		n, err := step(ctx, JobBatch)
+		if err != nil && ctx.Err() == nil {
+			s.log.ErrorContext(ctx, "order job failed", "job", name, "err", err)
+		} else if n > 0 {
+			s.log.InfoContext(ctx, "order job", "job", name, "orders", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

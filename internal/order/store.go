@@ -1,0 +1,393 @@
+package order
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/minimall/minimall/internal/platform/db"
+)
+
+// Store reads and writes orders, their items, events and shipments. Writes
+// join the transaction carried by the context; every status change is a
+// conditional UPDATE.
+type Store struct {
+	db *db.DB
+}
+
+// NewStore returns a store on d.
+func NewStore(d *db.DB) (*Store, error) {
+	if d == nil {
+		return nil, errors.New("order: nil database")
+	}
+	return &Store{db: d}, nil
+}
+
+type orderRow struct {
+	ID             int64      `gorm:"column:id;primaryKey"`
+	OrderNo        string     `gorm:"column:order_no"`
+	CustomerID     int64      `gorm:"column:customer_id"`
+	Status         string     `gorm:"column:status"`
+	GoodsFen       int64      `gorm:"column:goods_fen"`
+	FreightFen     int64      `gorm:"column:freight_fen"`
+	TotalFen       int64      `gorm:"column:total_fen"`
+	PaidFen        int64      `gorm:"column:paid_fen"`
+	AddressID      int64      `gorm:"column:address_id"`
+	ShipName       string     `gorm:"column:ship_name"`
+	ShipPhone      string     `gorm:"column:ship_phone"`
+	ShipProvince   string     `gorm:"column:ship_province"`
+	ShipCity       string     `gorm:"column:ship_city"`
+	ShipDistrict   string     `gorm:"column:ship_district"`
+	ShipDetail     string     `gorm:"column:ship_detail"`
+	Remark         string     `gorm:"column:remark"`
+	IdempotencyKey *string    `gorm:"column:idempotency_key"`
+	RequestHash    string     `gorm:"column:request_hash"`
+	CancelReason   string     `gorm:"column:cancel_reason"`
+	PayDeadline    time.Time  `gorm:"column:pay_deadline"`
+	PaidAt         *time.Time `gorm:"column:paid_at"`
+	ShippedAt      *time.Time `gorm:"column:shipped_at"`
+	CompletedAt    *time.Time `gorm:"column:completed_at"`
+	CancelledAt    *time.Time `gorm:"column:cancelled_at"`
+	ClosedAt       *time.Time `gorm:"column:closed_at"`
+	CreatedAt      time.Time  `gorm:"column:created_at"`
+	UpdatedAt      time.Time  `gorm:"column:updated_at"`
+}
+
+func (orderRow) TableName() string { return "orders" }
+
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func (r orderRow) domain() Order {
+	return Order{
+		ID: r.ID, OrderNo: r.OrderNo, CustomerID: r.CustomerID, Status: Status(r.Status),
+		GoodsFen: r.GoodsFen, FreightFen: r.FreightFen, TotalFen: r.TotalFen, PaidFen: r.PaidFen,
+		AddressID: r.AddressID,
+		Address: Address{Name: r.ShipName, Phone: r.ShipPhone, Province: r.ShipProvince, City: r.ShipCity,
+			District: r.ShipDistrict, Detail: r.ShipDetail},
+		Remark: r.Remark, CancelReason: r.CancelReason, PayDeadline: r.PayDeadline.UTC(),
+		PaidAt: utc(r.PaidAt), ShippedAt: utc(r.ShippedAt), CompletedAt: utc(r.CompletedAt),
+		CancelledAt: utc(r.CancelledAt), ClosedAt: utc(r.ClosedAt),
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}
+}
+
+type itemRow struct {
+	ID          int64     `gorm:"column:id;primaryKey"`
+	OrderID     int64     `gorm:"column:order_id"`
+	SKUID       int64     `gorm:"column:sku_id"`
+	ProductID   int64     `gorm:"column:product_id"`
+	Title       string    `gorm:"column:title"`
+	SpecText    string    `gorm:"column:spec_text"`
+	Image       string    `gorm:"column:image"`
+	PriceFen    int64     `gorm:"column:price_fen"`
+	Quantity    int64     `gorm:"column:quantity"`
+	SubtotalFen int64     `gorm:"column:subtotal_fen"`
+	CreatedAt   time.Time `gorm:"column:created_at"`
+}
+
+func (itemRow) TableName() string { return "order_items" }
+
+func (r itemRow) domain() Item {
+	return Item{ID: r.ID, SKUID: r.SKUID, ProductID: r.ProductID, Title: r.Title, SpecText: r.SpecText,
+		Image: r.Image, PriceFen: r.PriceFen, Quantity: r.Quantity, SubtotalFen: r.SubtotalFen}
+}
+
+type eventRow struct {
+	ID         int64     `gorm:"column:id;primaryKey"`
+	OrderID    int64     `gorm:"column:order_id"`
+	FromStatus string    `gorm:"column:from_status"`
+	ToStatus   string    `gorm:"column:to_status"`
+	ActorType  string    `gorm:"column:actor_type"`
+	ActorID    int64     `gorm:"column:actor_id"`
+	Reason     string    `gorm:"column:reason"`
+	CreatedAt  time.Time `gorm:"column:created_at"`
+}
+
+func (eventRow) TableName() string { return "order_events" }
+
+type shipmentRow struct {
+	ID         int64     `gorm:"column:id;primaryKey"`
+	OrderID    int64     `gorm:"column:order_id"`
+	Carrier    string    `gorm:"column:carrier"`
+	TrackingNo string    `gorm:"column:tracking_no"`
+	StaffID    int64     `gorm:"column:staff_id"`
+	CreatedAt  time.Time `gorm:"column:created_at"`
+	UpdatedAt  time.Time `gorm:"column:updated_at"`
+}
+
+func (shipmentRow) TableName() string { return "shipments" }
+
+// NewOrder is an order about to be inserted, with its lines.
+type NewOrder struct {
+	Order
+	IdempotencyKey string
+	RequestHash    string
+}
+
+// Insert writes the order and its items and sets their ids. A taken order
+// number or idempotency key is reported by db.IsDuplicate on the error.
+func (s *Store) Insert(ctx context.Context, n *NewOrder) error {
+	o := &n.Order
+	r := orderRow{
+		OrderNo: o.OrderNo, CustomerID: o.CustomerID, Status: string(o.Status),
+		GoodsFen: o.GoodsFen, FreightFen: o.FreightFen, TotalFen: o.TotalFen, PaidFen: o.PaidFen,
+		AddressID: o.AddressID, ShipName: o.Address.Name, ShipPhone: o.Address.Phone,
+		ShipProvince: o.Address.Province, ShipCity: o.Address.City, ShipDistrict: o.Address.District,
+		ShipDetail: o.Address.Detail, Remark: o.Remark, RequestHash: n.RequestHash,
+		CancelReason: o.CancelReason, PayDeadline: o.PayDeadline, PaidAt: o.PaidAt, ShippedAt: o.ShippedAt,
+		CompletedAt: o.CompletedAt, CancelledAt: o.CancelledAt, ClosedAt: o.ClosedAt,
+		CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
+	}
+	if n.IdempotencyKey != "" {
+		k := n.IdempotencyKey
+		r.IdempotencyKey = &k
+	}
+	w := s.db.Writer(ctx)
+	if err := w.Create(&r).Error; err != nil {
+		return err
+	}
+	o.ID = r.ID
+	rows := make([]itemRow, len(o.Items))
+	for i, it := range o.Items {
+		rows[i] = itemRow{OrderID: r.ID, SKUID: it.SKUID, ProductID: it.ProductID, Title: it.Title,
+			SpecText: it.SpecText, Image: it.Image, PriceFen: it.PriceFen, Quantity: it.Quantity,
+			SubtotalFen: it.SubtotalFen, CreatedAt: o.CreatedAt}
+	}
+	if len(rows) > 0 {
+		if err := w.Create(&rows).Error; err != nil {
+			return err
+		}
+	}
+	for i := range rows {
+		o.Items[i].ID = rows[i].ID
+	}
+	return nil
+}
+
+// ByID reads an order with its items; gorm.ErrRecordNotFound when unknown.
+func (s *Store) ByID(ctx context.Context, id int64) (Order, error) {
+	var r orderRow
+	if err := s.db.Reader(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
+		return Order{}, err
+	}
+	o := r.domain()
+	if err := s.attachItems(ctx, []*Order{&o}); err != nil {
+		return Order{}, err
+	}
+	return o, nil
+}
+
+// Idempotent is an order found by its idempotency key, with the fingerprint
+// of the request that created it.
+type Idempotent struct {
+	ID          int64
+	RequestHash string
+}
+
+// ByIdempotencyKey finds the order a customer created with key; ok is false
+// when there is none.
+func (s *Store) ByIdempotencyKey(ctx context.Context, customerID int64, key string) (Idempotent, bool, error) {
+	var rows []orderRow
+	err := s.db.Reader(ctx).Select("id", "request_hash").
+		Where("customer_id = ? AND idempotency_key = ?", customerID, key).Limit(1).Find(&rows).Error
+	if err != nil || len(rows) == 0 {
+		return Idempotent{}, false, err
+	}
+	return Idempotent{ID: rows[0].ID, RequestHash: rows[0].RequestHash}, true, nil
+}
+
+func (s *Store) attachItems(ctx context.Context, orders []*Order) error {
+	if len(orders) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(orders))
+	byID := make(map[int64]*Order, len(orders))
+	for i, o := range orders {
+		ids[i] = o.ID
+		byID[o.ID] = o
+		o.Items = []Item{}
+	}
+	var rows []itemRow
+	if err := s.db.Reader(ctx).Where("order_id IN ?", ids).Order("order_id, id").Find(&rows).Error; err != nil {
+		return err
+	}
+	for _, r := range rows {
+		o := byID[r.OrderID]
+		o.Items = append(o.Items, r.domain())
+	}
+	return nil
+}
+
+// Filter selects orders for a list. Zero fields do not filter.
+type Filter struct {
+	CustomerID    int64
+	Status        Status
+	OrderNo       string
+	CreatedFrom   time.Time // inclusive
+	CreatedBefore time.Time // exclusive
+}
+
+// List returns one page of orders, newest first, with their items, and the
+// number of orders that match.
+func (s *Store) List(ctx context.Context, f Filter, offset, limit int) ([]Order, int64, error) {
+	q := s.db.Reader(ctx).Model(&orderRow{})
+	if f.CustomerID != 0 {
+		q = q.Where("customer_id = ?", f.CustomerID)
+	}
+	if f.Status != "" {
+		q = q.Where("status = ?", string(f.Status))
+	}
+	if f.OrderNo != "" {
+		q = q.Where("order_no = ?", f.OrderNo)
+	}
+	if !f.CreatedFrom.IsZero() {
+		q = q.Where("created_at >= ?", f.CreatedFrom)
+	}
+	if !f.CreatedBefore.IsZero() {
+		q = q.Where("created_at < ?", f.CreatedBefore)
+	}
+	var total int64
+	if err := q.Count(&total).Error; err != nil {
+		return nil, 0, err
+	}
+	var rows []orderRow
+	if total > 0 {
+		if err := q.Order("id DESC").Offset(offset).Limit(limit).Find(&rows).Error; err != nil {
+			return nil, 0, err
+		}
+	}
+	out := make([]Order, len(rows))
+	ptrs := make([]*Order, len(rows))
+	for i, r := range rows {
+		out[i] = r.domain()
+		ptrs[i] = &out[i]
+	}
+	if err := s.attachItems(ctx, ptrs); err != nil {
+		return nil, 0, err
+	}
+	return out, total, nil
+}
+
+// Change is one guarded status change: the order moves from From to To only
+// if it still is From. Set holds the other columns the change writes (their
+// values must not depend on a read of the row).
+type Change struct {
+	From, To Status
+	Set      map[string]any
+	At       time.Time
+}
+
+// Move applies a status change as one conditional UPDATE and reports
+// whether the order was still in c.From (rows matched, on both databases).
+func (s *Store) Move(ctx context.Context, id int64, c Change) (bool, error) {
+	set := map[string]any{"status": string(c.To), "updated_at": c.At}
+	for k, v := range c.Set {
+		set[k] = v
+	}
+	res := s.db.Writer(ctx).Model(&orderRow{}).Where("id = ? AND status = ?", id, string(c.From)).Updates(set)
+	if res.Error != nil {
+		return false, res.Error
+	}
+	return res.RowsAffected == 1, nil
+}
+
+// AddEvent appends an entry to an order's history.
+func (s *Store) AddEvent(ctx context.Context, e *Event) error {
+	r := eventRow{OrderID: e.OrderID, FromStatus: string(e.From), ToStatus: string(e.To), ActorType: e.ActorType,
+		ActorID: e.ActorID, Reason: e.Reason, CreatedAt: e.CreatedAt}
+	if err := s.db.Writer(ctx).Create(&r).Error; err != nil {
+		return err
+	}
+	e.ID = r.ID
+	return nil
+}
+
+// Events returns an order's history, oldest first.
+func (s *Store) Events(ctx context.Context, orderID int64) ([]Event, error) {
+	var rows []eventRow
+	if err := s.db.Reader(ctx).Where("order_id = ?", orderID).Order("id").Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]Event, len(rows))
+	for i, r := range rows {
+		out[i] = Event{ID: r.ID, OrderID: r.OrderID, From: Status(r.FromStatus), To: Status(r.ToStatus),
+			ActorType: r.ActorType, ActorID: r.ActorID, Reason: r.Reason, CreatedAt: r.CreatedAt.UTC()}
+	}
+	return out, nil
+}
+
+// AddShipment records a parcel.
+func (s *Store) AddShipment(ctx context.Context, sh *Shipment) error {
+	r := shipmentRow{OrderID: sh.OrderID, Carrier: sh.Carrier, TrackingNo: sh.TrackingNo, StaffID: sh.StaffID,
+		CreatedAt: sh.CreatedAt, UpdatedAt: sh.CreatedAt}
+	if err := s.db.Writer(ctx).Create(&r).Error; err != nil {
+		return err
+	}
+	sh.ID = r.ID
+	return nil
+}
+
+// Shipments returns an order's parcels, oldest first.
+func (s *Store) Shipments(ctx context.Context, orderID int64) ([]Shipment, error) {
+	var rows []shipmentRow
+	if err := s.db.Reader(ctx).Where("order_id = ?", orderID).Order("id").Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]Shipment, len(rows))
+	for i, r := range rows {
+		out[i] = Shipment{ID: r.ID, OrderID: r.OrderID, Carrier: r.Carrier, TrackingNo: r.TrackingNo,
+			StaffID: r.StaffID, CreatedAt: r.CreatedAt.UTC()}
+	}
+	return out, nil
+}
+
+// Due is an order a background job should look at, with the time that made
+// it due; jobs page through Due orders by (At, ID).
+type Due struct {
+	ID int64
+	At time.Time
+}
+
+// ExpiredUnpaid returns up to limit orders still pending payment whose
+// deadline is at or before now, after the cursor (At, ID), oldest deadline
+// first.
+func (s *Store) ExpiredUnpaid(ctx context.Context, now time.Time, after Due, limit int) ([]Due, error) {
+	return s.due(ctx, "pay_deadline", StatusPendingPayment, now, after, limit)
+}
+
+// ShippedBefore returns up to limit shipped orders shipped at or before
+// cutoff, after the cursor (At, ID), oldest first.
+func (s *Store) ShippedBefore(ctx context.Context, cutoff time.Time, after Due, limit int) ([]Due, error) {
+	return s.due(ctx, "shipped_at", StatusShipped, cutoff, after, limit)
+}
+
+func (s *Store) due(ctx context.Context, column string, st Status, upTo time.Time, after Due, limit int) ([]Due, error) {
+	var rows []struct {
+		ID int64
+		At time.Time
+	}
+	q := s.db.Reader(ctx).Model(&orderRow{}).Select("id, "+column+" AS at").
+		Where("status = ? AND "+column+" <= ?", string(st), upTo)
+	if after.ID != 0 {
+		q = q.Where("("+column+" > ? OR ("+column+" = ? AND id > ?))", after.At, after.At, after.ID)
+	}
+	if err := q.Order(column + ", id").Limit(limit).Scan(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]Due, len(rows))
+	for i, r := range rows {
+		out[i] = Due{ID: r.ID, At: r.At.UTC()}
+	}
+	return out, nil
+}
+
+// isNotFound reports gorm's record-not-found.
+func isNotFound(err error) bool { return errors.Is(err, gorm.ErrRecordNotFound) }

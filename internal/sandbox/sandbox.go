@@ -27,6 +27,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Sandbox login codes.
@@ -43,6 +44,9 @@ type Options struct {
 	// AlipayOpenID makes the simulated Alipay app an open_id app: logins
 	// answer open_id instead of user_id, as apps created since 2023 do.
 	AlipayOpenID bool
+	// WeChatPayNotifySchedule replaces the platform's notification retry
+	// schedule (WeChatPayNotifySchedule), so tests can compress it.
+	WeChatPayNotifySchedule []time.Duration
 }
 
 // Settings are the credentials a minimall instance needs to talk to the
@@ -55,6 +59,13 @@ type Settings struct {
 	AlipayAppPrivateKey string // the application's private key (PKCS#8 PEM), handed to minimall
 	AlipayAppPublicKey  string // verifies minimall's requests
 	AlipayPublicKey     string // Alipay's public key (PKIX PEM), handed to minimall
+
+	WeChatPayMchID       string
+	WeChatPaySerial      string // serial of the merchant API certificate
+	WeChatPayAPIv3Key    string // 32 bytes; encrypts notifications
+	WeChatPayPrivateKey  string // the merchant's apiclient_key.pem (PKCS#8 PEM), handed to minimall
+	WeChatPayPublicKeyID string
+	WeChatPayPublicKey   string // WeChat Pay's public key (PKIX PEM), handed to minimall
 }
 
 // Server is the simulated platforms. It is safe for concurrent use.
@@ -69,6 +80,8 @@ type Server struct {
 	mu            sync.Mutex
 	wechatTokens  map[string]bool // access tokens issued by /cgi-bin/token
 	alipayMethods map[string]alipayMethod
+
+	wechatPay *wechatPay // WeChat Pay's merchant, trades and deliveries (wechatpay.go)
 }
 
 // New makes a sandbox with freshly generated keys and credentials.
@@ -114,6 +127,10 @@ func New(opts Options) (*Server, error) {
 	})
 	s.registerWeChat()
 	s.registerAlipay()
+	if s.wechatPay, err = newWeChatPay(&s.settings, opts.WeChatPayNotifySchedule); err != nil {
+		return nil, err
+	}
+	s.registerWeChatPay()
 	return s, nil
 }
 

@@ -259,6 +259,8 @@ func statusOf(t testing.TB, f *fixture, id int64) order.Status {
 	return o.Status
 }
 
-func cartPatch(qty *int64, selected *bool) cart.Patch { return cart.Patch{Quantity: qty, Selected: selected} }
+func cartPatch(qty *int64, selected *bool) cart.Patch {
+	return cart.Patch{Quantity: qty, Selected: selected}
+}
 
 func asErr(err error, target **apperr.Error) bool { return errors.As(err, target) }

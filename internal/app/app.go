@@ -16,6 +16,7 @@ import (
 	"github.com/minimall/minimall/internal/audit"
 	"github.com/minimall/minimall/internal/auth"
 	"github.com/minimall/minimall/internal/order"
+	"github.com/minimall/minimall/internal/payment"
 	"github.com/minimall/minimall/internal/platform/alipay"
 	"github.com/minimall/minimall/internal/platform/clock"
 	"github.com/minimall/minimall/internal/platform/config"
@@ -53,6 +54,10 @@ type App struct {
 	// Orders: checkout, the state machine, shipping and the order jobs.
 	orders  *order.Service
 	ordersH *order.Handlers
+
+	// Payments: attempts, prepay, platform notifications and the cancel gate.
+	payments  *payment.Service
+	paymentsH *payment.Handlers
 }
 
 // Job is background work that runs until its context ends.
@@ -68,6 +73,9 @@ func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App,
 	}
 	a := &App{cfg: cfg, log: log, db: d, clock: clk, metrics: httpx.NewMetrics()}
 	if err := a.buildIdentity(); err != nil {
+		return nil, err
+	}
+	if err := a.buildPayments(); err != nil {
 		return nil, err
 	}
 	if err := a.buildOrders(); err != nil {

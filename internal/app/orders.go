@@ -50,7 +50,7 @@ func (a *App) buildOrders() error {
 	}
 	a.orders, err = order.NewService(order.Deps{
 		DB: a.db, Store: store, Catalog: orderCatalog{catStore}, Cart: orderCart{carts},
-		Addresses: orderAddresses{addrs}, Payments: order.NoPayments{}, Carriers: carriers,
+		Addresses: orderAddresses{addrs}, Payments: a.payments, Carriers: carriers,
 		Audit: a.audit, Clock: a.clock, Log: a.log,
 	}, order.Config{
 		PayTimeout:  a.cfg.Order.PayTimeout,

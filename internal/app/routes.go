@@ -35,6 +35,7 @@ func (a *App) routes(e *gin.Engine) {
 	customer.GET("/orders/:id", a.ordersH.Get)
 	customer.POST("/orders/:id/cancel", a.ordersH.Cancel)
 	customer.POST("/orders/:id/confirm", a.ordersH.Confirm)
+	customer.POST("/orders/:id/pay", a.paymentsH.Pay)
 
 	// Staff login is the one admin route without a token.
 	api.POST("/admin/auth/login", a.loginLimit.PerIP(), a.staffH.Login)
@@ -50,7 +51,7 @@ func (a *App) routes(e *gin.Engine) {
 
 	// Platform callbacks under /api/v1/notify: authenticated by the platforms' signatures.
 	notify := api.Group("/notify")
-	_ = notify
+	notify.POST("/wechatpay", a.paymentsH.WeChatNotify)
 }
 
 func (a *App) healthz(c *gin.Context) {

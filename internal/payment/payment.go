@@ -1,0 +1,165 @@
+// Package payment owns how money reaches an order: payment attempts per order
+// and channel, the prepay that lets a customer pay in the mini-program, the
+// platforms' payment notifications, and the close-before-cancel hook of the
+// order module. Refunds and reconciliation build on the same tables.
+//
+// Rules (docs/payments.md):
+//   - Only a verified platform notification, or the platform's own answer to
+//     a query, moves an order to paid; no route does.
+//   - A notification is accepted only when its signature verifies, its
+//     merchant (appid, mchid) is ours, its out_trade_no is one of our
+//     attempts and its order amount (amount.total, never payer_total) equals
+//     the attempt's. A signed notification that fails a check is refused and
+//     recorded as a payment anomaly, since money may have moved.
+//   - In one transaction the attempt becomes succeeded and the order paid,
+//     both by conditional updates, and the products' sales grow; duplicates
+//     change nothing. A payment for an order that is no longer pending is
+//     recorded (late or double payment) without touching the order.
+//   - Platform calls are never made inside a database transaction.
+package payment
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/minimall/minimall/internal/order"
+	"github.com/minimall/minimall/internal/platform/wechatpay"
+	"github.com/minimall/minimall/internal/user"
+)
+
+// Channel is a payment platform.
+type Channel string
+
+// The payment channels; a customer pays on the channel it logged in with.
+const (
+	ChannelWeChat Channel = "wechat"
+	ChannelAlipay Channel = "alipay"
+)
+
+// Status is where a payment attempt stands.
+type Status string
+
+// Attempt statuses: pending until the platform reports the trade paid
+// (succeeded) or the trade is closed before payment (closed); failed is an
+// attempt the platform refused for good.
+const (
+	StatusPending   Status = "pending"
+	StatusSucceeded Status = "succeeded"
+	StatusClosed    Status = "closed"
+	StatusFailed    Status = "failed"
+)
+
+// Anomaly kinds: money that may have moved without matching an order.
+const (
+	AnomalyUnknownTrade        = "unknown_trade"        // a signed notification for an out_trade_no we never made
+	AnomalyMerchantMismatch    = "merchant_mismatch"    // appid or mchid is not ours
+	AnomalyAmountMismatch      = "amount_mismatch"      // amount.total differs from the attempt
+	AnomalyTransactionMismatch = "transaction_mismatch" // a second transaction id for a paid attempt
+	AnomalyLatePayment         = "late_payment"         // paid after the order was cancelled
+	AnomalyDoublePayment       = "double_payment"       // the order was already paid through another attempt
+)
+
+// Anomaly statuses.
+const (
+	AnomalyOpen     = "open"
+	AnomalyResolved = "resolved"
+)
+
+// Notification outcomes, as stored.
+const (
+	OutcomeAccepted = "accepted"
+	OutcomeIgnored  = "ignored"
+	OutcomeRefused  = "refused"
+)
+
+// Attempt is one trade at one platform for one order.
+type Attempt struct {
+	ID            int64
+	OrderID       int64
+	CustomerID    int64
+	Channel       Channel
+	OutTradeNo    string
+	AmountFen     int64
+	Status        Status
+	Description   string
+	PayerID       string // the openid (or Alipay id) the trade was made for
+	NotifyURL     string
+	PrepayID      string // "" until the platform answered the prepay
+	ExpiresAt     time.Time
+	ProviderTxnID string // "" until a payment is known
+	PayerTotalFen int64
+	PaidAt        *time.Time
+	ClosedAt      *time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// Anomaly is a payment event staff must look at.
+type Anomaly struct {
+	ID             int64
+	Channel        Channel
+	Kind           string
+	OrderID        int64
+	AttemptID      int64
+	NotificationID int64
+	OutTradeNo     string
+	ProviderTxnID  string
+	ExpectedFen    int64
+	ActualFen      int64
+	Detail         string
+	Status         string
+	ResolvedAt     *time.Time
+	CreatedAt      time.Time
+}
+
+// Notification is a stored, verified platform notification.
+type Notification struct {
+	ID            int64
+	Channel       Channel
+	NotifyID      string
+	EventType     string
+	OutTradeNo    string
+	ProviderTxnID string
+	AttemptID     int64
+	Outcome       string
+	Reason        string
+	Body          string
+	ReceivedAt    time.Time
+}
+
+// Orders is what payments need from the order module. Calls made with a
+// context that carries a transaction join it.
+type Orders interface {
+	// Get returns one of the customer's orders; another customer's order is
+	// an *apperr.Error not_found.
+	Get(ctx context.Context, customerID, orderID int64) (order.Order, error)
+	// ByID returns any order with its items.
+	ByID(ctx context.Context, orderID int64) (order.Order, error)
+	// MarkPaid moves an order from pending_payment to paid by a conditional
+	// update with its order event; an order no longer pending answers
+	// invalid_state with its status.
+	MarkPaid(ctx context.Context, orderID, paidFen int64, at time.Time, actor order.Actor) error
+}
+
+// Identities finds a customer's platform accounts (*user.Store).
+type Identities interface {
+	Identities(ctx context.Context, customerID int64, channel string) ([]user.Identity, error)
+}
+
+// Sales moves a product's sales counter (*catalog.Store) with a guarded
+// increment.
+type Sales interface {
+	AddSales(ctx context.Context, productID, n int64) error
+}
+
+// WeChatPay is the WeChat Pay adapter (*wechatpay.Client).
+type WeChatPay interface {
+	AppID() string
+	MchID() string
+	Prepay(ctx context.Context, req wechatpay.PrepayRequest) (string, error)
+	RequestPayment(ctx context.Context, prepayID string) (wechatpay.RequestPayment, error)
+	Query(ctx context.Context, outTradeNo string) (wechatpay.Transaction, error)
+	Close(ctx context.Context, outTradeNo string) error
+	ParseNotification(ctx context.Context, r *http.Request, maxBody int64) (wechatpay.Notification, error)
+}

@@ -1,0 +1,511 @@
+package payment
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/minimall/minimall/internal/apperr"
+	"github.com/minimall/minimall/internal/order"
+	"github.com/minimall/minimall/internal/platform/clock"
+	"github.com/minimall/minimall/internal/platform/db"
+	"github.com/minimall/minimall/internal/platform/wechatpay"
+)
+
+// NotifyPathWeChat is where WeChat Pay delivers payment notifications.
+const NotifyPathWeChat = "/api/v1/notify/wechatpay"
+
+// Deps are the Service's collaborators. WeChatPay is nil when WeChat Pay is
+// not configured; every other one is required.
+type Deps struct {
+	DB         *db.DB
+	Store      *Store
+	Orders     Orders
+	Identities Identities
+	Sales      Sales
+	WeChatPay  WeChatPay
+	Clock      clock.Clock
+	Log        *slog.Logger
+	// PublicBaseURL is how the platforms reach us (MINIMALL_PUBLIC_BASE_URL).
+	PublicBaseURL string
+	// MaxNotifyBody bounds a notification body (MINIMALL_HTTP_MAX_BODY).
+	MaxNotifyBody int64
+}
+
+// Service holds the payment rules.
+type Service struct {
+	db         *db.DB
+	store      *Store
+	orders     Orders
+	identities Identities
+	sales      Sales
+	wechat     WeChatPay
+	clock      clock.Clock
+	log        *slog.Logger
+	notifyURL  string
+	maxBody    int64
+}
+
+// NewService returns the payment service; it refuses a missing dependency.
+func NewService(d Deps) (*Service, error) {
+	if d.DB == nil || d.Store == nil || d.Orders == nil || d.Identities == nil || d.Sales == nil ||
+		d.Clock == nil || d.Log == nil {
+		return nil, errors.New("payment: nil dependency")
+	}
+	if !strings.HasPrefix(d.PublicBaseURL, "http://") && !strings.HasPrefix(d.PublicBaseURL, "https://") {
+		return nil, fmt.Errorf("payment: public base URL %q is not an http(s) URL", d.PublicBaseURL)
+	}
+	if d.MaxNotifyBody <= 0 {
+		return nil, errors.New("payment: the notification body limit must be positive")
+	}
+	return &Service{
+		db: d.DB, store: d.Store, orders: d.Orders, identities: d.Identities, sales: d.Sales, wechat: d.WeChatPay,
+		clock: d.Clock, log: d.Log, notifyURL: strings.TrimRight(d.PublicBaseURL, "/") + NotifyPathWeChat,
+		maxBody: d.MaxNotifyBody,
+	}, nil
+}
+
+// PayResult is what the mini-program needs to pay: wx.requestPayment's
+// parameters for WeChat.
+type PayResult struct {
+	Channel        Channel
+	OutTradeNo     string
+	RequestPayment *wechatpay.RequestPayment
+}
+
+// Pay prepares the payment of one of the customer's orders on a channel.
+// While the order's open attempt is valid it is reused with freshly signed
+// parameters; otherwise a new attempt (a new out_trade_no) is made and
+// prepaid at the platform with the order's total and its payment deadline
+// as time_expire.
+func (s *Service) Pay(ctx context.Context, customerID, orderID int64, ch Channel) (PayResult, error) {
+	switch ch {
+	case ChannelWeChat:
+	case ChannelAlipay:
+		return PayResult{}, apperr.New(apperr.CodeChannelUnavailable, "Alipay payments are not available yet")
+	default:
+		return PayResult{}, apperr.Invalid("channel must be wechat or alipay", "channel")
+	}
+	if s.wechat == nil {
+		return PayResult{}, apperr.New(apperr.CodeChannelUnavailable, "WeChat Pay is not configured")
+	}
+	o, err := s.orders.Get(ctx, customerID, orderID)
+	if err != nil {
+		return PayResult{}, err
+	}
+	if o.Status != order.StatusPendingPayment {
+		return PayResult{}, apperr.InvalidState(string(o.Status), "an order that is %s cannot be paid", o.Status)
+	}
+	now := s.clock.Now()
+	if !now.Before(o.PayDeadline) {
+		return PayResult{}, apperr.InvalidState(string(o.Status), "the payment deadline of this order has passed")
+	}
+	openID, err := s.wechatOpenID(ctx, customerID)
+	if err != nil {
+		return PayResult{}, err
+	}
+	a, err := s.openAttempt(ctx, o, openID)
+	if err != nil {
+		return PayResult{}, err
+	}
+	if a.PrepayID == "" {
+		prepayID, err := s.wechat.Prepay(ctx, wechatpay.PrepayRequest{
+			OutTradeNo: a.OutTradeNo, Description: a.Description, AmountFen: a.AmountFen, OpenID: a.PayerID,
+			TimeExpire: a.ExpiresAt, NotifyURL: a.NotifyURL,
+		})
+		if err != nil {
+			return PayResult{}, err
+		}
+		if a.PrepayID, err = s.store.SetPrepayID(ctx, a.ID, prepayID, s.clock.Now()); err != nil {
+			return PayResult{}, apperr.Internal(err)
+		}
+	}
+	rp, err := s.wechat.RequestPayment(ctx, a.PrepayID)
+	if err != nil {
+		return PayResult{}, err
+	}
+	return PayResult{Channel: ChannelWeChat, OutTradeNo: a.OutTradeNo, RequestPayment: &rp}, nil
+}
+
+// wechatOpenID returns the customer's openid in the paying mini-program.
+func (s *Service) wechatOpenID(ctx context.Context, customerID int64) (string, error) {
+	ids, err := s.identities.Identities(ctx, customerID, string(ChannelWeChat))
+	if err != nil {
+		return "", apperr.Internal(err)
+	}
+	for _, id := range ids {
+		if id.AppID == s.wechat.AppID() && id.Subject != "" {
+			return id.Subject, nil
+		}
+	}
+	return "", apperr.New(apperr.CodeChannelUnavailable, "log in with WeChat to pay with WeChat Pay")
+}
+
+// openAttempt returns the order's open WeChat attempt when it can still be
+// paid as it is, or makes a new one. An open attempt that cannot (another
+// amount or payer, or past its expiry) is closed at the platform first, so
+// that two payable trades never exist for one order.
+func (s *Service) openAttempt(ctx context.Context, o order.Order, openID string) (Attempt, error) {
+	for range 3 {
+		cur, ok, err := s.store.OpenAttempt(ctx, o.ID, ChannelWeChat)
+		if err != nil {
+			return Attempt{}, apperr.Internal(err)
+		}
+		now := s.clock.Now()
+		if ok {
+			if cur.AmountFen == o.TotalFen && cur.PayerID == openID && now.Before(cur.ExpiresAt) {
+				return cur, nil
+			}
+			paid, err := s.closeWeChat(ctx, cur)
+			if err != nil {
+				return Attempt{}, err
+			}
+			if paid {
+				return Attempt{}, apperr.InvalidState(string(order.StatusPaid), "the order has been paid")
+			}
+			continue
+		}
+		no, err := newOutTradeNo(now)
+		if err != nil {
+			return Attempt{}, apperr.Internal(err)
+		}
+		a := Attempt{
+			OrderID: o.ID, CustomerID: o.CustomerID, Channel: ChannelWeChat, OutTradeNo: no, AmountFen: o.TotalFen,
+			Description: description(o), PayerID: openID, NotifyURL: s.notifyURL, ExpiresAt: o.PayDeadline, CreatedAt: now,
+		}
+		err = s.db.Tx(ctx, func(ctx context.Context) error { return s.store.InsertAttempt(ctx, &a) })
+		if err == nil {
+			return a, nil
+		}
+		if !db.IsDuplicate(err) {
+			return Attempt{}, apperr.Internal(err)
+		}
+		// A concurrent request opened the attempt first: read it next round.
+	}
+	return Attempt{}, apperr.Conflict("the order's payment is being prepared by another request, try again")
+}
+
+// description is the goods description shown in WeChat's payment sheet.
+func description(o order.Order) string {
+	d := "订单 " + o.OrderNo
+	if len(o.Items) > 0 {
+		d = o.Items[0].Title
+		if len(o.Items) > 1 {
+			d += fmt.Sprintf(" 等%d件", len(o.Items))
+		}
+	}
+	if r := []rune(d); len(r) > 120 {
+		d = string(r[:120])
+	}
+	return d
+}
+
+// newOutTradeNo makes an out_trade_no: "WX", the UTC time to the second and
+// 14 random digits (30 characters; WeChat allows 32).
+func newOutTradeNo(now time.Time) (string, error) {
+	b := make([]byte, 14)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	for i := range b {
+		b[i] = '0' + b[i]%10
+	}
+	return "WX" + now.UTC().Format("20060102150405") + string(b), nil
+}
+
+// Refusal is a notification the service refused: Status is the HTTP status
+// to answer the platform with.
+type Refusal struct {
+	Status  int
+	Message string
+	Err     error
+}
+
+func (r *Refusal) Error() string {
+	if r.Err != nil {
+		return fmt.Sprintf("notification refused (%d %s): %v", r.Status, r.Message, r.Err)
+	}
+	return fmt.Sprintf("notification refused (%d %s)", r.Status, r.Message)
+}
+
+func (r *Refusal) Unwrap() error { return r.Err }
+
+// errDuplicateNotification rolls back the handling of a notification whose
+// platform id is already stored.
+var errDuplicateNotification = errors.New("payment: notification already stored")
+
+// HandleWeChatNotification verifies, decrypts and applies a WeChat Pay
+// payment notification. It returns nil when the notification is accepted or
+// is a duplicate of an accepted one (answer 204), and a *Refusal otherwise.
+func (s *Service) HandleWeChatNotification(ctx context.Context, r *http.Request) error {
+	if s.wechat == nil {
+		return &Refusal{Status: http.StatusNotFound, Message: "WeChat Pay is not configured"}
+	}
+	n, err := s.wechat.ParseNotification(ctx, r, s.maxBody)
+	if err != nil {
+		var ne *wechatpay.NotifyError
+		if errors.As(err, &ne) {
+			if ne.Status >= 500 {
+				s.log.ErrorContext(ctx, "wechat pay notification could not be decrypted", "err", err)
+			} else {
+				s.log.WarnContext(ctx, "wechat pay notification refused", "reason", ne.Reason, "err", err)
+			}
+			return &Refusal{Status: ne.Status, Message: "notification refused: " + ne.Reason, Err: err}
+		}
+		return &Refusal{Status: http.StatusBadRequest, Message: "notification refused", Err: err}
+	}
+	src := &Notification{
+		Channel: ChannelWeChat, NotifyID: n.ID, EventType: n.EventType, OutTradeNo: n.Transaction.OutTradeNo,
+		ProviderTxnID: n.Transaction.TransactionID, Body: n.Plaintext,
+	}
+	if n.EventType != wechatpay.EventTransactionSuccess || n.Transaction.TradeState != wechatpay.TradeSuccess {
+		return s.ignore(ctx, src)
+	}
+	return s.settle(ctx, n.Transaction, src)
+}
+
+// ignore records a verified notification that is not a payment and
+// acknowledges it.
+func (s *Service) ignore(ctx context.Context, src *Notification) error {
+	src.Outcome, src.ReceivedAt = OutcomeIgnored, s.clock.Now()
+	err := s.db.Tx(ctx, func(ctx context.Context) error { return s.store.InsertNotification(ctx, src) })
+	if err != nil && !db.IsDuplicate(err) {
+		return err
+	}
+	return nil
+}
+
+// check is the outcome of a notification's business checks.
+type check struct {
+	kind        string // anomaly kind; "" when the checks passed
+	detail      string
+	expectedFen int64
+}
+
+// checkWeChat compares a platform transaction with our attempt.
+func (s *Service) checkWeChat(tx wechatpay.Transaction, a Attempt, found bool) check {
+	switch {
+	case !found || a.Channel != ChannelWeChat:
+		return check{kind: AnomalyUnknownTrade, detail: "out_trade_no " + tx.OutTradeNo + " is not a WeChat Pay attempt of ours"}
+	case tx.AppID != s.wechat.AppID() || tx.MchID != s.wechat.MchID():
+		return check{kind: AnomalyMerchantMismatch, detail: fmt.Sprintf("appid %q mchid %q are not ours", tx.AppID, tx.MchID)}
+	case tx.TotalFen != a.AmountFen || (tx.Currency != "" && tx.Currency != "CNY"):
+		return check{kind: AnomalyAmountMismatch, expectedFen: a.AmountFen,
+			detail: fmt.Sprintf("amount.total %d %s, the attempt is %d CNY", tx.TotalFen, tx.Currency, a.AmountFen)}
+	case tx.TransactionID == "":
+		return check{kind: AnomalyUnknownTrade, detail: "a paid transaction without transaction_id"}
+	case a.Status == StatusSucceeded && a.ProviderTxnID != tx.TransactionID:
+		return check{kind: AnomalyTransactionMismatch, expectedFen: a.AmountFen,
+			detail: fmt.Sprintf("transaction %s for an attempt paid by %s", tx.TransactionID, a.ProviderTxnID)}
+	}
+	return check{}
+}
+
+// settle applies a paid platform transaction, from a notification (src) or
+// from a query (src nil), in one transaction: the business checks, the raw
+// notification, the attempt to succeeded and the order to paid by
+// conditional updates, the products' sales. Duplicates change nothing.
+func (s *Service) settle(ctx context.Context, tx wechatpay.Transaction, src *Notification) error {
+	var refusal *Refusal
+	err := s.db.Tx(ctx, func(ctx context.Context) error {
+		refusal = nil
+		now := s.clock.Now()
+		a, found, err := s.store.AttemptByOutTradeNo(ctx, tx.OutTradeNo)
+		if err != nil {
+			return err
+		}
+		c := s.checkWeChat(tx, a, found)
+		if src != nil {
+			src.AttemptID, src.ReceivedAt, src.Outcome = a.ID, now, OutcomeAccepted
+			if c.kind != "" {
+				src.Outcome, src.Reason = OutcomeRefused, c.kind+": "+c.detail
+			}
+			if err := s.store.InsertNotification(ctx, src); err != nil {
+				if db.IsDuplicate(err) {
+					return errDuplicateNotification
+				}
+				return err
+			}
+		}
+		if c.kind != "" {
+			refusal = &Refusal{Status: http.StatusBadRequest, Message: "notification refused: " + c.kind}
+			return s.anomaly(ctx, a, tx, src, c.kind, c.detail, c.expectedFen, now)
+		}
+		if a.Status == StatusSucceeded {
+			return nil // the same transaction again
+		}
+		paidAt := now
+		if tx.SuccessTime != nil {
+			paidAt = *tx.SuccessTime
+		}
+		moved, err := s.store.MarkSucceeded(ctx, a.ID, tx.TransactionID, tx.PayerTotalFen, paidAt, now)
+		if err != nil {
+			return err
+		}
+		if !moved {
+			cur, err := s.store.AttemptByID(ctx, a.ID)
+			if err != nil {
+				return err
+			}
+			if cur.Status == StatusSucceeded && cur.ProviderTxnID == tx.TransactionID {
+				return nil // a concurrent delivery won
+			}
+			return fmt.Errorf("payment: attempt %d moved to %s meanwhile", a.ID, cur.Status)
+		}
+		return s.payOrder(ctx, a, tx, src, paidAt, now)
+	})
+	if errors.Is(err, errDuplicateNotification) {
+		return s.duplicate(ctx, src)
+	}
+	if err != nil {
+		return err
+	}
+	if refusal != nil {
+		s.log.WarnContext(ctx, "payment refused and recorded as an anomaly", "out_trade_no", tx.OutTradeNo, "reason", refusal.Message)
+		return refusal
+	}
+	return nil
+}
+
+// payOrder moves the order to paid and grows its products' sales; an order
+// that is no longer pending keeps its status and the payment is recorded as
+// a late or double payment.
+func (s *Service) payOrder(ctx context.Context, a Attempt, tx wechatpay.Transaction, src *Notification, paidAt, now time.Time) error {
+	err := s.orders.MarkPaid(ctx, a.OrderID, a.AmountFen, paidAt, order.Payment(a.ID))
+	if apperr.Is(err, apperr.CodeInvalidState) {
+		o, rerr := s.orders.ByID(ctx, a.OrderID)
+		if rerr != nil {
+			return rerr
+		}
+		kind := AnomalyLatePayment
+		if o.Status != order.StatusCancelled {
+			kind = AnomalyDoublePayment
+		}
+		return s.anomaly(ctx, a, tx, src, kind, fmt.Sprintf("paid while the order is %s", o.Status), a.AmountFen, now)
+	}
+	if err != nil {
+		return err
+	}
+	o, err := s.orders.ByID(ctx, a.OrderID)
+	if err != nil {
+		return err
+	}
+	qty := map[int64]int64{}
+	for _, it := range o.Items {
+		qty[it.ProductID] += it.Quantity
+	}
+	ids := make([]int64, 0, len(qty))
+	for id := range qty {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids) // one lock order for every payment
+	for _, id := range ids {
+		if err := s.sales.AddSales(ctx, id, qty[id]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Service) anomaly(ctx context.Context, a Attempt, tx wechatpay.Transaction, src *Notification, kind, detail string, expected int64, now time.Time) error {
+	an := Anomaly{
+		Channel: ChannelWeChat, Kind: kind, OrderID: a.OrderID, AttemptID: a.ID, OutTradeNo: tx.OutTradeNo,
+		ProviderTxnID: tx.TransactionID, ExpectedFen: expected, ActualFen: tx.TotalFen, Detail: detail, CreatedAt: now,
+	}
+	if src != nil {
+		an.NotificationID = src.ID
+	}
+	return s.store.InsertAnomaly(ctx, &an)
+}
+
+// duplicate answers a notification stored before as it was answered then.
+func (s *Service) duplicate(ctx context.Context, src *Notification) error {
+	prev, ok, err := s.store.NotificationByNotifyID(ctx, src.Channel, src.NotifyID)
+	if err != nil {
+		return err
+	}
+	if ok && prev.Outcome == OutcomeRefused {
+		return &Refusal{Status: http.StatusBadRequest, Message: "notification refused: " + strings.SplitN(prev.Reason, ":", 2)[0]}
+	}
+	return nil
+}
+
+// CloseOpen is the order module's payment gate: before an order is
+// cancelled, it closes the order's open attempts at the platform. When the
+// platform refuses to close because the trade is paid (or the close fails in
+// a way that leaves the outcome unknown), it queries the trade; a paid
+// answer pays the order through the same path as a notification, and
+// CloseOpen reports paid so that the cancel stops. An attempt that already
+// succeeded also reports paid.
+func (s *Service) CloseOpen(ctx context.Context, orderID int64) (bool, error) {
+	attempts, err := s.store.AttemptsOfOrder(ctx, orderID)
+	if err != nil {
+		return false, apperr.Internal(err)
+	}
+	paid := false
+	for _, a := range attempts {
+		switch {
+		case a.Status == StatusSucceeded:
+			paid = true
+		case a.Status != StatusPending:
+		case a.Channel != ChannelWeChat || s.wechat == nil:
+			return false, apperr.New(apperr.CodeUpstreamUnavailable, "the %s payment of this order cannot be closed now", a.Channel)
+		default:
+			p, err := s.closeWeChat(ctx, a)
+			if err != nil {
+				return false, err
+			}
+			paid = paid || p
+		}
+	}
+	return paid, nil
+}
+
+// closeWeChat closes one pending attempt and reports whether it turned out
+// paid. No transaction is open while the platform is called.
+func (s *Service) closeWeChat(ctx context.Context, a Attempt) (bool, error) {
+	closeErr := s.wechat.Close(ctx, a.OutTradeNo)
+	if closeErr == nil || wechatpay.PlatformCode(closeErr) == wechatpay.CodeOrderNotExist {
+		return false, s.markClosed(ctx, a)
+	}
+	tx, err := s.wechat.Query(ctx, a.OutTradeNo)
+	if err != nil {
+		if wechatpay.PlatformCode(err) == wechatpay.CodeOrderNotExist {
+			return false, s.markClosed(ctx, a)
+		}
+		s.log.WarnContext(ctx, "wechat pay close and query failed", "out_trade_no", a.OutTradeNo, "close_err", closeErr, "query_err", err)
+		return false, err
+	}
+	switch tx.TradeState {
+	case wechatpay.TradeSuccess, wechatpay.TradeRefund:
+		if err := s.settle(ctx, tx, nil); err != nil {
+			var ref *Refusal
+			if errors.As(err, &ref) {
+				return false, apperr.New(apperr.CodeUpstreamError, "WeChat Pay reports a payment that does not match this order; staff have been alerted")
+			}
+			return false, apperr.Internal(err)
+		}
+		return true, nil
+	case wechatpay.TradeClosed, wechatpay.TradeRevoked, wechatpay.TradePayError:
+		return false, s.markClosed(ctx, a)
+	default:
+		return false, apperr.New(apperr.CodeUpstreamUnavailable, "the payment is in progress at WeChat Pay, try again shortly").WithCause(closeErr)
+	}
+}
+
+func (s *Service) markClosed(ctx context.Context, a Attempt) error {
+	err := s.db.Tx(ctx, func(ctx context.Context) error {
+		_, err := s.store.MarkClosed(ctx, a.ID, s.clock.Now())
+		return err
+	})
+	if err != nil {
+		return apperr.Internal(err)
+	}
+	return nil
+}

@@ -350,6 +350,20 @@ func (s *Service) Get(ctx context.Context, customerID, id int64) (Order, error) 
 	return o, nil
 }
 
+// ByID returns any order with its items, whoever owns it: for modules that
+// act on orders (payments) and staff reads. Inside a transaction it reads
+// through it.
+func (s *Service) ByID(ctx context.Context, id int64) (Order, error) {
+	o, err := s.store.ByID(ctx, id)
+	if isNotFound(err) {
+		return Order{}, apperr.NotFound("order")
+	}
+	if err != nil {
+		return Order{}, apperr.Internal(err)
+	}
+	return o, nil
+}
+
 // List returns one page of the customer's orders, newest first, optionally
 // of one status.
 func (s *Service) List(ctx context.Context, customerID int64, status Status, offset, limit int) ([]Order, int64, error) {
@@ -392,12 +406,9 @@ type Detail struct {
 
 // AdminGet returns an order with its events and shipments.
 func (s *Service) AdminGet(ctx context.Context, id int64) (Detail, error) {
-	o, err := s.store.ByID(ctx, id)
-	if isNotFound(err) {
-		return Detail{}, apperr.NotFound("order")
-	}
+	o, err := s.ByID(ctx, id)
 	if err != nil {
-		return Detail{}, apperr.Internal(err)
+		return Detail{}, err
 	}
 	d := Detail{Order: o}
 	if d.Events, err = s.store.Events(ctx, id); err != nil {
@@ -535,12 +546,9 @@ func (s *Service) Ship(ctx context.Context, staffID, id int64, in ShipInput) (De
 	if err := in.validate(s.carriers); err != nil {
 		return Detail{}, err
 	}
-	o, err := s.store.ByID(ctx, id)
-	if isNotFound(err) {
-		return Detail{}, apperr.NotFound("order")
-	}
+	o, err := s.ByID(ctx, id)
 	if err != nil {
-		return Detail{}, apperr.Internal(err)
+		return Detail{}, err
 	}
 	if err := o.CanShip(); err != nil {
 		return Detail{}, err

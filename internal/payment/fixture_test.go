@@ -200,7 +200,9 @@ type payResponse struct {
 	} `json:"request_payment"`
 }
 
-func (p payResponse) prepayID() string { return strings.TrimPrefix(p.RequestPayment.Package, "prepay_id=") }
+func (p payResponse) prepayID() string {
+	return strings.TrimPrefix(p.RequestPayment.Package, "prepay_id=")
+}
 
 func (e *env) pay(c customer, orderID int64) payResponse {
 	e.t.Helper()

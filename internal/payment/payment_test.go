@@ -8,8 +8,10 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/minimall/minimall/internal/auth"
 	"github.com/minimall/minimall/internal/payment"
 	"github.com/minimall/minimall/internal/sandbox"
+	"github.com/minimall/minimall/internal/user"
 )
 
 func TestPayThenNotificationPaysTheOrder(t *testing.T) {
@@ -445,6 +447,45 @@ func TestCancelRacingPaymentHasOneOutcome(t *testing.T) {
 			if n := e.count("SELECT COUNT(*) FROM payment_anomalies"); n != 0 {
 				t.Fatalf("round %d: %d anomalies", i, n)
 			}
+		}
+	})
+}
+
+func TestNoRouteMarksAnOrderPaid(t *testing.T) {
+	dbtestEach(t, func(t *testing.T, e *env) {
+		_, sku := e.product(450, 10)
+		lena := e.login("lena")
+		o := e.order(lena, sku, 1)
+		users, err := user.NewStore(e.d)
+		must(t, err)
+		hash, err := auth.HashPassword("owner-password-123")
+		must(t, err)
+		_, err = users.InsertStaff(context.Background(), "owner", hash, auth.RoleOwner, false, e.clk.Now())
+		must(t, err)
+		var staff struct {
+			AccessToken string `json:"access_token"`
+		}
+		e.call("", http.MethodPost, "/api/v1/admin/auth/login", map[string]string{"username": "owner", "password": "owner-password-123"}, http.StatusOK, &staff)
+
+		// Every route, with every token, with a body that asks for payment.
+		body := map[string]any{"status": "paid", "paid": true, "paid_fen": o.TotalFen, "channel": "wechat",
+			"trade_state": "SUCCESS", "out_trade_no": "x", "transaction_id": "x"}
+		tried := 0
+		for _, r := range e.app.Engine().Routes() {
+			if strings.HasSuffix(r.Path, "/cancel") {
+				continue // a cancelled order cannot become paid either; keep it payable
+			}
+			path := strings.NewReplacer(":id", fmt.Sprint(o.ID)).Replace(r.Path)
+			for _, token := range []string{"", lena.token, staff.AccessToken} {
+				e.do(token, r.Method, path, body)
+				tried++
+			}
+		}
+		if tried < 30 {
+			t.Fatalf("only %d calls made: the route table was not walked", tried)
+		}
+		if got := e.getOrder(lena, o.ID); got.Status != "pending_payment" || got.PaidFen != 0 || e.paidEvents(o.ID) != 0 {
+			t.Fatalf("order became %+v", got)
 		}
 	})
 }

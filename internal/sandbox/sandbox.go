@@ -22,9 +22,11 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -187,8 +189,14 @@ func (s *Server) WriteFiles(dir, base string) (privateKeyFile, publicKeyFile str
 		"MINIMALL_ALIPAY_PRIVATE_KEY_FILE=" + absPriv,
 		"MINIMALL_ALIPAY_PUBLIC_KEY_FILE=" + absPub,
 		"MINIMALL_ALIPAY_GATEWAY=" + ep.AlipayGateway,
-		"",
-	}, "\n")
+	}, "\n") + "\n"
+	wxpay, err := s.WeChatPayFiles(dir, base)
+	if err != nil {
+		return "", "", err
+	}
+	for _, k := range slices.Sorted(maps.Keys(wxpay)) {
+		env += k + "=" + wxpay[k] + "\n"
+	}
 	if err := os.WriteFile(filepath.Join(dir, FileEnv), []byte(env), 0o600); err != nil {
 		return "", "", err
 	}

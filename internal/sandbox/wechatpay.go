@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -886,4 +888,42 @@ func randomAlnum(n int) string {
 		b[i] = alphabet[int(b[i])%len(alphabet)]
 	}
 	return string(b)
+}
+
+// File names of the WeChat Pay keys written by WriteFiles.
+const (
+	FileWeChatPayPrivateKey = "apiclient_key.pem"
+	FileWeChatPayPublicKey  = "wechatpay_public_key.pem"
+)
+
+// WeChatPayFiles writes the merchant private key (owner-readable only) and
+// WeChat Pay's public key into dir and returns the MINIMALL_WECHATPAY_*
+// settings that point a minimall instance at a sandbox served at base.
+func (s *Server) WeChatPayFiles(dir, base string) (map[string]string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	priv, err := filepath.Abs(filepath.Join(dir, FileWeChatPayPrivateKey))
+	if err != nil {
+		return nil, err
+	}
+	pub, err := filepath.Abs(filepath.Join(dir, FileWeChatPayPublicKey))
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(priv, []byte(s.settings.WeChatPayPrivateKey), 0o600); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(pub, []byte(s.settings.WeChatPayPublicKey), 0o644); err != nil {
+		return nil, err
+	}
+	return map[string]string{
+		"MINIMALL_WECHATPAY_MCHID":            s.settings.WeChatPayMchID,
+		"MINIMALL_WECHATPAY_SERIAL":           s.settings.WeChatPaySerial,
+		"MINIMALL_WECHATPAY_PRIVATE_KEY_FILE": priv,
+		"MINIMALL_WECHATPAY_APIV3_KEY":        s.settings.WeChatPayAPIv3Key,
+		"MINIMALL_WECHATPAY_PUBLIC_KEY_ID":    s.settings.WeChatPayPublicKeyID,
+		"MINIMALL_WECHATPAY_PUBLIC_KEY_FILE":  pub,
+		"MINIMALL_WECHATPAY_API_BASE":         strings.TrimRight(base, "/"),
+	}, nil
 }

@@ -27,6 +27,9 @@ import (
 	"github.com/wechatpay-apiv3/wechatpay-go/services/payments/jsapi"
 	"github.com/wechatpay-apiv3/wechatpay-go/utils"
 
+	"github.com/minimall/minimall/internal/platform/clock"
+	"github.com/minimall/minimall/internal/platform/config"
+	"github.com/minimall/minimall/internal/platform/wechatpay"
 	"github.com/minimall/minimall/internal/sandbox"
 )
 
@@ -405,5 +408,34 @@ func TestWeChatPayControlRoutes(t *testing.T) {
 		if id != rcv.ids[0] {
 			t.Fatalf("duplicates carry ids %v, want one id", rcv.ids)
 		}
+	}
+}
+
+func TestWeChatPayFilesConfigureTheAdapter(t *testing.T) {
+	f := newWXFixture(t, nil)
+	env, err := f.sb.WeChatPayFiles(t.TempDir(), f.srv.URL+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load("", func(k string) string {
+		if k == "MINIMALL_WECHAT_APPID" {
+			return f.st.WeChatAppID
+		}
+		return env[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wc, err := wechatpay.ConfigFrom(cfg.WeChatPay, cfg.WeChat.AppID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := wechatpay.New(wc, clock.System{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = client.Query(context.Background(), "NOPE00000002")
+	if wechatpay.PlatformCode(err) != sandbox.WeChatPayOrderNotExist {
+		t.Fatalf("query through the configured adapter: %v, want %s", err, sandbox.WeChatPayOrderNotExist)
 	}
 }

@@ -125,6 +125,17 @@ func (s *Service) Pay(ctx context.Context, customerID, orderID int64, ch Channel
 		if a.PrepayID, err = s.store.SetPrepayID(ctx, a.ID, prepayID, s.clock.Now()); err != nil {
 			return PayResult{}, apperr.Internal(err)
 		}
+		// A cancel may have run its payment gate before this attempt existed:
+		// an order that stopped waiting for payment meanwhile must not keep a
+		// payable trade.
+		if cur, err := s.orders.ByID(ctx, o.ID); err != nil {
+			return PayResult{}, apperr.Internal(err)
+		} else if cur.Status != order.StatusPendingPayment {
+			if _, err := s.closeWeChat(ctx, a); err != nil {
+				s.log.WarnContext(ctx, "closing the trade of an order no longer pending failed", "out_trade_no", a.OutTradeNo, "err", err)
+			}
+			return PayResult{}, apperr.InvalidState(string(cur.Status), "an order that is %s cannot be paid", cur.Status)
+		}
 	}
 	rp, err := s.wechat.RequestPayment(ctx, a.PrepayID)
 	if err != nil {

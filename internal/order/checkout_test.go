@@ -470,3 +470,18 @@ func TestOrderNumbersAreUniqueAndShort(t *testing.T) {
 		}
 	})
 }
+
+// What checkout answers equals what a later read finds, whatever the
+// clock's precision.
+func TestCheckoutAnswerMatchesStoredOrder(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		f.clk.Set(start.Add(999_999_999))
+		o := f.order(t, 7, f.address(t, 7), line(f.sku(t, 100, 5), 1))
+		got, err := f.svc.Get(context.Background(), 7, o.ID)
+		must(t, err)
+		if !got.CreatedAt.Equal(o.CreatedAt) || !got.PayDeadline.Equal(o.PayDeadline) {
+			t.Errorf("stored created_at %v, pay_deadline %v; answered %v, %v", got.CreatedAt, got.PayDeadline, o.CreatedAt, o.PayDeadline)
+		}
+	})
+}

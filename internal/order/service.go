@@ -82,6 +82,10 @@ func NewService(d Deps, cfg Config) (*Service, error) {
 		payments: d.Payments, carriers: d.Carriers, audit: d.Audit, clock: d.Clock, log: d.Log, cfg: cfg}, nil
 }
 
+// now is the clock's time at the databases' precision (milliseconds), so
+// that what a call returns equals what a later read finds.
+func (s *Service) now() time.Time { return s.clock.Now().Truncate(time.Millisecond) }
+
 // Carriers returns the carriers staff can ship with.
 func (s *Service) Carriers() *Carriers { return s.carriers }
 
@@ -280,7 +284,7 @@ func (s *Service) replay(ctx context.Context, customerID int64, key, hash string
 
 // place runs the checkout transaction for a priced request.
 func (s *Service) place(ctx context.Context, in CheckoutInput, hash string, addr Address, q Quote) (Order, error) {
-	now := s.clock.Now()
+	now := s.now()
 	no, err := newOrderNo(now)
 	if err != nil {
 		return Order{}, err
@@ -474,7 +478,7 @@ func (s *Service) cancel(ctx context.Context, o Order, actor Actor, reason strin
 	items := slices.Clone(o.Items)
 	slices.SortFunc(items, func(a, b Item) int { return compareInt64(a.SKUID, b.SKUID) })
 	err = s.db.Tx(ctx, func(ctx context.Context) error {
-		now := s.clock.Now()
+		now := s.now()
 		c := Change{From: StatusPendingPayment, To: StatusCancelled, At: now,
 			Set: map[string]any{"cancelled_at": now, "cancel_reason": reason}}
 		if err := s.move(ctx, o.ID, c, actor, reason); err != nil {
@@ -511,7 +515,7 @@ func (s *Service) complete(ctx context.Context, o Order, actor Actor, reason str
 		return err
 	}
 	err := s.db.Tx(ctx, func(ctx context.Context) error {
-		now := s.clock.Now()
+		now := s.now()
 		return s.move(ctx, o.ID, Change{From: StatusShipped, To: StatusCompleted, At: now,
 			Set: map[string]any{"completed_at": now}}, actor, reason)
 	})
@@ -554,7 +558,7 @@ func (s *Service) Ship(ctx context.Context, staffID, id int64, in ShipInput) (De
 		return Detail{}, err
 	}
 	err = s.db.Tx(ctx, func(ctx context.Context) error {
-		now := s.clock.Now()
+		now := s.now()
 		if err := s.move(ctx, id, Change{From: StatusPaid, To: StatusShipped, At: now,
 			Set: map[string]any{"shipped_at": now}}, Staff(staffID), "shipped with "+in.Carrier); err != nil {
 			return err
@@ -601,9 +605,9 @@ func (s *Service) MarkPaid(ctx context.Context, orderID, paidFen int64, at time.
 		if paidFen != o.TotalFen {
 			return apperr.Conflict("paid amount %d differs from the order total %d", paidFen, o.TotalFen)
 		}
-		now := s.clock.Now()
+		now := s.now()
 		return s.move(ctx, orderID, Change{From: StatusPendingPayment, To: StatusPaid, At: now,
-			Set: map[string]any{"paid_at": at.UTC(), "paid_fen": paidFen}}, actor, "payment received")
+			Set: map[string]any{"paid_at": at.UTC().Truncate(time.Millisecond), "paid_fen": paidFen}}, actor, "payment received")
 	})
 	return asAppErr(err)
 }
@@ -616,7 +620,7 @@ func (s *Service) MarkPaid(ctx context.Context, orderID, paidFen int64, at time.
 // paid, or that another instance or the customer moved first, are skipped.
 // It is safe to run on several instances at once.
 func (s *Service) CancelExpired(ctx context.Context, limit int) (int, error) {
-	now := s.clock.Now()
+	now := s.now()
 	var after Due
 	done, seen := 0, 0
 	for seen < limit {
@@ -655,7 +659,7 @@ func (s *Service) CancelExpired(ctx context.Context, limit int) (int, error) {
 // auto-confirm delay and returns how many it completed. It is safe to run
 // on several instances at once.
 func (s *Service) ConfirmOverdue(ctx context.Context, limit int) (int, error) {
-	cutoff := s.clock.Now().Add(-s.cfg.AutoConfirm)
+	cutoff := s.now().Add(-s.cfg.AutoConfirm)
 	var after Due
 	done, seen := 0, 0
 	for seen < limit {
@@ -670,7 +674,7 @@ func (s *Service) ConfirmOverdue(ctx context.Context, limit int) (int, error) {
 			seen++
 			after = d
 			err := s.db.Tx(ctx, func(ctx context.Context) error {
-				now := s.clock.Now()
+				now := s.now()
 				return s.move(ctx, d.ID, Change{From: StatusShipped, To: StatusCompleted, At: now,
 					Set: map[string]any{"completed_at": now}}, System(), "confirmed automatically")
 			})

@@ -192,7 +192,8 @@ func (s *Service) Preview(ctx context.Context, in CheckoutInput) (Quote, error) 
 	return s.quote(ctx, lines)
 }
 
-// maxOrderNoAttempts bounds the retries after an order number collision.
+// maxOrderNoAttempts bounds the checkout transactions of one request: after
+// an order number collision or a deadlock victim, it runs again.
 const maxOrderNoAttempts = 4
 
 // Checkout places an order and reports whether it created one (false: an
@@ -238,6 +239,9 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (Order, bool, 
 		o, err := s.place(ctx, in, hash, addr, q)
 		if err == nil {
 			return o, true, nil
+		}
+		if isDeadlock(err) && attempt < maxOrderNoAttempts {
+			continue
 		}
 		if !db.IsDuplicate(err) {
 			return Order{}, false, asAppErr(err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"gorm.io/gorm"
 
 	"github.com/minimall/minimall/internal/platform/db"
@@ -391,3 +392,12 @@ func (s *Store) due(ctx context.Context, column string, st Status, upTo time.Tim
 
 // isNotFound reports gorm's record-not-found.
 func isNotFound(err error) bool { return errors.Is(err, gorm.ErrRecordNotFound) }
+
+// isDeadlock reports a transaction MySQL rolled back to break a deadlock
+// (1213) or a lock wait that timed out (1205); the whole transaction may be
+// run again. InnoDB can pick such a victim among concurrent inserts of one
+// unique key when the first inserter rolls back.
+func isDeadlock(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
+}

@@ -1,0 +1,321 @@
+package user_test
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/minimall/minimall/internal/apperr"
+	"github.com/minimall/minimall/internal/audit"
+	"github.com/minimall/minimall/internal/auth"
+	"github.com/minimall/minimall/internal/platform/clock"
+	"github.com/minimall/minimall/internal/platform/db"
+	"github.com/minimall/minimall/internal/platform/dbtest"
+	"github.com/minimall/minimall/internal/user"
+)
+
+const testSecret = "test-secret-test-secret-test-secret-0123"
+
+type staffFixture struct {
+	d     *db.DB
+	clock *clock.Fake
+	store *user.Store
+	svc   *user.StaffService
+	audit *audit.Log
+}
+
+func newStaffFixture(t *testing.T, d *db.DB) staffFixture {
+	t.Helper()
+	clk := clock.NewFake(time.Date(2026, 11, 1, 2, 0, 0, 0, time.UTC))
+	tokens, err := auth.NewTokens(testSecret, clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := audit.New(d, clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := user.NewStore(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := user.NewStaffService(d, store, tokens, log, clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return staffFixture{d: d, clock: clk, store: store, svc: svc, audit: log}
+}
+
+func TestStaffLockout(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newStaffFixture(t, d)
+		ctx := context.Background()
+		st, err := f.svc.Create(ctx, user.SystemActor, user.NewStaff{Username: "Ops.Lead", Password: "right-password-1", Role: auth.RoleOperator})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Username != "ops.lead" {
+			t.Errorf("username = %q, want it lower-cased", st.Username)
+		}
+		// Four failures, then the right password: the count starts again.
+		for i := 0; i < user.MaxFailedLogins-1; i++ {
+			if _, err := f.svc.Login(ctx, "ops.lead", "wrong-password"); apperr.CodeOf(err) != apperr.CodeUnauthenticated {
+				t.Fatalf("failure %d: got %v, want unauthenticated", i+1, err)
+			}
+		}
+		if _, err := f.svc.Login(ctx, "OPS.LEAD", "right-password-1"); err != nil {
+			t.Fatalf("right password after 4 failures: %v", err)
+		}
+		// Five failures in a row lock the account, even for the right password.
+		for i := 0; i < user.MaxFailedLogins; i++ {
+			_, err := f.svc.Login(ctx, "ops.lead", "wrong-password")
+			if apperr.CodeOf(err) != apperr.CodeUnauthenticated {
+				t.Fatalf("failure %d: got %v", i+1, err)
+			}
+		}
+		_, err = f.svc.Login(ctx, "ops.lead", "right-password-1")
+		if apperr.CodeOf(err) != apperr.CodeUnauthenticated {
+			t.Fatalf("locked account with the right password: got %v, want unauthenticated", err)
+		}
+		var ae *apperr.Error
+		if !asApp(err, &ae) || ae.Details["retry_after_seconds"] == nil {
+			t.Errorf("locked refusal should say when to retry: %v", err)
+		}
+		got, err := f.svc.Get(ctx, st.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.LockedUntil == nil || !got.LockedUntil.Equal(f.clock.Now().Add(user.LockDuration)) {
+			t.Errorf("locked_until = %v, want now + 15m", got.LockedUntil)
+		}
+		// Further wrong passwords while locked do not extend the lock.
+		f.clock.Advance(14 * time.Minute)
+		if _, err := f.svc.Login(ctx, "ops.lead", "wrong-password"); err == nil {
+			t.Fatal("wrong password accepted")
+		}
+		if _, err := f.svc.Login(ctx, "ops.lead", "right-password-1"); err == nil {
+			t.Fatal("logged in 14 minutes into the lock")
+		}
+		f.clock.Advance(time.Minute + time.Second)
+		s, err := f.svc.Login(ctx, "ops.lead", "right-password-1")
+		if err != nil {
+			t.Fatalf("after the lock: %v", err)
+		}
+		if s.AccessToken == "" || s.Staff.Role != auth.RoleOperator || s.ExpiresIn != auth.StaffTTL {
+			t.Errorf("session = %+v", s)
+		}
+	})
+}
+
+func asApp(err error, target **apperr.Error) bool {
+	e, ok := err.(*apperr.Error)
+	if ok {
+		*target = e
+	}
+	return ok
+}
+
+func TestStaffLoginRefusals(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newStaffFixture(t, d)
+		ctx := context.Background()
+		if _, err := f.svc.Create(ctx, user.SystemActor, user.NewStaff{Username: "gone", Password: "right-password-1", Role: auth.RoleWarehouse, Disabled: true}); err != nil {
+			t.Fatal(err)
+		}
+		tests := []struct {
+			name, username, password string
+			want                     apperr.Code
+		}{
+			{"unknown user", "nobody", "right-password-1", apperr.CodeUnauthenticated},
+			{"disabled", "gone", "right-password-1", apperr.CodeUnauthenticated},
+			{"empty password", "gone", "", apperr.CodeInvalid},
+			{"empty username", "", "x", apperr.CodeInvalid},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				if _, err := f.svc.Login(ctx, tt.username, tt.password); apperr.CodeOf(err) != tt.want {
+					t.Errorf("got %v, want %s", err, tt.want)
+				}
+			})
+		}
+		if _, err := f.svc.CurrentRole(ctx, 999); apperr.CodeOf(err) != apperr.CodeUnauthenticated {
+			t.Errorf("unknown staff role check: %v", err)
+		}
+	})
+}
+
+func TestStaffWritesAreAudited(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newStaffFixture(t, d)
+		ctx := context.Background()
+		owner, err := f.svc.Create(ctx, user.SystemActor, user.NewStaff{Username: "owner", Password: "owner-password", Role: auth.RoleOwner})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, err := f.svc.Create(ctx, owner.ID, user.NewStaff{Username: "cs1", Password: "cs1-password", Role: auth.RoleCustomerService})
+		if err != nil {
+			t.Fatal(err)
+		}
+		role := auth.RoleWarehouse
+		pw := "new-password-123"
+		disabled := true
+		if _, err := f.svc.Update(ctx, owner.ID, cs.ID, user.StaffChange{Role: &role, Password: &pw, Disabled: &disabled}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := f.audit.ListByTarget(ctx, "staff", strconv.FormatInt(cs.ID, 10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 {
+			t.Fatalf("audit rows = %d, want 2 (create, update)", len(got))
+		}
+		if got[0].Action != "staff.create" || got[0].StaffID != owner.ID || got[1].Action != "staff.update" || got[1].StaffID != owner.ID {
+			t.Errorf("audit rows = %+v", got)
+		}
+		var detail map[string]any
+		if err := json.Unmarshal([]byte(got[1].Detail), &detail); err != nil {
+			t.Fatal(err)
+		}
+		if detail["role"] != "warehouse" || detail["disabled"] != true || detail["password"] != "changed" {
+			t.Errorf("update detail = %v", detail)
+		}
+		if string(got[1].Detail) == "" || containsString(got[1].Detail, pw) {
+			t.Errorf("audit detail must never hold the password: %s", got[1].Detail)
+		}
+		// A refused write leaves no audit row.
+		if _, err := f.svc.Create(ctx, owner.ID, user.NewStaff{Username: "CS1", Password: "another-password", Role: auth.RoleOperator}); apperr.CodeOf(err) != apperr.CodeConflict {
+			t.Fatalf("duplicate username: got %v, want conflict", err)
+		}
+		var n int64
+		if err := d.Reader(ctx).Table("audit_logs").Count(&n).Error; err != nil {
+			t.Fatal(err)
+		}
+		if n != 3 {
+			t.Errorf("audit rows after a refused create = %d, want 3", n)
+		}
+	})
+}
+
+func containsString(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}
+
+func TestStaffUpdateRules(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newStaffFixture(t, d)
+		ctx := context.Background()
+		owner, err := f.svc.Create(ctx, user.SystemActor, user.NewStaff{Username: "owner", Password: "owner-password", Role: auth.RoleOwner})
+		if err != nil {
+			t.Fatal(err)
+		}
+		op, err := f.svc.Create(ctx, owner.ID, user.NewStaff{Username: "ops", Password: "op-password-1", Role: auth.RoleOperator})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ptr := func(r auth.Role) *auth.Role { return &r }
+		yes := true
+		short := "short"
+		taken := "ops"
+		tests := []struct {
+			name   string
+			actor  int64
+			target int64
+			change user.StaffChange
+			want   apperr.Code
+		}{
+			{"demote self", owner.ID, owner.ID, user.StaffChange{Role: ptr(auth.RoleOperator)}, apperr.CodeInvalidState},
+			{"disable self", owner.ID, owner.ID, user.StaffChange{Disabled: &yes}, apperr.CodeInvalidState},
+			{"last owner by another", op.ID, owner.ID, user.StaffChange{Disabled: &yes}, apperr.CodeInvalidState},
+			{"short password", owner.ID, op.ID, user.StaffChange{Password: &short}, apperr.CodeInvalid},
+			{"bad role", owner.ID, op.ID, user.StaffChange{Role: ptr("boss")}, apperr.CodeInvalid},
+			{"nothing", owner.ID, op.ID, user.StaffChange{}, apperr.CodeInvalid},
+			{"unknown id", owner.ID, 9999, user.StaffChange{Disabled: &yes}, apperr.CodeNotFound},
+			{"username taken", owner.ID, owner.ID, user.StaffChange{Username: &taken}, apperr.CodeConflict},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				if _, err := f.svc.Update(ctx, tt.actor, tt.target, tt.change); apperr.CodeOf(err) != tt.want {
+					t.Errorf("got %v, want %s", err, tt.want)
+				}
+			})
+		}
+		// With a second owner, the first may be demoted by the second.
+		owner2, err := f.svc.Create(ctx, owner.ID, user.NewStaff{Username: "owner2", Password: "owner2-password", Role: auth.RoleOwner})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.Update(ctx, owner2.ID, owner.ID, user.StaffChange{Role: ptr(auth.RoleOperator)}); err != nil {
+			t.Fatalf("second owner demotes the first: %v", err)
+		}
+		if r, err := f.svc.CurrentRole(ctx, owner.ID); err != nil || r != auth.RoleOperator {
+			t.Errorf("role after demotion = %q, %v", r, err)
+		}
+		// Disabling takes effect on the role check at once.
+		if _, err := f.svc.Update(ctx, owner2.ID, op.ID, user.StaffChange{Disabled: &yes}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.CurrentRole(ctx, op.ID); apperr.CodeOf(err) != apperr.CodeUnauthenticated {
+			t.Errorf("disabled account role check: %v, want unauthenticated", err)
+		}
+	})
+}
+
+func TestCreateStaffValidation(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newStaffFixture(t, d)
+		tests := []struct {
+			name  string
+			n     user.NewStaff
+			field string
+		}{
+			{"short password", user.NewStaff{Username: "abc", Password: "123456789", Role: auth.RoleOperator}, "password"},
+			{"long password", user.NewStaff{Username: "abc", Password: string(make([]byte, 73)), Role: auth.RoleOperator}, "password"},
+			{"bad username", user.NewStaff{Username: "a b", Password: "0123456789", Role: auth.RoleOperator}, "username"},
+			{"short username", user.NewStaff{Username: "ab", Password: "0123456789", Role: auth.RoleOperator}, "username"},
+			{"no role", user.NewStaff{Username: "abc", Password: "0123456789"}, "role"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				_, err := f.svc.Create(context.Background(), user.SystemActor, tt.n)
+				var ae *apperr.Error
+				if !asApp(err, &ae) || ae.Code != apperr.CodeInvalid {
+					t.Fatalf("got %v, want invalid_argument", err)
+				}
+				if fields, _ := ae.Details["fields"].([]string); len(fields) != 1 || fields[0] != tt.field {
+					t.Errorf("fields = %v, want [%s]", ae.Details["fields"], tt.field)
+				}
+			})
+		}
+		if n, _ := f.store.CountStaff(context.Background()); n != 0 {
+			t.Errorf("%d accounts written by refused creates", n)
+		}
+	})
+}
+
+func TestBootstrapOnlyOnEmptyTable(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newStaffFixture(t, d)
+		ctx := context.Background()
+		made, err := f.svc.Bootstrap(ctx, "boss", "boss-password")
+		if err != nil || !made {
+			t.Fatalf("first bootstrap: %v, %v", made, err)
+		}
+		made, err = f.svc.Bootstrap(ctx, "other", "other-password")
+		if err != nil || made {
+			t.Fatalf("second bootstrap: made=%v err=%v, want nothing done", made, err)
+		}
+		if _, err := f.svc.Login(ctx, "boss", "boss-password"); err != nil {
+			t.Errorf("bootstrap owner cannot log in: %v", err)
+		}
+		if n, _ := f.store.CountStaff(ctx); n != 1 {
+			t.Errorf("accounts = %d, want 1", n)
+		}
+	})
+}

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
+
 	"github.com/minimall/minimall/internal/apperr"
 	"github.com/minimall/minimall/internal/catalog"
 	"github.com/minimall/minimall/internal/platform/clock"
@@ -177,6 +179,11 @@ func (s *Service) Add(ctx context.Context, customerID, skuID, quantity int64) (V
 			out = View{Line: line, Item: it}
 			return err
 		})
+		if isDeadlock(err) {
+			// MySQL chose this transaction as a deadlock victim among
+			// requests inserting the same line: run it again.
+			err = errRace
+		}
 		if !errors.Is(err, errRace) {
 			break
 		}
@@ -185,6 +192,13 @@ func (s *Service) Add(ctx context.Context, customerID, skuID, quantity int64) (V
 		return View{}, wrap(err)
 	}
 	return out, nil
+}
+
+// isDeadlock reports whether MySQL refused the transaction as a deadlock
+// victim.
+func isDeadlock(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && me.Number == 1213
 }
 
 func wrap(err error) error {

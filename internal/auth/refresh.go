@@ -9,6 +9,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
+
 	"github.com/minimall/minimall/internal/apperr"
 	"github.com/minimall/minimall/internal/platform/clock"
 	"github.com/minimall/minimall/internal/platform/db"
@@ -103,8 +105,38 @@ func (r *RefreshTokens) Rotate(ctx context.Context, token string) (Rotated, erro
 	}
 	hash := HashRefreshToken(token)
 	var out Rotated
-	reused := false
-	err := r.db.Tx(ctx, func(ctx context.Context) error {
+	var reused bool
+	var err error
+	// Racing rotations of one family can deadlock on MySQL while revoking it;
+	// the loser runs again and then finds the family revoked.
+	for attempt := 0; attempt < 3; attempt++ {
+		out, reused, err = r.rotate(ctx, hash)
+		if !isDeadlock(err) {
+			break
+		}
+	}
+	if err != nil {
+		var ae *apperr.Error
+		if errors.As(err, &ae) {
+			return Rotated{}, ae
+		}
+		return Rotated{}, apperr.Internal(err)
+	}
+	if reused {
+		return Rotated{}, apperr.New(apperr.CodeRefreshReused, "this refresh token was already used; every session of this login is revoked, log in again")
+	}
+	return out, nil
+}
+
+// isDeadlock reports MySQL's deadlock and lock-wait-timeout errors, after
+// which InnoDB has rolled the transaction back and it may simply run again.
+func isDeadlock(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
+}
+
+func (r *RefreshTokens) rotate(ctx context.Context, hash string) (out Rotated, reused bool, err error) {
+	err = r.db.Tx(ctx, func(ctx context.Context) error {
 		now := r.clock.Now()
 		w := r.db.Writer(ctx)
 		var row refreshRow
@@ -138,17 +170,7 @@ func (r *RefreshTokens) Rotate(ctx context.Context, token string) (Rotated, erro
 		reused = true
 		return w.Exec("UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL", now, row.FamilyID).Error
 	})
-	if err != nil {
-		var ae *apperr.Error
-		if errors.As(err, &ae) {
-			return Rotated{}, ae
-		}
-		return Rotated{}, apperr.Internal(err)
-	}
-	if reused {
-		return Rotated{}, apperr.New(apperr.CodeRefreshReused, "this refresh token was already used; every session of this login is revoked, log in again")
-	}
-	return out, nil
+	return out, reused, err
 }
 
 // RevokeCustomer revokes every refresh token of a customer (log out

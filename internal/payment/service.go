@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
+
 	"github.com/minimall/minimall/internal/apperr"
 	"github.com/minimall/minimall/internal/order"
 	"github.com/minimall/minimall/internal/platform/clock"
@@ -324,7 +326,7 @@ func (s *Service) checkWeChat(tx wechatpay.Transaction, a Attempt, found bool) c
 // conditional updates, the products' sales. Duplicates change nothing.
 func (s *Service) settle(ctx context.Context, tx wechatpay.Transaction, src *Notification) error {
 	var refusal *Refusal
-	err := s.db.Tx(ctx, func(ctx context.Context) error {
+	err := s.txRetry(ctx, func(ctx context.Context) error {
 		refusal = nil
 		now := s.clock.Now()
 		a, found, err := s.store.AttemptByOutTradeNo(ctx, tx.OutTradeNo)
@@ -382,6 +384,26 @@ func (s *Service) settle(ctx context.Context, tx wechatpay.Transaction, src *Not
 		return refusal
 	}
 	return nil
+}
+
+// txRetry runs fn in a transaction, again when MySQL picks it as a
+// deadlock victim (racing duplicate deliveries can be, when the first one
+// rolls back). Every step of fn is a conditional write, so running it again
+// is safe.
+func (s *Service) txRetry(ctx context.Context, fn func(ctx context.Context) error) error {
+	var err error
+	for range 3 {
+		if err = s.db.Tx(ctx, fn); !isDeadlock(err) {
+			return err
+		}
+	}
+	return err
+}
+
+// isDeadlock reports MySQL's deadlock error.
+func isDeadlock(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && me.Number == 1213
 }
 
 // payOrder moves the order to paid and grows its products' sales; an order

@@ -25,7 +25,7 @@ import (
 	"github.com/minimall/minimall/internal/user"
 )
 
-// api is the real router on a test database, with helpers to call it as a
+// api is the real router on a test database, with functions to call it as a
 // customer or a staff member.
 type api struct {
 	t      *testing.T

@@ -15,6 +15,8 @@ import (
 
 	"github.com/minimall/minimall/internal/audit"
 	"github.com/minimall/minimall/internal/auth"
+	"github.com/minimall/minimall/internal/cart"
+	"github.com/minimall/minimall/internal/catalog"
 	"github.com/minimall/minimall/internal/order"
 	"github.com/minimall/minimall/internal/payment"
 	"github.com/minimall/minimall/internal/platform/alipay"
@@ -51,6 +53,12 @@ type App struct {
 	wechat *wechat.Client
 	alipay *alipay.Client
 
+	// Catalog, cart and addresses.
+	catalogSvc *catalog.Service
+	catalogH   *catalog.Handlers
+	cartH      *cart.Handlers
+	addressesH *user.AddressHandlers
+
 	// Orders: checkout, the state machine, shipping and the order jobs.
 	orders  *order.Service
 	ordersH *order.Handlers
@@ -73,6 +81,9 @@ func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App,
 	}
 	a := &App{cfg: cfg, log: log, db: d, clock: clk, metrics: httpx.NewMetrics()}
 	if err := a.buildIdentity(); err != nil {
+		return nil, err
+	}
+	if err := a.buildCatalog(); err != nil {
 		return nil, err
 	}
 	if err := a.buildPayments(); err != nil {

@@ -125,7 +125,20 @@ func serve(ctx context.Context, cfg *config.Config, demo bool, log *slog.Logger,
 		if _, err := d.Migrate(ctx); err != nil {
 			return err
 		}
+		if err := seedDemoData(ctx, cfg, d, clock.System{}, stdout); err != nil {
+			return err
+		}
+		sb, err := startSandbox(cfg, log)
+		if err != nil {
+			return err
+		}
+		defer sb.close()
+		sb.pointAt(cfg)
+		fmt.Fprintf(stdout, "sandbox listening on %s (login codes: test-<name>, bad-code, busy, risky, slow-down)\n", sb.base)
 	} else if err := d.CheckSchema(ctx); err != nil {
+		return err
+	}
+	if err := bootstrapOwner(ctx, cfg, d, clock.System{}, log); err != nil {
 		return err
 	}
 	a, err := app.New(cfg, d, log, clock.System{})
@@ -164,15 +177,14 @@ func seedDemo(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout 
 	if _, err := d.Migrate(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, "database migrated; no demo data is defined yet")
-	return nil
+	return seedDemoData(ctx, cfg, d, clock.System{}, stdout)
 }
 
 func runSandbox(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.Writer) error {
 	if cfg.Env == config.EnvProduction {
 		return errors.New("the sandbox is refused in production (MINIMALL_ENV=production)")
 	}
-	return errors.New("the sandbox has no platforms to simulate yet")
+	return runSandboxServer(ctx, cfg, log, stdout)
 }
 
 // healthcheck asks the server on MINIMALL_HTTP_ADDR for /healthz; distroless

@@ -15,6 +15,7 @@ import (
 
 	"github.com/minimall/minimall/internal/audit"
 	"github.com/minimall/minimall/internal/auth"
+	"github.com/minimall/minimall/internal/catalog"
 	"github.com/minimall/minimall/internal/platform/clock"
 	"github.com/minimall/minimall/internal/platform/config"
 	"github.com/minimall/minimall/internal/platform/db"
@@ -65,12 +66,37 @@ func seedDemoData(ctx context.Context, cfg *config.Config, d *db.DB, clk clock.C
 		fmt.Fprintln(stdout, "database is not empty: demo data not seeded")
 		return nil
 	}
-	if _, err := staff.Create(ctx, user.SystemActor, user.NewStaff{
+	owner, err := staff.Create(ctx, user.SystemActor, user.NewStaff{
 		Username: demoOwner, Password: demoOwnerPassword, Role: auth.RoleOwner,
-	}); err != nil {
+	})
+	if err != nil {
 		return fmt.Errorf("seed demo owner: %w", err)
 	}
+	if err := seedDemoCatalog(ctx, d, clk, owner.ID); err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "demo data seeded: staff owner %q with password %q\n", demoOwner, demoOwnerPassword)
+	return nil
+}
+
+// seedDemoCatalog adds the demo categories and products, recorded as the
+// demo owner's writes.
+func seedDemoCatalog(ctx context.Context, d *db.DB, clk clock.Clock, ownerID int64) error {
+	log, err := audit.New(d, clk)
+	if err != nil {
+		return err
+	}
+	store, err := catalog.NewStore(d)
+	if err != nil {
+		return err
+	}
+	svc, err := catalog.NewService(d, store, log, clk, catalog.NopInvalidator{})
+	if err != nil {
+		return err
+	}
+	if _, err := catalog.SeedDemo(ctx, svc, ownerID); err != nil {
+		return fmt.Errorf("seed demo catalog: %w", err)
+	}
 	return nil
 }
 

@@ -58,22 +58,32 @@ func seedDemoData(ctx context.Context, cfg *config.Config, d *db.DB, clk clock.C
 	if err != nil {
 		return err
 	}
-	n, err := store.CountStaff(ctx)
-	if err != nil {
-		return err
-	}
-	if n > 0 {
-		fmt.Fprintln(stdout, "database is not empty: demo data not seeded")
+	// One transaction: a seed that fails half-way leaves the database empty,
+	// so the next run seeds it whole instead of finding it "not empty".
+	seeded := false
+	err = d.Tx(ctx, func(ctx context.Context) error {
+		n, err := store.CountStaff(ctx)
+		if err != nil || n > 0 {
+			return err
+		}
+		owner, err := staff.Create(ctx, user.SystemActor, user.NewStaff{
+			Username: demoOwner, Password: demoOwnerPassword, Role: auth.RoleOwner,
+		})
+		if err != nil {
+			return fmt.Errorf("seed demo owner: %w", err)
+		}
+		if err := seedDemoCatalog(ctx, d, clk, owner.ID); err != nil {
+			return err
+		}
+		seeded = true
 		return nil
-	}
-	owner, err := staff.Create(ctx, user.SystemActor, user.NewStaff{
-		Username: demoOwner, Password: demoOwnerPassword, Role: auth.RoleOwner,
 	})
 	if err != nil {
-		return fmt.Errorf("seed demo owner: %w", err)
-	}
-	if err := seedDemoCatalog(ctx, d, clk, owner.ID); err != nil {
 		return err
+	}
+	if !seeded {
+		fmt.Fprintln(stdout, "database is not empty: demo data not seeded")
+		return nil
 	}
 	fmt.Fprintf(stdout, "demo data seeded: staff owner %q with password %q\n", demoOwner, demoOwnerPassword)
 	return nil

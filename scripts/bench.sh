@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Load test of the catalog and cart reads over loopback.
+#
+#   scripts/bench.sh          MySQL: seeds 10,000 products / 30,000 SKUs and 500 carts
+#   scripts/bench.sh demo     demo mode: embedded SQLite with the demo catalog
+#
+# Each endpoint is driven by wrk (BENCH_CONNECTIONS connections, 32 by default,
+# for BENCH_DURATION, 15s by default) in the same run as a bare gin handler
+# that returns a fixed 1 KB JSON body; the table shows requests/s, p50, p99 and
+# each endpoint's ratio to the bare handler. Everything stays on 127.0.0.1 and
+# every process is stopped at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode="${1:-mysql}"
+duration="${BENCH_DURATION:-15s}"
+conns="${BENCH_CONNECTIONS:-32}"
+threads="${BENCH_THREADS:-2}"
+api_port=18080
+bare_port=18081
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+if ! command -v wrk >/dev/null; then
+  echo "bench: installing wrk" >&2
+  if [ "$(id -u)" -eq 0 ]; then apt-get update -qq >&2 && apt-get install -y -qq wrk >&2
+  else sudo apt-get update -qq >&2 && sudo apt-get install -y -qq wrk >&2; fi
+fi
+
+mkdir -p bin
+go build -o bin/minimall ./cmd/minimall
+go build -o bin/bench ./scripts/bench
+
+secret="bench-secret-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export MINIMALL_JWT_SECRET="$secret"
+export MINIMALL_HTTP_ADDR="127.0.0.1:${api_port}"
+
+wait_http() {
+  for _ in $(seq 1 200); do
+    curl -fsS "$1" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "bench: $1 never answered" >&2
+  return 1
+}
+
+case "$mode" in
+  mysql)
+    base_dsn="$(scripts/start-mysql.sh)"
+    user="${base_dsn%%:*}"; rest="${base_dsn#*:}"; pass="${rest%%@*}"
+    dbname="minimall_test_bench"
+    mysql -h127.0.0.1 -u"$user" -p"$pass" -e "DROP DATABASE IF EXISTS ${dbname}; CREATE DATABASE ${dbname} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+    dsn="${base_dsn%/}/${dbname}"
+    echo "bench: seeding ${dbname}" >&2
+    bin/bench seed -driver mysql -dsn "$dsn" -products "${BENCH_PRODUCTS:-10000}" -skus 3 \
+      -customers 500 -cart-lines 8 -secret "$secret" -tokens "$work/tokens.txt" > "$work/env"
+    export MINIMALL_DB_DRIVER=mysql MINIMALL_DB_DSN="$dsn"
+    bin/minimall serve > "$work/server.out" 2> "$work/server.log" &
+    pids+=($!)
+    endpoints="detail list search cart"
+    ;;
+  demo)
+    (cd "$work" && MINIMALL_SANDBOX_ADDR=127.0.0.1:18090 "$OLDPWD/bin/minimall" serve --demo > server.out 2> server.log) &
+    pids+=($!)
+    wait_http "http://127.0.0.1:${api_port}/healthz"
+    bin/bench demo-env -url "http://127.0.0.1:${api_port}" > "$work/env"
+    endpoints="detail list"
+    ;;
+  *)
+    echo "usage: scripts/bench.sh [mysql|demo]" >&2
+    exit 2
+    ;;
+esac
+set -a; . "$work/env"; set +a
+export BENCH_TOKENS="$work/tokens.txt"
+
+bin/bench bare -addr "127.0.0.1:${bare_port}" > /dev/null 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:${api_port}/healthz"
+wait_http "http://127.0.0.1:${bare_port}/bare"
+
+# run NAME SCRIPT URL: one warm-up second, then the measured run.
+run() {
+  wrk -t"$threads" -c"$conns" -d2s -s "scripts/wrk/$2.lua" "$3" > /dev/null 2>&1 || true
+  wrk -t"$threads" -c"$conns" -d"$duration" --latency -s "scripts/wrk/$2.lua" "$3" > "$work/$1.txt"
+}
+to_ms() { awk '{ v=$1; if (v ~ /us$/) { sub(/us$/,"",v); v=v/1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v) } else if (v ~ /s$/) { sub(/s$/,"",v); v=v*1000 }; printf "%.2f", v }'; }
+field() { # file percentile
+  awk -v p="$2" '$1 == p { print $2 }' "$1" | head -n1 | to_ms
+}
+rps() { awk '/^Requests\/sec/ { printf "%.0f", $2 }' "$1"; }
+errors() { awk '/Non-2xx|Socket errors/ { printf "%s ", $0 }' "$1"; }
+
+run bare bare "http://127.0.0.1:${bare_port}"
+for e in $endpoints; do
+  run "$e" "$e" "http://127.0.0.1:${api_port}"
+done
+
+bare_rps="$(rps "$work/bare.txt")"
+echo
+echo "mode=${mode} connections=${conns} threads=${threads} duration=${duration} cores=$(nproc)"
+printf "%-8s %10s %9s %9s %7s  %s\n" endpoint "req/s" "p50 ms" "p99 ms" ratio notes
+for e in bare $endpoints; do
+  r="$(rps "$work/$e.txt")"
+  ratio="$(awk -v a="$r" -v b="$bare_rps" 'BEGIN { printf "%.2f", a / b }')"
+  printf "%-8s %10s %9s %9s %7s  %s\n" "$e" "$r" "$(field "$work/$e.txt" 50%)" "$(field "$work/$e.txt" 99%)" "$ratio" "$(errors "$work/$e.txt")"
+done

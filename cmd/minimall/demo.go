@@ -186,6 +186,7 @@ func startSandbox(cfg *config.Config, log *slog.Logger) (*runningSandbox, error)
 			log.Warn("sandbox shutdown", "err", err)
 		}
 		<-rs.errc
+		sb.StopDeliveries()
 	}
 	return rs, nil
 }
@@ -199,6 +200,13 @@ func (rs *runningSandbox) pointAt(cfg *config.Config) {
 	cfg.Alipay.PrivateKeyFile = rs.priv
 	cfg.Alipay.PublicKeyFile = rs.pub
 	cfg.Alipay.Gateway = ep.AlipayGateway
+	dir := filepath.Dir(rs.priv) // WriteFiles put the WeChat Pay keys next to the Alipay ones
+	cfg.WeChatPay = config.WeChatPay{
+		MchID: s.WeChatPayMchID, Serial: s.WeChatPaySerial, APIv3Key: s.WeChatPayAPIv3Key,
+		PrivateKeyFile: filepath.Join(dir, sandbox.FileWeChatPayPrivateKey),
+		PublicKeyID:    s.WeChatPayPublicKeyID, PublicKeyFile: filepath.Join(dir, sandbox.FileWeChatPayPublicKey),
+		APIBase: rs.base,
+	}
 }
 
 // runSandboxServer is `minimall sandbox`: the sandbox alone, until ctx ends,

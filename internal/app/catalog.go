@@ -1,23 +1,44 @@
 package app
 
 import (
+	"context"
+
+	"github.com/redis/go-redis/v9"
+
 	"github.com/minimall/minimall/internal/cart"
 	"github.com/minimall/minimall/internal/catalog"
 	"github.com/minimall/minimall/internal/user"
 )
 
-// buildCatalog wires the catalog (public reads, staff writes announced to
-// an invalidator), the cart and the address book.
+// buildCatalog wires the catalog (public reads from the read cache, staff
+// writes announced to it and, with Redis, to the other instances), the cart
+// and the address book.
 func (a *App) buildCatalog() error {
 	store, err := catalog.NewStore(a.db)
 	if err != nil {
 		return err
 	}
-	// No read cache exists yet: committed writes are announced to nobody.
-	if a.catalogSvc, err = catalog.NewService(a.db, store, a.audit, a.clock, catalog.NopInvalidator{}); err != nil {
+	cache, err := catalog.NewCache(store, a.clock, catalog.CacheOptions{})
+	if err != nil {
 		return err
 	}
-	if a.catalogH, err = catalog.NewHandlers(a.catalogSvc); err != nil {
+	var inv catalog.Invalidator = cache
+	if a.cfg.Redis.Addr != "" {
+		shared, err := catalog.NewRedisInvalidations(redis.NewClient(&redis.Options{Addr: a.cfg.Redis.Addr}),
+			catalog.DefaultRedisChannel, cache, cache.Flush, a.log)
+		if err != nil {
+			return err
+		}
+		inv = catalog.Invalidators{cache, shared}
+		a.jobs = append(a.jobs, Job{Name: "catalog cache invalidations (redis)", Run: shared.Listen})
+	}
+	a.jobs = append(a.jobs, Job{Name: "catalog cache refresh", Run: func(ctx context.Context) {
+		cache.RunRefresher(ctx, func(err error) { a.log.WarnContext(ctx, "catalog cache refresh failed", "err", err) })
+	}})
+	if a.catalogSvc, err = catalog.NewService(a.db, store, a.audit, a.clock, inv); err != nil {
+		return err
+	}
+	if a.catalogH, err = catalog.NewHandlers(a.catalogSvc, cache); err != nil {
 		return err
 	}
 	cartStore, err := cart.NewStore(a.db)

@@ -14,19 +14,25 @@ import (
 	"github.com/minimall/minimall/internal/platform/httpx"
 )
 
-// Handlers serve the catalog's public reads and staff writes. Staff reads
-// always go to the database, never to a cache.
+// Handlers serve the catalog's public reads and staff writes. The public
+// product detail and list come from the read cache; staff reads always go to
+// the database, never to the cache.
 type Handlers struct {
-	svc *Service
+	svc   *Service
+	cache *Cache
 }
 
 // NewHandlers returns the catalog's HTTP handlers.
-func NewHandlers(svc *Service) (*Handlers, error) {
-	if svc == nil {
-		return nil, errors.New("catalog: nil service")
+func NewHandlers(svc *Service, cache *Cache) (*Handlers, error) {
+	if svc == nil || cache == nil {
+		return nil, errors.New("catalog: nil service or cache")
 	}
-	return &Handlers{svc: svc}, nil
+	return &Handlers{svc: svc, cache: cache}, nil
 }
+
+// contentJSON is the content type of the pre-serialised pages, the same as
+// gin's c.JSON.
+const contentJSON = "application/json; charset=utf-8"
 
 // ---- response shapes ----
 
@@ -299,38 +305,36 @@ func query(c *gin.Context) (ProductQuery, httpx.Page, error) {
 }
 
 // Products serves GET /api/v1/products: on-shelf products, filtered by
-// category (with its descendants) and keyword, sorted and paged.
+// category (with its descendants) and keyword, sorted and paged, from the
+// read cache (stale by at most its TTL).
 func (h *Handlers) Products(c *gin.Context) {
 	q, page, err := query(c)
 	if err != nil {
 		httpx.Error(c, err)
 		return
 	}
-	items, total, err := h.svc.PublicProducts(c.Request.Context(), q)
+	body, err := h.cache.Products(c.Request.Context(), q, page)
 	if err != nil {
 		httpx.Error(c, err)
 		return
 	}
-	out := make([]ProductSummary, len(items))
-	for i, p := range items {
-		out[i] = ProductSummary{ID: p.ID, Title: p.Title, MainImage: p.MainImage(), MinPriceFen: p.MinPriceFen, Sales: p.Sales}
-	}
-	c.JSON(http.StatusOK, httpx.NewList(out, total, page))
+	c.Data(http.StatusOK, contentJSON, body)
 }
 
-// Product serves GET /api/v1/products/{id}: an on-shelf product's detail.
+// Product serves GET /api/v1/products/{id}: an on-shelf product's detail,
+// from the read cache (stock and sales stale by at most its TTL).
 func (h *Handlers) Product(c *gin.Context) {
 	id, err := httpx.ParamID(c, "id")
 	if err != nil {
 		httpx.Error(c, err)
 		return
 	}
-	p, err := h.svc.PublicProduct(c.Request.Context(), id)
+	body, err := h.cache.Product(c.Request.Context(), id)
 	if err != nil {
 		httpx.Error(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, PublicProductBody(p))
+	c.Data(http.StatusOK, contentJSON, body)
 }
 
 // ---- staff ----

@@ -322,7 +322,31 @@ func (s *Service) DeleteCategory(ctx context.Context, staffID, id int64) error {
 // PublicProduct returns an on-shelf product with its live SKUs; an
 // off-shelf or unknown product is not found.
 func (s *Service) PublicProduct(ctx context.Context, id int64) (Product, error) {
-	p, err := s.Product(ctx, id)
+	return publicProduct(ctx, s.store, id)
+}
+
+// Product returns a product, on shelf or not, with its live SKUs.
+func (s *Service) Product(ctx context.Context, id int64) (Product, error) {
+	return productWithSKUs(ctx, s.store, id)
+}
+
+// PublicProducts lists on-shelf products; a category filter covers its
+// visible descendants, and a hidden or unknown category is not found.
+func (s *Service) PublicProducts(ctx context.Context, q ProductQuery) ([]Product, int64, error) {
+	return publicProducts(ctx, s.store, q)
+}
+
+// Products lists products for staff, with an optional shelf filter.
+func (s *Service) Products(ctx context.Context, q ProductQuery) ([]Product, int64, error) {
+	return listProducts(ctx, s.store, q, false)
+}
+
+// The read paths are functions of the store alone, so that the read cache
+// (cache.go) loads exactly what the service would answer without depending
+// on the service, which itself announces its writes to the cache.
+
+func publicProduct(ctx context.Context, st *Store, id int64) (Product, error) {
+	p, err := productWithSKUs(ctx, st, id)
 	if err != nil {
 		return Product{}, err
 	}
@@ -332,41 +356,33 @@ func (s *Service) PublicProduct(ctx context.Context, id int64) (Product, error) 
 	return p, nil
 }
 
-// Product returns a product, on shelf or not, with its live SKUs.
-func (s *Service) Product(ctx context.Context, id int64) (Product, error) {
-	p, err := s.store.product(ctx, id)
+func productWithSKUs(ctx context.Context, st *Store, id int64) (Product, error) {
+	p, err := st.product(ctx, id)
 	if db.IsNotFound(err) {
 		return Product{}, apperr.NotFound("product")
 	}
 	if err != nil {
 		return Product{}, apperr.Internal(err)
 	}
-	if p.SKUs, err = s.store.skusOf(ctx, []int64{id}, false); err != nil {
+	if p.SKUs, err = st.skusOf(ctx, []int64{id}, false); err != nil {
 		return Product{}, apperr.Internal(err)
 	}
 	return p, nil
 }
 
-// PublicProducts lists on-shelf products; a category filter covers its
-// visible descendants, and a hidden or unknown category is not found.
-func (s *Service) PublicProducts(ctx context.Context, q ProductQuery) ([]Product, int64, error) {
+func publicProducts(ctx context.Context, st *Store, q ProductQuery) ([]Product, int64, error) {
 	on := true
 	q.OnShelf = &on
-	return s.list(ctx, q, true)
+	return listProducts(ctx, st, q, true)
 }
 
-// Products lists products for staff, with an optional shelf filter.
-func (s *Service) Products(ctx context.Context, q ProductQuery) ([]Product, int64, error) {
-	return s.list(ctx, q, false)
-}
-
-func (s *Service) list(ctx context.Context, q ProductQuery, visibleOnly bool) ([]Product, int64, error) {
+func listProducts(ctx context.Context, st *Store, q ProductQuery, visibleOnly bool) ([]Product, int64, error) {
 	if err := q.validate(); err != nil {
 		return nil, 0, err
 	}
 	var categoryIDs []int64
 	if q.CategoryID != 0 {
-		cats, err := s.store.Categories(ctx)
+		cats, err := st.Categories(ctx)
 		if err != nil {
 			return nil, 0, apperr.Internal(err)
 		}
@@ -383,7 +399,7 @@ func (s *Service) list(ctx context.Context, q ProductQuery, visibleOnly bool) ([
 			return nil, 0, err
 		}
 	}
-	items, total, err := s.store.listProducts(ctx, q, categoryIDs, tokens)
+	items, total, err := st.listProducts(ctx, q, categoryIDs, tokens)
 	if err != nil {
 		return nil, 0, apperr.Internal(err)
 	}

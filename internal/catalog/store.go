@@ -254,6 +254,32 @@ func (s *Store) product(ctx context.Context, id int64) (Product, error) {
 	return r.domain(), nil
 }
 
+// productsWithSKUs reads several products with their live SKUs in two
+// queries, keyed by id; unknown ids are absent.
+func (s *Store) productsWithSKUs(ctx context.Context, ids []int64) (map[int64]Product, error) {
+	out := make(map[int64]Product, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []productRow
+	if err := s.db.Reader(ctx).Where("id IN ?", ids).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	skus, err := s.skusOf(ctx, ids, false)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		out[r.ID] = r.domain()
+	}
+	for _, k := range skus {
+		p := out[k.ProductID]
+		p.SKUs = append(p.SKUs, k)
+		out[k.ProductID] = p
+	}
+	return out, nil
+}
+
 // listProducts returns one page of products (without descriptions or SKUs)
 // and the number of products that match.
 func (s *Store) listProducts(ctx context.Context, q ProductQuery, categoryIDs []int64, tokens []string) ([]Product, int64, error) {

@@ -1,0 +1,482 @@
+package catalog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/minimall/minimall/internal/apperr"
+	"github.com/minimall/minimall/internal/platform/clock"
+	"github.com/minimall/minimall/internal/platform/httpx"
+)
+
+// Defaults of the read cache.
+const (
+	// DefaultCacheTTL is the staleness bound of a cached page: it is served
+	// for at most this long after the moment its rows were read.
+	DefaultCacheTTL = 2 * time.Second
+	// DefaultCacheMaxBytes bounds the memory held by cached pages.
+	DefaultCacheMaxBytes = 64 << 20
+	// entryOverhead approximates what an entry costs besides its body: the
+	// map slot, the entry and its key.
+	entryOverhead = 160
+	// refreshBatch is how many products one refresh query reads.
+	refreshBatch = 200
+)
+
+// CacheOptions tune the read cache; zero values take the defaults.
+type CacheOptions struct {
+	// TTL is the staleness bound (DefaultCacheTTL).
+	TTL time.Duration
+	// MaxBytes bounds the bytes held by cached pages (DefaultCacheMaxBytes).
+	MaxBytes int64
+}
+
+// Cache serves the public product detail and the public product list
+// (category pages and keyword search) as JSON bytes serialised once per load.
+//
+// Staleness is bounded: a page is served for at most TTL after the moment its
+// rows were read, whatever happens elsewhere (stock taken by checkout, sales
+// and ratings moved by other modules, a write made on another instance).
+// Staff writes on this instance drop what they touched at once, through
+// CatalogChanged; with Redis, writes on other instances do too (see
+// RedisInvalidations). A load that was already reading when an invalidation
+// arrived is answered to its callers but never stored, so a dropped page
+// cannot come back from a read that raced the write.
+//
+// Concurrent misses of one page share one load (singleflight), and Refresh
+// reloads the pages still being read shortly before they expire, products in
+// batches, so that a busy page rarely makes a customer wait for the database.
+// Memory is bounded by MaxBytes; past it, expired pages go first, then
+// arbitrary ones.
+//
+// Checkout, payment, stock decisions and staff reads never use it.
+type Cache struct {
+	store    *Store
+	clock    clock.Clock
+	ttl      time.Duration
+	maxBytes int64
+	flight   singleflight.Group
+
+	hits, misses atomic.Int64
+
+	mu      sync.RWMutex
+	details map[int64]*entry
+	lists   map[string]*listEntry
+	bytes   int64
+	// gen counts invalidations; a load stores its page only if gen has not
+	// moved since the load began.
+	gen uint64
+}
+
+// entry is one cached page: its JSON body, or the not-found error it
+// answers, and when its rows were read.
+type entry struct {
+	body   []byte
+	err    error
+	readAt time.Time
+	size   int64
+	// read is set when the page is served, so Refresh reloads only pages
+	// that are still wanted.
+	read atomic.Bool
+}
+
+// listEntry is a cached list page with the query that reloads it.
+type listEntry struct {
+	entry
+	q    ProductQuery
+	page httpx.Page
+}
+
+// NewCache returns an empty read cache over store.
+func NewCache(store *Store, clk clock.Clock, o CacheOptions) (*Cache, error) {
+	if store == nil || clk == nil {
+		return nil, errors.New("catalog: nil dependency of the cache")
+	}
+	if o.TTL < 0 || o.MaxBytes < 0 {
+		return nil, errors.New("catalog: negative cache option")
+	}
+	if o.TTL == 0 {
+		o.TTL = DefaultCacheTTL
+	}
+	if o.MaxBytes == 0 {
+		o.MaxBytes = DefaultCacheMaxBytes
+	}
+	return &Cache{store: store, clock: clk, ttl: o.TTL, maxBytes: o.MaxBytes,
+		details: map[int64]*entry{}, lists: map[string]*listEntry{}}, nil
+}
+
+// TTL returns the cache's staleness bound.
+func (c *Cache) TTL() time.Duration { return c.ttl }
+
+// CacheStats describe the cache, for metrics and tests.
+type CacheStats struct {
+	Entries int
+	Bytes   int64
+	Hits    int64
+	Misses  int64
+}
+
+// Stats returns the cache's current size and its hit and miss counts.
+func (c *Cache) Stats() CacheStats {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return CacheStats{Entries: len(c.details) + len(c.lists), Bytes: c.bytes, Hits: c.hits.Load(), Misses: c.misses.Load()}
+}
+
+// CatalogChanged drops the detail pages of the changed products and every
+// list page (a product's change can move it in or out of any list, or
+// reorder one); a category change drops every list page. Loads in flight
+// are not stored.
+func (c *Cache) CatalogChanged(_ context.Context, ch Change) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	for _, id := range ch.ProductIDs {
+		if e, ok := c.details[id]; ok {
+			c.bytes -= e.size
+			delete(c.details, id)
+		}
+	}
+	if len(ch.ProductIDs) > 0 || ch.Categories {
+		for k, e := range c.lists {
+			c.bytes -= e.size
+			delete(c.lists, k)
+		}
+	}
+}
+
+// Flush drops every page, e.g. when invalidations from other instances may
+// have been missed.
+func (c *Cache) Flush() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.details = map[int64]*entry{}
+	c.lists = map[string]*listEntry{}
+	c.bytes = 0
+}
+
+func (c *Cache) fresh(e *entry, now time.Time) bool {
+	return e != nil && now.Sub(e.readAt) < c.ttl
+}
+
+func (e *entry) answer() ([]byte, error) {
+	if !e.read.Load() {
+		e.read.Store(true)
+	}
+	return e.body, e.err
+}
+
+// Product returns the public detail of an on-shelf product as JSON, or the
+// not-found error an off-shelf or unknown product answers.
+func (c *Cache) Product(ctx context.Context, id int64) ([]byte, error) {
+	now := c.clock.Now()
+	c.mu.RLock()
+	e, gen := c.details[id], c.gen
+	c.mu.RUnlock()
+	if c.fresh(e, now) {
+		c.hits.Add(1)
+		return e.answer()
+	}
+	c.misses.Add(1)
+	key := "d" + strconv.FormatInt(id, 10) + "/" + strconv.FormatUint(gen, 10)
+	v, err, _ := c.flight.Do(key, func() (any, error) {
+		e, err := c.loadProduct(context.WithoutCancel(ctx), id)
+		if err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		if c.gen == gen {
+			c.putDetail(id, e)
+		}
+		c.mu.Unlock()
+		return e, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*entry).answer()
+}
+
+func (c *Cache) loadProduct(ctx context.Context, id int64) (*entry, error) {
+	readAt := c.clock.Now()
+	p, err := publicProduct(ctx, c.store, id)
+	if err != nil && !apperr.Is(err, apperr.CodeNotFound) {
+		return nil, err
+	}
+	return detailEntry(p, err, readAt)
+}
+
+func detailEntry(p Product, notFound error, readAt time.Time) (*entry, error) {
+	e := &entry{err: notFound, readAt: readAt}
+	if notFound == nil {
+		b, err := json.Marshal(PublicProductBody(p))
+		if err != nil {
+			return nil, apperr.Internal(err)
+		}
+		e.body = b
+	}
+	e.size = int64(len(e.body)) + entryOverhead
+	return e, nil
+}
+
+// Products returns one page of the public product list as JSON, in the
+// list envelope, or the error the query answers (a hidden or unknown
+// category is not found).
+func (c *Cache) Products(ctx context.Context, q ProductQuery, page httpx.Page) ([]byte, error) {
+	if err := q.validate(); err != nil {
+		return nil, err
+	}
+	key, err := listKey(q, page)
+	if err != nil {
+		return nil, err
+	}
+	now := c.clock.Now()
+	c.mu.RLock()
+	e, gen := c.lists[key], c.gen
+	c.mu.RUnlock()
+	if e != nil && c.fresh(&e.entry, now) {
+		c.hits.Add(1)
+		return e.answer()
+	}
+	c.misses.Add(1)
+	v, err, _ := c.flight.Do("l"+key+"/"+strconv.FormatUint(gen, 10), func() (any, error) {
+		e, err := c.loadList(context.WithoutCancel(ctx), q, page)
+		if err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		if c.gen == gen {
+			c.putList(key, e)
+		}
+		c.mu.Unlock()
+		return e, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*listEntry).answer()
+}
+
+// listKey names a validated query: two spellings of one keyword that cut
+// into the same tokens share a page.
+func listKey(q ProductQuery, page httpx.Page) (string, error) {
+	var b strings.Builder
+	b.WriteString(strconv.FormatInt(q.CategoryID, 10))
+	b.WriteByte('|')
+	b.WriteString(q.Sort)
+	b.WriteByte('|')
+	b.WriteString(strconv.Itoa(page.Page))
+	b.WriteByte('|')
+	b.WriteString(strconv.Itoa(page.PageSize))
+	b.WriteByte('|')
+	if q.Q != "" {
+		tokens, err := QueryTokens(q.Q)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(strings.Join(tokens, "\x00"))
+	}
+	return b.String(), nil
+}
+
+func (c *Cache) loadList(ctx context.Context, q ProductQuery, page httpx.Page) (*listEntry, error) {
+	readAt := c.clock.Now()
+	e := &listEntry{entry: entry{readAt: readAt}, q: q, page: page}
+	items, total, err := publicProducts(ctx, c.store, q)
+	switch {
+	case apperr.Is(err, apperr.CodeNotFound):
+		e.err = err
+	case err != nil:
+		return nil, err
+	default:
+		if e.body, err = PublicListBody(items, total, page); err != nil {
+			return nil, apperr.Internal(err)
+		}
+	}
+	e.size = int64(len(e.body)) + entryOverhead
+	return e, nil
+}
+
+// PublicListBody serialises a page of the public product list.
+func PublicListBody(items []Product, total int64, page httpx.Page) ([]byte, error) {
+	out := make([]ProductSummary, len(items))
+	for i, p := range items {
+		out[i] = ProductSummary{ID: p.ID, Title: p.Title, MainImage: p.MainImage(), MinPriceFen: p.MinPriceFen, Sales: p.Sales}
+	}
+	return json.Marshal(httpx.NewList(out, total, page))
+}
+
+// putDetail and putList store a page; the caller holds mu.
+func (c *Cache) putDetail(id int64, e *entry) {
+	if old, ok := c.details[id]; ok {
+		c.bytes -= old.size
+		delete(c.details, id)
+	}
+	if !c.makeRoom(e.size) {
+		return
+	}
+	c.details[id] = e
+	c.bytes += e.size
+}
+
+func (c *Cache) putList(key string, e *listEntry) {
+	e.size += int64(len(key))
+	if old, ok := c.lists[key]; ok {
+		c.bytes -= old.size
+		delete(c.lists, key)
+	}
+	if !c.makeRoom(e.size) {
+		return
+	}
+	c.lists[key] = e
+	c.bytes += e.size
+}
+
+// makeRoom evicts pages until size more bytes fit: expired ones first, then
+// arbitrary ones (map order is random). It reports false for a page larger
+// than the whole budget. The caller holds mu.
+func (c *Cache) makeRoom(size int64) bool {
+	if size > c.maxBytes {
+		return false
+	}
+	if c.bytes+size <= c.maxBytes {
+		return true
+	}
+	now := c.clock.Now()
+	for id, e := range c.details {
+		if !c.fresh(e, now) {
+			c.bytes -= e.size
+			delete(c.details, id)
+		}
+	}
+	for k, e := range c.lists {
+		if !c.fresh(&e.entry, now) {
+			c.bytes -= e.size
+			delete(c.lists, k)
+		}
+	}
+	for id, e := range c.details {
+		if c.bytes+size <= c.maxBytes {
+			return true
+		}
+		c.bytes -= e.size
+		delete(c.details, id)
+	}
+	for k, e := range c.lists {
+		if c.bytes+size <= c.maxBytes {
+			return true
+		}
+		c.bytes -= e.size
+		delete(c.lists, k)
+	}
+	return c.bytes+size <= c.maxBytes
+}
+
+// Refresh reloads, ahead of their expiry, the pages that were served since
+// they were loaded and are at least half their TTL old: detail pages in
+// batches of a few hundred products (two queries a batch), list pages one by
+// one. Pages nobody read are left to expire. Run it every quarter TTL
+// (RunRefresher does); it returns the first error it met, after trying
+// every page.
+func (c *Cache) Refresh(ctx context.Context) error {
+	now := c.clock.Now()
+	var ids []int64
+	type listWork struct {
+		key  string
+		q    ProductQuery
+		page httpx.Page
+	}
+	var lists []listWork
+	c.mu.RLock()
+	gen := c.gen
+	for id, e := range c.details {
+		if e.read.Load() && now.Sub(e.readAt) >= c.ttl/2 {
+			ids = append(ids, id)
+		}
+	}
+	for k, e := range c.lists {
+		if e.read.Load() && now.Sub(e.readAt) >= c.ttl/2 {
+			lists = append(lists, listWork{key: k, q: e.q, page: e.page})
+		}
+	}
+	c.mu.RUnlock()
+
+	var first error
+	for start := 0; start < len(ids); start += refreshBatch {
+		batch := ids[start:min(start+refreshBatch, len(ids))]
+		if err := c.refreshProducts(ctx, batch, gen); err != nil && first == nil {
+			first = err
+		}
+	}
+	for _, w := range lists {
+		e, err := c.loadList(ctx, w.q, w.page)
+		if err != nil {
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		c.mu.Lock()
+		if c.gen == gen {
+			c.putList(w.key, e)
+		}
+		c.mu.Unlock()
+	}
+	return first
+}
+
+func (c *Cache) refreshProducts(ctx context.Context, ids []int64, gen uint64) error {
+	readAt := c.clock.Now()
+	products, err := c.store.productsWithSKUs(ctx, ids)
+	if err != nil {
+		return err
+	}
+	entries := make(map[int64]*entry, len(ids))
+	for _, id := range ids {
+		p, ok := products[id]
+		var notFound error
+		if !ok || !p.OnShelf {
+			notFound = apperr.NotFound("product")
+		}
+		e, err := detailEntry(p, notFound, readAt)
+		if err != nil {
+			return err
+		}
+		entries[id] = e
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return nil
+	}
+	for id, e := range entries {
+		c.putDetail(id, e)
+	}
+	return nil
+}
+
+// RunRefresher calls Refresh every quarter TTL until ctx ends, reporting
+// errors to onError.
+func (c *Cache) RunRefresher(ctx context.Context, onError func(error)) {
+	t := time.NewTicker(c.ttl / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := c.Refresh(ctx); err != nil && ctx.Err() == nil {
+				onError(err)
+			}
+		}
+	}
+}

@@ -62,14 +62,17 @@ type paymentOrders struct {
 	store *order.Store
 }
 
+// Get returns one of the customer's orders.
 func (p paymentOrders) Get(ctx context.Context, customerID, orderID int64) (order.Order, error) {
 	return p.a.orders.Get(ctx, customerID, orderID)
 }
 
+// ByID returns any order with its items.
 func (p paymentOrders) ByID(ctx context.Context, orderID int64) (order.Order, error) {
 	return p.store.ByID(ctx, orderID)
 }
 
+// MarkPaid moves an order to paid through the order service.
 func (p paymentOrders) MarkPaid(ctx context.Context, orderID, paidFen int64, at time.Time, actor order.Actor) error {
 	return p.a.orders.MarkPaid(ctx, orderID, paidFen, at, actor)
 }

@@ -240,6 +240,7 @@ type Refusal struct {
 	Err     error
 }
 
+// Error tells the status, the message and the cause.
 func (r *Refusal) Error() string {
 	if r.Err != nil {
 		return fmt.Sprintf("notification refused (%d %s): %v", r.Status, r.Message, r.Err)
@@ -247,6 +248,7 @@ func (r *Refusal) Error() string {
 	return fmt.Sprintf("notification refused (%d %s)", r.Status, r.Message)
 }
 
+// Unwrap exposes the cause.
 func (r *Refusal) Unwrap() error { return r.Err }
 
 // errDuplicateNotification rolls back the handling of a notification whose

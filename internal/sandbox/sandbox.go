@@ -47,7 +47,7 @@ type Options struct {
 	// answer open_id instead of user_id, as apps created since 2023 do.
 	AlipayOpenID bool
 	// WeChatPayNotifySchedule replaces the platform's notification retry
-	// schedule (WeChatPayNotifySchedule), so tests can compress it.
+	// schedule (DefaultWeChatPayNotifySchedule), so tests can compress it.
 	WeChatPayNotifySchedule []time.Duration
 }
 

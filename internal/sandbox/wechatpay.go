@@ -40,13 +40,15 @@ const (
 	WeChatPaySystemError   = "SYSTEM_ERROR"
 )
 
-// WeChatPayNotifySchedule is the platform's retry schedule for a payment
-// notification that is not acknowledged with a 2xx: the wait before each
-// retry (15 retries over about 24 hours).
-var WeChatPayNotifySchedule = []time.Duration{
-	15 * time.Second, 15 * time.Second, 30 * time.Second, 3 * time.Minute, 10 * time.Minute,
-	20 * time.Minute, 30 * time.Minute, 30 * time.Minute, 30 * time.Minute, 60 * time.Minute,
-	3 * time.Hour, 3 * time.Hour, 3 * time.Hour, 6 * time.Hour, 6 * time.Hour,
+// DefaultWeChatPayNotifySchedule returns the platform's retry schedule for a
+// payment notification that is not acknowledged with a 2xx: the wait before
+// each retry (15 retries over about 24 hours).
+func DefaultWeChatPayNotifySchedule() []time.Duration {
+	return []time.Duration{
+		15 * time.Second, 15 * time.Second, 30 * time.Second, 3 * time.Minute, 10 * time.Minute,
+		20 * time.Minute, 30 * time.Minute, 30 * time.Minute, 30 * time.Minute, 60 * time.Minute,
+		3 * time.Hour, 3 * time.Hour, 3 * time.Hour, 6 * time.Hour, 6 * time.Hour,
+	}
 }
 
 // Ways a test delivery of a payment notification can be tampered with. The
@@ -163,7 +165,7 @@ func newWeChatPay(st *Settings, schedule []time.Duration) (*wechatPay, error) {
 		return nil, err
 	}
 	if schedule == nil {
-		schedule = WeChatPayNotifySchedule
+		schedule = DefaultWeChatPayNotifySchedule()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &wechatPay{
@@ -511,6 +513,7 @@ type WeChatPayError struct {
 	Message string
 }
 
+// Error returns the platform code and message.
 func (e *WeChatPayError) Error() string { return e.Code + ": " + e.Message }
 
 // PayWeChat pays the trade of prepayID as a user would in wx.requestPayment

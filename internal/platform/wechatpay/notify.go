@@ -52,10 +52,12 @@ type NotifyError struct {
 	Err    error
 }
 
+// Error tells the reason and the cause.
 func (e *NotifyError) Error() string {
 	return fmt.Sprintf("wechatpay notification refused (%s): %v", e.Reason, e.Err)
 }
 
+// Unwrap exposes the cause.
 func (e *NotifyError) Unwrap() error { return e.Err }
 
 func refuse(status int, reason string, format string, args ...any) *NotifyError {

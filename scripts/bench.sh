@@ -9,10 +9,16 @@
 # that returns a fixed 1 KB JSON body; the table shows requests/s, p50, p99 and
 # each endpoint's ratio to the bare handler. Everything stays on 127.0.0.1 and
 # every process is stopped at the end.
+#
+# BENCH_PROFILE=1 also turns on the server's loopback profiler
+# (MINIMALL_DEBUG_ADDR=127.0.0.1:18082) and writes a CPU profile of each
+# endpoint's measured run to bin/profiles/<mode>-<endpoint>.pprof; read one with
+# `go tool pprof -top bin/minimall bin/profiles/mysql-detail.pprof`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mode="${1:-mysql}"
+load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 duration="${BENCH_DURATION:-15s}"
 conns="${BENCH_CONNECTIONS:-32}"
 threads="${BENCH_THREADS:-2}"
@@ -40,6 +46,12 @@ go build -o bin/bench ./scripts/bench
 secret="bench-secret-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export MINIMALL_JWT_SECRET="$secret"
 export MINIMALL_HTTP_ADDR="127.0.0.1:${api_port}"
+debug_port=18082
+profile="${BENCH_PROFILE:-0}"
+if [ "$profile" = 1 ]; then
+  export MINIMALL_DEBUG_ADDR="127.0.0.1:${debug_port}"
+  mkdir -p bin/profiles
+fi
 
 wait_http() {
   for _ in $(seq 1 200); do
@@ -85,10 +97,18 @@ pids+=($!)
 wait_http "http://127.0.0.1:${api_port}/healthz"
 wait_http "http://127.0.0.1:${bare_port}/bare"
 
-# run NAME SCRIPT URL: one warm-up second, then the measured run.
+# run NAME SCRIPT URL: two warm-up seconds, then the measured run (profiled
+# for all but its last second when BENCH_PROFILE=1).
 run() {
   wrk -t"$threads" -c"$conns" -d2s -s "scripts/wrk/$2.lua" "$3" > /dev/null 2>&1 || true
+  local prof_pid=""
+  if [ "$profile" = 1 ] && [ "$1" != bare ]; then
+    secs="$(awk -v d="$duration" 'BEGIN { sub(/s$/, "", d); s = int(d) - 1; if (s < 1) s = 1; print s }')"
+    curl -fsS -o "bin/profiles/${mode}-$1.pprof" "http://127.0.0.1:${debug_port}/debug/pprof/profile?seconds=${secs}" &
+    prof_pid=$!
+  fi
   wrk -t"$threads" -c"$conns" -d"$duration" --latency -s "scripts/wrk/$2.lua" "$3" > "$work/$1.txt"
+  if [ -n "$prof_pid" ]; then wait "$prof_pid" || echo "bench: no profile for $1" >&2; fi
 }
 to_ms() { awk '{ v=$1; if (v ~ /us$/) { sub(/us$/,"",v); v=v/1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v) } else if (v ~ /s$/) { sub(/s$/,"",v); v=v*1000 }; printf "%.2f", v }'; }
 field() { # file percentile
@@ -104,7 +124,7 @@ done
 
 bare_rps="$(rps "$work/bare.txt")"
 echo
-echo "mode=${mode} connections=${conns} threads=${threads} duration=${duration} cores=$(nproc)"
+echo "mode=${mode} connections=${conns} threads=${threads} duration=${duration} cores=$(nproc) load_before=${load_before}"
 printf "%-8s %10s %9s %9s %7s  %s\n" endpoint "req/s" "p50 ms" "p99 ms" ratio notes
 for e in bare $endpoints; do
   r="$(rps "$work/$e.txt")"

@@ -104,6 +104,7 @@ func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App,
 	}
 	a.engine = e
 	a.routes(e)
+	a.buildDebug()
 	return a, nil
 }
 

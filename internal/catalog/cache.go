@@ -189,6 +189,14 @@ func (c *Cache) Product(ctx context.Context, id int64) ([]byte, error) {
 	c.misses.Add(1)
 	key := "d" + strconv.FormatInt(id, 10) + "/" + strconv.FormatUint(gen, 10)
 	v, err, _ := c.flight.Do(key, func() (any, error) {
+		// A load that finished between our look and this call has stored
+		// the page already.
+		c.mu.RLock()
+		e, same := c.details[id], c.gen == gen
+		c.mu.RUnlock()
+		if same && c.fresh(e, c.clock.Now()) {
+			return e, nil
+		}
 		e, err := c.loadProduct(context.WithoutCancel(ctx), id)
 		if err != nil {
 			return nil, err
@@ -249,6 +257,12 @@ func (c *Cache) Products(ctx context.Context, q ProductQuery, page httpx.Page) (
 	}
 	c.misses.Add(1)
 	v, err, _ := c.flight.Do("l"+key+"/"+strconv.FormatUint(gen, 10), func() (any, error) {
+		c.mu.RLock()
+		e, same := c.lists[key], c.gen == gen
+		c.mu.RUnlock()
+		if same && e != nil && c.fresh(&e.entry, c.clock.Now()) {
+			return e, nil
+		}
 		e, err := c.loadList(context.WithoutCancel(ctx), q, page)
 		if err != nil {
 			return nil, err

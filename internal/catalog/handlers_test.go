@@ -16,6 +16,7 @@ import (
 
 	"github.com/minimall/minimall/internal/app"
 	"github.com/minimall/minimall/internal/auth"
+	"github.com/minimall/minimall/internal/catalog"
 	"github.com/minimall/minimall/internal/platform/clock"
 	"github.com/minimall/minimall/internal/platform/config"
 	"github.com/minimall/minimall/internal/platform/db"
@@ -245,3 +246,45 @@ func TestCatalogHTTP(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// Staff reads go to the database while the public pages come from the read
+// cache: stock taken by checkout (which does not announce itself) shows at
+// once to staff and on the public detail only after the cache's TTL.
+func TestAdminReadsBypassTheCache(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		x := newAPI(t, d)
+		cat := x.must(x.do("POST", "/api/v1/admin/categories", "operator", obj{"name": "茶具"}), 201).id()
+		p := x.must(x.do("POST", "/api/v1/admin/products", "operator", productBody(cat, "白瓷盖碗", "gw")), 201)
+		pid := p.id()
+		red := int64(p.body["skus"].([]any)[0].(obj)["id"].(float64))
+		stockOf := func(r answer) float64 {
+			return r.body["skus"].([]any)[0].(obj)["stock"].(float64)
+		}
+		if got := stockOf(x.must(x.do("GET", "/api/v1/products/"+itoa(pid), "", nil), 200)); got != 5 {
+			t.Fatalf("public stock = %v, want 5", got)
+		}
+		store, err := catalog.NewStore(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := store.DecrementStock(context.Background(), red, 2); err != nil || !ok {
+			t.Fatalf("decrement: %v %v", ok, err)
+		}
+		if got := stockOf(x.must(x.do("GET", "/api/v1/admin/products/"+itoa(pid), "operator", nil), 200)); got != 3 {
+			t.Fatalf("staff read stock = %v, want the database's 3", got)
+		}
+		if got := stockOf(x.must(x.do("GET", "/api/v1/products/"+itoa(pid), "", nil), 200)); got != 5 {
+			t.Fatalf("public stock = %v, want the cached 5 within the TTL", got)
+		}
+		list := x.must(x.do("GET", "/api/v1/admin/products?on_shelf=true", "operator", nil), 200)
+		if items := list.body["items"].([]any); len(items) != 1 {
+			t.Fatalf("staff list = %s", list.raw)
+		}
+		// A staff write through the API drops the public page at once.
+		x.must(x.do("POST", "/api/v1/admin/products/"+itoa(pid)+"/off-shelf", "operator", nil), 200)
+		x.must(x.do("GET", "/api/v1/products/"+itoa(pid), "", nil), 404)
+		if got := stockOf(x.must(x.do("GET", "/api/v1/admin/products/"+itoa(pid), "warehouse", nil), 200)); got != 3 {
+			t.Fatalf("staff read of an off-shelf product: stock %v, want 3", got)
+		}
+	})
+}

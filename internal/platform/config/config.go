@@ -51,6 +51,7 @@ type Config struct {
 	Sandbox   Sandbox   `koanf:"sandbox"`
 	Payment   Payment   `koanf:"payment"`
 	Redis     Redis     `koanf:"redis"`
+	Debug     Debug     `koanf:"debug"`
 	Bootstrap Bootstrap `koanf:"bootstrap"`
 }
 
@@ -145,6 +146,12 @@ type Payment struct {
 
 // Redis optionally shares cache invalidation and rate limits across instances.
 type Redis struct {
+	Addr string `koanf:"addr"`
+}
+
+// Debug configures the opt-in profiling listener. It is never part of the
+// public router and may only listen on a loopback address.
+type Debug struct {
 	Addr string `koanf:"addr"`
 }
 
@@ -259,6 +266,9 @@ func (c *Config) Validate() error {
 				bad("MINIMALL_TRUSTED_PROXIES", "%q is neither an IP nor a CIDR", p)
 			}
 		}
+	}
+	if c.Debug.Addr != "" && !isLoopbackAddr(c.Debug.Addr) {
+		bad("MINIMALL_DEBUG_ADDR", "must be a loopback host:port such as 127.0.0.1:6060, got %q", c.Debug.Addr)
 	}
 	if c.HTTP.MaxBody < 1024 {
 		bad("MINIMALL_HTTP_MAX_BODY", "must be at least 1KiB")
@@ -404,4 +414,17 @@ func isLocalURL(s string) bool {
 	}
 	ip := net.ParseIP(h)
 	return ip != nil && (ip.IsLoopback() || ip.IsUnspecified())
+}
+
+// isLoopbackAddr reports whether addr is host:port on a loopback address.
+func isLoopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -78,6 +78,8 @@ func TestValidationNamesTheKey(t *testing.T) {
 		{"bad size", map[string]string{"MINIMALL_HTTP_MAX_BODY": "lots"}, []string{"max_body"}},
 		{"bad proxy", map[string]string{"MINIMALL_TRUSTED_PROXIES": "not-an-ip"}, []string{"MINIMALL_TRUSTED_PROXIES"}},
 		{"bad cors", map[string]string{"MINIMALL_CORS_ORIGINS": "admin.example.com"}, []string{"MINIMALL_CORS_ORIGINS"}},
+		{"public profiler", map[string]string{"MINIMALL_DEBUG_ADDR": "0.0.0.0:6060"}, []string{"MINIMALL_DEBUG_ADDR"}},
+		{"profiler without port", map[string]string{"MINIMALL_DEBUG_ADDR": "127.0.0.1"}, []string{"MINIMALL_DEBUG_ADDR"}},
 		{"bad base url", map[string]string{"MINIMALL_WECHAT_API_BASE": "api.weixin.qq.com"}, []string{"MINIMALL_WECHAT_API_BASE"}},
 		{"half wechatpay", map[string]string{"MINIMALL_WECHATPAY_MCHID": "1900000001"}, []string{
 			"MINIMALL_WECHATPAY_SERIAL", "MINIMALL_WECHATPAY_PRIVATE_KEY_FILE", "MINIMALL_WECHATPAY_APIV3_KEY",

@@ -46,6 +46,7 @@ var Keys = []Key{
 	{"MINIMALL_SANDBOX_ADDR", "sandbox.addr", "127.0.0.1:8090", "listen address of the sandbox in demo mode"},
 	{"MINIMALL_PAYMENT_RECONCILE_AFTER", "payment.reconcile_after", "60s", "query a payment attempt still pending this long after prepay"},
 	{"MINIMALL_REDIS_ADDR", "redis.addr", "", "optional Redis host:port for shared cache invalidation and rate limits"},
+	{"MINIMALL_DEBUG_ADDR", "debug.addr", "", "loopback host:port of the Go profiler (pprof) listener; empty: no listener"},
 	{"MINIMALL_BOOTSTRAP_OWNER", "bootstrap.owner", "", "username of the first staff owner, created on an empty database"},
 	{"MINIMALL_BOOTSTRAP_OWNER_PASSWORD_FILE", "bootstrap.owner_password_file", "", "file holding that owner's password"},
 }

@@ -170,45 +170,58 @@ func TestPayMapsPlatformErrors(t *testing.T) {
 }
 
 func TestConcurrentDuplicateNotificationsPayOnce(t *testing.T) {
-	dbtestEach(t, func(t *testing.T, e *env) {
-		pid, sku := e.product(2500, 10)
-		gina := e.login("gina")
-		o := e.order(gina, sku, 3)
-		p := e.pay(gina, o.ID)
-		if _, err := e.sb.PayWeChat(p.prepayID(), sandbox.WeChatPayPayOptions{Hold: true}); err != nil {
-			t.Fatal(err)
-		}
-		ds, err := e.sb.DeliverWeChatPay(context.Background(), p.OutTradeNo, sandbox.WeChatPayDeliverOptions{Copies: 50})
-		must(t, err)
-		for i, d := range ds {
-			if d.Status != http.StatusNoContent {
-				t.Errorf("delivery %d: %d %s %s", i, d.Status, d.Body, d.Error)
-			}
-		}
-		// The platform keeps delivering after the first acknowledgement.
-		ds, err = e.sb.DeliverWeChatPay(context.Background(), p.OutTradeNo, sandbox.WeChatPayDeliverOptions{Copies: 5})
-		must(t, err)
-		for i, d := range ds {
-			if d.Status != http.StatusNoContent {
-				t.Errorf("late duplicate %d: %d %s", i, d.Status, d.Body)
-			}
-		}
-		if n := e.paidEvents(o.ID); n != 1 {
-			t.Fatalf("paid events = %d, want 1", n)
-		}
-		if s := e.sales(pid); s != 3 {
-			t.Fatalf("sales = %d, want 3", s)
-		}
-		if got := e.getOrder(gina, o.ID); got.Status != "paid" || got.PaidFen != o.TotalFen {
-			t.Fatalf("order %+v", got)
-		}
-		if n := e.count("SELECT COUNT(*) FROM payment_notifications"); n != 1 {
-			t.Fatalf("stored notifications = %d, want 1", n)
-		}
-		if n := e.count("SELECT COUNT(*) FROM payment_anomalies"); n != 0 {
-			t.Fatalf("anomalies = %d, want 0", n)
-		}
-	})
+	tests := []struct {
+		name          string
+		distinct      bool
+		notifications int64 // stored: one per platform notification id
+	}{
+		{"same notification id", false, 1},
+		{"distinct notification ids", true, 51}, // and the later copies' own id
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dbtestEach(t, func(t *testing.T, e *env) {
+				pid, sku := e.product(2500, 10)
+				gina := e.login("gina")
+				o := e.order(gina, sku, 3)
+				p := e.pay(gina, o.ID)
+				if _, err := e.sb.PayWeChat(p.prepayID(), sandbox.WeChatPayPayOptions{Hold: true}); err != nil {
+					t.Fatal(err)
+				}
+				ds, err := e.sb.DeliverWeChatPay(context.Background(), p.OutTradeNo,
+					sandbox.WeChatPayDeliverOptions{Copies: 50, DistinctIDs: tt.distinct})
+				must(t, err)
+				for i, d := range ds {
+					if d.Status != http.StatusNoContent {
+						t.Errorf("delivery %d: %d %s %s", i, d.Status, d.Body, d.Error)
+					}
+				}
+				// The platform keeps delivering after the first acknowledgement.
+				ds, err = e.sb.DeliverWeChatPay(context.Background(), p.OutTradeNo, sandbox.WeChatPayDeliverOptions{Copies: 5})
+				must(t, err)
+				for i, d := range ds {
+					if d.Status != http.StatusNoContent {
+						t.Errorf("later duplicate %d: %d %s", i, d.Status, d.Body)
+					}
+				}
+				if n := e.paidEvents(o.ID); n != 1 {
+					t.Fatalf("paid events = %d, want 1", n)
+				}
+				if s := e.sales(pid); s != 3 {
+					t.Fatalf("sales = %d, want 3", s)
+				}
+				if got := e.getOrder(gina, o.ID); got.Status != "paid" || got.PaidFen != o.TotalFen {
+					t.Fatalf("order %+v", got)
+				}
+				if n := e.count("SELECT COUNT(*) FROM payment_notifications"); n != tt.notifications {
+					t.Fatalf("stored notifications = %d, want %d", n, tt.notifications)
+				}
+				if n := e.count("SELECT COUNT(*) FROM payment_anomalies"); n != 0 {
+					t.Fatalf("anomalies = %d, want 0", n)
+				}
+			})
+		})
+	}
 }
 
 func TestRefusedNotificationsChangeNothing(t *testing.T) {

@@ -586,7 +586,7 @@ func (s *Server) WeChatPayTradeOf(outTradeNo string) (WeChatPayTrade, bool) {
 // acknowledged, waiting the platform's schedule between attempts.
 func (w *wechatPay) deliverWithRetries(outTradeNo string) {
 	for i := 0; ; i++ {
-		d := w.deliverOnce(w.ctx, outTradeNo, TamperNone)
+		d := w.deliverOnce(w.ctx, outTradeNo, TamperNone, false)
 		if d.Status >= 200 && d.Status < 300 {
 			return
 		}
@@ -610,6 +610,9 @@ type WeChatPayDeliverOptions struct {
 	Copies int
 	// Tamper alters the notification (one of the Tamper constants).
 	Tamper string
+	// DistinctIDs gives every copy its own notification id, so that only the
+	// payment's own state can tell the copies are one payment.
+	DistinctIDs bool
 }
 
 // DeliverWeChatPay delivers the notification of a paid trade now, once per
@@ -632,7 +635,7 @@ func (s *Server) DeliverWeChatPay(ctx context.Context, outTradeNo string, opts W
 		go func() {
 			defer wg.Done()
 			<-start
-			out[i] = w.deliverOnce(ctx, outTradeNo, opts.Tamper)
+			out[i] = w.deliverOnce(ctx, outTradeNo, opts.Tamper, opts.DistinctIDs)
 		}()
 	}
 	close(start)
@@ -664,12 +667,15 @@ func (s *Server) WeChatPayAcknowledged(outTradeNo string) <-chan struct{} {
 
 // deliverOnce builds, signs and posts one notification and records the
 // answer.
-func (w *wechatPay) deliverOnce(ctx context.Context, outTradeNo, tamper string) WeChatPayDelivery {
+func (w *wechatPay) deliverOnce(ctx context.Context, outTradeNo, tamper string, freshID bool) WeChatPayDelivery {
 	w.mu.Lock()
 	t := w.trades[outTradeNo]
 	tx := w.transaction(t)
 	notifyID, url := t.notifyID, t.req.NotifyURL
 	w.mu.Unlock()
+	if freshID {
+		notifyID = strings.ToLower(randomHex(16))
+	}
 
 	d := WeChatPayDelivery{NotificationID: notifyID, Tamper: tamper, At: time.Now()}
 	body, header, err := w.notification(notifyID, tx, tamper)
@@ -811,18 +817,20 @@ func (s *Server) wechatPayControlPay(rw http.ResponseWriter, r *http.Request) {
 }
 
 // wechatPayControlDeliver serves POST /_sandbox/wechatpay/deliver
-// {"out_trade_no","copies"?,"tamper"?}: the delivery happens during the call.
+// {"out_trade_no","copies"?,"tamper"?,"distinct_ids"?}: the delivery happens
+// during the call.
 func (s *Server) wechatPayControlDeliver(rw http.ResponseWriter, r *http.Request) {
 	var req struct {
 		OutTradeNo string `json:"out_trade_no"`
 		Copies     int    `json:"copies"`
 		Tamper     string `json:"tamper"`
+		Distinct   bool   `json:"distinct_ids"`
 	}
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil || req.OutTradeNo == "" || req.Copies > 200 {
 		writeJSON(rw, http.StatusBadRequest, wxError{WeChatPayParamError, `body must be {"out_trade_no":"...","copies":1..200,"tamper":"..."}`})
 		return
 	}
-	ds, err := s.DeliverWeChatPay(r.Context(), req.OutTradeNo, WeChatPayDeliverOptions{Copies: req.Copies, Tamper: req.Tamper})
+	ds, err := s.DeliverWeChatPay(r.Context(), req.OutTradeNo, WeChatPayDeliverOptions{Copies: req.Copies, Tamper: req.Tamper, DistinctIDs: req.Distinct})
 	if err != nil {
 		writeWeChatPayError(rw, err)
 		return

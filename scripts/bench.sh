@@ -8,7 +8,8 @@
 # for BENCH_DURATION, 15s by default) in the same run as a bare gin handler
 # that returns a fixed 1 KB JSON body; the table shows requests/s, p50, p99 and
 # each endpoint's ratio to the bare handler. Everything stays on 127.0.0.1 and
-# every process is stopped at the end.
+# every process is stopped at the end. BENCH_ENDPOINTS (e.g. "cart") runs a
+# subset; BENCH_PRODUCTS (10000) sizes the MySQL catalog.
 #
 # BENCH_PROFILE=1 also turns on the server's loopback profiler
 # (MINIMALL_DEBUG_ADDR=127.0.0.1:18082) and writes a CPU profile of each
@@ -89,6 +90,7 @@ case "$mode" in
     exit 2
     ;;
 esac
+endpoints="${BENCH_ENDPOINTS:-$endpoints}"
 set -a; . "$work/env"; set +a
 export BENCH_TOKENS="$work/tokens.txt"
 

@@ -277,34 +277,19 @@ func (s *Service) Remove(ctx context.Context, customerID, lineID int64) error {
 }
 
 // Get returns the customer's cart with live titles, prices and stock, read
-// in two queries whatever the number of lines.
+// in one query whatever the number of lines.
 func (s *Service) Get(ctx context.Context, customerID int64) (Cart, error) {
-	lines, err := s.store.lines(ctx, customerID)
+	views, err := s.store.views(ctx, customerID)
 	if err != nil {
 		return Cart{}, apperr.Internal(err)
 	}
-	return s.views(ctx, lines)
-}
-
-func (s *Service) views(ctx context.Context, lines []Line) (Cart, error) {
-	ids := make([]int64, len(lines))
-	for i, l := range lines {
-		ids[i] = l.SKUID
+	c := Cart{Lines: views}
+	if c.Lines == nil {
+		c.Lines = []View{}
 	}
-	items, err := s.catalog.Items(ctx, ids)
-	if err != nil {
-		return Cart{}, wrap(err)
-	}
-	c := Cart{Lines: make([]View, len(lines))}
-	for i, l := range lines {
-		it, ok := items[l.SKUID]
-		if !ok {
-			it = catalog.Item{SKUID: l.SKUID, Deleted: true}
-		}
-		v := View{Line: l, Item: it}
-		c.Lines[i] = v
-		if l.Selected && v.Available() {
-			c.SelectedTotalFen += it.PriceFen * l.Quantity
+	for _, v := range views {
+		if v.Selected && v.Available() {
+			c.SelectedTotalFen += v.Item.PriceFen * v.Quantity
 		}
 	}
 	return c, nil

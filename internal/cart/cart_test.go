@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"gorm.io/gorm"
 
 	"github.com/minimall/minimall/internal/apperr"
 	"github.com/minimall/minimall/internal/audit"
@@ -308,6 +311,83 @@ func TestConcurrentAddsMergeIntoOneLine(t *testing.T) {
 		}
 		if len(c.Lines) != 1 || c.Lines[0].Quantity != want {
 			t.Fatalf("cart = %+v, want one line of %d", c.Lines, want)
+		}
+	})
+}
+
+// countQueries counts the statements read through d's reading pool until
+// the test ends, with a gorm callback on every read path.
+func countQueries(t *testing.T, d *db.DB) *atomic.Int64 {
+	t.Helper()
+	var n atomic.Int64
+	name := "minimall:test:count"
+	count := func(*gorm.DB) { n.Add(1) }
+	cb := d.Reader(context.Background()).Callback()
+	for _, err := range []error{
+		cb.Query().After("gorm:query").Register(name, count),
+		cb.Row().After("gorm:row").Register(name, count),
+		cb.Raw().After("gorm:raw").Register(name, count),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		_ = cb.Query().Remove(name)
+		_ = cb.Row().Remove(name)
+		_ = cb.Raw().Remove(name)
+	})
+	return &n
+}
+
+// The cart list runs one statement however many lines it has, and shows
+// each line exactly as the catalog describes its SKU.
+func TestCartReadsInOneQuery(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		f := newFixture(t, d)
+		var skus []int64
+		for i := range 8 {
+			p := f.product(t, fmt.Sprintf("q%d", i), int64(100+i), 5, 5)
+			skus = append(skus, p.SKUs[i%2].ID)
+			if _, err := f.cart.Add(ctx, alice, p.SKUs[i%2].ID, int64(1+i%3)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n := countQueries(t, d)
+		c, err := f.cart.Get(ctx, alice)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := n.Load(); got != 1 {
+			t.Fatalf("a cart of 8 lines ran %d queries, want 1", got)
+		}
+		if len(c.Lines) != 8 {
+			t.Fatalf("lines = %d, want 8", len(c.Lines))
+		}
+		items, err := f.cat.Items(ctx, skus)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var total int64
+		for i, l := range c.Lines {
+			if want := items[l.SKUID]; l.Item != want {
+				t.Fatalf("line %d item = %+v, want the catalog's %+v", i, l.Item, want)
+			}
+			if l.CustomerID != alice || l.CreatedAt.IsZero() || !l.Selected {
+				t.Fatalf("line %d = %+v", i, l.Line)
+			}
+			if i > 0 && l.ID > c.Lines[i-1].ID {
+				t.Fatal("lines are not newest first")
+			}
+			total += l.Item.PriceFen * l.Quantity
+		}
+		if c.SelectedTotalFen != total {
+			t.Fatalf("selected total = %d, want %d", c.SelectedTotalFen, total)
+		}
+		n.Store(0)
+		if empty, err := f.cart.Get(ctx, bob); err != nil || len(empty.Lines) != 0 || n.Load() != 1 {
+			t.Fatalf("empty cart: %+v, %v, %d queries", empty, err, n.Load())
 		}
 	})
 }

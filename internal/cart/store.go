@@ -2,9 +2,11 @@ package cart
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"time"
 
+	"github.com/minimall/minimall/internal/catalog"
 	"github.com/minimall/minimall/internal/platform/db"
 )
 
@@ -117,4 +119,46 @@ func (s *Store) lines(ctx context.Context, customerID int64) ([]Line, error) {
 		out[i] = r.domain()
 	}
 	return out, nil
+}
+
+// views reads the customer's lines, newest first, with the live facts of
+// their SKUs in one statement: the cart list is read on every visit to the
+// cart page, so it joins the catalog's skus and products tables read-only
+// instead of asking the catalog in a second round trip. Columns are scanned
+// by hand, without reflection. A line whose SKU row is gone reads as a
+// deleted SKU.
+func (s *Store) views(ctx context.Context, customerID int64) ([]View, error) {
+	rows, err := s.db.Reader(ctx).Raw(`SELECT c.id, c.sku_id, c.quantity, c.selected, c.created_at, c.updated_at,
+		s.id, s.product_id, s.sku_code, s.spec_text, s.price_fen, s.stock, s.image, s.deleted_at IS NOT NULL,
+		p.title, p.images, p.on_shelf
+		FROM cart_items c
+		LEFT JOIN skus s ON s.id = c.sku_id
+		LEFT JOIN products p ON p.id = s.product_id
+		WHERE c.customer_id = ? ORDER BY c.id DESC`, customerID).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []View
+	for rows.Next() {
+		var v View
+		var skuID, productID, price, stock sql.NullInt64
+		var code, specText, image, title, images sql.NullString
+		var deleted, onShelf sql.NullBool
+		if err := rows.Scan(&v.ID, &v.SKUID, &v.Quantity, &v.Selected, &v.CreatedAt, &v.UpdatedAt,
+			&skuID, &productID, &code, &specText, &price, &stock, &image, &deleted,
+			&title, &images, &onShelf); err != nil {
+			return nil, err
+		}
+		v.CustomerID = customerID
+		if !skuID.Valid {
+			v.Item = catalog.Item{SKUID: v.SKUID, Deleted: true}
+		} else {
+			v.Item = catalog.Item{SKUID: v.SKUID, ProductID: productID.Int64, Code: code.String, Title: title.String,
+				Image: catalog.ItemImage(image.String, images.String), SpecText: specText.String,
+				PriceFen: price.Int64, Stock: stock.Int64, OnShelf: onShelf.Bool, Deleted: deleted.Bool}
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }

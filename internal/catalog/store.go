@@ -500,16 +500,24 @@ func (s *Store) Items(ctx context.Context, skuIDs []int64) (map[int64]Item, erro
 		return nil, err
 	}
 	for _, r := range rows {
-		img := r.SKUImage
-		if img == "" {
-			var imgs []string
-			_ = json.Unmarshal([]byte(r.Images), &imgs)
-			if len(imgs) > 0 {
-				img = imgs[0]
-			}
-		}
-		out[r.SKUID] = Item{SKUID: r.SKUID, ProductID: r.ProductID, Code: r.Code, Title: r.Title, Image: img,
+		out[r.SKUID] = Item{SKUID: r.SKUID, ProductID: r.ProductID, Code: r.Code, Title: r.Title, Image: ItemImage(r.SKUImage, r.Images),
 			SpecText: r.SpecText, PriceFen: r.PriceFen, Stock: r.Stock, OnShelf: r.OnShelf, Deleted: r.DeletedAt != nil}
 	}
 	return out, nil
+}
+
+// ItemImage is the image a cart or order line shows for a SKU: the SKU's
+// own image, else its product's main image. productImages is the products
+// table's images column (a JSON array), for modules that read SKU rows
+// joined in their own queries, as the cart list does.
+func ItemImage(skuImage, productImages string) string {
+	if skuImage != "" {
+		return skuImage
+	}
+	var imgs []string
+	_ = json.Unmarshal([]byte(productImages), &imgs)
+	if len(imgs) > 0 {
+		return imgs[0]
+	}
+	return ""
 }

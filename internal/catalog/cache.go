@@ -216,11 +216,22 @@ func (c *Cache) Product(ctx context.Context, id int64) ([]byte, error) {
 
 func (c *Cache) loadProduct(ctx context.Context, id int64) (*entry, error) {
 	readAt := c.clock.Now()
-	p, err := publicProduct(ctx, c.store, id)
-	if err != nil && !apperr.Is(err, apperr.CodeNotFound) {
-		return nil, err
+	products, err := c.store.productsWithSKUs(ctx, []int64{id})
+	if err != nil {
+		return nil, apperr.Internal(err)
 	}
-	return detailEntry(p, err, readAt)
+	return publicEntry(products, id, readAt)
+}
+
+// publicEntry is the detail page of id among products read at readAt: the
+// product's public body, or not found when it is unknown or off shelf.
+func publicEntry(products map[int64]Product, id int64, readAt time.Time) (*entry, error) {
+	p, ok := products[id]
+	var notFound error
+	if !ok || !p.OnShelf {
+		notFound = apperr.NotFound("product")
+	}
+	return detailEntry(p, notFound, readAt)
 }
 
 func detailEntry(p Product, notFound error, readAt time.Time) (*entry, error) {
@@ -456,12 +467,7 @@ func (c *Cache) refreshProducts(ctx context.Context, ids []int64, gen uint64) er
 	}
 	entries := make(map[int64]*entry, len(ids))
 	for _, id := range ids {
-		p, ok := products[id]
-		var notFound error
-		if !ok || !p.OnShelf {
-			notFound = apperr.NotFound("product")
-		}
-		e, err := detailEntry(p, notFound, readAt)
+		e, err := publicEntry(products, id, readAt)
 		if err != nil {
 			return err
 		}

@@ -490,3 +490,35 @@ func TestRedisSharesChangesBetweenInstances(t *testing.T) {
 		t.Fatal("instance b still shows the off-shelf product after the shared change")
 	}
 }
+
+// The cached detail is byte for byte what the service's product would be,
+// serialised.
+func TestCachedDetailMatchesTheService(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		x := newInstances(t, d, catalog.CacheOptions{})
+		in := productInput(x.cat.ID, "真丝围巾", "silk", 8800, 9900, 12000)
+		in.Subtitle, in.Description = "桑蚕丝", "<p>手工卷边</p>"
+		in.Images = append(in.Images, "https://img.example.com/silk-2.jpg")
+		in.SKUs[1].Image, in.SKUs[2].OriginalPriceFen = "https://img.example.com/silk-b.jpg", 15000
+		p := x.product(t, in.Title, "unused", 1)
+		if _, err := x.svc.UpdateProduct(ctx, staff, p.ID, in); err != nil {
+			t.Fatal(err)
+		}
+		want, err := x.svc.PublicProduct(ctx, p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantBody, err := json.Marshal(catalog.PublicProductBody(want))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := x.a.Product(ctx, p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(wantBody) {
+			t.Fatalf("cached detail\n%s\nwant\n%s", got, wantBody)
+		}
+	})
+}

@@ -255,29 +255,61 @@ func (s *Store) product(ctx context.Context, id int64) (Product, error) {
 }
 
 // productsWithSKUs reads several products with their live SKUs in two
-// queries, keyed by id; unknown ids are absent.
+// statements, keyed by id; unknown ids are absent. It reads only what the
+// public detail shows (no timestamps, SKU codes or weights) and scans by
+// hand, without reflection: the read cache calls it for every page it loads
+// or refreshes.
 func (s *Store) productsWithSKUs(ctx context.Context, ids []int64) (map[int64]Product, error) {
 	out := make(map[int64]Product, len(ids))
 	if len(ids) == 0 {
 		return out, nil
 	}
-	var rows []productRow
-	if err := s.db.Reader(ctx).Where("id IN ?", ids).Find(&rows).Error; err != nil {
-		return nil, err
-	}
-	skus, err := s.skusOf(ctx, ids, false)
+	rows, err := s.db.Reader(ctx).Raw(`SELECT id, category_id, title, subtitle, images, description, on_shelf,
+		min_price_fen, sales, rating_count, rating_total FROM products WHERE id IN ?`, ids).Rows()
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range rows {
-		out[r.ID] = r.domain()
+	defer rows.Close()
+	for rows.Next() {
+		var p Product
+		var images string
+		if err := rows.Scan(&p.ID, &p.CategoryID, &p.Title, &p.Subtitle, &images, &p.Description, &p.OnShelf,
+			&p.MinPriceFen, &p.Sales, &p.Rating.Count, &p.Rating.Total); err != nil {
+			return nil, err
+		}
+		_ = json.Unmarshal([]byte(images), &p.Images)
+		if p.Images == nil {
+			p.Images = []string{}
+		}
+		p.SKUs = []SKU{}
+		out[p.ID] = p
 	}
-	for _, k := range skus {
-		p := out[k.ProductID]
-		p.SKUs = append(p.SKUs, k)
-		out[k.ProductID] = p
+	if err := rows.Err(); err != nil {
+		return nil, err
 	}
-	return out, nil
+	rows.Close()
+	rows, err = s.db.Reader(ctx).Raw(`SELECT id, product_id, specs, spec_text, price_fen, original_price_fen, stock, image
+		FROM skus WHERE product_id IN ? AND deleted_at IS NULL ORDER BY product_id, position, id`, ids).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k SKU
+		var specs string
+		if err := rows.Scan(&k.ID, &k.ProductID, &specs, &k.SpecText, &k.PriceFen, &k.OriginalPriceFen, &k.Stock, &k.Image); err != nil {
+			return nil, err
+		}
+		_ = json.Unmarshal([]byte(specs), &k.Specs)
+		if k.Specs == nil {
+			k.Specs = map[string]string{}
+		}
+		if p, ok := out[k.ProductID]; ok {
+			p.SKUs = append(p.SKUs, k)
+			out[k.ProductID] = p
+		}
+	}
+	return out, rows.Err()
 }
 
 // listProducts returns one page of products (without descriptions or SKUs)

@@ -40,7 +40,7 @@ func NewEngine(o Options) (*gin.Engine, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	e.Use(requestID(logger), accessLog())
+	e.Use(requestID(logger), accessLog(logger))
 	if o.Metrics != nil {
 		e.Use(o.Metrics.middleware())
 	}

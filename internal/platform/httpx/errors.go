@@ -75,10 +75,18 @@ func Error(c *gin.Context, err error) {
 	c.AbortWithStatusJSON(status, body)
 }
 
-// Logger returns the request's logger (with its request id), or slog's default.
+// Logger returns the request's logger (the engine's logger with the
+// request id), built on first use, or slog's default outside the engine.
 func Logger(c *gin.Context) *slog.Logger {
 	if l, ok := c.Get(ctxLogger); ok {
 		if lg, ok := l.(*slog.Logger); ok {
+			return lg
+		}
+	}
+	if l, ok := c.Get(ctxBaseLogger); ok {
+		if base, ok := l.(*slog.Logger); ok {
+			lg := base.With("request_id", c.GetString(ctxRequestID))
+			c.Set(ctxLogger, lg)
 			return lg
 		}
 	}

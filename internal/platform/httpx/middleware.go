@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -18,8 +19,9 @@ import (
 )
 
 const (
-	ctxRequestID = "minimall.request_id"
-	ctxLogger    = "minimall.logger"
+	ctxRequestID  = "minimall.request_id"
+	ctxLogger     = "minimall.logger"
+	ctxBaseLogger = "minimall.base_logger"
 	// HeaderRequestID carries the request id in and out.
 	HeaderRequestID = "X-Request-Id"
 )
@@ -36,20 +38,44 @@ func RequestIDFromContext(ctx context.Context) string {
 	return id
 }
 
+// requestIDs makes request ids that are unique across instances and
+// restarts without a system call per request: a random prefix drawn once per
+// engine, then a counter, e.g. "3f9a0c1b7d2e4a65-1k2". The access log and
+// error logs carry the id, so it only needs to be unique, not secret.
+type requestIDs struct {
+	prefix []byte
+	n      atomic.Uint64
+}
+
+func newRequestIDs() *requestIDs {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	prefix := make([]byte, 0, 17)
+	prefix = hex.AppendEncode(prefix, b[:])
+	return &requestIDs{prefix: append(prefix, '-')}
+}
+
+func (g *requestIDs) next() string {
+	var buf [40]byte
+	b := append(buf[:0], g.prefix...)
+	return string(strconv.AppendUint(b, g.n.Add(1), 36))
+}
+
 // requestID accepts a sane incoming X-Request-Id or makes one, echoes it, and
-// gives the request a logger that carries it.
+// puts it in the request's context. The request's logger (Logger) is built
+// only when something logs through it, since most requests log only their
+// access line, which adds the id itself.
 func requestID(base *slog.Logger) gin.HandlerFunc {
+	ids := newRequestIDs()
 	return func(c *gin.Context) {
 		id := c.GetHeader(HeaderRequestID)
 		if !validRequestID(id) {
-			var b [12]byte
-			_, _ = rand.Read(b[:])
-			id = hex.EncodeToString(b[:])
+			id = ids.next()
 		}
 		c.Set(ctxRequestID, id)
+		c.Set(ctxBaseLogger, base)
 		c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDKey{}, id))
-		c.Set(ctxLogger, base.With("request_id", id))
-		c.Header(HeaderRequestID, id)
+		c.Writer.Header()[HeaderRequestID] = []string{id}
 		c.Next()
 	}
 }
@@ -86,8 +112,10 @@ func recoverer() gin.HandlerFunc {
 	}
 }
 
-// accessLog writes one structured line per request.
-func accessLog() gin.HandlerFunc {
+// accessLog writes one structured line per request through the engine's
+// logger, with the request id as one of its attributes (no per-request
+// logger is built for it).
+func accessLog(base *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
@@ -95,7 +123,12 @@ func accessLog() gin.HandlerFunc {
 		if route == "" {
 			route = "unmatched"
 		}
-		Logger(c).LogAttrs(c.Request.Context(), slog.LevelInfo, "http",
+		ctx := c.Request.Context()
+		if !base.Enabled(ctx, slog.LevelInfo) {
+			return
+		}
+		base.LogAttrs(ctx, slog.LevelInfo, "http",
+			slog.String("request_id", c.GetString(ctxRequestID)),
 			slog.String("method", c.Request.Method),
 			slog.String("route", route),
 			slog.String("path", c.Request.URL.Path),

@@ -67,6 +67,8 @@ func (s *Server) alipayGateway(w http.ResponseWriter, r *http.Request) {
 		s.writeAlipay(w, alipayErrorNode, AlipayError{Code: "40002", Msg: "Invalid Arguments", SubCode: "isv.invalid-signature-type", SubMsg: "无效的签名类型"})
 	case !s.alipayRequestSigned(form):
 		s.writeAlipay(w, alipayErrorNode, AlipayError{Code: "40002", Msg: "Invalid Arguments", SubCode: "isv.invalid-signature", SubMsg: "验签出错"})
+	case s.alipayPay.appCertSN != "" && (form.Get("app_cert_sn") != s.alipayPay.appCertSN || form.Get("alipay_root_cert_sn") != s.alipayPay.rootCertSN):
+		s.writeAlipay(w, alipayErrorNode, AlipayError{Code: "40002", Msg: "Invalid Arguments", SubCode: "isv.app-cert-sn-invalid", SubMsg: "应用公钥证书序列号或根证书序列号无效"})
 	case !alipayTimestampFresh(form.Get("timestamp")):
 		s.writeAlipay(w, alipayErrorNode, AlipayError{Code: "40002", Msg: "Invalid Arguments", SubCode: "isv.invalid-timestamp", SubMsg: "非法的时间戳参数"})
 	case m == nil:
@@ -146,6 +148,9 @@ func (s *Server) writeAlipay(w http.ResponseWriter, node string, body any) {
 	b.Write(name)
 	b.WriteString(":")
 	b.Write(raw)
+	if s.alipayPay != nil && s.alipayPay.alipayCertSN != "" {
+		b.WriteString(`,"alipay_cert_sn":"` + s.alipayPay.alipayCertSN + `"`)
+	}
 	b.WriteString(`,"sign":"`)
 	b.WriteString(s.alipaySign(raw))
 	b.WriteString(`"}`)

@@ -49,6 +49,13 @@ type Options struct {
 	// WeChatPayNotifySchedule replaces the platform's notification retry
 	// schedule (DefaultWeChatPayNotifySchedule), so tests can compress it.
 	WeChatPayNotifySchedule []time.Duration
+	// AlipayNotifySchedule replaces Alipay's notification retry schedule
+	// (DefaultAlipayNotifySchedule).
+	AlipayNotifySchedule []time.Duration
+	// AlipayCertMode runs the Alipay gateway in certificate mode: requests
+	// must carry app_cert_sn and alipay_root_cert_sn, responses carry
+	// alipay_cert_sn, and the settings hold the three certificates.
+	AlipayCertMode bool
 }
 
 // Settings are the credentials a minimall instance needs to talk to the
@@ -61,6 +68,12 @@ type Settings struct {
 	AlipayAppPrivateKey string // the application's private key (PKCS#8 PEM), handed to minimall
 	AlipayAppPublicKey  string // verifies minimall's requests
 	AlipayPublicKey     string // Alipay's public key (PKIX PEM), handed to minimall
+	AlipaySellerID      string // the merchant's 2088... seller id in notifications
+	// Certificate mode only (Options.AlipayCertMode): the app's certificate,
+	// the root certificate and Alipay's public-key certificate (PEM).
+	AlipayAppCert    string
+	AlipayRootCert   string
+	AlipayPublicCert string
 
 	WeChatPayMchID       string
 	WeChatPaySerial      string // serial of the merchant API certificate
@@ -84,6 +97,7 @@ type Server struct {
 	alipayMethods map[string]alipayMethod
 
 	wechatPay *wechatPay // WeChat Pay's merchant, trades and deliveries (wechatpay.go)
+	alipayPay *alipayPay // Alipay's trades and notifications (alipay_trade.go)
 }
 
 // New makes a sandbox with freshly generated keys and credentials.
@@ -133,6 +147,10 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.registerWeChatPay()
+	if s.alipayPay, err = newAlipayPay(&s.settings, &appKey.PublicKey, alipayKey, opts); err != nil {
+		return nil, err
+	}
+	s.registerAlipayTrade()
 	return s, nil
 }
 
@@ -189,6 +207,7 @@ func (s *Server) WriteFiles(dir, base string) (privateKeyFile, publicKeyFile str
 		"MINIMALL_ALIPAY_PRIVATE_KEY_FILE=" + absPriv,
 		"MINIMALL_ALIPAY_PUBLIC_KEY_FILE=" + absPub,
 		"MINIMALL_ALIPAY_GATEWAY=" + ep.AlipayGateway,
+		"MINIMALL_ALIPAY_SELLER_ID=" + s.settings.AlipaySellerID,
 	}, "\n") + "\n"
 	wxpay, err := s.WeChatPayFiles(dir, base)
 	if err != nil {

@@ -206,11 +206,12 @@ func (s *Server) registerWeChatPay() {
 	s.mux.HandleFunc("GET /_sandbox/wechatpay/trades/{out_trade_no}", s.wechatPayControlTrade)
 }
 
-// StopDeliveries stops the notification deliveries still retrying and waits
-// for them to end.
+// StopDeliveries stops the notification deliveries still retrying (WeChat
+// Pay's and Alipay's) and waits for them to end.
 func (s *Server) StopDeliveries() {
 	s.wechatPay.cancel()
 	s.wechatPay.wg.Wait()
+	s.stopAlipayDeliveries()
 }
 
 // wechatPayReply writes a response signed as WeChat Pay signs: RSA-SHA256 by

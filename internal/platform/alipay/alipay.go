@@ -35,19 +35,31 @@ const (
 	SubCodeInvalidCode     = "isv.code-invalid"
 )
 
-// Config is what a Client needs. Keys are the contents (PEM or bare
-// base64), not file names; LoadKeyFile reads a file.
+// Config is what a Client needs. Keys and certificates are the contents
+// (PEM, or bare base64 for keys), not file names; LoadKeyFile reads a file.
+//
+// Public-key mode sets PublicKey. Certificate mode sets AppCert, RootCert
+// and PublicCert instead: requests then carry app_cert_sn and
+// alipay_root_cert_sn, and responses are verified with the key of the
+// Alipay public-key certificate named by alipay_cert_sn.
 type Config struct {
 	AppID      string
 	PrivateKey string // the application's private key (PKCS#1 or PKCS#8)
-	PublicKey  string // Alipay's public key
+	PublicKey  string // Alipay's public key (public-key mode)
+	AppCert    string // appCertPublicKey_<appid>.crt (certificate mode)
+	RootCert   string // alipayRootCert.crt (certificate mode)
+	PublicCert string // alipayCertPublicKey_RSA2.crt (certificate mode)
 	Gateway    string // full gateway URL
 }
 
+// CertMode reports whether the configuration is in certificate mode.
+func (c Config) CertMode() bool { return c.AppCert != "" || c.RootCert != "" || c.PublicCert != "" }
+
 // Client calls the Alipay gateway for one app.
 type Client struct {
-	appID string
-	sdk   *sdk.Client
+	appID    string
+	certMode bool
+	sdk      *sdk.Client
 }
 
 // LoadKeyFile reads a key file in either of the formats Alipay keys come in.
@@ -71,8 +83,15 @@ func normalizeKey(k string) string {
 
 // New returns a client whose timestamps are Beijing time, as Alipay expects.
 func New(cfg Config) (*Client, error) {
-	if cfg.AppID == "" || cfg.PrivateKey == "" || cfg.PublicKey == "" {
-		return nil, errors.New("alipay: app id, private key and Alipay public key are required")
+	switch {
+	case cfg.AppID == "" || cfg.PrivateKey == "":
+		return nil, errors.New("alipay: app id and application private key are required")
+	case cfg.CertMode() && (cfg.AppCert == "" || cfg.RootCert == "" || cfg.PublicCert == ""):
+		return nil, errors.New("alipay: certificate mode needs the app certificate, the root certificate and the Alipay certificate")
+	case cfg.CertMode() && cfg.PublicKey != "":
+		return nil, errors.New("alipay: set either the Alipay public key or the certificates, not both")
+	case !cfg.CertMode() && cfg.PublicKey == "":
+		return nil, errors.New("alipay: the Alipay public key (or the certificates) is required")
 	}
 	if cfg.Gateway == "" {
 		cfg.Gateway = DefaultGateway
@@ -88,6 +107,12 @@ func New(cfg Config) (*Client, error) {
 	)
 	if err != nil {
 		return nil, fmt.Errorf("alipay: application private key: %w", err)
+	}
+	if cfg.CertMode() {
+		if err := loadCerts(c, cfg); err != nil {
+			return nil, err
+		}
+		return &Client{appID: cfg.AppID, certMode: true, sdk: c}, nil
 	}
 	if err := c.LoadAliPayPublicKey(normalizeKey(cfg.PublicKey)); err != nil {
 		return nil, fmt.Errorf("alipay: Alipay public key: %w", err)

@@ -1,0 +1,840 @@
+package sandbox
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Alipay trade statuses and business codes the sandbox answers with.
+const (
+	AlipayWaitBuyerPay  = "WAIT_BUYER_PAY"
+	AlipayTradeSuccess  = "TRADE_SUCCESS"
+	AlipayTradeFinished = "TRADE_FINISHED"
+	AlipayTradeClosed   = "TRADE_CLOSED"
+
+	AlipayTradeNotExist      = "ACQ.TRADE_NOT_EXIST"
+	AlipayTradeStatusError   = "ACQ.TRADE_STATUS_ERROR"
+	AlipayTradeHasSuccess    = "ACQ.TRADE_HAS_SUCCESS"
+	AlipayTradeHasClose      = "ACQ.TRADE_HAS_CLOSE"
+	AlipayContextInconsisent = "ACQ.CONTEXT_INCONSISTENT"
+	AlipayInvalidParameter   = "ACQ.INVALID_PARAMETER"
+	AlipaySystemError        = "ACQ.SYSTEM_ERROR"
+)
+
+// DefaultAlipayNotifySchedule returns Alipay's retry schedule for a
+// notification not answered with exactly "success": the wait before each
+// retry (4m, 10m, 10m, 1h, 2h, 6h, 15h: eight deliveries over about 25 hours).
+func DefaultAlipayNotifySchedule() []time.Duration {
+	return []time.Duration{
+		4 * time.Minute, 10 * time.Minute, 10 * time.Minute, time.Hour, 2 * time.Hour, 6 * time.Hour, 15 * time.Hour,
+	}
+}
+
+// Ways a test delivery of an Alipay notification can be altered. The signed
+// ones (amount, app_id, seller_id, out_trade_no) carry a valid Alipay
+// signature over the altered content; the others do not verify.
+const (
+	AlipayTamperNone       = ""
+	AlipayTamperSignature  = "signature"    // the signature's bytes are altered
+	AlipayTamperBody       = "body"         // a parameter is altered after signing
+	AlipayTamperForeignKey = "foreign_key"  // signed by a key that is not Alipay's
+	AlipayTamperAmount     = "amount"       // total_amount one fen more than the trade
+	AlipayTamperAppID      = "app_id"       // another app's app_id
+	AlipayTamperSellerID   = "seller_id"    // another seller's seller_id
+	AlipayTamperOutTradeNo = "out_trade_no" // an out_trade_no the merchant never made
+)
+
+// alipayPay is the sandbox's Alipay acquiring: the trades, their
+// notifications and, in certificate mode, the certificates.
+type alipayPay struct {
+	sellerID   string
+	foreignKey *rsa.PrivateKey
+	schedule   []time.Duration
+	client     *http.Client
+
+	// Certificate mode: serial numbers as smartwalle computes them.
+	appCertSN    string
+	rootCertSN   string
+	alipayCertSN string
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu         sync.Mutex
+	trades     map[string]*aliTrade // by out_trade_no
+	byTradeNo  map[string]string    // trade_no → out_trade_no
+	failures   []AlipayFailure
+	deliveries map[string][]AlipayDelivery // by out_trade_no
+	acked      map[string]chan struct{}    // by out_trade_no, closed once answered "success"
+}
+
+// aliTrade is one trade as Alipay keeps it.
+type aliTrade struct {
+	outTradeNo  string
+	tradeNo     string
+	subject     string
+	totalAmount string
+	totalFen    int64
+	buyerID     string
+	buyerOpenID string
+	notifyURL   string
+	timeExpire  string
+	expire      time.Time
+	status      string
+	created     time.Time
+	paid        time.Time
+	buyerPayFen int64
+	notifyID    string
+}
+
+// AlipayTrade is the sandbox's view of a trade, for tests and control routes.
+type AlipayTrade struct {
+	OutTradeNo  string `json:"out_trade_no"`
+	TradeNo     string `json:"trade_no"`
+	Status      string `json:"trade_status"`
+	TotalAmount string `json:"total_amount"`
+	BuyerID     string `json:"buyer_id,omitempty"`
+	BuyerOpenID string `json:"buyer_open_id,omitempty"`
+	NotifyURL   string `json:"notify_url"`
+	TimeExpire  string `json:"time_expire"`
+	Subject     string `json:"subject"`
+}
+
+// AlipayFailure makes the next Times trade calls answer Code and SubCode
+// (e.g. 20000, or 40004 ACQ.SYSTEM_ERROR).
+type AlipayFailure struct {
+	Times   int    `json:"times"`
+	Code    string `json:"code"`
+	SubCode string `json:"sub_code"`
+}
+
+// AlipayDelivery is one attempt to deliver a notification.
+type AlipayDelivery struct {
+	NotifyID string    `json:"notify_id"`
+	Tamper   string    `json:"tamper,omitempty"`
+	Status   string    `json:"trade_status"`
+	HTTP     int       `json:"http_status"` // 0 when the request failed
+	Body     string    `json:"body,omitempty"`
+	Error    string    `json:"error,omitempty"`
+	At       time.Time `json:"at"`
+}
+
+// newAlipayPay makes the acquiring side; in certificate mode it issues a
+// self-signed root, the app's certificate and Alipay's public-key
+// certificate, and puts them in the settings.
+func newAlipayPay(st *Settings, appPub *rsa.PublicKey, alipayKey *rsa.PrivateKey, opts Options) (*alipayPay, error) {
+	foreign, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: alipay foreign key: %w", err)
+	}
+	schedule := opts.AlipayNotifySchedule
+	if schedule == nil {
+		schedule = DefaultAlipayNotifySchedule()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a := &alipayPay{
+		sellerID:   "2088" + digits(randomHex(8), 12),
+		foreignKey: foreign,
+		schedule:   schedule,
+		client:     &http.Client{Timeout: 10 * time.Second},
+		ctx:        ctx,
+		cancel:     cancel,
+		trades:     map[string]*aliTrade{},
+		byTradeNo:  map[string]string{},
+		deliveries: map[string][]AlipayDelivery{},
+		acked:      map[string]chan struct{}{},
+	}
+	st.AlipaySellerID = a.sellerID
+	if opts.AlipayCertMode {
+		if err := a.issueCerts(st, appPub, alipayKey); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// issueCerts makes the certificate-mode files.
+func (a *alipayPay) issueCerts(st *Settings, appPub *rsa.PublicKey, alipayKey *rsa.PrivateKey) error {
+	rootKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	root := &x509.Certificate{
+		SerialNumber: big.NewInt(now.UnixNano()),
+		Subject:      pkix.Name{Country: []string{"CN"}, Organization: []string{"Sandbox Certification Authority"}, CommonName: "Sandbox Root CA"},
+		NotBefore:    now.Add(-time.Hour), NotAfter: now.AddDate(10, 0, 0),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		SignatureAlgorithm: x509.SHA256WithRSA,
+	}
+	rootDER, err := x509.CreateCertificate(rand.Reader, root, root, &rootKey.PublicKey, rootKey)
+	if err != nil {
+		return err
+	}
+	rootCert, err := x509.ParseCertificate(rootDER)
+	if err != nil {
+		return err
+	}
+	issue := func(cn string, pub *rsa.PublicKey, serial int64) (*x509.Certificate, []byte, error) {
+		tpl := &x509.Certificate{
+			SerialNumber: big.NewInt(serial),
+			Subject:      pkix.Name{Country: []string{"CN"}, Organization: []string{"Sandbox"}, CommonName: cn},
+			NotBefore:    now.Add(-time.Hour), NotAfter: now.AddDate(5, 0, 0),
+			KeyUsage:           x509.KeyUsageDigitalSignature,
+			SignatureAlgorithm: x509.SHA256WithRSA,
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tpl, rootCert, pub, rootKey)
+		if err != nil {
+			return nil, nil, err
+		}
+		c, err := x509.ParseCertificate(der)
+		return c, der, err
+	}
+	appCert, appDER, err := issue(st.AlipayAppID, appPub, now.UnixNano()+1)
+	if err != nil {
+		return err
+	}
+	aliCert, aliDER, err := issue("Sandbox Alipay", &alipayKey.PublicKey, now.UnixNano()+2)
+	if err != nil {
+		return err
+	}
+	enc := func(der []byte) string {
+		return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	}
+	st.AlipayAppCert, st.AlipayRootCert, st.AlipayPublicCert = enc(appDER), enc(rootDER), enc(aliDER)
+	a.appCertSN, a.rootCertSN, a.alipayCertSN = AlipayCertSN(appCert), AlipayCertSN(rootCert), AlipayCertSN(aliCert)
+	return nil
+}
+
+// AlipayCertSN is a certificate's serial as Alipay names it: the MD5, in
+// hex, of the issuer's distinguished name followed by the decimal serial
+// number.
+func AlipayCertSN(c *x509.Certificate) string {
+	sum := md5.Sum([]byte(c.Issuer.String() + c.SerialNumber.String()))
+	return hex.EncodeToString(sum[:])
+}
+
+func (s *Server) registerAlipayTrade() {
+	s.handleAlipayMethod("alipay.trade.create", s.alipayTradeCreate)
+	s.handleAlipayMethod("alipay.trade.query", s.alipayTradeQuery)
+	s.handleAlipayMethod("alipay.trade.close", s.alipayTradeClose)
+	s.mux.HandleFunc("POST /_sandbox/alipay/pay", s.alipayControlPay)
+	s.mux.HandleFunc("POST /_sandbox/alipay/deliver", s.alipayControlDeliver)
+	s.mux.HandleFunc("POST /_sandbox/alipay/fail", s.alipayControlFail)
+	s.mux.HandleFunc("GET /_sandbox/alipay/trades/{out_trade_no}", s.alipayControlTrade)
+}
+
+// alipayBusiness is a business failure inside a method's own node, signed
+// like a success (code 40004 "Business Failed" unless told otherwise).
+func alipayBusiness(subCode, subMsg string) AlipayError {
+	return AlipayError{Code: "40004", Msg: "Business Failed", SubCode: subCode, SubMsg: subMsg}
+}
+
+// injected returns the next injected failure, if any.
+func (a *alipayPay) injected() *AlipayFailure {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.failures) == 0 {
+		return nil
+	}
+	f := a.failures[0]
+	if f.Times--; f.Times <= 0 {
+		a.failures = a.failures[1:]
+	} else {
+		a.failures[0] = f
+	}
+	return &f
+}
+
+func failureNode(f *AlipayFailure) AlipayError {
+	msg := "Business Failed"
+	if f.Code == "20000" {
+		msg = "Service Currently Unavailable"
+	}
+	return AlipayError{Code: f.Code, Msg: msg, SubCode: f.SubCode, SubMsg: "sandbox failure"}
+}
+
+var alipayOutTradeNo = regexp.MustCompile(`^[0-9A-Za-z_]{1,64}$`)
+
+// alipayYuan reads a yuan amount as the gateway accepts it: digits, at most
+// two decimals, from 0.01 to 100000000.
+func alipayYuan(s string) (int64, bool) {
+	m := regexp.MustCompile(`^(0|[1-9][0-9]{0,8})(?:\.([0-9]{1,2}))?$`).FindStringSubmatch(s)
+	if m == nil {
+		return 0, false
+	}
+	yuan, _ := strconv.ParseInt(m[1], 10, 64)
+	frac := (m[2] + "00")[:2]
+	cents, _ := strconv.ParseInt(frac, 10, 64)
+	fen := yuan*100 + cents
+	return fen, fen >= 1 && fen <= 100_000_000*100
+}
+
+// sandboxYuan writes fen as yuan with two decimals.
+func sandboxYuan(fen int64) string { return fmt.Sprintf("%d.%02d", fen/100, fen%100) }
+
+type aliCreateBody struct {
+	OutTradeNo  string `json:"out_trade_no"`
+	TotalAmount string `json:"total_amount"`
+	Subject     string `json:"subject"`
+	ProductCode string `json:"product_code"`
+	BuyerID     string `json:"buyer_id"`
+	BuyerOpenID string `json:"buyer_open_id"`
+	TimeExpire  string `json:"time_expire"`
+	SellerID    string `json:"seller_id"`
+}
+
+// alipayTradeCreate serves alipay.trade.create for JSAPI_PAY. The same
+// out_trade_no with the same content answers the same trade_no; other
+// content is ACQ.CONTEXT_INCONSISTENT, a paid or closed trade
+// ACQ.TRADE_HAS_SUCCESS / ACQ.TRADE_HAS_CLOSE.
+func (s *Server) alipayTradeCreate(_ *http.Request, form url.Values) (string, any) {
+	const node = "alipay_trade_create_response"
+	a := s.alipayPay
+	if f := a.injected(); f != nil {
+		return node, failureNode(f)
+	}
+	var b aliCreateBody
+	if err := json.Unmarshal([]byte(form.Get("biz_content")), &b); err != nil {
+		return node, AlipayError{Code: "40002", Msg: "Invalid Arguments", SubCode: "isv.invalid-parameter", SubMsg: "biz_content 格式错误"}
+	}
+	bad := func(msg string) (string, any) { return node, alipayBusiness(AlipayInvalidParameter, msg) }
+	fen, amountOK := alipayYuan(b.TotalAmount)
+	expire, expErr := time.ParseInLocation("2006-01-02 15:04:05", b.TimeExpire, beijingZone)
+	switch {
+	case !alipayOutTradeNo.MatchString(b.OutTradeNo):
+		return bad("out_trade_no 格式错误")
+	case !amountOK:
+		return bad("total_amount 格式错误或超出范围")
+	case b.Subject == "" || len([]rune(b.Subject)) > 256:
+		return bad("subject 不能为空")
+	case b.ProductCode != "JSAPI_PAY":
+		return node, alipayBusiness("ACQ.PRODUCT_AMOUNT_LIMIT_ERROR", "product_code 必须为 JSAPI_PAY")
+	case s.opts.AlipayOpenID && b.BuyerOpenID == "":
+		return bad("buyer_open_id 不能为空")
+	case !s.opts.AlipayOpenID && b.BuyerID == "":
+		return bad("buyer_id 不能为空")
+	case b.TimeExpire != "" && expErr != nil:
+		return bad("time_expire 格式错误")
+	case b.TimeExpire != "" && !expire.After(time.Now()):
+		return bad("time_expire 早于当前时间")
+	case b.SellerID != "" && b.SellerID != a.sellerID:
+		return node, alipayBusiness("ACQ.PARTNER_ERROR", "卖家不存在")
+	}
+	notifyURL := form.Get("notify_url")
+	if notifyURL != "" && !strings.HasPrefix(notifyURL, "http://") && !strings.HasPrefix(notifyURL, "https://") {
+		return bad("notify_url 格式错误")
+	}
+	if b.TimeExpire == "" {
+		expire = time.Now().Add(15 * 24 * time.Hour)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if t, ok := a.trades[b.OutTradeNo]; ok {
+		a.expireLocked(t)
+		switch {
+		case t.status == AlipayTradeSuccess || t.status == AlipayTradeFinished:
+			return node, alipayBusiness(AlipayTradeHasSuccess, "交易已被支付")
+		case t.status == AlipayTradeClosed:
+			return node, alipayBusiness(AlipayTradeHasClose, "交易已经关闭")
+		case t.totalAmount != b.TotalAmount || t.buyerID != b.BuyerID || t.buyerOpenID != b.BuyerOpenID || t.subject != b.Subject:
+			return node, alipayBusiness(AlipayContextInconsisent, "交易信息被篡改")
+		}
+		return node, map[string]string{"code": "10000", "msg": "Success", "out_trade_no": t.outTradeNo, "trade_no": t.tradeNo}
+	}
+	now := time.Now()
+	t := &aliTrade{
+		outTradeNo: b.OutTradeNo, tradeNo: now.In(beijingZone).Format("20060102") + "2200" + digits(randomHex(16), 16),
+		subject: b.Subject, totalAmount: b.TotalAmount, totalFen: fen, buyerID: b.BuyerID, buyerOpenID: b.BuyerOpenID,
+		notifyURL: notifyURL, timeExpire: b.TimeExpire, expire: expire, status: AlipayWaitBuyerPay, created: now,
+	}
+	a.trades[t.outTradeNo] = t
+	a.byTradeNo[t.tradeNo] = t.outTradeNo
+	return node, map[string]string{"code": "10000", "msg": "Success", "out_trade_no": t.outTradeNo, "trade_no": t.tradeNo}
+}
+
+// expireLocked closes an unpaid trade whose time_expire has passed, as
+// Alipay does.
+func (a *alipayPay) expireLocked(t *aliTrade) {
+	if t.status == AlipayWaitBuyerPay && !time.Now().Before(t.expire) {
+		t.status = AlipayTradeClosed
+	}
+}
+
+type aliTradeRef struct {
+	OutTradeNo string `json:"out_trade_no"`
+	TradeNo    string `json:"trade_no"`
+}
+
+// findLocked finds a trade by trade_no (which wins) or out_trade_no.
+func (a *alipayPay) findLocked(form url.Values) (*aliTrade, bool) {
+	var ref aliTradeRef
+	if err := json.Unmarshal([]byte(form.Get("biz_content")), &ref); err != nil {
+		return nil, false
+	}
+	no := ref.OutTradeNo
+	if ref.TradeNo != "" {
+		no = a.byTradeNo[ref.TradeNo]
+	}
+	t, ok := a.trades[no]
+	if ok {
+		a.expireLocked(t)
+	}
+	return t, ok
+}
+
+// alipayTradeQuery serves alipay.trade.query.
+func (s *Server) alipayTradeQuery(_ *http.Request, form url.Values) (string, any) {
+	const node = "alipay_trade_query_response"
+	a := s.alipayPay
+	if f := a.injected(); f != nil {
+		return node, failureNode(f)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	t, ok := a.findLocked(form)
+	if !ok {
+		return node, alipayBusiness(AlipayTradeNotExist, "交易不存在")
+	}
+	res := map[string]string{
+		"code": "10000", "msg": "Success", "trade_no": t.tradeNo, "out_trade_no": t.outTradeNo,
+		"trade_status": t.status, "total_amount": t.totalAmount, "buyer_logon_id": "159****5620",
+	}
+	if t.buyerID != "" {
+		res["buyer_user_id"] = t.buyerID
+	} else {
+		res["buyer_open_id"] = t.buyerOpenID
+	}
+	if !t.paid.IsZero() {
+		res["buyer_pay_amount"] = sandboxYuan(t.buyerPayFen)
+		res["receipt_amount"] = t.totalAmount
+		res["send_pay_date"] = t.paid.In(beijingZone).Format("2006-01-02 15:04:05")
+	}
+	return node, res
+}
+
+// alipayTradeClose serves alipay.trade.close: only a trade waiting for
+// payment closes; any other is ACQ.TRADE_STATUS_ERROR.
+func (s *Server) alipayTradeClose(_ *http.Request, form url.Values) (string, any) {
+	const node = "alipay_trade_close_response"
+	a := s.alipayPay
+	if f := a.injected(); f != nil {
+		return node, failureNode(f)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	t, ok := a.findLocked(form)
+	switch {
+	case !ok:
+		return node, alipayBusiness(AlipayTradeNotExist, "交易不存在")
+	case t.status != AlipayWaitBuyerPay:
+		return node, alipayBusiness(AlipayTradeStatusError, "交易状态不合法")
+	}
+	t.status = AlipayTradeClosed
+	return node, map[string]string{"code": "10000", "msg": "Success", "trade_no": t.tradeNo, "out_trade_no": t.outTradeNo}
+}
+
+// AlipayPayOptions tune a simulated payment.
+type AlipayPayOptions struct {
+	// Hold keeps the notification back: a test delivers it later through
+	// DeliverAlipay.
+	Hold bool
+	// DiscountFen is a platform discount: the buyer pays the total less it
+	// (buyer_pay_amount), which must not change what the merchant checks
+	// (total_amount).
+	DiscountFen int64
+}
+
+// AlipayErrorOf is a refusal of the sandbox's control calls.
+type AlipayErrorOf struct {
+	Status  int
+	SubCode string
+	Message string
+}
+
+// Error returns the code and message.
+func (e *AlipayErrorOf) Error() string { return e.SubCode + ": " + e.Message }
+
+// PayAlipay pays the trade of tradeNo as a user would in my.tradePay and,
+// unless held, delivers its TRADE_SUCCESS notification in the background,
+// re-signed on every attempt and retried on Alipay's schedule until the
+// merchant answers exactly "success".
+func (s *Server) PayAlipay(tradeNo string, opts AlipayPayOptions) (AlipayTrade, error) {
+	a := s.alipayPay
+	a.mu.Lock()
+	t, ok := a.trades[a.byTradeNo[tradeNo]]
+	if ok {
+		a.expireLocked(t)
+	}
+	switch {
+	case !ok:
+		a.mu.Unlock()
+		return AlipayTrade{}, &AlipayErrorOf{http.StatusNotFound, AlipayTradeNotExist, "交易不存在"}
+	case t.status != AlipayWaitBuyerPay:
+		a.mu.Unlock()
+		return AlipayTrade{}, &AlipayErrorOf{http.StatusBadRequest, AlipayTradeStatusError, "交易状态不合法: " + t.status}
+	case opts.DiscountFen < 0 || opts.DiscountFen >= t.totalFen:
+		a.mu.Unlock()
+		return AlipayTrade{}, &AlipayErrorOf{http.StatusBadRequest, AlipayInvalidParameter, "discount_fen out of range"}
+	}
+	t.status = AlipayTradeSuccess
+	t.paid = time.Now()
+	t.buyerPayFen = t.totalFen - opts.DiscountFen
+	t.notifyID = randomHex(16)
+	if _, ok := a.acked[t.outTradeNo]; !ok {
+		a.acked[t.outTradeNo] = make(chan struct{})
+	}
+	view := a.view(t)
+	a.mu.Unlock()
+	if !opts.Hold {
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			s.alipayDeliverWithRetries(view.OutTradeNo)
+		}()
+	}
+	return view, nil
+}
+
+func (a *alipayPay) view(t *aliTrade) AlipayTrade {
+	return AlipayTrade{
+		OutTradeNo: t.outTradeNo, TradeNo: t.tradeNo, Status: t.status, TotalAmount: t.totalAmount,
+		BuyerID: t.buyerID, BuyerOpenID: t.buyerOpenID, NotifyURL: t.notifyURL, TimeExpire: t.timeExpire, Subject: t.subject,
+	}
+}
+
+// AlipayTradeOf returns the sandbox's view of a trade.
+func (s *Server) AlipayTradeOf(outTradeNo string) (AlipayTrade, bool) {
+	a := s.alipayPay
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	t, ok := a.trades[outTradeNo]
+	if !ok {
+		return AlipayTrade{}, false
+	}
+	a.expireLocked(t)
+	return a.view(t), true
+}
+
+// alipayDeliverWithRetries delivers a paid trade's notification until it is
+// answered "success", waiting Alipay's schedule between attempts.
+func (s *Server) alipayDeliverWithRetries(outTradeNo string) {
+	a := s.alipayPay
+	for i := 0; ; i++ {
+		d := s.alipayDeliverOnce(a.ctx, outTradeNo, AlipayDeliverOptions{})
+		if d.Body == "success" {
+			return
+		}
+		if i >= len(a.schedule) {
+			return
+		}
+		timer := time.NewTimer(a.schedule[i])
+		select {
+		case <-timer.C:
+		case <-a.ctx.Done():
+			timer.Stop()
+			return
+		}
+	}
+}
+
+// AlipayDeliverOptions tune a delivery made on demand.
+type AlipayDeliverOptions struct {
+	// Copies delivers the same notification this many times at once (at
+	// least 1), as Alipay's duplicate deliveries do.
+	Copies int
+	// Tamper alters the notification (one of the AlipayTamper constants).
+	Tamper string
+	// Status replaces trade_status (e.g. WAIT_BUYER_PAY, TRADE_CLOSED,
+	// TRADE_FINISHED) under a new notify_id.
+	Status string
+	// Refund adds refund_fee, gmt_refund and out_biz_no, as the
+	// notification of a partial refund carries them, under a new notify_id.
+	Refund bool
+	// DistinctIDs gives every copy its own notify_id.
+	DistinctIDs bool
+}
+
+// DeliverAlipay delivers the notification of a trade now, once per copy and
+// concurrently, without retrying, and returns each answer. A trade that is
+// not paid can still be notified with an explicit Status.
+func (s *Server) DeliverAlipay(ctx context.Context, outTradeNo string, opts AlipayDeliverOptions) ([]AlipayDelivery, error) {
+	a := s.alipayPay
+	a.mu.Lock()
+	t, ok := a.trades[outTradeNo]
+	paid := ok && !t.paid.IsZero()
+	a.mu.Unlock()
+	if !ok || (!paid && opts.Status == "") {
+		return nil, &AlipayErrorOf{http.StatusBadRequest, AlipayTradeNotExist, "no paid trade " + outTradeNo}
+	}
+	n := max(opts.Copies, 1)
+	out := make([]AlipayDelivery, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			out[i] = s.alipayDeliverOnce(ctx, outTradeNo, opts)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return out, nil
+}
+
+// AlipayDeliveries returns every delivery attempt made for a trade.
+func (s *Server) AlipayDeliveries(outTradeNo string) []AlipayDelivery {
+	a := s.alipayPay
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]AlipayDelivery(nil), a.deliveries[outTradeNo]...)
+}
+
+// AlipayAcknowledged returns a channel closed once the merchant has answered
+// a genuine notification of the trade with exactly "success".
+func (s *Server) AlipayAcknowledged(outTradeNo string) <-chan struct{} {
+	a := s.alipayPay
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ch, ok := a.acked[outTradeNo]
+	if !ok {
+		ch = make(chan struct{})
+		a.acked[outTradeNo] = ch
+	}
+	return ch
+}
+
+// alipayDeliverOnce builds, signs and posts one notification form and
+// records the answer.
+func (s *Server) alipayDeliverOnce(ctx context.Context, outTradeNo string, opts AlipayDeliverOptions) AlipayDelivery {
+	a := s.alipayPay
+	a.mu.Lock()
+	t := *a.trades[outTradeNo]
+	a.mu.Unlock()
+	form := s.alipayNotification(&t, opts)
+	d := AlipayDelivery{NotifyID: form.Get("notify_id"), Tamper: opts.Tamper, Status: form.Get("trade_status"), At: time.Now()}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.notifyURL, strings.NewReader(form.Encode()))
+	if err == nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+		var resp *http.Response
+		resp, err = a.client.Do(req)
+		if err == nil {
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+			resp.Body.Close()
+			d.HTTP, d.Body = resp.StatusCode, string(b)
+		}
+	}
+	if err != nil {
+		d.Error = err.Error()
+	}
+	a.mu.Lock()
+	a.deliveries[outTradeNo] = append(a.deliveries[outTradeNo], d)
+	genuine := opts.Tamper == AlipayTamperNone && opts.Status == "" && !opts.Refund
+	if d.Body == "success" && genuine {
+		if ch, ok := a.acked[outTradeNo]; ok {
+			select {
+			case <-ch:
+			default:
+				close(ch)
+			}
+		}
+	}
+	a.mu.Unlock()
+	return d
+}
+
+// alipayNotification builds the form Alipay posts for a trade, signed with
+// RSA2 over every non-empty parameter but sign and sign_type, sorted.
+func (s *Server) alipayNotification(t *aliTrade, opts AlipayDeliverOptions) url.Values {
+	a := s.alipayPay
+	now := time.Now().In(beijingZone)
+	notifyID := t.notifyID
+	if notifyID == "" || opts.DistinctIDs || opts.Tamper != AlipayTamperNone || opts.Status != "" || opts.Refund {
+		// Another notification (or an altered one) has its own notify_id.
+		notifyID = randomHex(16)
+	}
+	v := url.Values{}
+	set := func(k, val string) {
+		if val != "" {
+			v.Set(k, val)
+		}
+	}
+	status := t.status
+	if opts.Status != "" {
+		status = opts.Status
+	}
+	set("notify_time", now.Format("2006-01-02 15:04:05"))
+	set("notify_type", "trade_status_sync")
+	set("notify_id", notifyID)
+	set("charset", "utf-8")
+	set("version", "1.0")
+	set("sign_type", "RSA2")
+	set("app_id", s.settings.AlipayAppID)
+	set("auth_app_id", s.settings.AlipayAppID)
+	set("trade_no", t.tradeNo)
+	set("out_trade_no", t.outTradeNo)
+	set("trade_status", status)
+	set("total_amount", t.totalAmount)
+	set("subject", t.subject)
+	set("seller_id", a.sellerID)
+	set("buyer_id", t.buyerID)
+	set("buyer_open_id", t.buyerOpenID)
+	set("gmt_create", t.created.In(beijingZone).Format("2006-01-02 15:04:05"))
+	if !t.paid.IsZero() && status != AlipayWaitBuyerPay {
+		set("gmt_payment", t.paid.In(beijingZone).Format("2006-01-02 15:04:05"))
+		set("buyer_pay_amount", sandboxYuan(t.buyerPayFen))
+		set("receipt_amount", t.totalAmount)
+		set("invoice_amount", sandboxYuan(t.buyerPayFen))
+		set("point_amount", "0.00")
+		set("fund_bill_list", `[{"amount":"`+sandboxYuan(t.buyerPayFen)+`","fundChannel":"ALIPAYACCOUNT"}]`)
+	}
+	if opts.Refund {
+		set("refund_fee", "0.01")
+		set("gmt_refund", now.Format("2006-01-02 15:04:05.000"))
+		set("out_biz_no", "RF"+randomHex(8))
+	}
+	if status == AlipayTradeClosed || status == AlipayTradeFinished {
+		set("gmt_close", now.Format("2006-01-02 15:04:05"))
+	}
+	switch opts.Tamper {
+	case AlipayTamperAmount:
+		v.Set("total_amount", sandboxYuan(t.totalFen+1))
+	case AlipayTamperAppID:
+		other := "2021" + digits(randomHex(8), 12)
+		v.Set("app_id", other)
+		v.Set("auth_app_id", other)
+	case AlipayTamperSellerID:
+		v.Set("seller_id", "2088"+digits(randomHex(8), 12))
+	case AlipayTamperOutTradeNo:
+		v.Set("out_trade_no", "UNKNOWN"+strings.ToUpper(randomHex(8)))
+	}
+	content := []byte(AlipaySignContent(v, "sign", "sign_type"))
+	var sig string
+	if opts.Tamper == AlipayTamperForeignKey {
+		sig = signRSA(a.foreignKey, string(content))
+	} else {
+		sig = s.alipaySign(content)
+	}
+	switch opts.Tamper {
+	case AlipayTamperSignature:
+		raw, _ := base64.StdEncoding.DecodeString(sig)
+		raw[len(raw)/2] ^= 0xff
+		sig = base64.StdEncoding.EncodeToString(raw)
+	case AlipayTamperBody:
+		v.Set("subject", t.subject+" ")
+	}
+	v.Set("sign", sig)
+	return v
+}
+
+// FailAlipay makes the next f.Times trade calls fail with f.
+func (s *Server) FailAlipay(f AlipayFailure) {
+	a := s.alipayPay
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.failures = append(a.failures, f)
+}
+
+// stopAlipayDeliveries stops the Alipay notifications still retrying and
+// waits for them to end.
+func (s *Server) stopAlipayDeliveries() {
+	s.alipayPay.cancel()
+	s.alipayPay.wg.Wait()
+}
+
+// alipayControlPay serves POST /_sandbox/alipay/pay
+// {"trade_no","hold"?,"discount_fen"?}.
+func (s *Server) alipayControlPay(rw http.ResponseWriter, r *http.Request) {
+	var req struct {
+		TradeNo     string `json:"trade_no"`
+		Hold        bool   `json:"hold"`
+		DiscountFen int64  `json:"discount_fen"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil || req.TradeNo == "" {
+		writeJSON(rw, http.StatusBadRequest, AlipayError{Code: "40002", Msg: "Invalid Arguments", SubCode: AlipayInvalidParameter, SubMsg: `body must be {"trade_no":"..."}`})
+		return
+	}
+	t, err := s.PayAlipay(req.TradeNo, AlipayPayOptions{Hold: req.Hold, DiscountFen: req.DiscountFen})
+	if err != nil {
+		writeAlipayControlError(rw, err)
+		return
+	}
+	writeJSON(rw, http.StatusOK, t)
+}
+
+// alipayControlDeliver serves POST /_sandbox/alipay/deliver
+// {"out_trade_no","copies"?,"tamper"?,"status"?,"refund"?,"distinct_ids"?}:
+// the delivery happens during the call.
+func (s *Server) alipayControlDeliver(rw http.ResponseWriter, r *http.Request) {
+	var req struct {
+		OutTradeNo string `json:"out_trade_no"`
+		Copies     int    `json:"copies"`
+		Tamper     string `json:"tamper"`
+		Status     string `json:"status"`
+		Refund     bool   `json:"refund"`
+		Distinct   bool   `json:"distinct_ids"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil || req.OutTradeNo == "" || req.Copies > 200 {
+		writeJSON(rw, http.StatusBadRequest, AlipayError{Code: "40002", Msg: "Invalid Arguments", SubCode: AlipayInvalidParameter, SubMsg: `body must be {"out_trade_no":"...","copies":1..200}`})
+		return
+	}
+	ds, err := s.DeliverAlipay(r.Context(), req.OutTradeNo, AlipayDeliverOptions{
+		Copies: req.Copies, Tamper: req.Tamper, Status: req.Status, Refund: req.Refund, DistinctIDs: req.Distinct,
+	})
+	if err != nil {
+		writeAlipayControlError(rw, err)
+		return
+	}
+	writeJSON(rw, http.StatusOK, map[string]any{"deliveries": ds})
+}
+
+// alipayControlFail serves POST /_sandbox/alipay/fail {"times","code","sub_code"}.
+func (s *Server) alipayControlFail(rw http.ResponseWriter, r *http.Request) {
+	var f AlipayFailure
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&f); err != nil || f.Times < 1 || f.Code == "" {
+		writeJSON(rw, http.StatusBadRequest, AlipayError{Code: "40002", Msg: "Invalid Arguments", SubCode: AlipayInvalidParameter, SubMsg: `body must be {"times":n,"code":"20000|40004","sub_code":"..."}`})
+		return
+	}
+	s.FailAlipay(f)
+	writeJSON(rw, http.StatusOK, f)
+}
+
+// alipayControlTrade serves GET /_sandbox/alipay/trades/{out_trade_no}.
+func (s *Server) alipayControlTrade(rw http.ResponseWriter, r *http.Request) {
+	t, ok := s.AlipayTradeOf(r.PathValue("out_trade_no"))
+	if !ok {
+		writeJSON(rw, http.StatusNotFound, alipayBusiness(AlipayTradeNotExist, "交易不存在"))
+		return
+	}
+	writeJSON(rw, http.StatusOK, map[string]any{"trade": t, "deliveries": s.AlipayDeliveries(t.OutTradeNo)})
+}
+
+func writeAlipayControlError(rw http.ResponseWriter, err error) {
+	if e, ok := err.(*AlipayErrorOf); ok {
+		writeJSON(rw, e.Status, alipayBusiness(e.SubCode, e.Message))
+		return
+	}
+	writeJSON(rw, http.StatusInternalServerError, alipayBusiness(AlipaySystemError, err.Error()))
+}

@@ -36,3 +36,19 @@ func sorted(s []string) []string {
 	slices.Sort(s)
 	return s
 }
+
+func TestItemImage(t *testing.T) {
+	for _, tc := range []struct{ sku, images, want string }{
+		{"https://img/s.jpg", `["https://img/p.jpg"]`, "https://img/s.jpg"},
+		{"", `["https://img/p.jpg","https://img/q.jpg"]`, "https://img/p.jpg"},
+		{"", `[]`, ""},
+		{"", ``, ""},
+		{"", `["https://img/a\u0026b.jpg"]`, "https://img/a&b.jpg"},
+		{"", `["https://img/a\"b.jpg"]`, `https://img/a"b.jpg`},
+		{"", ` ["https://img/p.jpg"]`, "https://img/p.jpg"},
+	} {
+		if got := catalog.ItemImage(tc.sku, tc.images); got != tc.want {
+			t.Errorf("ItemImage(%q, %q) = %q, want %q", tc.sku, tc.images, got, tc.want)
+		}
+	}
+}

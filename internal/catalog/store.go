@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -545,6 +546,13 @@ func (s *Store) Items(ctx context.Context, skuIDs []int64) (map[int64]Item, erro
 func ItemImage(skuImage, productImages string) string {
 	if skuImage != "" {
 		return skuImage
+	}
+	// Fast path for the usual column, written by json.Marshal: a first URL
+	// without escapes, read without decoding the whole array.
+	if rest, ok := strings.CutPrefix(productImages, `["`); ok {
+		if end := strings.IndexByte(rest, '"'); end >= 0 && !strings.Contains(rest[:end], `\`) {
+			return rest[:end]
+		}
 	}
 	var imgs []string
 	_ = json.Unmarshal([]byte(productImages), &imgs)

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -43,11 +44,19 @@ type DB struct {
 
 // Options tune Open.
 type Options struct {
-	// MaxOpenConns bounds the MySQL pool (default 32).
+	// MaxOpenConns bounds the MySQL pool (default DefaultMaxOpenConns).
 	MaxOpenConns int
 	// Logger receives slow queries; nil disables gorm logging.
 	Logger *slog.Logger
 }
+
+// DefaultMaxOpenConns sizes the MySQL pool for the machine: four
+// connections per core this process may use, at least 8. Catalog reads are
+// mostly served from the read cache, and each statement is short, so a few
+// connections per core keep the database busy; more would only queue
+// requests as database threads competing for the same cores (measured in
+// docs/benchmarks.md) instead of as goroutines waiting for a connection.
+func DefaultMaxOpenConns() int { return max(8, 4*runtime.GOMAXPROCS(0)) }
 
 // Open connects to driver ("sqlite" or "mysql") at dsn. For SQLite dsn is a
 // file path whose directory is created; for MySQL it is a go-sql-driver DSN to
@@ -157,7 +166,7 @@ func openMySQL(ctx context.Context, dsn string, gcfg *gorm.Config, opts Options)
 	s, _ := g.DB()
 	n := opts.MaxOpenConns
 	if n <= 0 {
-		n = 32
+		n = DefaultMaxOpenConns()
 	}
 	s.SetMaxOpenConns(n)
 	s.SetMaxIdleConns(n)

@@ -174,13 +174,16 @@ func (a *App) buildPlatformLogins() error {
 		if err != nil {
 			return fmt.Errorf("MINIMALL_ALIPAY_PRIVATE_KEY_FILE: %w", err)
 		}
-		pub, err := alipay.LoadKeyFile(a.cfg.Alipay.PublicKeyFile)
-		if err != nil {
+		ac := alipay.Config{AppID: a.cfg.Alipay.AppID, PrivateKey: priv, Gateway: a.cfg.Alipay.Gateway}
+		if a.cfg.Alipay.CertMode() {
+			if ac.AppCert, ac.RootCert, ac.PublicCert, err = alipay.LoadCertFiles(
+				a.cfg.Alipay.AppCertFile, a.cfg.Alipay.RootCertFile, a.cfg.Alipay.PublicCertFile); err != nil {
+				return err
+			}
+		} else if ac.PublicKey, err = alipay.LoadKeyFile(a.cfg.Alipay.PublicKeyFile); err != nil {
 			return fmt.Errorf("MINIMALL_ALIPAY_PUBLIC_KEY_FILE: %w", err)
 		}
-		if a.alipay, err = alipay.New(alipay.Config{
-			AppID: a.cfg.Alipay.AppID, PrivateKey: priv, PublicKey: pub, Gateway: a.cfg.Alipay.Gateway,
-		}); err != nil {
+		if a.alipay, err = alipay.New(ac); err != nil {
 			return err
 		}
 	}

@@ -12,7 +12,7 @@ import (
 )
 
 // buildPayments wires the payment module and, when configured, its WeChat
-// Pay adapter. It runs before buildOrders: the order service asks the
+// Pay and Alipay adapters. It runs before buildOrders: the order service asks the
 // payment service to close open trades before every cancel.
 func (a *App) buildPayments() error {
 	store, err := payment.NewStore(a.db)
@@ -42,10 +42,17 @@ func (a *App) buildPayments() error {
 		}
 		wp = client
 	}
+	// The Alipay login client (buildPlatformLogins) is the same app that
+	// receives payments; a typed nil must not become a non-nil interface.
+	var ap payment.Alipay
+	if a.alipay != nil {
+		ap = a.alipay
+	}
 	if a.payments, err = payment.NewService(payment.Deps{
 		DB: a.db, Store: store, Orders: paymentOrders{a: a, store: orderStore}, Identities: a.users,
-		Sales: catStore, WeChatPay: wp, Clock: a.clock, Log: a.log,
+		Sales: catStore, WeChatPay: wp, Alipay: ap, Clock: a.clock, Log: a.log,
 		PublicBaseURL: a.cfg.HTTP.PublicBaseURL, MaxNotifyBody: int64(a.cfg.HTTP.MaxBody),
+		AlipaySellerID: a.cfg.Alipay.SellerID,
 	}); err != nil {
 		return err
 	}

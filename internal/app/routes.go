@@ -76,6 +76,7 @@ func (a *App) routes(e *gin.Engine) {
 	// Platform callbacks under /api/v1/notify: authenticated by the platforms' signatures.
 	notify := api.Group("/notify")
 	notify.POST("/wechatpay", a.paymentsH.WeChatNotify)
+	notify.POST("/alipay", a.paymentsH.AlipayNotify)
 }
 
 func (a *App) healthz(c *gin.Context) {

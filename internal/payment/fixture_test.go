@@ -56,9 +56,17 @@ type env struct {
 
 func newEnv(t *testing.T, d *db.DB) *env {
 	t.Helper()
-	sb, err := sandbox.New(sandbox.Options{WeChatPayNotifySchedule: []time.Duration{
-		5 * time.Millisecond, 5 * time.Millisecond, 5 * time.Millisecond, 5 * time.Millisecond, 5 * time.Millisecond,
-	}})
+	return newEnvWith(t, d, sandbox.Options{})
+}
+
+// newEnvWith is newEnv on a sandbox made with opts (their notification
+// schedules compressed to milliseconds). Alipay is configured too, in
+// public-key mode, with the sandbox's seller id checked.
+func newEnvWith(t *testing.T, d *db.DB, opts sandbox.Options) *env {
+	t.Helper()
+	fast := []time.Duration{5 * time.Millisecond, 5 * time.Millisecond, 5 * time.Millisecond, 5 * time.Millisecond, 5 * time.Millisecond}
+	opts.WeChatPayNotifySchedule, opts.AlipayNotifySchedule = fast, fast
+	sb, err := sandbox.New(opts)
 	must(t, err)
 	sbSrv := httptest.NewServer(sb)
 	t.Cleanup(sbSrv.Close)
@@ -68,6 +76,9 @@ func newEnv(t *testing.T, d *db.DB) *env {
 	privFile, pubFile := filepath.Join(dir, "apiclient_key.pem"), filepath.Join(dir, "wechatpay_public_key.pem")
 	must(t, os.WriteFile(privFile, []byte(st.WeChatPayPrivateKey), 0o600))
 	must(t, os.WriteFile(pubFile, []byte(st.WeChatPayPublicKey), 0o600))
+	aliPriv, aliPub := filepath.Join(dir, "alipay_app_private_key.pem"), filepath.Join(dir, "alipay_public_key.pem")
+	must(t, os.WriteFile(aliPriv, []byte(st.AlipayAppPrivateKey), 0o600))
+	must(t, os.WriteFile(aliPub, []byte(st.AlipayPublicKey), 0o600))
 
 	var handler atomic.Value
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -86,6 +97,11 @@ func newEnv(t *testing.T, d *db.DB) *env {
 		"MINIMALL_WECHATPAY_PUBLIC_KEY_ID":    st.WeChatPayPublicKeyID,
 		"MINIMALL_WECHATPAY_PUBLIC_KEY_FILE":  pubFile,
 		"MINIMALL_WECHATPAY_API_BASE":         sbSrv.URL,
+		"MINIMALL_ALIPAY_APPID":               st.AlipayAppID,
+		"MINIMALL_ALIPAY_PRIVATE_KEY_FILE":    aliPriv,
+		"MINIMALL_ALIPAY_PUBLIC_KEY_FILE":     aliPub,
+		"MINIMALL_ALIPAY_GATEWAY":             sandbox.EndpointsAt(sbSrv.URL).AlipayGateway,
+		"MINIMALL_ALIPAY_SELLER_ID":           st.AlipaySellerID,
 	}
 	cfg, err := config.Load("", func(k string) string { return vars[k] })
 	must(t, err)

@@ -35,6 +35,7 @@ type payResponse struct {
 	Channel        Channel                   `json:"channel"`
 	OutTradeNo     string                    `json:"out_trade_no"`
 	RequestPayment *wechatpay.RequestPayment `json:"request_payment,omitempty"`
+	TradeNo        string                    `json:"trade_no,omitempty"`
 }
 
 // Pay serves POST /api/v1/orders/{id}/pay {"channel":"wechat"|"alipay"}.
@@ -54,7 +55,9 @@ func (h *Handlers) Pay(c *gin.Context) {
 		httpx.Error(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, payResponse{Channel: res.Channel, OutTradeNo: res.OutTradeNo, RequestPayment: res.RequestPayment})
+	c.JSON(http.StatusOK, payResponse{
+		Channel: res.Channel, OutTradeNo: res.OutTradeNo, RequestPayment: res.RequestPayment, TradeNo: res.TradeNo,
+	})
 }
 
 // notifyFailure is WeChat Pay's own failure answer.
@@ -86,4 +89,44 @@ func (h *Handlers) WeChatNotify(c *gin.Context) {
 	}
 	httpx.Logger(c).ErrorContext(c.Request.Context(), "wechat pay notification failed", "err", err)
 	c.AbortWithStatusJSON(http.StatusInternalServerError, notifyFailure{"FAIL", "internal error"})
+}
+
+// alipayFail is the body of every answer that is not an acknowledgement:
+// Alipay retries on anything but exactly "success".
+const alipayFail = "fail"
+
+// AlipayNotify serves POST /api/v1/notify/alipay, a form post: exactly
+// "success" (text/plain) once the notification is verified and recorded;
+// otherwise "fail" with a 4xx (malformed, unverified, refused by a business
+// check) or a 500 (our fault), and Alipay retries. Malformed input is never a
+// 5xx; a panic is a 500.
+func (h *Handlers) AlipayNotify(c *gin.Context) {
+	defer func() {
+		if p := recover(); p != nil {
+			httpx.Logger(c).ErrorContext(c.Request.Context(), "alipay notification panicked", "panic", fmt.Sprint(p))
+			c.Data(http.StatusInternalServerError, "text/plain; charset=utf-8", []byte(alipayFail))
+			c.Abort()
+		}
+	}()
+	if err := c.Request.ParseForm(); err != nil {
+		status := http.StatusBadRequest
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			status = http.StatusRequestEntityTooLarge
+		}
+		c.Data(status, "text/plain; charset=utf-8", []byte(alipayFail))
+		return
+	}
+	err := h.svc.HandleAlipayNotification(c.Request.Context(), c.Request.PostForm)
+	if err == nil {
+		c.Data(http.StatusOK, "text/plain; charset=utf-8", []byte(AlipayAck))
+		return
+	}
+	var ref *Refusal
+	if errors.As(err, &ref) {
+		c.Data(ref.Status, "text/plain; charset=utf-8", []byte(alipayFail))
+		return
+	}
+	httpx.Logger(c).ErrorContext(c.Request.Context(), "alipay notification failed", "err", err)
+	c.Data(http.StatusInternalServerError, "text/plain; charset=utf-8", []byte(alipayFail))
 }

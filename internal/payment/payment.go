@@ -7,10 +7,14 @@
 //   - Only a verified platform notification, or the platform's own answer to
 //     a query, moves an order to paid; no route does.
 //   - A notification is accepted only when its signature verifies, its
-//     merchant (appid, mchid) is ours, its out_trade_no is one of our
-//     attempts and its order amount (amount.total, never payer_total) equals
-//     the attempt's. A signed notification that fails a check is refused and
-//     recorded as a payment anomaly, since money may have moved.
+//     merchant (appid and mchid for WeChat Pay, app_id and seller_id for
+//     Alipay) is ours, its out_trade_no is one of our attempts on its channel
+//     and its order amount (amount.total or total_amount, never what the
+//     payer paid after discounts) equals the attempt's. A signed notification
+//     that fails a check is refused and recorded as a payment anomaly, since
+//     money may have moved.
+//   - Both channels report a payment as one channel-neutral Paid value, and
+//     one settle path applies it.
 //   - In one transaction the attempt becomes succeeded and the order paid,
 //     both by conditional updates, and the products' sales grow; duplicates
 //     change nothing. A payment for an order that is no longer pending is
@@ -21,9 +25,11 @@ package payment
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/minimall/minimall/internal/order"
+	"github.com/minimall/minimall/internal/platform/alipay"
 	"github.com/minimall/minimall/internal/platform/wechatpay"
 	"github.com/minimall/minimall/internal/user"
 )
@@ -53,8 +59,8 @@ const (
 // Anomaly kinds: money that may have moved without matching an order.
 const (
 	AnomalyUnknownTrade        = "unknown_trade"        // a signed notification for an out_trade_no we never made
-	AnomalyMerchantMismatch    = "merchant_mismatch"    // appid or mchid is not ours
-	AnomalyAmountMismatch      = "amount_mismatch"      // amount.total differs from the attempt
+	AnomalyMerchantMismatch    = "merchant_mismatch"    // appid/mchid (WeChat) or app_id/seller_id (Alipay) is not ours
+	AnomalyAmountMismatch      = "amount_mismatch"      // amount.total or total_amount differs from the attempt
 	AnomalyTransactionMismatch = "transaction_mismatch" // a second transaction id for a paid attempt
 	AnomalyLatePayment         = "late_payment"         // paid after the order was cancelled
 	AnomalyDoublePayment       = "double_payment"       // the order was already paid through another attempt
@@ -83,9 +89,9 @@ type Attempt struct {
 	AmountFen     int64
 	Status        Status
 	Description   string
-	PayerID       string // the openid (or Alipay id) the trade was made for
+	PayerID       string // the openid (or Alipay user_id / open_id) the trade was made for
 	NotifyURL     string
-	PrepayID      string // "" until the platform answered the prepay
+	PrepayID      string // WeChat's prepay_id or Alipay's trade_no; "" until the platform answered the prepay
 	ExpiresAt     time.Time
 	ProviderTxnID string // "" until a payment is known
 	PayerTotalFen int64
@@ -162,4 +168,37 @@ type WeChatPay interface {
 	Query(ctx context.Context, outTradeNo string) (wechatpay.Transaction, error)
 	Close(ctx context.Context, outTradeNo string) error
 	ParseNotification(ctx context.Context, r *http.Request, maxBody int64) (wechatpay.Notification, error)
+}
+
+// Alipay is the Alipay adapter (*alipay.Client).
+type Alipay interface {
+	AppID() string
+	TradeCreate(ctx context.Context, req alipay.TradeCreateRequest) (string, error)
+	Query(ctx context.Context, outTradeNo string) (alipay.Trade, error)
+	Close(ctx context.Context, outTradeNo string) error
+	ParseNotification(ctx context.Context, form url.Values) (alipay.Notification, error)
+}
+
+// Paid is a platform's report, from a verified notification or from a query
+// answered by the platform, that an attempt was paid. It is the same for
+// every channel, so that one settle path applies every payment.
+type Paid struct {
+	Channel       Channel
+	OutTradeNo    string
+	ProviderTxnID string // WeChat's transaction_id, Alipay's trade_no
+	AppID         string // the paying app as the platform names it
+	MerchantID    string // WeChat's mchid, Alipay's seller_id ("" when Alipay sent none)
+	TotalFen      int64  // the order amount: what the payment is checked against
+	PayerTotalFen int64  // what the payer paid after platform discounts
+	Currency      string // "" when the platform does not say (Alipay: CNY)
+	PaidAt        *time.Time
+}
+
+// paidFromWeChat reads a WeChat Pay transaction.
+func paidFromWeChat(tx wechatpay.Transaction) Paid {
+	return Paid{
+		Channel: ChannelWeChat, OutTradeNo: tx.OutTradeNo, ProviderTxnID: tx.TransactionID, AppID: tx.AppID,
+		MerchantID: tx.MchID, TotalFen: tx.TotalFen, PayerTotalFen: tx.PayerTotalFen, Currency: tx.Currency,
+		PaidAt: tx.SuccessTime,
+	}
 }

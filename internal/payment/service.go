@@ -15,16 +15,21 @@ import (
 
 	"github.com/minimall/minimall/internal/apperr"
 	"github.com/minimall/minimall/internal/order"
+	"github.com/minimall/minimall/internal/platform/alipay"
 	"github.com/minimall/minimall/internal/platform/clock"
 	"github.com/minimall/minimall/internal/platform/db"
 	"github.com/minimall/minimall/internal/platform/wechatpay"
+	"github.com/minimall/minimall/internal/user"
 )
 
-// NotifyPathWeChat is where WeChat Pay delivers payment notifications.
-const NotifyPathWeChat = "/api/v1/notify/wechatpay"
+// Where the platforms deliver payment notifications.
+const (
+	NotifyPathWeChat = "/api/v1/notify/wechatpay"
+	NotifyPathAlipay = "/api/v1/notify/alipay"
+)
 
-// Deps are the Service's collaborators. WeChatPay is nil when WeChat Pay is
-// not configured; every other one is required.
+// Deps are the Service's collaborators. WeChatPay and Alipay are nil when
+// their channel is not configured; every other one is required.
 type Deps struct {
 	DB         *db.DB
 	Store      *Store
@@ -32,26 +37,32 @@ type Deps struct {
 	Identities Identities
 	Sales      Sales
 	WeChatPay  WeChatPay
+	Alipay     Alipay
 	Clock      clock.Clock
 	Log        *slog.Logger
 	// PublicBaseURL is how the platforms reach us (MINIMALL_PUBLIC_BASE_URL).
 	PublicBaseURL string
 	// MaxNotifyBody bounds a notification body (MINIMALL_HTTP_MAX_BODY).
 	MaxNotifyBody int64
+	// AlipaySellerID, when set, must be the seller_id of every Alipay
+	// payment notification (MINIMALL_ALIPAY_SELLER_ID).
+	AlipaySellerID string
 }
 
 // Service holds the payment rules.
 type Service struct {
-	db         *db.DB
-	store      *Store
-	orders     Orders
-	identities Identities
-	sales      Sales
-	wechat     WeChatPay
-	clock      clock.Clock
-	log        *slog.Logger
-	notifyURL  string
-	maxBody    int64
+	db           *db.DB
+	store        *Store
+	orders       Orders
+	identities   Identities
+	sales        Sales
+	wechat       WeChatPay
+	alipay       Alipay
+	clock        clock.Clock
+	log          *slog.Logger
+	baseURL      string
+	maxBody      int64
+	alipaySeller string
 }
 
 // NewService returns the payment service; it refuses a missing dependency.
@@ -68,34 +79,44 @@ func NewService(d Deps) (*Service, error) {
 	}
 	return &Service{
 		db: d.DB, store: d.Store, orders: d.Orders, identities: d.Identities, sales: d.Sales, wechat: d.WeChatPay,
-		clock: d.Clock, log: d.Log, notifyURL: strings.TrimRight(d.PublicBaseURL, "/") + NotifyPathWeChat,
-		maxBody: d.MaxNotifyBody,
+		alipay: d.Alipay, clock: d.Clock, log: d.Log, baseURL: strings.TrimRight(d.PublicBaseURL, "/"),
+		maxBody: d.MaxNotifyBody, alipaySeller: d.AlipaySellerID,
 	}, nil
 }
 
 // PayResult is what the mini-program needs to pay: wx.requestPayment's
-// parameters for WeChat.
+// parameters for WeChat, the trade_no for Alipay's my.tradePay.
 type PayResult struct {
 	Channel        Channel
 	OutTradeNo     string
 	RequestPayment *wechatpay.RequestPayment
+	TradeNo        string
+}
+
+// payer is the customer's account on a channel: the subject the trade is
+// made for and, for Alipay, whether it is a user_id or an open_id.
+type payer struct {
+	subject string
+	kind    string
 }
 
 // Pay prepares the payment of one of the customer's orders on a channel.
-// While the order's open attempt is valid it is reused with freshly signed
-// parameters; otherwise a new attempt (a new out_trade_no) is made and
-// prepaid at the platform with the order's total and its payment deadline
-// as time_expire.
+// While the order's open attempt on that channel is valid it is reused
+// (WeChat: freshly signed parameters; Alipay: the same trade_no); otherwise a
+// new attempt (a new out_trade_no) is made and created at the platform with
+// the order's total and its payment deadline as time_expire.
 func (s *Service) Pay(ctx context.Context, customerID, orderID int64, ch Channel) (PayResult, error) {
 	switch ch {
 	case ChannelWeChat:
+		if s.wechat == nil {
+			return PayResult{}, apperr.New(apperr.CodeChannelUnavailable, "WeChat Pay is not configured")
+		}
 	case ChannelAlipay:
-		return PayResult{}, apperr.New(apperr.CodeChannelUnavailable, "Alipay payments are not available yet")
+		if s.alipay == nil {
+			return PayResult{}, apperr.New(apperr.CodeChannelUnavailable, "Alipay is not configured")
+		}
 	default:
 		return PayResult{}, apperr.Invalid("channel must be wechat or alipay", "channel")
-	}
-	if s.wechat == nil {
-		return PayResult{}, apperr.New(apperr.CodeChannelUnavailable, "WeChat Pay is not configured")
 	}
 	o, err := s.orders.Get(ctx, customerID, orderID)
 	if err != nil {
@@ -108,19 +129,16 @@ func (s *Service) Pay(ctx context.Context, customerID, orderID int64, ch Channel
 	if !now.Before(o.PayDeadline) {
 		return PayResult{}, apperr.InvalidState(string(o.Status), "the payment deadline of this order has passed")
 	}
-	openID, err := s.wechatOpenID(ctx, customerID)
+	p, err := s.payer(ctx, customerID, ch)
 	if err != nil {
 		return PayResult{}, err
 	}
-	a, err := s.openAttempt(ctx, o, openID)
+	a, err := s.openAttempt(ctx, o, ch, p.subject)
 	if err != nil {
 		return PayResult{}, err
 	}
 	if a.PrepayID == "" {
-		prepayID, err := s.wechat.Prepay(ctx, wechatpay.PrepayRequest{
-			OutTradeNo: a.OutTradeNo, Description: a.Description, AmountFen: a.AmountFen, OpenID: a.PayerID,
-			TimeExpire: a.ExpiresAt, NotifyURL: a.NotifyURL,
-		})
+		prepayID, err := s.prepay(ctx, a, p)
 		if err != nil {
 			return PayResult{}, err
 		}
@@ -133,11 +151,14 @@ func (s *Service) Pay(ctx context.Context, customerID, orderID int64, ch Channel
 		if cur, err := s.orders.ByID(ctx, o.ID); err != nil {
 			return PayResult{}, apperr.Internal(err)
 		} else if cur.Status != order.StatusPendingPayment {
-			if _, err := s.closeWeChat(ctx, a); err != nil {
+			if _, err := s.closeAttempt(ctx, a); err != nil {
 				s.log.WarnContext(ctx, "closing the trade of an order no longer pending failed", "out_trade_no", a.OutTradeNo, "err", err)
 			}
 			return PayResult{}, apperr.InvalidState(string(cur.Status), "an order that is %s cannot be paid", cur.Status)
 		}
+	}
+	if ch == ChannelAlipay {
+		return PayResult{Channel: ChannelAlipay, OutTradeNo: a.OutTradeNo, TradeNo: a.PrepayID}, nil
 	}
 	rp, err := s.wechat.RequestPayment(ctx, a.PrepayID)
 	if err != nil {
@@ -146,36 +167,68 @@ func (s *Service) Pay(ctx context.Context, customerID, orderID int64, ch Channel
 	return PayResult{Channel: ChannelWeChat, OutTradeNo: a.OutTradeNo, RequestPayment: &rp}, nil
 }
 
-// wechatOpenID returns the customer's openid in the paying mini-program.
-func (s *Service) wechatOpenID(ctx context.Context, customerID int64) (string, error) {
-	ids, err := s.identities.Identities(ctx, customerID, string(ChannelWeChat))
-	if err != nil {
-		return "", apperr.Internal(err)
-	}
-	for _, id := range ids {
-		if id.AppID == s.wechat.AppID() && id.Subject != "" {
-			return id.Subject, nil
+// prepay creates an attempt's trade at its platform, outside any database
+// transaction, and returns WeChat's prepay_id or Alipay's trade_no.
+func (s *Service) prepay(ctx context.Context, a Attempt, p payer) (string, error) {
+	if a.Channel == ChannelAlipay {
+		req := alipay.TradeCreateRequest{
+			OutTradeNo: a.OutTradeNo, Subject: a.Description, AmountFen: a.AmountFen, TimeExpire: a.ExpiresAt,
+			NotifyURL: a.NotifyURL,
 		}
+		if p.kind == user.KindAlipayOpenID {
+			req.BuyerOpenID = a.PayerID
+		} else {
+			req.BuyerID = a.PayerID
+		}
+		return s.alipay.TradeCreate(ctx, req)
 	}
-	return "", apperr.New(apperr.CodeChannelUnavailable, "log in with WeChat to pay with WeChat Pay")
+	return s.wechat.Prepay(ctx, wechatpay.PrepayRequest{
+		OutTradeNo: a.OutTradeNo, Description: a.Description, AmountFen: a.AmountFen, OpenID: a.PayerID,
+		TimeExpire: a.ExpiresAt, NotifyURL: a.NotifyURL,
+	})
 }
 
-// openAttempt returns the order's open WeChat attempt when it can still be
+// payer returns the customer's account in the paying app of a channel: the
+// WeChat openid in the mini-program, or the Alipay user_id / open_id (its
+// kind tells trade.create whether it is buyer_id or buyer_open_id).
+func (s *Service) payer(ctx context.Context, customerID int64, ch Channel) (payer, error) {
+	ids, err := s.identities.Identities(ctx, customerID, string(ch))
+	if err != nil {
+		return payer{}, apperr.Internal(err)
+	}
+	appID := ""
+	if ch == ChannelAlipay {
+		appID = s.alipay.AppID()
+	} else {
+		appID = s.wechat.AppID()
+	}
+	for _, id := range ids {
+		if id.AppID == appID && id.Subject != "" {
+			return payer{subject: id.Subject, kind: id.SubjectKind}, nil
+		}
+	}
+	if ch == ChannelAlipay {
+		return payer{}, apperr.New(apperr.CodeChannelUnavailable, "log in with Alipay to pay with Alipay")
+	}
+	return payer{}, apperr.New(apperr.CodeChannelUnavailable, "log in with WeChat to pay with WeChat Pay")
+}
+
+// openAttempt returns the order's open attempt on ch when it can still be
 // paid as it is, or makes a new one. An open attempt that cannot (another
 // amount or payer, or past its expiry) is closed at the platform first, so
-// that two payable trades never exist for one order.
-func (s *Service) openAttempt(ctx context.Context, o order.Order, openID string) (Attempt, error) {
+// that two payable trades never exist for one order on one channel.
+func (s *Service) openAttempt(ctx context.Context, o order.Order, ch Channel, payerID string) (Attempt, error) {
 	for range 3 {
-		cur, ok, err := s.store.OpenAttempt(ctx, o.ID, ChannelWeChat)
+		cur, ok, err := s.store.OpenAttempt(ctx, o.ID, ch)
 		if err != nil {
 			return Attempt{}, apperr.Internal(err)
 		}
 		now := s.clock.Now()
 		if ok {
-			if cur.AmountFen == o.TotalFen && cur.PayerID == openID && now.Before(cur.ExpiresAt) {
+			if cur.AmountFen == o.TotalFen && cur.PayerID == payerID && now.Before(cur.ExpiresAt) {
 				return cur, nil
 			}
-			paid, err := s.closeWeChat(ctx, cur)
+			paid, err := s.closeAttempt(ctx, cur)
 			if err != nil {
 				return Attempt{}, err
 			}
@@ -184,13 +237,17 @@ func (s *Service) openAttempt(ctx context.Context, o order.Order, openID string)
 			}
 			continue
 		}
-		no, err := newOutTradeNo(now)
+		no, err := newOutTradeNo(ch, now)
 		if err != nil {
 			return Attempt{}, apperr.Internal(err)
 		}
+		notifyPath := NotifyPathWeChat
+		if ch == ChannelAlipay {
+			notifyPath = NotifyPathAlipay
+		}
 		a := Attempt{
-			OrderID: o.ID, CustomerID: o.CustomerID, Channel: ChannelWeChat, OutTradeNo: no, AmountFen: o.TotalFen,
-			Description: description(o), PayerID: openID, NotifyURL: s.notifyURL, ExpiresAt: o.PayDeadline, CreatedAt: now,
+			OrderID: o.ID, CustomerID: o.CustomerID, Channel: ch, OutTradeNo: no, AmountFen: o.TotalFen,
+			Description: description(o), PayerID: payerID, NotifyURL: s.baseURL + notifyPath, ExpiresAt: o.PayDeadline, CreatedAt: now,
 		}
 		err = s.db.Tx(ctx, func(ctx context.Context) error { return s.store.InsertAttempt(ctx, &a) })
 		if err == nil {
@@ -204,7 +261,8 @@ func (s *Service) openAttempt(ctx context.Context, o order.Order, openID string)
 	return Attempt{}, apperr.Conflict("the order's payment is being prepared by another request, try again")
 }
 
-// description is the goods description shown in WeChat's payment sheet.
+// description is the goods description shown in the platform's payment
+// sheet (WeChat's description, Alipay's subject).
 func description(o order.Order) string {
 	d := "订单 " + o.OrderNo
 	if len(o.Items) > 0 {
@@ -219,9 +277,10 @@ func description(o order.Order) string {
 	return d
 }
 
-// newOutTradeNo makes an out_trade_no: "WX", the UTC time to the second and
-// 14 random digits (30 characters; WeChat allows 32).
-func newOutTradeNo(now time.Time) (string, error) {
+// newOutTradeNo makes an out_trade_no: "WX" (WeChat) or "AL" (Alipay), the
+// UTC time to the second and 14 random digits (30 characters; WeChat allows
+// 32, Alipay 64).
+func newOutTradeNo(ch Channel, now time.Time) (string, error) {
 	b := make([]byte, 14)
 	if _, err := rand.Read(b); err != nil {
 		return "", err
@@ -229,7 +288,11 @@ func newOutTradeNo(now time.Time) (string, error) {
 	for i := range b {
 		b[i] = '0' + b[i]%10
 	}
-	return "WX" + now.UTC().Format("20060102150405") + string(b), nil
+	prefix := "WX"
+	if ch == ChannelAlipay {
+		prefix = "AL"
+	}
+	return prefix + now.UTC().Format("20060102150405") + string(b), nil
 }
 
 // Refusal is a notification the service refused: Status is the HTTP status
@@ -282,7 +345,7 @@ func (s *Service) HandleWeChatNotification(ctx context.Context, r *http.Request)
 	if n.EventType != wechatpay.EventTransactionSuccess || n.Transaction.TradeState != wechatpay.TradeSuccess {
 		return s.ignore(ctx, src)
 	}
-	return s.settle(ctx, n.Transaction, src)
+	return s.settle(ctx, paidFromWeChat(n.Transaction), src)
 }
 
 // ignore records a verified notification that is not a payment and
@@ -303,41 +366,55 @@ type check struct {
 	expectedFen int64
 }
 
-// checkWeChat compares a platform transaction with our attempt.
-func (s *Service) checkWeChat(tx wechatpay.Transaction, a Attempt, found bool) check {
+// merchantMatches tells whether a payment names our app and merchant on its
+// channel: WeChat's appid and mchid; Alipay's app_id and, when configured,
+// seller_id.
+func (s *Service) merchantMatches(p Paid) bool {
+	switch p.Channel {
+	case ChannelWeChat:
+		return s.wechat != nil && p.AppID == s.wechat.AppID() && p.MerchantID == s.wechat.MchID()
+	case ChannelAlipay:
+		return s.alipay != nil && p.AppID == s.alipay.AppID() && (s.alipaySeller == "" || p.MerchantID == s.alipaySeller)
+	}
+	return false
+}
+
+// checkPaid compares a platform's payment with our attempt.
+func (s *Service) checkPaid(p Paid, a Attempt, found bool) check {
 	switch {
-	case !found || a.Channel != ChannelWeChat:
-		return check{kind: AnomalyUnknownTrade, detail: "out_trade_no " + tx.OutTradeNo + " is not a WeChat Pay attempt of ours"}
-	case tx.AppID != s.wechat.AppID() || tx.MchID != s.wechat.MchID():
-		return check{kind: AnomalyMerchantMismatch, detail: fmt.Sprintf("appid %q mchid %q are not ours", tx.AppID, tx.MchID)}
-	case tx.TotalFen != a.AmountFen || (tx.Currency != "" && tx.Currency != "CNY"):
+	case !found || a.Channel != p.Channel:
+		return check{kind: AnomalyUnknownTrade, detail: fmt.Sprintf("out_trade_no %s is not a %s attempt of ours", p.OutTradeNo, p.Channel)}
+	case !s.merchantMatches(p):
+		return check{kind: AnomalyMerchantMismatch, detail: fmt.Sprintf("app %q merchant %q are not ours", p.AppID, p.MerchantID)}
+	case p.TotalFen != a.AmountFen || (p.Currency != "" && p.Currency != "CNY"):
 		return check{kind: AnomalyAmountMismatch, expectedFen: a.AmountFen,
-			detail: fmt.Sprintf("amount.total %d %s, the attempt is %d CNY", tx.TotalFen, tx.Currency, a.AmountFen)}
-	case tx.TransactionID == "":
-		return check{kind: AnomalyUnknownTrade, detail: "a paid transaction without transaction_id"}
-	case a.Status == StatusSucceeded && a.ProviderTxnID != tx.TransactionID:
+			detail: fmt.Sprintf("order amount %d %s, the attempt is %d CNY", p.TotalFen, p.Currency, a.AmountFen)}
+	case p.ProviderTxnID == "":
+		return check{kind: AnomalyUnknownTrade, detail: "a paid trade without the platform's transaction id"}
+	case a.Status == StatusSucceeded && a.ProviderTxnID != p.ProviderTxnID:
 		return check{kind: AnomalyTransactionMismatch, expectedFen: a.AmountFen,
-			detail: fmt.Sprintf("transaction %s for an attempt paid by %s", tx.TransactionID, a.ProviderTxnID)}
+			detail: fmt.Sprintf("transaction %s for an attempt paid by %s", p.ProviderTxnID, a.ProviderTxnID)}
 	}
 	return check{}
 }
 
-// settle applies a paid platform transaction, from a notification (src) or
-// from a query (src nil), in one transaction: the business checks, the raw
-// notification, the attempt to succeeded and the order to paid by
-// conditional updates, the products' sales. Duplicates change nothing.
-func (s *Service) settle(ctx context.Context, tx wechatpay.Transaction, src *Notification) error {
+// settle applies a payment the platform reported, from a notification (src)
+// or from a query (src nil), in one transaction: the business checks, the
+// raw notification, the attempt to succeeded and the order to paid by
+// conditional updates, the products' sales. Duplicates change nothing. It
+// is the same for every channel.
+func (s *Service) settle(ctx context.Context, p Paid, src *Notification) error {
 	var refusal *Refusal
 	err := s.txRetry(ctx, func(ctx context.Context) error {
 		refusal = nil
 		now := s.clock.Now()
-		a, found, err := s.store.AttemptByOutTradeNo(ctx, tx.OutTradeNo)
+		a, found, err := s.store.AttemptByOutTradeNo(ctx, p.OutTradeNo)
 		if err != nil {
 			return err
 		}
-		c := s.checkWeChat(tx, a, found)
+		c := s.checkPaid(p, a, found)
 		if src != nil {
-			src.AttemptID, src.ReceivedAt, src.Outcome = a.ID, now, OutcomeAccepted
+			src.AttemptID, src.ReceivedAt, src.Outcome, src.Reason = a.ID, now, OutcomeAccepted, ""
 			if c.kind != "" {
 				src.Outcome, src.Reason = OutcomeRefused, c.kind+": "+c.detail
 			}
@@ -350,16 +427,16 @@ func (s *Service) settle(ctx context.Context, tx wechatpay.Transaction, src *Not
 		}
 		if c.kind != "" {
 			refusal = &Refusal{Status: http.StatusBadRequest, Message: "notification refused: " + c.kind}
-			return s.anomaly(ctx, a, tx, src, c.kind, c.detail, c.expectedFen, now)
+			return s.anomaly(ctx, a, p, src, c.kind, c.detail, c.expectedFen, now)
 		}
 		if a.Status == StatusSucceeded {
 			return nil // the same transaction again
 		}
 		paidAt := now
-		if tx.SuccessTime != nil {
-			paidAt = *tx.SuccessTime
+		if p.PaidAt != nil {
+			paidAt = *p.PaidAt
 		}
-		moved, err := s.store.MarkSucceeded(ctx, a.ID, tx.TransactionID, tx.PayerTotalFen, paidAt, now)
+		moved, err := s.store.MarkSucceeded(ctx, a.ID, p.ProviderTxnID, p.PayerTotalFen, paidAt, now)
 		if err != nil {
 			return err
 		}
@@ -368,12 +445,12 @@ func (s *Service) settle(ctx context.Context, tx wechatpay.Transaction, src *Not
 			if err != nil {
 				return err
 			}
-			if cur.Status == StatusSucceeded && cur.ProviderTxnID == tx.TransactionID {
+			if cur.Status == StatusSucceeded && cur.ProviderTxnID == p.ProviderTxnID {
 				return nil // a concurrent delivery won
 			}
 			return fmt.Errorf("payment: attempt %d moved to %s meanwhile", a.ID, cur.Status)
 		}
-		return s.payOrder(ctx, a, tx, src, paidAt, now)
+		return s.payOrder(ctx, a, p, src, paidAt, now)
 	})
 	if errors.Is(err, errDuplicateNotification) {
 		return s.duplicate(ctx, src)
@@ -382,7 +459,7 @@ func (s *Service) settle(ctx context.Context, tx wechatpay.Transaction, src *Not
 		return err
 	}
 	if refusal != nil {
-		s.log.WarnContext(ctx, "payment refused and recorded as an anomaly", "out_trade_no", tx.OutTradeNo, "reason", refusal.Message)
+		s.log.WarnContext(ctx, "payment refused and recorded as an anomaly", "channel", p.Channel, "out_trade_no", p.OutTradeNo, "reason", refusal.Message)
 		return refusal
 	}
 	return nil
@@ -411,7 +488,7 @@ func isDeadlock(err error) bool {
 // payOrder moves the order to paid and grows its products' sales; an order
 // that is no longer pending keeps its status and the payment is recorded as
 // a late or double payment.
-func (s *Service) payOrder(ctx context.Context, a Attempt, tx wechatpay.Transaction, src *Notification, paidAt, now time.Time) error {
+func (s *Service) payOrder(ctx context.Context, a Attempt, p Paid, src *Notification, paidAt, now time.Time) error {
 	err := s.orders.MarkPaid(ctx, a.OrderID, a.AmountFen, paidAt, order.Payment(a.ID))
 	if apperr.Is(err, apperr.CodeInvalidState) {
 		o, rerr := s.orders.ByID(ctx, a.OrderID)
@@ -422,7 +499,7 @@ func (s *Service) payOrder(ctx context.Context, a Attempt, tx wechatpay.Transact
 		if o.Status != order.StatusCancelled {
 			kind = AnomalyDoublePayment
 		}
-		return s.anomaly(ctx, a, tx, src, kind, fmt.Sprintf("paid while the order is %s", o.Status), a.AmountFen, now)
+		return s.anomaly(ctx, a, p, src, kind, fmt.Sprintf("paid while the order is %s", o.Status), a.AmountFen, now)
 	}
 	if err != nil {
 		return err
@@ -448,10 +525,10 @@ func (s *Service) payOrder(ctx context.Context, a Attempt, tx wechatpay.Transact
 	return nil
 }
 
-func (s *Service) anomaly(ctx context.Context, a Attempt, tx wechatpay.Transaction, src *Notification, kind, detail string, expected int64, now time.Time) error {
+func (s *Service) anomaly(ctx context.Context, a Attempt, p Paid, src *Notification, kind, detail string, expected int64, now time.Time) error {
 	an := Anomaly{
-		Channel: ChannelWeChat, Kind: kind, OrderID: a.OrderID, AttemptID: a.ID, OutTradeNo: tx.OutTradeNo,
-		ProviderTxnID: tx.TransactionID, ExpectedFen: expected, ActualFen: tx.TotalFen, Detail: detail, CreatedAt: now,
+		Channel: p.Channel, Kind: kind, OrderID: a.OrderID, AttemptID: a.ID, OutTradeNo: p.OutTradeNo,
+		ProviderTxnID: p.ProviderTxnID, ExpectedFen: expected, ActualFen: p.TotalFen, Detail: detail, CreatedAt: now,
 	}
 	if src != nil {
 		an.NotificationID = src.ID
@@ -472,12 +549,12 @@ func (s *Service) duplicate(ctx context.Context, src *Notification) error {
 }
 
 // CloseOpen is the order module's payment gate: before an order is
-// cancelled, it closes the order's open attempts at the platform. When the
-// platform refuses to close because the trade is paid (or the close fails in
-// a way that leaves the outcome unknown), it queries the trade; a paid
-// answer pays the order through the same path as a notification, and
-// CloseOpen reports paid so that the cancel stops. An attempt that already
-// succeeded also reports paid.
+// cancelled, it closes the order's open attempts, on every channel, at their
+// platform. When a platform refuses to close because the trade is paid (or
+// the close fails in a way that leaves the outcome unknown), it queries the
+// trade; a paid answer pays the order through the same path as a
+// notification, and CloseOpen reports paid so that the cancel stops. An
+// attempt that already succeeded also reports paid.
 func (s *Service) CloseOpen(ctx context.Context, orderID int64) (bool, error) {
 	attempts, err := s.store.AttemptsOfOrder(ctx, orderID)
 	if err != nil {
@@ -489,10 +566,8 @@ func (s *Service) CloseOpen(ctx context.Context, orderID int64) (bool, error) {
 		case a.Status == StatusSucceeded:
 			paid = true
 		case a.Status != StatusPending:
-		case a.Channel != ChannelWeChat || s.wechat == nil:
-			return false, apperr.New(apperr.CodeUpstreamUnavailable, "the %s payment of this order cannot be closed now", a.Channel)
 		default:
-			p, err := s.closeWeChat(ctx, a)
+			p, err := s.closeAttempt(ctx, a)
 			if err != nil {
 				return false, err
 			}
@@ -502,8 +577,35 @@ func (s *Service) CloseOpen(ctx context.Context, orderID int64) (bool, error) {
 	return paid, nil
 }
 
-// closeWeChat closes one pending attempt and reports whether it turned out
-// paid. No transaction is open while the platform is called.
+// closeAttempt closes one pending attempt at its platform and reports
+// whether it turned out paid. No transaction is open while the platform is
+// called. An attempt whose channel is no longer configured cannot be closed:
+// the cancel waits rather than leave a payable trade behind.
+func (s *Service) closeAttempt(ctx context.Context, a Attempt) (bool, error) {
+	switch {
+	case a.Channel == ChannelWeChat && s.wechat != nil:
+		return s.closeWeChat(ctx, a)
+	case a.Channel == ChannelAlipay && s.alipay != nil:
+		return s.closeAlipay(ctx, a)
+	}
+	return false, apperr.New(apperr.CodeUpstreamUnavailable, "the %s payment of this order cannot be closed now", a.Channel)
+}
+
+// settleQueried applies a payment found by a query and maps a refusal of
+// its checks.
+func (s *Service) settleQueried(ctx context.Context, p Paid, platform string) (bool, error) {
+	if err := s.settle(ctx, p, nil); err != nil {
+		var ref *Refusal
+		if errors.As(err, &ref) {
+			return false, apperr.New(apperr.CodeUpstreamError, "%s reports a payment that does not match this order; staff have been alerted", platform)
+		}
+		return false, apperr.Internal(err)
+	}
+	return true, nil
+}
+
+// closeWeChat closes one pending WeChat Pay attempt and reports whether it
+// turned out paid.
 func (s *Service) closeWeChat(ctx context.Context, a Attempt) (bool, error) {
 	closeErr := s.wechat.Close(ctx, a.OutTradeNo)
 	if closeErr == nil || wechatpay.PlatformCode(closeErr) == wechatpay.CodeOrderNotExist {
@@ -519,18 +621,52 @@ func (s *Service) closeWeChat(ctx context.Context, a Attempt) (bool, error) {
 	}
 	switch tx.TradeState {
 	case wechatpay.TradeSuccess, wechatpay.TradeRefund:
-		if err := s.settle(ctx, tx, nil); err != nil {
-			var ref *Refusal
-			if errors.As(err, &ref) {
-				return false, apperr.New(apperr.CodeUpstreamError, "WeChat Pay reports a payment that does not match this order; staff have been alerted")
-			}
-			return false, apperr.Internal(err)
-		}
-		return true, nil
+		return s.settleQueried(ctx, paidFromWeChat(tx), "WeChat Pay")
 	case wechatpay.TradeClosed, wechatpay.TradeRevoked, wechatpay.TradePayError:
 		return false, s.markClosed(ctx, a)
 	default:
 		return false, apperr.New(apperr.CodeUpstreamUnavailable, "the payment is in progress at WeChat Pay, try again shortly").WithCause(closeErr)
+	}
+}
+
+// closeAlipay closes one pending Alipay attempt with alipay.trade.close and
+// reports whether it turned out paid. Success, or ACQ.TRADE_NOT_EXIST (the
+// trade.create never reached Alipay), closes the attempt; any other answer
+// (ACQ.TRADE_STATUS_ERROR: the trade is no longer waiting for payment; a
+// system error or no answer: unknown) is followed by alipay.trade.query.
+func (s *Service) closeAlipay(ctx context.Context, a Attempt) (bool, error) {
+	closeErr := s.alipay.Close(ctx, a.OutTradeNo)
+	if closeErr == nil || alipay.SubCode(closeErr) == alipay.SubCodeTradeNotExist {
+		return false, s.markClosed(ctx, a)
+	}
+	t, err := s.alipay.Query(ctx, a.OutTradeNo)
+	if err != nil {
+		if alipay.SubCode(err) == alipay.SubCodeTradeNotExist {
+			return false, s.markClosed(ctx, a)
+		}
+		s.log.WarnContext(ctx, "alipay close and query failed", "out_trade_no", a.OutTradeNo, "close_err", closeErr, "query_err", err)
+		return false, err
+	}
+	switch t.Status {
+	case alipay.TradeSuccess, alipay.TradeFinished:
+		return s.settleQueried(ctx, s.paidFromAlipayQuery(t), "Alipay")
+	case alipay.TradeClosed:
+		// A pending attempt was never refunded by us, so a closed trade is
+		// one closed unpaid (by us, or by Alipay at time_expire).
+		return false, s.markClosed(ctx, a)
+	default:
+		return false, apperr.New(apperr.CodeUpstreamUnavailable, "the payment is in progress at Alipay, try again shortly").WithCause(closeErr)
+	}
+}
+
+// paidFromAlipayQuery reads a paid trade from alipay.trade.query. The query
+// answer names neither app_id nor seller_id: it was made with our app's key
+// for our own out_trade_no and its signature verified, so the app and the
+// seller are ours by construction.
+func (s *Service) paidFromAlipayQuery(t alipay.Trade) Paid {
+	return Paid{
+		Channel: ChannelAlipay, OutTradeNo: t.OutTradeNo, ProviderTxnID: t.TradeNo, AppID: s.alipay.AppID(),
+		MerchantID: s.alipaySeller, TotalFen: t.TotalFen, PayerTotalFen: t.BuyerPayFen, PaidAt: t.PaidAt,
 	}
 }
 

@@ -749,6 +749,24 @@ func (s *Server) alipayNotification(t *aliTrade, opts AlipayDeliverOptions) url.
 	return v
 }
 
+// AlipayNotificationForm builds the signed form of a notification of a trade
+// without delivering it, so that a test can deliver the very same
+// notification several times, as Alipay's retries do.
+func (s *Server) AlipayNotificationForm(outTradeNo string, opts AlipayDeliverOptions) (url.Values, error) {
+	a := s.alipayPay
+	a.mu.Lock()
+	t, ok := a.trades[outTradeNo]
+	var cp aliTrade
+	if ok {
+		cp = *t
+	}
+	a.mu.Unlock()
+	if !ok {
+		return nil, &AlipayErrorOf{http.StatusNotFound, AlipayTradeNotExist, "no trade " + outTradeNo}
+	}
+	return s.alipayNotification(&cp, opts), nil
+}
+
 // FailAlipay makes the next f.Times trade calls fail with f.
 func (s *Server) FailAlipay(f AlipayFailure) {
 	a := s.alipayPay

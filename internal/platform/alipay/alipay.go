@@ -180,3 +180,26 @@ func mapError(e sdk.Error) *apperr.Error {
 		return apperr.New(apperr.CodeUpstreamError, "Alipay refused the request").WithCause(cause)
 	}
 }
+
+// LoadCertFiles reads the three certificate-mode files: the app's
+// certificate, Alipay's root certificate and Alipay's public-key
+// certificate, naming the configuration key of a file that cannot be read.
+func LoadCertFiles(appCert, rootCert, publicCert string) (app, root, public string, err error) {
+	read := func(env, path string) (string, error) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", env, err)
+		}
+		return string(b), nil
+	}
+	if app, err = read("MINIMALL_ALIPAY_APP_CERT_FILE", appCert); err != nil {
+		return "", "", "", err
+	}
+	if root, err = read("MINIMALL_ALIPAY_ROOT_CERT_FILE", rootCert); err != nil {
+		return "", "", "", err
+	}
+	if public, err = read("MINIMALL_ALIPAY_PUBLIC_CERT_FILE", publicCert); err != nil {
+		return "", "", "", err
+	}
+	return app, root, public, nil
+}

@@ -111,11 +111,15 @@ func (w WeChatPay) Configured() bool {
 		w.PublicKeyID != "" || w.PublicKeyFile != ""
 }
 
-// Alipay configures the Alipay open platform in public-key mode.
+// Alipay configures the Alipay open platform, in public-key mode (Alipay's
+// public key) or in certificate mode (the three certificate files).
 type Alipay struct {
 	AppID          string `koanf:"appid"`
 	PrivateKeyFile string `koanf:"private_key_file"`
 	PublicKeyFile  string `koanf:"public_key_file"`
+	AppCertFile    string `koanf:"app_cert_file"`
+	RootCertFile   string `koanf:"root_cert_file"`
+	PublicCertFile string `koanf:"public_cert_file"`
 	Gateway        string `koanf:"gateway"`
 	SellerID       string `koanf:"seller_id"`
 }
@@ -123,7 +127,13 @@ type Alipay struct {
 // Configured reports whether any Alipay key is set; Validate then requires
 // all of them.
 func (a Alipay) Configured() bool {
-	return a.AppID != "" || a.PrivateKeyFile != "" || a.PublicKeyFile != ""
+	return a.AppID != "" || a.PrivateKeyFile != "" || a.PublicKeyFile != "" || a.CertMode()
+}
+
+// CertMode reports whether any certificate file is set: certificate mode,
+// which needs all three and replaces the public key file.
+func (a Alipay) CertMode() bool {
+	return a.AppCertFile != "" || a.RootCertFile != "" || a.PublicCertFile != ""
 }
 
 // Courier configures the parcel tracking API (kuaidi100).
@@ -335,11 +345,26 @@ func (c *Config) Validate() error {
 		for _, f := range []struct{ env, val string }{
 			{"MINIMALL_ALIPAY_APPID", c.Alipay.AppID},
 			{"MINIMALL_ALIPAY_PRIVATE_KEY_FILE", c.Alipay.PrivateKeyFile},
-			{"MINIMALL_ALIPAY_PUBLIC_KEY_FILE", c.Alipay.PublicKeyFile},
 		} {
 			if f.val == "" {
 				bad(f.env, "is required once Alipay is configured")
 			}
+		}
+		switch {
+		case c.Alipay.CertMode() && c.Alipay.PublicKeyFile != "":
+			bad("MINIMALL_ALIPAY_PUBLIC_KEY_FILE", "must be empty in certificate mode (MINIMALL_ALIPAY_*_CERT_FILE set)")
+		case c.Alipay.CertMode():
+			for _, f := range []struct{ env, val string }{
+				{"MINIMALL_ALIPAY_APP_CERT_FILE", c.Alipay.AppCertFile},
+				{"MINIMALL_ALIPAY_ROOT_CERT_FILE", c.Alipay.RootCertFile},
+				{"MINIMALL_ALIPAY_PUBLIC_CERT_FILE", c.Alipay.PublicCertFile},
+			} {
+				if f.val == "" {
+					bad(f.env, "is required in certificate mode: set all three certificate files")
+				}
+			}
+		case c.Alipay.PublicKeyFile == "":
+			bad("MINIMALL_ALIPAY_PUBLIC_KEY_FILE", "is required once Alipay is configured (or the three certificate files)")
 		}
 	}
 	if _, _, err := net.SplitHostPort(c.Sandbox.Addr); err != nil {
@@ -381,6 +406,9 @@ func (c *Config) productionErrors() []error {
 		{"MINIMALL_WECHATPAY_PUBLIC_KEY_FILE", c.WeChatPay.PublicKeyFile},
 		{"MINIMALL_ALIPAY_PRIVATE_KEY_FILE", c.Alipay.PrivateKeyFile},
 		{"MINIMALL_ALIPAY_PUBLIC_KEY_FILE", c.Alipay.PublicKeyFile},
+		{"MINIMALL_ALIPAY_APP_CERT_FILE", c.Alipay.AppCertFile},
+		{"MINIMALL_ALIPAY_ROOT_CERT_FILE", c.Alipay.RootCertFile},
+		{"MINIMALL_ALIPAY_PUBLIC_CERT_FILE", c.Alipay.PublicCertFile},
 	} {
 		if strings.Contains(f.val, "sandbox") {
 			bad(f.env, "is a sandbox key (%s)", f.val)

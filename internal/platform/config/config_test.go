@@ -86,6 +86,13 @@ func TestValidationNamesTheKey(t *testing.T) {
 			"MINIMALL_WECHATPAY_PUBLIC_KEY_ID", "MINIMALL_WECHATPAY_PUBLIC_KEY_FILE"}},
 		{"half alipay", map[string]string{"MINIMALL_ALIPAY_APPID": "2021000000000000"}, []string{
 			"MINIMALL_ALIPAY_PRIVATE_KEY_FILE", "MINIMALL_ALIPAY_PUBLIC_KEY_FILE"}},
+		{"half alipay certificates", map[string]string{
+			"MINIMALL_ALIPAY_APPID": "2021000000000000", "MINIMALL_ALIPAY_PRIVATE_KEY_FILE": "/k", "MINIMALL_ALIPAY_APP_CERT_FILE": "/a.crt",
+		}, []string{"MINIMALL_ALIPAY_ROOT_CERT_FILE", "MINIMALL_ALIPAY_PUBLIC_CERT_FILE"}},
+		{"alipay certificates and a public key", map[string]string{
+			"MINIMALL_ALIPAY_APPID": "2021000000000000", "MINIMALL_ALIPAY_PRIVATE_KEY_FILE": "/k", "MINIMALL_ALIPAY_PUBLIC_KEY_FILE": "/p",
+			"MINIMALL_ALIPAY_APP_CERT_FILE": "/a.crt", "MINIMALL_ALIPAY_ROOT_CERT_FILE": "/r.crt", "MINIMALL_ALIPAY_PUBLIC_CERT_FILE": "/c.crt",
+		}, []string{"MINIMALL_ALIPAY_PUBLIC_KEY_FILE"}},
 		{"half bootstrap", map[string]string{"MINIMALL_BOOTSTRAP_OWNER": "boss"}, []string{"MINIMALL_BOOTSTRAP_OWNER"}},
 		{"production defaults", map[string]string{"MINIMALL_ENV": "production"}, []string{
 			"MINIMALL_JWT_SECRET", "MINIMALL_DB_DRIVER", "MINIMALL_WECHATPAY_MCHID", "MINIMALL_WECHAT_APPID"}},

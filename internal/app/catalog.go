@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/minimall/minimall/internal/cart"
@@ -22,6 +23,7 @@ func (a *App) buildCatalog() error {
 	if err != nil {
 		return err
 	}
+	a.registerCacheMetrics(cache)
 	var inv catalog.Invalidator = cache
 	if a.cfg.Redis.Addr != "" {
 		shared, err := catalog.NewRedisInvalidations(redis.NewClient(&redis.Options{Addr: a.cfg.Redis.Addr}),
@@ -62,4 +64,22 @@ func (a *App) buildCatalog() error {
 	}
 	a.addressesH, err = user.NewAddressHandlers(addrs)
 	return err
+}
+
+// registerCacheMetrics exposes the read cache's hits, misses and size on
+// /metrics, read from the cache when Prometheus scrapes.
+func (a *App) registerCacheMetrics(cache *catalog.Cache) {
+	stat := func(f func(catalog.CacheStats) float64) func() float64 {
+		return func() float64 { return f(cache.Stats()) }
+	}
+	a.metrics.Registry.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "minimall_catalog_cache_hits_total",
+			Help: "Public catalog pages served from the read cache."}, stat(func(s catalog.CacheStats) float64 { return float64(s.Hits) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "minimall_catalog_cache_misses_total",
+			Help: "Public catalog pages loaded from the database on a request."}, stat(func(s catalog.CacheStats) float64 { return float64(s.Misses) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "minimall_catalog_cache_entries",
+			Help: "Pages held by the read cache."}, stat(func(s catalog.CacheStats) float64 { return float64(s.Entries) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "minimall_catalog_cache_bytes",
+			Help: "Approximate bytes held by the read cache."}, stat(func(s catalog.CacheStats) float64 { return float64(s.Bytes) })),
+	)
 }

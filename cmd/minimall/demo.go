@@ -200,6 +200,7 @@ func (rs *runningSandbox) pointAt(cfg *config.Config) {
 	cfg.Alipay.PrivateKeyFile = rs.priv
 	cfg.Alipay.PublicKeyFile = rs.pub
 	cfg.Alipay.Gateway = ep.AlipayGateway
+	cfg.Alipay.SellerID = s.AlipaySellerID
 	dir := filepath.Dir(rs.priv) // WriteFiles put the WeChat Pay keys next to the Alipay ones
 	cfg.WeChatPay = config.WeChatPay{
 		MchID: s.WeChatPayMchID, Serial: s.WeChatPaySerial, APIv3Key: s.WeChatPayAPIv3Key,

@@ -14,7 +14,7 @@ import (
 // TestServeDemoPaysAnOrder follows the walkthrough of docs/payments.md: a
 // customer logs in through the demo's sandbox, orders a demo product, asks
 // to pay with WeChat Pay, pays at the sandbox, and the sandbox's notification
-// makes the order paid.
+// makes the order paid; then another customer does the same with Alipay.
 func TestServeDemoPaysAnOrder(t *testing.T) {
 	// WeChat Pay must reach the server back, so it listens on a known port
 	// (the notify URL is built from MINIMALL_HTTP_ADDR).
@@ -117,5 +117,36 @@ func TestServeDemoPaysAnOrder(t *testing.T) {
 	}
 	if order.PaidFen != order.TotalFen {
 		t.Fatalf("paid %d of %d", order.PaidFen, order.TotalFen)
+	}
+
+	// The same with Alipay: a customer who logged in with Alipay pays with
+	// the trade_no of alipay.trade.create.
+	call(http.MethodPost, s.URL+"/api/v1/auth/alipay/login", "", map[string]string{"code": "test-bob"}, 200, &login)
+	tok = login.AccessToken
+	call(http.MethodPost, s.URL+"/api/v1/addresses", tok, map[string]any{"name": "李四", "phone": "13900139000",
+		"province": "上海市", "city": "上海市", "district": "浦东新区", "detail": "世纪大道 1 号", "is_default": true}, 201, &address)
+	call(http.MethodPost, s.URL+"/api/v1/orders", tok, map[string]any{"address_id": address.ID,
+		"items": []map[string]int64{{"sku_id": product.SKUs[0].ID, "quantity": 1}}}, 201, &order)
+	var alipayPay struct {
+		TradeNo string `json:"trade_no"`
+	}
+	call(http.MethodPost, fmt.Sprintf("%s/api/v1/orders/%d/pay", s.URL, order.ID), tok, map[string]string{"channel": "alipay"}, 200, &alipayPay)
+	if alipayPay.TradeNo == "" {
+		t.Fatal("no trade_no for Alipay")
+	}
+	call(http.MethodPost, sandboxURL+"/_sandbox/alipay/pay", "", map[string]string{"trade_no": alipayPay.TradeNo}, 200, nil)
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		call(http.MethodGet, fmt.Sprintf("%s/api/v1/orders/%d", s.URL, order.ID), tok, nil, 200, &order)
+		if order.Status == "paid" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Alipay order still %s\nstderr:\n%s", order.Status, s.Stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if order.PaidFen != order.TotalFen {
+		t.Fatalf("Alipay paid %d of %d", order.PaidFen, order.TotalFen)
 	}
 }

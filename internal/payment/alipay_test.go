@@ -67,9 +67,10 @@ func alipayEach(t *testing.T, opts sandbox.Options, fn func(t *testing.T, e *env
 }
 
 func TestAlipayPayThenNotificationPaysTheOrder(t *testing.T) {
-	for _, openID := range []bool{false, true} {
-		t.Run(fmt.Sprintf("open_id app %v", openID), func(t *testing.T) {
-			alipayEach(t, sandbox.Options{AlipayOpenID: openID}, func(t *testing.T, e *env) {
+	for _, mode := range []sandbox.Options{{}, {AlipayOpenID: true}, {AlipayCertMode: true}} {
+		openID := mode.AlipayOpenID
+		t.Run(fmt.Sprintf("open_id app %v, certificate mode %v", openID, mode.AlipayCertMode), func(t *testing.T) {
+			alipayEach(t, mode, func(t *testing.T, e *env) {
 				pid, sku := e.product(1990, 10)
 				alice := e.alipayLogin("alice")
 				o := e.order(alice, sku, 2)

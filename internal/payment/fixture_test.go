@@ -103,6 +103,19 @@ func newEnvWith(t *testing.T, d *db.DB, opts sandbox.Options) *env {
 		"MINIMALL_ALIPAY_GATEWAY":             sandbox.EndpointsAt(sbSrv.URL).AlipayGateway,
 		"MINIMALL_ALIPAY_SELLER_ID":           st.AlipaySellerID,
 	}
+	if opts.AlipayCertMode {
+		// Certificate mode: the three certificate files replace the public key.
+		delete(vars, "MINIMALL_ALIPAY_PUBLIC_KEY_FILE")
+		for env, pem := range map[string]string{
+			"MINIMALL_ALIPAY_APP_CERT_FILE":    st.AlipayAppCert,
+			"MINIMALL_ALIPAY_ROOT_CERT_FILE":   st.AlipayRootCert,
+			"MINIMALL_ALIPAY_PUBLIC_CERT_FILE": st.AlipayPublicCert,
+		} {
+			f := filepath.Join(dir, env+".crt")
+			must(t, os.WriteFile(f, []byte(pem), 0o600))
+			vars[env] = f
+		}
+	}
 	cfg, err := config.Load("", func(k string) string { return vars[k] })
 	must(t, err)
 	// The sandbox checks time_expire against the real clock, so the shop's

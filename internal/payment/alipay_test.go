@@ -458,27 +458,46 @@ func TestAlipayCancelClosesTheTradeOrFindsItPaid(t *testing.T) {
 	})
 }
 
-// TestCancelClosesBothChannels opens a WeChat Pay and an Alipay attempt on
-// one order (the customer holds both identities) and cancels it: both trades
-// are closed.
-func TestCancelClosesBothChannels(t *testing.T) {
+// TestOneOrderNeverHasTwoPayableTrades gives a customer both identities (as
+// account linking would): paying with Alipay closes the open WeChat Pay
+// trade first. And the cancel gate closes open attempts of both channels.
+func TestOneOrderNeverHasTwoPayableTrades(t *testing.T) {
 	alipayEach(t, sandbox.Options{}, func(t *testing.T, e *env) {
 		_, sku := e.product(500, 10)
 		kim := e.login("kim")
-		o := e.order(kim, sku, 1)
-		wx := e.pay(kim, o.ID)
-		// Give kim an Alipay identity too, as account linking would.
 		ali := e.alipayLogin("kim-ali")
 		must(t, e.d.Writer(context.Background()).Exec("UPDATE customer_identities SET customer_id = ? WHERE customer_id = ?", kim.id, ali.id).Error)
+
+		o := e.order(kim, sku, 1)
+		wx := e.pay(kim, o.ID)
 		ap := e.payAlipay(kim, o.ID)
-		e.call(kim.token, http.MethodPost, fmt.Sprintf("/api/v1/orders/%d/cancel", o.ID), nil, http.StatusOK, nil)
-		if tr, _ := e.sb.WeChatPayTradeOf(wx.OutTradeNo); tr.TradeState != sandbox.WeChatPayTradeClosed {
-			t.Fatalf("wechat trade %s", tr.TradeState)
+		if tr, _ := e.sb.WeChatPayTradeOf(wx.OutTradeNo); tr.TradeState != sandbox.WeChatPayTradeClosed || e.attempt(wx.OutTradeNo).Status != payment.StatusClosed {
+			t.Fatalf("paying with Alipay left the WeChat Pay trade %s", tr.TradeState)
 		}
+		// A WeChat Pay trade paid before the switch pays the order instead.
+		o2 := e.order(kim, sku, 1)
+		wx2 := e.pay(kim, o2.ID)
+		if _, err := e.sb.PayWeChat(wx2.prepayID(), sandbox.WeChatPayPayOptions{Hold: true}); err != nil {
+			t.Fatal(err)
+		}
+		status, body := e.do(kim.token, http.MethodPost, fmt.Sprintf("/api/v1/orders/%d/pay", o2.ID), map[string]string{"channel": "alipay"})
+		if status != http.StatusConflict || !strings.Contains(string(body), `"status":"paid"`) || e.getOrder(kim, o2.ID).Status != "paid" {
+			t.Fatalf("switching channel after paying: %d %s", status, body)
+		}
+
+		// Open attempts on both channels (the WeChat one built directly, as
+		// an older release could leave it): the cancel closes both.
+		other := payment.Attempt{
+			OrderID: o.ID, CustomerID: kim.id, Channel: payment.ChannelWeChat, OutTradeNo: "WXOPEN" + fmt.Sprint(o.ID),
+			AmountFen: o.TotalFen, Description: "x", PayerID: "x", NotifyURL: e.api.URL + payment.NotifyPathWeChat,
+			ExpiresAt: e.clk.Now().Add(time.Hour), CreatedAt: e.clk.Now(),
+		}
+		must(t, e.store.InsertAttempt(context.Background(), &other))
+		e.call(kim.token, http.MethodPost, fmt.Sprintf("/api/v1/orders/%d/cancel", o.ID), nil, http.StatusOK, nil)
 		if tr, _ := e.sb.AlipayTradeOf(ap.OutTradeNo); tr.Status != sandbox.AlipayTradeClosed {
 			t.Fatalf("alipay trade %s", tr.Status)
 		}
-		if e.attempt(wx.OutTradeNo).Status != payment.StatusClosed || e.attempt(ap.OutTradeNo).Status != payment.StatusClosed {
+		if e.attempt(ap.OutTradeNo).Status != payment.StatusClosed || e.attempt(other.OutTradeNo).Status != payment.StatusClosed {
 			t.Fatal("attempts not closed")
 		}
 	})

@@ -133,6 +133,9 @@ func (s *Service) Pay(ctx context.Context, customerID, orderID int64, ch Channel
 	if err != nil {
 		return PayResult{}, err
 	}
+	if err := s.closeOtherChannels(ctx, o.ID, ch); err != nil {
+		return PayResult{}, err
+	}
 	a, err := s.openAttempt(ctx, o, ch, p.subject)
 	if err != nil {
 		return PayResult{}, err
@@ -165,6 +168,33 @@ func (s *Service) Pay(ctx context.Context, customerID, orderID int64, ch Channel
 		return PayResult{}, err
 	}
 	return PayResult{Channel: ChannelWeChat, OutTradeNo: a.OutTradeNo, RequestPayment: &rp}, nil
+}
+
+// closeOtherChannels closes the order's open attempts on the other channels
+// before a trade is made on ch, so that an order never has two payable
+// trades (a customer holding both identities could otherwise pay twice). An
+// attempt that turns out paid pays the order, and the pay request stops.
+func (s *Service) closeOtherChannels(ctx context.Context, orderID int64, ch Channel) error {
+	for _, other := range []Channel{ChannelWeChat, ChannelAlipay} {
+		if other == ch {
+			continue
+		}
+		cur, ok, err := s.store.OpenAttempt(ctx, orderID, other)
+		if err != nil {
+			return apperr.Internal(err)
+		}
+		if !ok {
+			continue
+		}
+		paid, err := s.closeAttempt(ctx, cur)
+		if err != nil {
+			return err
+		}
+		if paid {
+			return apperr.InvalidState(string(order.StatusPaid), "the order has been paid")
+		}
+	}
+	return nil
 }
 
 // prepay creates an attempt's trade at its platform, outside any database

@@ -40,6 +40,14 @@ if ! command -v wrk >/dev/null; then
   else sudo apt-get update -qq >&2 && sudo apt-get install -y -qq wrk >&2; fi
 fi
 
+# A server left on the bench ports (another run) would answer in our place.
+for port in "$api_port" "$bare_port" 18082 18090; do
+  if curl -s -o /dev/null "http://127.0.0.1:${port}/"; then
+    echo "bench: something already listens on 127.0.0.1:${port}; stop it first" >&2
+    exit 1
+  fi
+done
+
 mkdir -p bin
 go build -o bin/minimall ./cmd/minimall
 go build -o bin/bench ./scripts/bench
@@ -79,7 +87,8 @@ case "$mode" in
     endpoints="detail list search cart"
     ;;
   demo)
-    (cd "$work" && MINIMALL_SANDBOX_ADDR=127.0.0.1:18090 "$OLDPWD/bin/minimall" serve --demo > server.out 2> server.log) &
+    # exec: the recorded pid is the server's own, so cleanup stops it.
+    (cd "$work" && MINIMALL_SANDBOX_ADDR=127.0.0.1:18090 exec "$OLDPWD/bin/minimall" serve --demo > server.out 2> server.log) &
     pids+=($!)
     wait_http "http://127.0.0.1:${api_port}/healthz"
     bin/bench demo-env -url "http://127.0.0.1:${api_port}" > "$work/env"

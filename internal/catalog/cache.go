@@ -24,6 +24,9 @@ const (
 	DefaultCacheTTL = 2 * time.Second
 	// DefaultCacheMaxBytes bounds the memory held by cached pages.
 	DefaultCacheMaxBytes = 64 << 20
+	// DefaultCacheKeepWarm is how long after its last read a page is still
+	// refreshed ahead of its expiry.
+	DefaultCacheKeepWarm = 10 * time.Second
 	// entryOverhead approximates what an entry costs besides its body: the
 	// map slot, the entry and its key.
 	entryOverhead = 160
@@ -37,6 +40,9 @@ type CacheOptions struct {
 	TTL time.Duration
 	// MaxBytes bounds the bytes held by cached pages (DefaultCacheMaxBytes).
 	MaxBytes int64
+	// KeepWarm is how long after its last read Refresh keeps reloading a
+	// page (DefaultCacheKeepWarm); a page unread for longer expires.
+	KeepWarm time.Duration
 }
 
 // Cache serves the public product detail and the public product list
@@ -52,8 +58,9 @@ type CacheOptions struct {
 // cannot come back from a read that raced the write.
 //
 // Concurrent misses of one page share one load (singleflight), and Refresh
-// reloads the pages still being read shortly before they expire, products in
-// batches, so that a busy page rarely makes a customer wait for the database.
+// reloads the pages read in the last KeepWarm shortly before they expire,
+// products in batches, so that a page in demand rarely makes a customer wait
+// for the database.
 // Memory is bounded by MaxBytes; past it, expired pages go first, then
 // arbitrary ones.
 //
@@ -64,6 +71,10 @@ type Cache struct {
 	ttl      time.Duration
 	maxBytes int64
 	flight   singleflight.Group
+	// keep is KeepWarm in refresh rounds; round counts Refresh calls and
+	// stamps the pages served meanwhile.
+	keep  int64
+	round atomic.Int64
 
 	hits, misses atomic.Int64
 
@@ -83,9 +94,9 @@ type entry struct {
 	err    error
 	readAt time.Time
 	size   int64
-	// read is set when the page is served, so Refresh reloads only pages
-	// that are still wanted.
-	read atomic.Bool
+	// seen is the refresh round in which the page was last served, so
+	// Refresh reloads only pages that are still wanted.
+	seen atomic.Int64
 }
 
 // listEntry is a cached list page with the query that reloads it.
@@ -100,7 +111,7 @@ func NewCache(store *Store, clk clock.Clock, o CacheOptions) (*Cache, error) {
 	if store == nil || clk == nil {
 		return nil, errors.New("catalog: nil dependency of the cache")
 	}
-	if o.TTL < 0 || o.MaxBytes < 0 {
+	if o.TTL < 0 || o.MaxBytes < 0 || o.KeepWarm < 0 {
 		return nil, errors.New("catalog: negative cache option")
 	}
 	if o.TTL == 0 {
@@ -109,7 +120,11 @@ func NewCache(store *Store, clk clock.Clock, o CacheOptions) (*Cache, error) {
 	if o.MaxBytes == 0 {
 		o.MaxBytes = DefaultCacheMaxBytes
 	}
+	if o.KeepWarm == 0 {
+		o.KeepWarm = DefaultCacheKeepWarm
+	}
 	return &Cache{store: store, clock: clk, ttl: o.TTL, maxBytes: o.MaxBytes,
+		keep:    max(1, int64(o.KeepWarm/(o.TTL/4))),
 		details: map[int64]*entry{}, lists: map[string]*listEntry{}}, nil
 }
 
@@ -168,11 +183,27 @@ func (c *Cache) fresh(e *entry, now time.Time) bool {
 	return e != nil && now.Sub(e.readAt) < c.ttl
 }
 
-func (e *entry) answer() ([]byte, error) {
-	if !e.read.Load() {
-		e.read.Store(true)
+// serve answers e and stamps it with the current refresh round.
+func (c *Cache) serve(e *entry) ([]byte, error) {
+	if r := c.round.Load(); e.seen.Load() != r {
+		e.seen.Store(r)
 	}
 	return e.body, e.err
+}
+
+// keepSeen carries the last round old was served in over to its
+// replacement e, so a refresh does not make a page look unwanted.
+func (e *entry) keepSeen(old *entry) {
+	if s := old.seen.Load(); s > e.seen.Load() {
+		e.seen.Store(s)
+	}
+}
+
+// newEntry makes an entry that counts as never served.
+func newEntry(readAt time.Time) *entry {
+	e := &entry{readAt: readAt}
+	e.seen.Store(-1 << 62)
+	return e
 }
 
 // Product returns the public detail of an on-shelf product as JSON, or the
@@ -184,7 +215,7 @@ func (c *Cache) Product(ctx context.Context, id int64) ([]byte, error) {
 	c.mu.RUnlock()
 	if c.fresh(e, now) {
 		c.hits.Add(1)
-		return e.answer()
+		return c.serve(e)
 	}
 	c.misses.Add(1)
 	key := "d" + strconv.FormatInt(id, 10) + "/" + strconv.FormatUint(gen, 10)
@@ -211,7 +242,7 @@ func (c *Cache) Product(ctx context.Context, id int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return v.(*entry).answer()
+	return c.serve(v.(*entry))
 }
 
 func (c *Cache) loadProduct(ctx context.Context, id int64) (*entry, error) {
@@ -235,7 +266,8 @@ func publicEntry(products map[int64]Product, id int64, readAt time.Time) (*entry
 }
 
 func detailEntry(p Product, notFound error, readAt time.Time) (*entry, error) {
-	e := &entry{err: notFound, readAt: readAt}
+	e := newEntry(readAt)
+	e.err = notFound
 	if notFound == nil {
 		b, err := json.Marshal(PublicProductBody(p))
 		if err != nil {
@@ -264,7 +296,7 @@ func (c *Cache) Products(ctx context.Context, q ProductQuery, page httpx.Page) (
 	c.mu.RUnlock()
 	if e != nil && c.fresh(&e.entry, now) {
 		c.hits.Add(1)
-		return e.answer()
+		return c.serve(&e.entry)
 	}
 	c.misses.Add(1)
 	v, err, _ := c.flight.Do("l"+key+"/"+strconv.FormatUint(gen, 10), func() (any, error) {
@@ -288,7 +320,7 @@ func (c *Cache) Products(ctx context.Context, q ProductQuery, page httpx.Page) (
 	if err != nil {
 		return nil, err
 	}
-	return v.(*listEntry).answer()
+	return c.serve(&v.(*listEntry).entry)
 }
 
 // listKey names a validated query: two spellings of one keyword that cut
@@ -315,7 +347,9 @@ func listKey(q ProductQuery, page httpx.Page) (string, error) {
 
 func (c *Cache) loadList(ctx context.Context, q ProductQuery, page httpx.Page) (*listEntry, error) {
 	readAt := c.clock.Now()
-	e := &listEntry{entry: entry{readAt: readAt}, q: q, page: page}
+	e := &listEntry{q: q, page: page}
+	e.readAt = readAt
+	e.seen.Store(-1 << 62)
 	items, total, err := publicProducts(ctx, c.store, q)
 	switch {
 	case apperr.Is(err, apperr.CodeNotFound):
@@ -343,6 +377,7 @@ func PublicListBody(items []Product, total int64, page httpx.Page) ([]byte, erro
 // putDetail and putList store a page; the caller holds mu.
 func (c *Cache) putDetail(id int64, e *entry) {
 	if old, ok := c.details[id]; ok {
+		e.keepSeen(old)
 		c.bytes -= old.size
 		delete(c.details, id)
 	}
@@ -356,6 +391,7 @@ func (c *Cache) putDetail(id int64, e *entry) {
 func (c *Cache) putList(key string, e *listEntry) {
 	e.size += int64(len(key))
 	if old, ok := c.lists[key]; ok {
+		e.keepSeen(&old.entry)
 		c.bytes -= old.size
 		delete(c.lists, key)
 	}
@@ -406,14 +442,15 @@ func (c *Cache) makeRoom(size int64) bool {
 	return c.bytes+size <= c.maxBytes
 }
 
-// Refresh reloads, ahead of their expiry, the pages that were served since
-// they were loaded and are at least half their TTL old: detail pages in
-// batches of a few hundred products (two queries a batch), list pages one by
-// one. Pages nobody read are left to expire. Run it every quarter TTL
-// (RunRefresher does); it returns the first error it met, after trying
-// every page.
+// Refresh reloads, ahead of their expiry, the pages that are at least half
+// their TTL old and were served within the last KeepWarm (counted in calls
+// of Refresh): detail pages in batches of a few hundred products (two
+// queries a batch), list pages one by one. Pages nobody read for longer are
+// left to expire. Run it every quarter TTL (RunRefresher does); it returns
+// the first error it met, after trying every page.
 func (c *Cache) Refresh(ctx context.Context) error {
 	now := c.clock.Now()
+	wanted := c.round.Add(1) - c.keep
 	var ids []int64
 	type listWork struct {
 		key  string
@@ -424,12 +461,12 @@ func (c *Cache) Refresh(ctx context.Context) error {
 	c.mu.RLock()
 	gen := c.gen
 	for id, e := range c.details {
-		if e.read.Load() && now.Sub(e.readAt) >= c.ttl/2 {
+		if e.seen.Load() >= wanted && now.Sub(e.readAt) >= c.ttl/2 {
 			ids = append(ids, id)
 		}
 	}
 	for k, e := range c.lists {
-		if e.read.Load() && now.Sub(e.readAt) >= c.ttl/2 {
+		if e.seen.Load() >= wanted && now.Sub(e.readAt) >= c.ttl/2 {
 			lists = append(lists, listWork{key: k, q: e.q, page: e.page})
 		}
 	}

@@ -310,7 +310,10 @@ func TestCacheSharesOneLoadAndReadsInFewQueries(t *testing.T) {
 func TestCacheRefreshReloadsReadPagesInBatches(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		x := newInstances(t, d, catalog.CacheOptions{})
+		// Keep warm for one refresh round only, so that pages unread since
+		// the previous round are left to expire.
+		x := newInstances(t, d, catalog.CacheOptions{KeepWarm: catalog.DefaultCacheTTL / 4})
+		ttl := x.a.TTL()
 		var ps []catalog.Product
 		for i := range 5 {
 			ps = append(ps, x.product(t, fmt.Sprintf("雨伞%d", i), fmt.Sprintf("umbrella%d", i), int64(2000+i)))
@@ -321,7 +324,7 @@ func TestCacheRefreshReloadsReadPagesInBatches(t *testing.T) {
 		if ok, err := x.store.DecrementStock(ctx, ps[0].SKUs[0].ID, 3); err != nil || !ok {
 			t.Fatalf("decrement: %v %v", ok, err)
 		}
-		x.clk.Advance(x.a.TTL() / 2)
+		x.clk.Advance(ttl / 2)
 		n := countQueries(t, d)
 		if err := x.a.Refresh(ctx); err != nil {
 			t.Fatal(err)
@@ -331,7 +334,7 @@ func TestCacheRefreshReloadsReadPagesInBatches(t *testing.T) {
 		}
 		// The refreshed pages carry the new stock and a new read time: they
 		// are served from memory for another TTL.
-		x.clk.Advance(x.a.TTL() - time.Millisecond)
+		x.clk.Advance(ttl - time.Millisecond)
 		n.Store(0)
 		if got := detail(t, x.a, ps[0].ID).SKUs[0].Stock; got != 7 {
 			t.Fatalf("stock after refresh = %d, want 7", got)
@@ -339,14 +342,20 @@ func TestCacheRefreshReloadsReadPagesInBatches(t *testing.T) {
 		if got := n.Load(); got != 0 {
 			t.Fatalf("a refreshed page ran %d queries, want 0", got)
 		}
-		// Pages nobody read since their load are left to expire.
-		x.clk.Advance(x.a.TTL() / 2)
-		n.Store(0)
+		// Only the page read since the last round is refreshed again; the
+		// others expire and load on their next read.
+		x.clk.Advance(ttl / 2)
 		if err := x.a.Refresh(ctx); err != nil {
 			t.Fatal(err)
 		}
+		n.Store(0)
+		detail(t, x.a, ps[0].ID)
+		if got := n.Load(); got != 0 {
+			t.Fatalf("the page read since the last round ran %d queries, want 0 (refreshed)", got)
+		}
+		detail(t, x.a, ps[1].ID)
 		if got := n.Load(); got != 2 {
-			t.Fatalf("refreshing the one read page ran %d queries, want 2", got)
+			t.Fatalf("a page unread since the last round ran %d queries, want 2 (expired, loaded)", got)
 		}
 		// A refresh never revives an off-shelf product.
 		if _, err := x.svc.SetShelf(ctx, staff, ps[0].ID, false); err != nil {
@@ -357,6 +366,32 @@ func TestCacheRefreshReloadsReadPagesInBatches(t *testing.T) {
 		}
 		if detail(t, x.a, ps[0].ID) != nil {
 			t.Fatal("an off-shelf product came back")
+		}
+	})
+}
+
+func TestCacheKeepsReadPagesWarm(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		x := newInstances(t, d, catalog.CacheOptions{})
+		ttl := x.a.TTL()
+		p := x.product(t, "拖鞋", "slipper", 1500)
+		detail(t, x.a, p.ID)
+		n := countQueries(t, d)
+		// Read once, then left alone for three TTLs: the refresher keeps
+		// reloading it (KeepWarm is 10 s), so the next read costs nothing.
+		for range 6 {
+			x.clk.Advance(ttl / 2)
+			if err := x.a.Refresh(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := n.Load(); got != 12 {
+			t.Fatalf("six refresh rounds ran %d queries, want 12", got)
+		}
+		n.Store(0)
+		if detail(t, x.a, p.ID) == nil || n.Load() != 0 {
+			t.Fatalf("a page kept warm ran %d queries, want 0", n.Load())
 		}
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +70,9 @@ func TestWithoutWeChatPayConfigured(t *testing.T) {
 		var ref *payment.Refusal
 		if err := svc.HandleWeChatNotification(ctx, req); !errors.As(err, &ref) || ref.Status != http.StatusNotFound {
 			t.Errorf("notification: %v, want a 404 refusal", err)
+		}
+		if err := svc.HandleAlipayNotification(ctx, url.Values{"notify_id": {"x"}}); !errors.As(err, &ref) || ref.Status != http.StatusNotFound {
+			t.Errorf("alipay notification: %v, want a 404 refusal", err)
 		}
 		if paid, err := svc.CloseOpen(ctx, 1); paid || err != nil {
 			t.Errorf("CloseOpen without attempts: %v, %v", paid, err)

@@ -274,12 +274,15 @@ func failureNode(f *AlipayFailure) AlipayError {
 	return AlipayError{Code: f.Code, Msg: msg, SubCode: f.SubCode, SubMsg: "sandbox failure"}
 }
 
-var alipayOutTradeNo = regexp.MustCompile(`^[0-9A-Za-z_]{1,64}$`)
+var (
+	alipayOutTradeNo = regexp.MustCompile(`^[0-9A-Za-z_]{1,64}$`)
+	alipayAmount     = regexp.MustCompile(`^(0|[1-9][0-9]{0,8})(?:\.([0-9]{1,2}))?$`)
+)
 
 // alipayYuan reads a yuan amount as the gateway accepts it: digits, at most
 // two decimals, from 0.01 to 100000000.
 func alipayYuan(s string) (int64, bool) {
-	m := regexp.MustCompile(`^(0|[1-9][0-9]{0,8})(?:\.([0-9]{1,2}))?$`).FindStringSubmatch(s)
+	m := alipayAmount.FindStringSubmatch(s)
 	if m == nil {
 		return 0, false
 	}

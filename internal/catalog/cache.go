@@ -26,7 +26,7 @@ const (
 	DefaultCacheMaxBytes = 64 << 20
 	// DefaultCacheKeepWarm is how long after its last read a page is still
 	// refreshed ahead of its expiry.
-	DefaultCacheKeepWarm = 10 * time.Second
+	DefaultCacheKeepWarm = 5 * time.Second
 	// entryOverhead approximates what an entry costs besides its body: the
 	// map slot, the entry and its key.
 	entryOverhead = 160

@@ -379,7 +379,7 @@ func TestCacheKeepsReadPagesWarm(t *testing.T) {
 		detail(t, x.a, p.ID)
 		n := countQueries(t, d)
 		// Read once, then left alone for three TTLs: the refresher keeps
-		// reloading it (KeepWarm is 10 s), so the next read costs nothing.
+		// reloading it (KeepWarm is 5 s), so the next read costs nothing.
 		for range 6 {
 			x.clk.Advance(ttl / 2)
 			if err := x.a.Refresh(ctx); err != nil {

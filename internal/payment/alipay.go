@@ -54,7 +54,7 @@ func (s *Service) HandleAlipayNotification(ctx context.Context, form url.Values)
 	}
 	p := Paid{
 		Channel: ChannelAlipay, OutTradeNo: n.OutTradeNo, ProviderTxnID: n.TradeNo, AppID: n.AppID, MerchantID: n.SellerID,
-		TotalFen: n.TotalFen, PayerTotalFen: n.BuyerPayFen, PaidAt: n.PaidAt,
+		TotalFen: n.TotalFen, PayerTotalFen: n.BuyerPayFen, PaidAt: n.PaidAt, Raw: n.Raw,
 	}
 	isPayment := (n.TradeStatus == alipay.TradeSuccess || n.TradeStatus == alipay.TradeFinished) && !n.Refund
 	if isPayment {

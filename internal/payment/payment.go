@@ -192,6 +192,10 @@ type Paid struct {
 	PayerTotalFen int64  // what the payer paid after platform discounts
 	Currency      string // "" when the platform does not say (Alipay: CNY)
 	PaidAt        *time.Time
+	// Raw is the platform's report as received (the decrypted resource, the
+	// notification form, or the query answer), kept with anomalies found by
+	// a query, which have no stored notification.
+	Raw string
 }
 
 // paidFromWeChat reads a WeChat Pay transaction.

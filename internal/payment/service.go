@@ -375,7 +375,9 @@ func (s *Service) HandleWeChatNotification(ctx context.Context, r *http.Request)
 	if n.EventType != wechatpay.EventTransactionSuccess || n.Transaction.TradeState != wechatpay.TradeSuccess {
 		return s.ignore(ctx, src)
 	}
-	return s.settle(ctx, paidFromWeChat(n.Transaction), src)
+	p := paidFromWeChat(n.Transaction)
+	p.Raw = n.Plaintext
+	return s.settle(ctx, p, src)
 }
 
 // ignore records a verified notification that is not a payment and
@@ -562,6 +564,8 @@ func (s *Service) anomaly(ctx context.Context, a Attempt, p Paid, src *Notificat
 	}
 	if src != nil {
 		an.NotificationID = src.ID
+	} else if p.Raw != "" {
+		an.Detail += "; the platform answered: " + p.Raw
 	}
 	return s.store.InsertAnomaly(ctx, &an)
 }
@@ -696,7 +700,7 @@ func (s *Service) closeAlipay(ctx context.Context, a Attempt) (bool, error) {
 func (s *Service) paidFromAlipayQuery(t alipay.Trade) Paid {
 	return Paid{
 		Channel: ChannelAlipay, OutTradeNo: t.OutTradeNo, ProviderTxnID: t.TradeNo, AppID: s.alipay.AppID(),
-		MerchantID: s.alipaySeller, TotalFen: t.TotalFen, PayerTotalFen: t.BuyerPayFen, PaidAt: t.PaidAt,
+		MerchantID: s.alipaySeller, TotalFen: t.TotalFen, PayerTotalFen: t.BuyerPayFen, PaidAt: t.PaidAt, Raw: t.Raw,
 	}
 }
 

@@ -297,6 +297,17 @@ func TestAlipayRefusedAndNonPaymentNotifications(t *testing.T) {
 		if ds[0].Body != "success" || e.getOrder(hank, o.ID).Status != "paid" {
 			t.Fatalf("genuine notification: %q, order %s", ds[0].Body, e.getOrder(hank, o.ID).Status)
 		}
+		// Alipay's own retry of the accepted notification (same notify_id) is
+		// answered exactly "success" in plain text and changes nothing.
+		again, err := e.sb.AlipayNotificationForm(p.OutTradeNo, sandbox.AlipayDeliverOptions{})
+		must(t, err)
+		resp, err := http.PostForm(e.api.URL+payment.NotifyPathAlipay, again)
+		must(t, err)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || string(b) != "success" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+			t.Fatalf("retry of the accepted notification: %d %q %s", resp.StatusCode, b, resp.Header.Get("Content-Type"))
+		}
 		// Later notifications of the same trade are recorded and acknowledged
 		// without moving the order: a TRADE_FINISHED, a refund's
 		// TRADE_SUCCESS, a TRADE_CLOSED after a full refund.

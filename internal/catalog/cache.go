@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"hash/maphash"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,6 +33,8 @@ const (
 	entryOverhead = 160
 	// refreshBatch is how many products one refresh query reads.
 	refreshBatch = 200
+	// refreshWorkers is how many refresh batches run at once.
+	refreshWorkers = 4
 )
 
 // CacheOptions tune the read cache; zero values take the defaults.
@@ -71,6 +74,8 @@ type Cache struct {
 	ttl      time.Duration
 	maxBytes int64
 	flight   singleflight.Group
+	// seed keys the fingerprints of detail pages.
+	seed maphash.Seed
 	// keep is KeepWarm in refresh rounds; round counts Refresh calls and
 	// stamps the pages served meanwhile.
 	keep  int64
@@ -97,6 +102,10 @@ type entry struct {
 	// seen is the refresh round in which the page was last served, so
 	// Refresh reloads only pages that are still wanted.
 	seen atomic.Int64
+	// fp fingerprints the rows of a detail page and known tells whether
+	// the product existed, so that a refresh reuses an unchanged body.
+	fp    uint64
+	known bool
 }
 
 // listEntry is a cached list page with the query that reloads it.
@@ -123,7 +132,7 @@ func NewCache(store *Store, clk clock.Clock, o CacheOptions) (*Cache, error) {
 	if o.KeepWarm == 0 {
 		o.KeepWarm = DefaultCacheKeepWarm
 	}
-	return &Cache{store: store, clock: clk, ttl: o.TTL, maxBytes: o.MaxBytes,
+	return &Cache{store: store, clock: clk, ttl: o.TTL, maxBytes: o.MaxBytes, seed: maphash.MakeSeed(),
 		keep:    max(1, int64(o.KeepWarm/(o.TTL/4))),
 		details: map[int64]*entry{}, lists: map[string]*listEntry{}}, nil
 }
@@ -247,22 +256,41 @@ func (c *Cache) Product(ctx context.Context, id int64) ([]byte, error) {
 
 func (c *Cache) loadProduct(ctx context.Context, id int64) (*entry, error) {
 	readAt := c.clock.Now()
-	products, err := c.store.productsWithSKUs(ctx, []int64{id})
+	rows, err := c.store.publicRowsOf(ctx, []int64{id}, c.seed)
 	if err != nil {
 		return nil, apperr.Internal(err)
 	}
-	return publicEntry(products, id, readAt)
+	return publicEntry(rows, id, readAt, nil)
 }
 
-// publicEntry is the detail page of id among products read at readAt: the
-// product's public body, or not found when it is unknown or off shelf.
-func publicEntry(products map[int64]Product, id int64, readAt time.Time) (*entry, error) {
-	p, ok := products[id]
+// publicEntry is the detail page of id among rows read at readAt: the
+// product's public body, or not found when it is unknown or off shelf. When
+// the rows are those old was made of, old's body is reused as it is.
+func publicEntry(rows map[int64]*publicRows, id int64, readAt time.Time, old *entry) (*entry, error) {
+	r, known := rows[id]
+	var fp uint64
+	if known {
+		fp = r.fp
+	}
+	if old != nil && old.known == known && old.fp == fp {
+		e := newEntry(readAt)
+		e.body, e.err, e.size, e.fp, e.known = old.body, old.err, old.size, fp, known
+		return e, nil
+	}
+	var p Product
 	var notFound error
-	if !ok || !p.OnShelf {
+	if known {
+		p = r.decode()
+	}
+	if !known || !p.OnShelf {
 		notFound = apperr.NotFound("product")
 	}
-	return detailEntry(p, notFound, readAt)
+	e, err := detailEntry(p, notFound, readAt)
+	if err != nil {
+		return nil, err
+	}
+	e.fp, e.known = fp, known
+	return e, nil
 }
 
 func detailEntry(p Product, notFound error, readAt time.Time) (*entry, error) {
@@ -472,19 +500,40 @@ func (c *Cache) Refresh(ctx context.Context) error {
 	}
 	c.mu.RUnlock()
 
+	// Batches run on a few goroutines: under load the refresher competes
+	// for the CPU with every request, and must still finish before the
+	// pages it reloads expire.
 	var first error
-	for start := 0; start < len(ids); start += refreshBatch {
-		batch := ids[start:min(start+refreshBatch, len(ids))]
-		if err := c.refreshProducts(ctx, batch, gen); err != nil && first == nil {
+	var mu sync.Mutex
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if first == nil {
 			first = err
 		}
 	}
+	batches := make(chan []int64)
+	var wg sync.WaitGroup
+	for range min(refreshWorkers, (len(ids)+refreshBatch-1)/refreshBatch) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for batch := range batches {
+				if err := c.refreshProducts(ctx, batch, gen); err != nil {
+					fail(err)
+				}
+			}
+		}()
+	}
+	for start := 0; start < len(ids); start += refreshBatch {
+		batches <- ids[start:min(start+refreshBatch, len(ids))]
+	}
+	close(batches)
+	wg.Wait()
 	for _, w := range lists {
 		e, err := c.loadList(ctx, w.q, w.page)
 		if err != nil {
-			if first == nil {
-				first = err
-			}
+			fail(err)
 			continue
 		}
 		c.mu.Lock()
@@ -497,14 +546,22 @@ func (c *Cache) Refresh(ctx context.Context) error {
 }
 
 func (c *Cache) refreshProducts(ctx context.Context, ids []int64, gen uint64) error {
+	old := make(map[int64]*entry, len(ids))
+	c.mu.RLock()
+	for _, id := range ids {
+		if e, ok := c.details[id]; ok {
+			old[id] = e
+		}
+	}
+	c.mu.RUnlock()
 	readAt := c.clock.Now()
-	products, err := c.store.productsWithSKUs(ctx, ids)
+	rows, err := c.store.publicRowsOf(ctx, ids, c.seed)
 	if err != nil {
 		return err
 	}
 	entries := make(map[int64]*entry, len(ids))
 	for _, id := range ids {
-		e, err := publicEntry(products, id, readAt)
+		e, err := publicEntry(rows, id, readAt, old[id])
 		if err != nil {
 			return err
 		}

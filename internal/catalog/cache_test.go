@@ -376,7 +376,10 @@ func TestCacheKeepsReadPagesWarm(t *testing.T) {
 		x := newInstances(t, d, catalog.CacheOptions{})
 		ttl := x.a.TTL()
 		p := x.product(t, "拖鞋", "slipper", 1500)
-		detail(t, x.a, p.ID)
+		first, err := x.a.Product(ctx, p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
 		n := countQueries(t, d)
 		// Read once, then left alone for three TTLs: the refresher keeps
 		// reloading it (KeepWarm is 5 s), so the next read costs nothing.
@@ -390,8 +393,24 @@ func TestCacheKeepsReadPagesWarm(t *testing.T) {
 			t.Fatalf("six refresh rounds ran %d queries, want 12", got)
 		}
 		n.Store(0)
-		if detail(t, x.a, p.ID) == nil || n.Load() != 0 {
-			t.Fatalf("a page kept warm ran %d queries, want 0", n.Load())
+		again, err := x.a.Product(ctx, p.ID)
+		if err != nil || n.Load() != 0 {
+			t.Fatalf("a page kept warm: %v, %d queries, want 0", err, n.Load())
+		}
+		// Unchanged rows: the refreshes reused the serialised body.
+		if &again[0] != &first[0] {
+			t.Fatal("an unchanged page was serialised again")
+		}
+		// Changed rows: the next refresh serialises the new stock.
+		if ok, err := x.store.DecrementStock(ctx, p.SKUs[0].ID, 1); err != nil || !ok {
+			t.Fatalf("decrement: %v %v", ok, err)
+		}
+		x.clk.Advance(ttl / 2)
+		if err := x.a.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := detail(t, x.a, p.ID).SKUs[0].Stock; got != 9 {
+			t.Fatalf("stock after a refresh = %d, want 9", got)
 		}
 	})
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
+	"strconv"
 	"strings"
 	"time"
 
@@ -255,13 +257,72 @@ func (s *Store) product(ctx context.Context, id int64) (Product, error) {
 	return r.domain(), nil
 }
 
-// productsWithSKUs reads several products with their live SKUs in two
+// publicRows is what the public detail of one product is made of, as read:
+// the scalar columns scanned, the JSON columns still raw, and a fingerprint
+// of every column, so that a refresh can tell an unchanged page without
+// decoding or serialising it again.
+type publicRows struct {
+	product Product
+	images  string
+	skus    []publicSKURow
+	fp      uint64
+}
+
+type publicSKURow struct {
+	sku   SKU
+	specs string
+}
+
+// decode turns the rows into the product with its live SKUs.
+func (r *publicRows) decode() Product {
+	p := r.product
+	_ = json.Unmarshal([]byte(r.images), &p.Images)
+	if p.Images == nil {
+		p.Images = []string{}
+	}
+	p.SKUs = make([]SKU, len(r.skus))
+	for i, k := range r.skus {
+		p.SKUs[i] = k.sku
+		_ = json.Unmarshal([]byte(k.specs), &p.SKUs[i].Specs)
+		if p.SKUs[i].Specs == nil {
+			p.SKUs[i].Specs = map[string]string{}
+		}
+	}
+	return p
+}
+
+// fingerprint hashes column values in order; a zero byte ends each one so
+// that adjacent values cannot run into each other.
+type fingerprint struct {
+	h   maphash.Hash
+	buf [24]byte
+}
+
+func (f *fingerprint) int(v int64) {
+	f.h.Write(strconv.AppendInt(f.buf[:0], v, 10))
+	f.h.WriteByte(0)
+}
+
+func (f *fingerprint) str(v string) {
+	f.h.WriteString(v)
+	f.h.WriteByte(0)
+}
+
+func (f *fingerprint) bool(v bool) {
+	if v {
+		f.h.WriteByte(1)
+	} else {
+		f.h.WriteByte(2)
+	}
+}
+
+// publicRowsOf reads several products with their live SKUs in two
 // statements, keyed by id; unknown ids are absent. It reads only what the
 // public detail shows (no timestamps, SKU codes or weights) and scans by
 // hand, without reflection: the read cache calls it for every page it loads
-// or refreshes.
-func (s *Store) productsWithSKUs(ctx context.Context, ids []int64) (map[int64]Product, error) {
-	out := make(map[int64]Product, len(ids))
+// or refreshes. seed keys the fingerprints.
+func (s *Store) publicRowsOf(ctx context.Context, ids []int64, seed maphash.Seed) (map[int64]*publicRows, error) {
+	out := make(map[int64]*publicRows, len(ids))
 	if len(ids) == 0 {
 		return out, nil
 	}
@@ -272,18 +333,13 @@ func (s *Store) productsWithSKUs(ctx context.Context, ids []int64) (map[int64]Pr
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var p Product
-		var images string
-		if err := rows.Scan(&p.ID, &p.CategoryID, &p.Title, &p.Subtitle, &images, &p.Description, &p.OnShelf,
+		r := &publicRows{}
+		p := &r.product
+		if err := rows.Scan(&p.ID, &p.CategoryID, &p.Title, &p.Subtitle, &r.images, &p.Description, &p.OnShelf,
 			&p.MinPriceFen, &p.Sales, &p.Rating.Count, &p.Rating.Total); err != nil {
 			return nil, err
 		}
-		_ = json.Unmarshal([]byte(images), &p.Images)
-		if p.Images == nil {
-			p.Images = []string{}
-		}
-		p.SKUs = []SKU{}
-		out[p.ID] = p
+		out[p.ID] = r
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -296,21 +352,45 @@ func (s *Store) productsWithSKUs(ctx context.Context, ids []int64) (map[int64]Pr
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var k SKU
-		var specs string
-		if err := rows.Scan(&k.ID, &k.ProductID, &specs, &k.SpecText, &k.PriceFen, &k.OriginalPriceFen, &k.Stock, &k.Image); err != nil {
+		var k publicSKURow
+		if err := rows.Scan(&k.sku.ID, &k.sku.ProductID, &k.specs, &k.sku.SpecText, &k.sku.PriceFen,
+			&k.sku.OriginalPriceFen, &k.sku.Stock, &k.sku.Image); err != nil {
 			return nil, err
 		}
-		_ = json.Unmarshal([]byte(specs), &k.Specs)
-		if k.Specs == nil {
-			k.Specs = map[string]string{}
-		}
-		if p, ok := out[k.ProductID]; ok {
-			p.SKUs = append(p.SKUs, k)
-			out[k.ProductID] = p
+		if r, ok := out[k.sku.ProductID]; ok {
+			r.skus = append(r.skus, k)
 		}
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var f fingerprint
+	for _, r := range out {
+		f.h.SetSeed(seed)
+		p := &r.product
+		f.int(p.ID)
+		f.int(p.CategoryID)
+		f.str(p.Title)
+		f.str(p.Subtitle)
+		f.str(r.images)
+		f.str(p.Description)
+		f.bool(p.OnShelf)
+		f.int(p.MinPriceFen)
+		f.int(p.Sales)
+		f.int(p.Rating.Count)
+		f.int(p.Rating.Total)
+		for _, k := range r.skus {
+			f.int(k.sku.ID)
+			f.str(k.specs)
+			f.str(k.sku.SpecText)
+			f.int(k.sku.PriceFen)
+			f.int(k.sku.OriginalPriceFen)
+			f.int(k.sku.Stock)
+			f.str(k.sku.Image)
+		}
+		r.fp = f.h.Sum64()
+	}
+	return out, nil
 }
 
 // listProducts returns one page of products (without descriptions or SKUs)

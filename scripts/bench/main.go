@@ -38,7 +38,7 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: bench seed|bare [flags]")
+		return errors.New("usage: bench seed|bare|demo-env|tokens [flags]")
 	}
 	switch args[0] {
 	case "seed":
@@ -47,6 +47,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return bare(args[1:])
 	case "demo-env":
 		return demoEnv(args[1:], stdout)
+	case "tokens":
+		return tokensOnly(args[1:])
 	default:
 		return fmt.Errorf("unknown command %q", args[0])
 	}
@@ -310,4 +312,33 @@ func getJSON(u string, v any) error {
 		return fmt.Errorf("GET %s: %s", u, resp.Status)
 	}
 	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// tokensOnly mints access tokens for customers 1..n of an already seeded
+// database, for a server started by hand with the given secret.
+func tokensOnly(args []string) error {
+	fs := flag.NewFlagSet("tokens", flag.ContinueOnError)
+	secret := fs.String("secret", "", "MINIMALL_JWT_SECRET of the server under test")
+	customers := fs.Int("customers", 500, "customers 1..n")
+	out := fs.String("tokens", "tokens.txt", "file receiving one customer access token a line")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	toks, err := auth.NewTokens(*secret, clock.System{})
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(*out)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	for c := 1; c <= *customers; c++ {
+		tok, _, err := toks.IssueCustomer(int64(c), "wechat")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(f, tok)
+	}
+	return nil
 }

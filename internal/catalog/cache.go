@@ -35,6 +35,10 @@ const (
 	refreshBatch = 200
 	// refreshWorkers is how many refresh batches run at once.
 	refreshWorkers = 4
+	// refreshRounds is how many times a TTL RunRefresher calls Refresh: a
+	// page due at half its TTL is reloaded within an eighth of the TTL,
+	// leaving the rest as slack for a refresher slowed down by load.
+	refreshRounds = 8
 )
 
 // CacheOptions tune the read cache; zero values take the defaults.
@@ -133,7 +137,7 @@ func NewCache(store *Store, clk clock.Clock, o CacheOptions) (*Cache, error) {
 		o.KeepWarm = DefaultCacheKeepWarm
 	}
 	return &Cache{store: store, clock: clk, ttl: o.TTL, maxBytes: o.MaxBytes, seed: maphash.MakeSeed(),
-		keep:    max(1, int64(o.KeepWarm/(o.TTL/4))),
+		keep:    max(1, int64(o.KeepWarm/(o.TTL/refreshRounds))),
 		details: map[int64]*entry{}, lists: map[string]*listEntry{}}, nil
 }
 
@@ -474,7 +478,7 @@ func (c *Cache) makeRoom(size int64) bool {
 // their TTL old and were served within the last KeepWarm (counted in calls
 // of Refresh): detail pages in batches of a few hundred products (two
 // queries a batch), list pages one by one. Pages nobody read for longer are
-// left to expire. Run it every quarter TTL (RunRefresher does); it returns
+// left to expire. Run it every eighth of the TTL (RunRefresher does); it returns
 // the first error it met, after trying every page.
 func (c *Cache) Refresh(ctx context.Context) error {
 	now := c.clock.Now()
@@ -500,7 +504,7 @@ func (c *Cache) Refresh(ctx context.Context) error {
 	}
 	c.mu.RUnlock()
 
-	// Batches run on a few goroutines: under load the refresher competes
+	// The work runs on a few goroutines: under load the refresher competes
 	// for the CPU with every request, and must still finish before the
 	// pages it reloads expire.
 	var first error
@@ -512,36 +516,41 @@ func (c *Cache) Refresh(ctx context.Context) error {
 			first = err
 		}
 	}
-	batches := make(chan []int64)
+	work := make(chan func())
 	var wg sync.WaitGroup
-	for range min(refreshWorkers, (len(ids)+refreshBatch-1)/refreshBatch) {
+	for range refreshWorkers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for batch := range batches {
-				if err := c.refreshProducts(ctx, batch, gen); err != nil {
-					fail(err)
-				}
+			for do := range work {
+				do()
 			}
 		}()
 	}
 	for start := 0; start < len(ids); start += refreshBatch {
-		batches <- ids[start:min(start+refreshBatch, len(ids))]
+		batch := ids[start:min(start+refreshBatch, len(ids))]
+		work <- func() {
+			if err := c.refreshProducts(ctx, batch, gen); err != nil {
+				fail(err)
+			}
+		}
 	}
-	close(batches)
-	wg.Wait()
 	for _, w := range lists {
-		e, err := c.loadList(ctx, w.q, w.page)
-		if err != nil {
-			fail(err)
-			continue
+		work <- func() {
+			e, err := c.loadList(ctx, w.q, w.page)
+			if err != nil {
+				fail(err)
+				return
+			}
+			c.mu.Lock()
+			if c.gen == gen {
+				c.putList(w.key, e)
+			}
+			c.mu.Unlock()
 		}
-		c.mu.Lock()
-		if c.gen == gen {
-			c.putList(w.key, e)
-		}
-		c.mu.Unlock()
 	}
+	close(work)
+	wg.Wait()
 	return first
 }
 
@@ -578,10 +587,10 @@ func (c *Cache) refreshProducts(ctx context.Context, ids []int64, gen uint64) er
 	return nil
 }
 
-// RunRefresher calls Refresh every quarter TTL until ctx ends, reporting
+// RunRefresher calls Refresh every eighth of the TTL until ctx ends, reporting
 // errors to onError.
 func (c *Cache) RunRefresher(ctx context.Context, onError func(error)) {
-	t := time.NewTicker(c.ttl / 4)
+	t := time.NewTicker(c.ttl / refreshRounds)
 	defer t.Stop()
 	for {
 		select {

@@ -312,7 +312,7 @@ func TestCacheRefreshReloadsReadPagesInBatches(t *testing.T) {
 		ctx := context.Background()
 		// Keep warm for one refresh round only, so that pages unread since
 		// the previous round are left to expire.
-		x := newInstances(t, d, catalog.CacheOptions{KeepWarm: catalog.DefaultCacheTTL / 4})
+		x := newInstances(t, d, catalog.CacheOptions{KeepWarm: catalog.DefaultCacheTTL / 8})
 		ttl := x.a.TTL()
 		var ps []catalog.Product
 		for i := range 5 {

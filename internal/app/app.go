@@ -196,6 +196,14 @@ func (a *App) Handler() http.Handler { return a.engine }
 // Engine returns the gin engine, for tests that walk the route table.
 func (a *App) Engine() *gin.Engine { return a.engine }
 
+// Payments returns the payment service: the refund service other modules
+// call, and the steps of the payment jobs, which tests drive with a fake
+// clock.
+func (a *App) Payments() *payment.Service { return a.payments }
+
+// Orders returns the order service, whose job steps tests drive directly.
+func (a *App) Orders() *order.Service { return a.orders }
+
 // RunJobs runs every background job until ctx ends and returns when all of
 // them have stopped.
 func (a *App) RunJobs(ctx context.Context) {

@@ -347,6 +347,8 @@ var adminRoutePermissions = map[string]auth.Permission{
 	"GET /api/v1/admin/orders":                         auth.PermOrdersView,
 	"GET /api/v1/admin/orders/:id":                     auth.PermOrdersView,
 	"POST /api/v1/admin/orders/:id/ship":               auth.PermOrdersShip,
+	"GET /api/v1/admin/payment-anomalies":              auth.PermOrdersView,
+	"POST /api/v1/admin/payment-anomalies/:id/resolve": auth.PermPaymentsResolve,
 	"POST /api/v1/admin/aftersales/:id/approve":        auth.PermAfterSalesDecide,
 	"POST /api/v1/admin/aftersales/:id/reject":         auth.PermAfterSalesDecide,
 	"POST /api/v1/admin/aftersales/:id/receive-return": auth.PermAfterSalesReceive,

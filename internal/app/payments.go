@@ -52,13 +52,30 @@ func (a *App) buildPayments() error {
 		DB: a.db, Store: store, Orders: paymentOrders{a: a, store: orderStore}, Identities: a.users,
 		Sales: catStore, WeChatPay: wp, Alipay: ap, Clock: a.clock, Log: a.log,
 		PublicBaseURL: a.cfg.HTTP.PublicBaseURL, MaxNotifyBody: int64(a.cfg.HTTP.MaxBody),
-		AlipaySellerID: a.cfg.Alipay.SellerID,
+		AlipaySellerID: a.cfg.Alipay.SellerID, ReconcileAfter: a.cfg.Payment.ReconcileAfter,
 	}); err != nil {
 		return err
 	}
-	a.paymentsH, err = payment.NewHandlers(a.payments)
-	return err
+	if a.paymentsH, err = payment.NewHandlers(a.payments); err != nil {
+		return err
+	}
+	a.jobs = append(a.jobs,
+		Job{Name: "payment-reconcile", Run: func(ctx context.Context) {
+			a.payments.RunJob(ctx, "payment-reconcile", paymentJobsEvery, a.payments.ReconcilePending)
+		}},
+		Job{Name: "payment-refund-settle", Run: func(ctx context.Context) {
+			a.payments.RunJob(ctx, "payment-refund-settle", paymentJobsEvery, a.payments.SettleRefunds)
+		}},
+		Job{Name: "payment-anomaly-refund", Run: func(ctx context.Context) {
+			a.payments.RunJob(ctx, "payment-anomaly-refund", paymentJobsEvery, a.payments.RefundAnomalies)
+		}},
+	)
+	return nil
 }
+
+// paymentJobsEvery is how often the payment jobs look for due work
+// (ARCHITECTURE.md: 10 s or less).
+const paymentJobsEvery = 5 * time.Second
 
 // paymentOrders is the payment module's view of the order module. It
 // reaches the order service through the App when called, which breaks the

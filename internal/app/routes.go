@@ -72,10 +72,13 @@ func (a *App) routes(e *gin.Engine) {
 	admin.GET("/orders", auth.Require(auth.PermOrdersView), a.ordersH.AdminList)
 	admin.GET("/orders/:id", auth.Require(auth.PermOrdersView), a.ordersH.AdminGet)
 	admin.POST("/orders/:id/ship", auth.Require(auth.PermOrdersShip), a.ordersH.Ship)
+	admin.GET("/payment-anomalies", auth.Require(auth.PermOrdersView), a.paymentsH.AdminAnomalies)
+	admin.POST("/payment-anomalies/:id/resolve", auth.Require(auth.PermPaymentsResolve), a.paymentsH.ResolveAnomaly)
 
 	// Platform callbacks under /api/v1/notify: authenticated by the platforms' signatures.
 	notify := api.Group("/notify")
 	notify.POST("/wechatpay", a.paymentsH.WeChatNotify)
+	notify.POST("/wechatpay/refund", a.paymentsH.WeChatRefundNotify)
 	notify.POST("/alipay", a.paymentsH.AlipayNotify)
 }
 

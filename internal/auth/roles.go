@@ -38,12 +38,15 @@ const (
 	PermReviewsModerate   Permission = "reviews.moderate"
 	PermDashboard         Permission = "dashboard.view"
 	PermStaffManage       Permission = "staff.manage"
+	// PermPaymentsResolve closes a payment anomaly with a note (owner and
+	// operator): it says the money has been dealt with.
+	PermPaymentsResolve Permission = "payments.resolve"
 )
 
 // Permissions lists every permission.
 var Permissions = []Permission{
 	PermCatalogWrite, PermStockAdjust, PermOrdersView, PermOrdersShip, PermAfterSalesDecide,
-	PermAfterSalesReceive, PermReviewsModerate, PermDashboard, PermStaffManage,
+	PermAfterSalesReceive, PermReviewsModerate, PermDashboard, PermStaffManage, PermPaymentsResolve,
 }
 
 // grants is the role table of the API contract; the owner is not listed
@@ -52,6 +55,7 @@ var grants = map[Role]map[Permission]bool{
 	RoleOperator: {
 		PermCatalogWrite: true, PermStockAdjust: true, PermOrdersView: true, PermOrdersShip: true,
 		PermAfterSalesDecide: true, PermAfterSalesReceive: true, PermReviewsModerate: true, PermDashboard: true,
+		PermPaymentsResolve: true,
 	},
 	RoleCustomerService: {
 		PermOrdersView: true, PermAfterSalesDecide: true, PermReviewsModerate: true, PermDashboard: true,

@@ -18,6 +18,7 @@ var apiTable = map[auth.Permission]map[auth.Role]bool{
 	auth.PermReviewsModerate:   {auth.RoleOperator: true, auth.RoleCustomerService: true},
 	auth.PermDashboard:         {auth.RoleOperator: true, auth.RoleCustomerService: true, auth.RoleWarehouse: true},
 	auth.PermStaffManage:       {},
+	auth.PermPaymentsResolve:   {auth.RoleOperator: true},
 }
 
 func TestRolesMatchAPITable(t *testing.T) {

@@ -97,8 +97,15 @@ type Attempt struct {
 	PayerTotalFen int64
 	PaidAt        *time.Time
 	ClosedAt      *time.Time
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// RefundedFen is the sum of the attempt's refunds that have not failed;
+	// it never exceeds AmountFen.
+	RefundedFen int64
+	// NextCheckAt is when reconciliation next queries a pending attempt at
+	// its platform; Checks counts those queries.
+	NextCheckAt *time.Time
+	Checks      int
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // Anomaly is a payment event staff must look at.
@@ -116,7 +123,12 @@ type Anomaly struct {
 	Detail         string
 	Status         string
 	ResolvedAt     *time.Time
+	ResolutionNote string
+	ResolvedBy     int64
 	CreatedAt      time.Time
+	// Refunds are the refunds made for the anomaly (late and double
+	// payments are refunded automatically), filled in by lists.
+	Refunds []Refund
 }
 
 // Notification is a stored, verified platform notification.
@@ -168,6 +180,9 @@ type WeChatPay interface {
 	Query(ctx context.Context, outTradeNo string) (wechatpay.Transaction, error)
 	Close(ctx context.Context, outTradeNo string) error
 	ParseNotification(ctx context.Context, r *http.Request, maxBody int64) (wechatpay.Notification, error)
+	Refund(ctx context.Context, req wechatpay.RefundRequest) (wechatpay.RefundResult, error)
+	QueryRefund(ctx context.Context, outRefundNo string) (wechatpay.RefundResult, error)
+	ParseRefundNotification(ctx context.Context, r *http.Request, maxBody int64) (wechatpay.RefundNotification, error)
 }
 
 // Alipay is the Alipay adapter (*alipay.Client).
@@ -177,6 +192,8 @@ type Alipay interface {
 	Query(ctx context.Context, outTradeNo string) (alipay.Trade, error)
 	Close(ctx context.Context, outTradeNo string) error
 	ParseNotification(ctx context.Context, form url.Values) (alipay.Notification, error)
+	Refund(ctx context.Context, req alipay.RefundRequest) (alipay.RefundResult, error)
+	QueryRefund(ctx context.Context, outTradeNo, outRequestNo string) (alipay.RefundResult, error)
 }
 
 // Paid is a platform's report, from a verified notification or from a query

@@ -47,6 +47,10 @@ type Deps struct {
 	// AlipaySellerID, when set, must be the seller_id of every Alipay
 	// payment notification (MINIMALL_ALIPAY_SELLER_ID).
 	AlipaySellerID string
+	// ReconcileAfter is how long after prepay a pending attempt is first
+	// queried at its platform (MINIMALL_PAYMENT_RECONCILE_AFTER; 60 s when
+	// zero).
+	ReconcileAfter time.Duration
 }
 
 // Service holds the payment rules.
@@ -63,6 +67,7 @@ type Service struct {
 	baseURL      string
 	maxBody      int64
 	alipaySeller string
+	reconcile    time.Duration
 }
 
 // NewService returns the payment service; it refuses a missing dependency.
@@ -77,10 +82,16 @@ func NewService(d Deps) (*Service, error) {
 	if d.MaxNotifyBody <= 0 {
 		return nil, errors.New("payment: the notification body limit must be positive")
 	}
+	if d.ReconcileAfter < 0 {
+		return nil, errors.New("payment: the reconciliation delay must not be negative")
+	}
+	if d.ReconcileAfter == 0 {
+		d.ReconcileAfter = time.Minute
+	}
 	return &Service{
 		db: d.DB, store: d.Store, orders: d.Orders, identities: d.Identities, sales: d.Sales, wechat: d.WeChatPay,
 		alipay: d.Alipay, clock: d.Clock, log: d.Log, baseURL: strings.TrimRight(d.PublicBaseURL, "/"),
-		maxBody: d.MaxNotifyBody, alipaySeller: d.AlipaySellerID,
+		maxBody: d.MaxNotifyBody, alipaySeller: d.AlipaySellerID, reconcile: d.ReconcileAfter,
 	}, nil
 }
 
@@ -275,9 +286,11 @@ func (s *Service) openAttempt(ctx context.Context, o order.Order, ch Channel, pa
 		if ch == ChannelAlipay {
 			notifyPath = NotifyPathAlipay
 		}
+		check := now.Add(s.reconcile)
 		a := Attempt{
 			OrderID: o.ID, CustomerID: o.CustomerID, Channel: ch, OutTradeNo: no, AmountFen: o.TotalFen,
-			Description: description(o), PayerID: payerID, NotifyURL: s.baseURL + notifyPath, ExpiresAt: o.PayDeadline, CreatedAt: now,
+			Description: description(o), PayerID: payerID, NotifyURL: s.baseURL + notifyPath, ExpiresAt: o.PayDeadline,
+			NextCheckAt: &check, CreatedAt: now,
 		}
 		err = s.db.Tx(ctx, func(ctx context.Context) error { return s.store.InsertAttempt(ctx, &a) })
 		if err == nil {
@@ -437,8 +450,9 @@ func (s *Service) checkPaid(p Paid, a Attempt, found bool) check {
 // is the same for every channel.
 func (s *Service) settle(ctx context.Context, p Paid, src *Notification) error {
 	var refusal *Refusal
+	var refund *Anomaly // a late or double payment, refunded after commit
 	err := s.txRetry(ctx, func(ctx context.Context) error {
-		refusal = nil
+		refusal, refund = nil, nil
 		now := s.clock.Now()
 		a, found, err := s.store.AttemptByOutTradeNo(ctx, p.OutTradeNo)
 		if err != nil {
@@ -459,7 +473,8 @@ func (s *Service) settle(ctx context.Context, p Paid, src *Notification) error {
 		}
 		if c.kind != "" {
 			refusal = &Refusal{Status: http.StatusBadRequest, Message: "notification refused: " + c.kind}
-			return s.anomaly(ctx, a, p, src, c.kind, c.detail, c.expectedFen, now)
+			_, err := s.anomaly(ctx, a, p, src, c.kind, c.detail, c.expectedFen, now)
+			return err
 		}
 		if a.Status == StatusSucceeded {
 			return nil // the same transaction again
@@ -482,7 +497,8 @@ func (s *Service) settle(ctx context.Context, p Paid, src *Notification) error {
 			}
 			return fmt.Errorf("payment: attempt %d moved to %s meanwhile", a.ID, cur.Status)
 		}
-		return s.payOrder(ctx, a, p, src, paidAt, now)
+		refund, err = s.payOrder(ctx, a, p, src, paidAt, now)
+		return err
 	})
 	if errors.Is(err, errDuplicateNotification) {
 		return s.duplicate(ctx, src)
@@ -490,6 +506,7 @@ func (s *Service) settle(ctx context.Context, p Paid, src *Notification) error {
 	if err != nil {
 		return err
 	}
+	s.afterSettle(ctx, refund)
 	if refusal != nil {
 		s.log.WarnContext(ctx, "payment refused and recorded as an anomaly", "channel", p.Channel, "out_trade_no", p.OutTradeNo, "reason", refusal.Message)
 		return refusal
@@ -519,26 +536,31 @@ func isDeadlock(err error) bool {
 
 // payOrder moves the order to paid and grows its products' sales; an order
 // that is no longer pending keeps its status and the payment is recorded as
-// a late or double payment.
-func (s *Service) payOrder(ctx context.Context, a Attempt, p Paid, src *Notification, paidAt, now time.Time) error {
+// a late or double payment, which it returns so that the caller refunds it
+// once the transaction has committed.
+func (s *Service) payOrder(ctx context.Context, a Attempt, p Paid, src *Notification, paidAt, now time.Time) (*Anomaly, error) {
 	err := s.orders.MarkPaid(ctx, a.OrderID, a.AmountFen, paidAt, order.Payment(a.ID))
 	if apperr.Is(err, apperr.CodeInvalidState) {
 		o, rerr := s.orders.ByID(ctx, a.OrderID)
 		if rerr != nil {
-			return rerr
+			return nil, rerr
 		}
 		kind := AnomalyLatePayment
 		if o.Status != order.StatusCancelled {
 			kind = AnomalyDoublePayment
 		}
-		return s.anomaly(ctx, a, p, src, kind, fmt.Sprintf("paid while the order is %s", o.Status), a.AmountFen, now)
+		an, err := s.anomaly(ctx, a, p, src, kind, fmt.Sprintf("paid while the order is %s", o.Status), a.AmountFen, now)
+		if err != nil {
+			return nil, err
+		}
+		return &an, nil
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	o, err := s.orders.ByID(ctx, a.OrderID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	qty := map[int64]int64{}
 	for _, it := range o.Items {
@@ -551,13 +573,13 @@ func (s *Service) payOrder(ctx context.Context, a Attempt, p Paid, src *Notifica
 	slices.Sort(ids) // one lock order for every payment
 	for _, id := range ids {
 		if err := s.sales.AddSales(ctx, id, qty[id]); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return nil, nil
 }
 
-func (s *Service) anomaly(ctx context.Context, a Attempt, p Paid, src *Notification, kind, detail string, expected int64, now time.Time) error {
+func (s *Service) anomaly(ctx context.Context, a Attempt, p Paid, src *Notification, kind, detail string, expected int64, now time.Time) (Anomaly, error) {
 	an := Anomaly{
 		Channel: p.Channel, Kind: kind, OrderID: a.OrderID, AttemptID: a.ID, OutTradeNo: p.OutTradeNo,
 		ProviderTxnID: p.ProviderTxnID, ExpectedFen: expected, ActualFen: p.TotalFen, Detail: detail, CreatedAt: now,
@@ -567,7 +589,8 @@ func (s *Service) anomaly(ctx context.Context, a Attempt, p Paid, src *Notificat
 	} else if p.Raw != "" {
 		an.Detail += "; the platform answered: " + p.Raw
 	}
-	return s.store.InsertAnomaly(ctx, &an)
+	err := s.store.InsertAnomaly(ctx, &an)
+	return an, err
 }
 
 // duplicate answers a notification stored before as it was answered then.

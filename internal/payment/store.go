@@ -41,6 +41,9 @@ type attemptRow struct {
 	PayerTotalFen int64
 	PaidAt        *time.Time
 	ClosedAt      *time.Time
+	RefundedFen   int64
+	NextCheckAt   *time.Time
+	Checks        int
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 }
@@ -68,21 +71,22 @@ func (r attemptRow) attempt() Attempt {
 		AmountFen: r.AmountFen, Status: Status(r.Status), Description: r.Description, PayerID: r.PayerID,
 		NotifyURL: r.NotifyURL, PrepayID: deref(r.PrepayID), ExpiresAt: r.ExpiresAt.UTC(),
 		ProviderTxnID: deref(r.ProviderTxnID), PayerTotalFen: r.PayerTotalFen, PaidAt: utcPtr(r.PaidAt),
-		ClosedAt: utcPtr(r.ClosedAt), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		ClosedAt: utcPtr(r.ClosedAt), RefundedFen: r.RefundedFen, NextCheckAt: utcPtr(r.NextCheckAt), Checks: r.Checks,
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 }
 
 func openKey(orderID int64, ch Channel) string { return fmt.Sprintf("%d:%s", orderID, ch) }
 
 // InsertAttempt stores a new pending attempt, the order's one open attempt
-// on its channel; db.IsDuplicate on the error reports that another request
+// on its channel, first checked by reconciliation at a.NextCheckAt; db.IsDuplicate on the error reports that another request
 // opened one first (or, rarely, an out_trade_no collision).
 func (s *Store) InsertAttempt(ctx context.Context, a *Attempt) error {
 	key := openKey(a.OrderID, a.Channel)
 	r := attemptRow{
 		OrderID: a.OrderID, CustomerID: a.CustomerID, Channel: string(a.Channel), OutTradeNo: a.OutTradeNo,
 		AmountFen: a.AmountFen, Status: string(StatusPending), OpenKey: &key, Description: a.Description,
-		PayerID: a.PayerID, NotifyURL: a.NotifyURL, ExpiresAt: a.ExpiresAt.UTC(),
+		PayerID: a.PayerID, NotifyURL: a.NotifyURL, ExpiresAt: a.ExpiresAt.UTC(), NextCheckAt: utcPtr(a.NextCheckAt),
 		CreatedAt: a.CreatedAt.UTC(), UpdatedAt: a.CreatedAt.UTC(),
 	}
 	if err := s.db.Writer(ctx).Create(&r).Error; err != nil {
@@ -251,6 +255,8 @@ type anomalyRow struct {
 	Detail         string
 	Status         string
 	ResolvedAt     *time.Time
+	ResolutionNote string
+	ResolvedBy     int64
 	CreatedAt      time.Time
 }
 
@@ -281,14 +287,19 @@ func (s *Store) Anomalies(ctx context.Context, status string) ([]Anomaly, error)
 	if err := q.Find(&rows).Error; err != nil {
 		return nil, err
 	}
+	return anomalies(rows), nil
+}
+
+func anomalies(rows []anomalyRow) []Anomaly {
 	out := make([]Anomaly, len(rows))
 	for i, r := range rows {
 		out[i] = Anomaly{
 			ID: r.ID, Channel: Channel(r.Channel), Kind: r.Kind, OrderID: r.OrderID, AttemptID: r.AttemptID,
 			NotificationID: r.NotificationID, OutTradeNo: r.OutTradeNo, ProviderTxnID: r.ProviderTxnID,
 			ExpectedFen: r.ExpectedFen, ActualFen: r.ActualFen, Detail: r.Detail, Status: r.Status,
-			ResolvedAt: utcPtr(r.ResolvedAt), CreatedAt: r.CreatedAt.UTC(),
+			ResolvedAt: utcPtr(r.ResolvedAt), ResolutionNote: r.ResolutionNote, ResolvedBy: r.ResolvedBy,
+			CreatedAt: r.CreatedAt.UTC(),
 		}
 	}
-	return out, nil
+	return out
 }

@@ -96,8 +96,10 @@ type Server struct {
 	wechatTokens  map[string]bool // access tokens issued by /cgi-bin/token
 	alipayMethods map[string]alipayMethod
 
-	wechatPay *wechatPay // WeChat Pay's merchant, trades and deliveries (wechatpay.go)
-	alipayPay *alipayPay // Alipay's trades and notifications (alipay_trade.go)
+	wechatPay *wechatPay  // WeChat Pay's merchant, trades and deliveries (wechatpay.go)
+	alipayPay *alipayPay  // Alipay's trades and notifications (alipay_trade.go)
+	wxRefunds *wxRefunds  // WeChat Pay's refunds and their notifications (wechatpay_refund.go)
+	aliRefund *aliRefunds // Alipay's refunds (alipay_refund.go)
 }
 
 // New makes a sandbox with freshly generated keys and credentials.
@@ -147,10 +149,12 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.registerWeChatPay()
+	s.registerWeChatPayRefunds()
 	if s.alipayPay, err = newAlipayPay(&s.settings, &appKey.PublicKey, alipayKey, opts); err != nil {
 		return nil, err
 	}
 	s.registerAlipayTrade()
+	s.registerAlipayRefunds()
 	return s, nil
 }
 

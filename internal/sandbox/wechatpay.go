@@ -30,6 +30,7 @@ const (
 	WeChatPayTradeNotPay  = "NOTPAY"
 	WeChatPayTradeSuccess = "SUCCESS"
 	WeChatPayTradeClosed  = "CLOSED"
+	WeChatPayTradeRefund  = "REFUND" // paid, then refunded in full
 
 	WeChatPayOrderNotExist = "ORDER_NOT_EXIST"
 	WeChatPayOrderClosed   = "ORDER_CLOSED"
@@ -399,7 +400,7 @@ func (s *Server) wechatPayPrepay(rw http.ResponseWriter, _ *http.Request, body [
 	defer w.mu.Unlock()
 	if t, ok := w.trades[req.OutTradeNo]; ok {
 		switch {
-		case t.state == WeChatPayTradeSuccess:
+		case t.state == WeChatPayTradeSuccess || t.state == WeChatPayTradeRefund:
 			w.reply(rw, http.StatusBadRequest, wxError{WeChatPayOrderPaid, "该订单已支付"})
 		case t.state == WeChatPayTradeClosed:
 			w.reply(rw, http.StatusBadRequest, wxError{WeChatPayOrderClosed, "订单已关闭"})
@@ -425,8 +426,11 @@ func (w *wechatPay) transaction(t *wxTrade) map[string]any {
 		"amount": map[string]any{"total": t.req.Amount.Total, "currency": "CNY"},
 	}
 	switch t.state {
-	case WeChatPayTradeSuccess:
+	case WeChatPayTradeSuccess, WeChatPayTradeRefund:
 		m["trade_state_desc"] = "支付成功"
+		if t.state == WeChatPayTradeRefund {
+			m["trade_state_desc"] = "转入退款"
+		}
 		m["transaction_id"] = t.transactionID
 		m["bank_type"] = "OTHERS"
 		m["success_time"] = t.successTime.In(beijingZone).Format(time.RFC3339)
@@ -489,7 +493,7 @@ func (s *Server) wechatPayClose(rw http.ResponseWriter, r *http.Request, body []
 	switch {
 	case !ok:
 		w.reply(rw, http.StatusNotFound, wxError{WeChatPayOrderNotExist, "订单不存在"})
-	case t.state == WeChatPayTradeSuccess:
+	case t.state == WeChatPayTradeSuccess || t.state == WeChatPayTradeRefund:
 		w.reply(rw, http.StatusBadRequest, wxError{WeChatPayOrderPaid, "该订单已支付"})
 	default:
 		t.state = WeChatPayTradeClosed
@@ -529,7 +533,7 @@ func (s *Server) PayWeChat(prepayID string, opts WeChatPayPayOptions) (WeChatPay
 	case !ok:
 		w.mu.Unlock()
 		return WeChatPayTrade{}, &WeChatPayError{http.StatusNotFound, WeChatPayOrderNotExist, "prepay_id 不存在"}
-	case t.state == WeChatPayTradeSuccess:
+	case t.state == WeChatPayTradeSuccess || t.state == WeChatPayTradeRefund:
 		w.mu.Unlock()
 		return WeChatPayTrade{}, &WeChatPayError{http.StatusBadRequest, WeChatPayOrderPaid, "该订单已支付"}
 	case t.state == WeChatPayTradeClosed:
@@ -622,7 +626,7 @@ func (s *Server) DeliverWeChatPay(ctx context.Context, outTradeNo string, opts W
 	w := s.wechatPay
 	w.mu.Lock()
 	t, ok := w.trades[outTradeNo]
-	paid := ok && t.state == WeChatPayTradeSuccess
+	paid := ok && (t.state == WeChatPayTradeSuccess || t.state == WeChatPayTradeRefund)
 	w.mu.Unlock()
 	if !paid {
 		return nil, &WeChatPayError{http.StatusBadRequest, WeChatPayOrderNotExist, "no paid trade " + outTradeNo}

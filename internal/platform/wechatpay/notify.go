@@ -152,42 +152,52 @@ func (c *Client) checkHeaders(h http.Header) error {
 // correctly signed resource that the APIv3 key cannot decrypt (the key is
 // misconfigured: the platform should retry once it is fixed).
 func (c *Client) ParseNotification(ctx context.Context, r *http.Request, maxBody int64) (Notification, error) {
+	var tx payments.Transaction
+	env, plain, err := c.parseNotify(ctx, r, maxBody, &tx)
+	if err != nil {
+		return Notification{}, err
+	}
+	return Notification{
+		ID: *env.ID, EventType: *env.EventType, ResourceType: env.ResourceType, Summary: env.Summary,
+		Plaintext: plain, Transaction: transactionOf(&tx),
+	}, nil
+}
+
+// parseNotify is the verification every notification goes through: body
+// limit, shape, headers, signature and decryption into content.
+func (c *Client) parseNotify(ctx context.Context, r *http.Request, maxBody int64, content any) (envelope, string, error) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return Notification{}, refuse(http.StatusRequestEntityTooLarge, "payload_too_large", "body over the limit")
+			return envelope{}, "", refuse(http.StatusRequestEntityTooLarge, "payload_too_large", "body over the limit")
 		}
-		return Notification{}, refuse(http.StatusBadRequest, "malformed", "read body: %v", err)
+		return envelope{}, "", refuse(http.StatusBadRequest, "malformed", "read body: %v", err)
 	}
 	if int64(len(body)) > maxBody {
-		return Notification{}, refuse(http.StatusRequestEntityTooLarge, "payload_too_large", "body over %d bytes", maxBody)
+		return envelope{}, "", refuse(http.StatusRequestEntityTooLarge, "payload_too_large", "body over %d bytes", maxBody)
 	}
 	env, err := checkShape(body)
 	if err != nil {
-		return Notification{}, err
+		return env, "", err
 	}
 	if err := c.checkHeaders(r.Header); err != nil {
-		return Notification{}, err
+		return env, "", err
 	}
 	req := r.Clone(ctx)
 	req.Body = io.NopCloser(bytes.NewReader(body))
-	var tx payments.Transaction
-	parsed, err := c.notify.ParseNotifyRequest(ctx, req, &tx)
+	parsed, err := c.notify.ParseNotifyRequest(ctx, req, content)
 	if err != nil {
 		if parsed == nil {
-			return Notification{}, refuse(http.StatusUnauthorized, "signature", "%v", trimErr(err))
+			return env, "", refuse(http.StatusUnauthorized, "signature", "%v", trimErr(err))
 		}
 		if parsed.Resource != nil && parsed.Resource.Plaintext != "" {
-			return Notification{}, refuse(http.StatusBadRequest, "malformed", "decrypted resource is not a transaction: %v", err)
+			return env, "", refuse(http.StatusBadRequest, "malformed", "decrypted resource is not what its event says: %v", err)
 		}
-		return Notification{}, refuse(http.StatusInternalServerError, "decrypt",
+		return env, "", refuse(http.StatusInternalServerError, "decrypt",
 			"a correctly signed resource did not decrypt (check MINIMALL_WECHATPAY_APIV3_KEY): %v", err)
 	}
-	return Notification{
-		ID: *env.ID, EventType: *env.EventType, ResourceType: env.ResourceType, Summary: env.Summary,
-		Plaintext: parsed.Resource.Plaintext, Transaction: transactionOf(&tx),
-	}, nil
+	return env, parsed.Resource.Plaintext, nil
 }
 
 // trimErr keeps the SDK's message short: it prints the whole request.

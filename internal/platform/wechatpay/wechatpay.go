@@ -33,6 +33,7 @@ import (
 	"github.com/wechatpay-apiv3/wechatpay-go/core/option"
 	"github.com/wechatpay-apiv3/wechatpay-go/services/payments"
 	"github.com/wechatpay-apiv3/wechatpay-go/services/payments/jsapi"
+	"github.com/wechatpay-apiv3/wechatpay-go/services/refunddomestic"
 	"github.com/wechatpay-apiv3/wechatpay-go/utils"
 
 	"github.com/minimall/minimall/internal/apperr"
@@ -115,11 +116,12 @@ func ConfigFrom(cfg config.WeChatPay, appID string) (Config, error) {
 
 // Client calls WeChat Pay for one merchant and one mini-program.
 type Client struct {
-	cfg    Config
-	clock  clock.Clock
-	core   *core.Client
-	jsapi  *jsapi.JsapiApiService
-	notify *notify.Handler
+	cfg     Config
+	clock   clock.Clock
+	core    *core.Client
+	jsapi   *jsapi.JsapiApiService
+	refunds *refunddomestic.RefundsApiService
+	notify  *notify.Handler
 }
 
 // New builds a client. clk stamps the wx.requestPayment parameters; the SDK
@@ -157,7 +159,10 @@ func New(cfg Config, clk clock.Clock) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wechatpay: notify handler: %w", err)
 	}
-	return &Client{cfg: cfg, clock: clk, core: c, jsapi: &jsapi.JsapiApiService{Client: c}, notify: h}, nil
+	return &Client{
+		cfg: cfg, clock: clk, core: c, jsapi: &jsapi.JsapiApiService{Client: c},
+		refunds: &refunddomestic.RefundsApiService{Client: c}, notify: h,
+	}, nil
 }
 
 // AppID returns the mini-program's AppID.

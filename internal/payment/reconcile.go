@@ -1,0 +1,129 @@
+package payment
+
+import (
+	"context"
+	"time"
+
+	"github.com/minimall/minimall/internal/platform/alipay"
+	"github.com/minimall/minimall/internal/platform/wechatpay"
+)
+
+// reconcileMaxBackoff is the longest wait between two queries of a pending
+// attempt; the last query comes this long after its payment deadline.
+const (
+	reconcileMaxBackoff = 5 * time.Minute
+	reconcileAfterClose = 30 * time.Second
+)
+
+// ReconcilePending queries at their platform up to limit pending attempts
+// whose check is due, so that a lost notification never leaves a paid order
+// unpaid. The first check comes ReconcileAfter after prepay, then with
+// doubling waits (at most 5 min) until the attempt's payment deadline, and
+// once more just after it:
+//   - a paid answer pays the order through settle, exactly as a
+//     notification would (a cancelled order gets a late payment, refunded);
+//   - after the deadline the attempt is closed at the platform (close, then
+//     query if refused), so that it ends closed, or paid;
+//   - an unknown answer keeps it pending, checked again later.
+//
+// Each check is claimed with a conditional update of the attempt's
+// next_check_at, so several instances never check one attempt at once. It
+// returns how many attempts it checked.
+func (s *Service) ReconcilePending(ctx context.Context, limit int) (int, error) {
+	now := s.clock.Now()
+	due, err := s.store.DueAttempts(ctx, now, limit)
+	if err != nil {
+		return 0, err
+	}
+	done := 0
+	for _, a := range due {
+		final := !now.Before(a.ExpiresAt)
+		next := now.Add(min(s.reconcile<<min(a.Checks, 10), reconcileMaxBackoff))
+		if !final && next.After(a.ExpiresAt) {
+			next = a.ExpiresAt.Add(reconcileAfterClose)
+		}
+		ok, err := s.store.ClaimAttemptCheck(ctx, a.ID, a.Checks, next)
+		if err != nil {
+			return done, err
+		}
+		if !ok {
+			continue
+		}
+		done++
+		s.reconcileOne(ctx, a, final)
+		if ctx.Err() != nil {
+			return done, ctx.Err()
+		}
+	}
+	return done, nil
+}
+
+// reconcileOne checks one claimed attempt; failures are logged and the
+// attempt stays due at its next check.
+func (s *Service) reconcileOne(ctx context.Context, a Attempt, final bool) {
+	if final {
+		if _, err := s.closeAttempt(ctx, a); err != nil {
+			s.log.WarnContext(ctx, "reconciliation could not close an expired attempt", "out_trade_no", a.OutTradeNo, "err", err)
+		}
+		return
+	}
+	switch {
+	case a.Channel == ChannelWeChat && s.wechat != nil:
+		tx, err := s.wechat.Query(ctx, a.OutTradeNo)
+		if err != nil {
+			if wechatpay.PlatformCode(err) != wechatpay.CodeOrderNotExist {
+				s.log.WarnContext(ctx, "reconciliation query failed", "out_trade_no", a.OutTradeNo, "err", err)
+			}
+			return
+		}
+		switch tx.TradeState {
+		case wechatpay.TradeSuccess, wechatpay.TradeRefund:
+			s.settleReconciled(ctx, paidFromWeChat(tx))
+		case wechatpay.TradeClosed, wechatpay.TradeRevoked, wechatpay.TradePayError:
+			_ = s.markClosed(ctx, a)
+		}
+	case a.Channel == ChannelAlipay && s.alipay != nil:
+		t, err := s.alipay.Query(ctx, a.OutTradeNo)
+		if err != nil {
+			if alipay.SubCode(err) != alipay.SubCodeTradeNotExist {
+				s.log.WarnContext(ctx, "reconciliation query failed", "out_trade_no", a.OutTradeNo, "err", err)
+			}
+			return
+		}
+		switch t.Status {
+		case alipay.TradeSuccess, alipay.TradeFinished:
+			s.settleReconciled(ctx, s.paidFromAlipayQuery(t))
+		case alipay.TradeClosed:
+			_ = s.markClosed(ctx, a)
+		}
+	}
+}
+
+func (s *Service) settleReconciled(ctx context.Context, p Paid) {
+	if err := s.settle(ctx, p, nil); err != nil {
+		s.log.WarnContext(ctx, "reconciliation found a payment it could not apply", "out_trade_no", p.OutTradeNo, "err", err)
+	}
+}
+
+// JobBatch is how many items one run of a payment job handles at most.
+const JobBatch = 200
+
+// RunJob runs step every interval (and once at once) until ctx ends,
+// logging what it did.
+func (s *Service) RunJob(ctx context.Context, name string, every time.Duration, step func(ctx context.Context, limit int) (int, error)) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		n, err := step(ctx, JobBatch)
+		if err != nil && ctx.Err() == nil {
+			s.log.ErrorContext(ctx, "payment job failed", "job", name, "err", err)
+		} else if n > 0 {
+			s.log.InfoContext(ctx, "payment job", "job", name, "items", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

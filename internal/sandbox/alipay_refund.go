@@ -1,0 +1,199 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+)
+
+// Alipay refund codes the sandbox answers with.
+const (
+	AlipayRefundAmountExceeded = "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL"
+	AlipayRefundSuccess        = "REFUND_SUCCESS"
+)
+
+// aliRefund is one refund (out_request_no) of a trade.
+type aliRefund struct {
+	outTradeNo   string
+	outRequestNo string
+	fen          int64
+	reason       string
+	at           time.Time
+}
+
+// aliRefunds is the refund side of the sandbox's Alipay: refunds are
+// synchronous, as alipay.trade.refund is, and notified to nobody.
+type aliRefunds struct {
+	mu sync.Mutex
+	// byKey holds refunds by out_trade_no + "\x00" + out_request_no.
+	byKey map[string]*aliRefund
+	// loseAnswers is how many of the next refunds are made but answered
+	// 20000, as a timeout after Alipay acted looks to the merchant.
+	loseAnswers int
+	calls       map[string]int // trade.refund calls by out_trade_no
+}
+
+func (s *Server) registerAlipayRefunds() {
+	s.aliRefund = &aliRefunds{byKey: map[string]*aliRefund{}, calls: map[string]int{}}
+	s.handleAlipayMethod("alipay.trade.refund", s.alipayTradeRefund)
+	s.handleAlipayMethod("alipay.trade.fastpay.refund.query", s.alipayRefundQuery)
+	s.mux.HandleFunc("POST /_sandbox/alipay/refunds/lose-answers", s.alipayControlLoseRefundAnswers)
+}
+
+// LoseAlipayRefundAnswers makes the next n refunds happen but answer code
+// 20000 (the outcome looks unknown to the merchant).
+func (s *Server) LoseAlipayRefundAnswers(n int) {
+	s.aliRefund.mu.Lock()
+	defer s.aliRefund.mu.Unlock()
+	s.aliRefund.loseAnswers = n
+}
+
+// AlipayRefundCalls returns how many alipay.trade.refund calls named a
+// trade.
+func (s *Server) AlipayRefundCalls(outTradeNo string) int {
+	s.aliRefund.mu.Lock()
+	defer s.aliRefund.mu.Unlock()
+	return s.aliRefund.calls[outTradeNo]
+}
+
+// AlipayRefundedFen returns the sum of a trade's refunds.
+func (s *Server) AlipayRefundedFen(outTradeNo string) int64 {
+	s.aliRefund.mu.Lock()
+	defer s.aliRefund.mu.Unlock()
+	var n int64
+	for _, r := range s.aliRefund.byKey {
+		if r.outTradeNo == outTradeNo {
+			n += r.fen
+		}
+	}
+	return n
+}
+
+type aliRefundBody struct {
+	OutTradeNo   string `json:"out_trade_no"`
+	TradeNo      string `json:"trade_no"`
+	RefundAmount string `json:"refund_amount"`
+	RefundReason string `json:"refund_reason"`
+	OutRequestNo string `json:"out_request_no"`
+}
+
+// alipayTradeRefund serves alipay.trade.refund: a paid trade is refunded
+// at once; the same out_request_no answers again with fund_change N and
+// refunds nothing more; the refunds never exceed the trade's total, and a
+// trade refunded in full becomes TRADE_CLOSED.
+func (s *Server) alipayTradeRefund(_ *http.Request, form url.Values) (string, any) {
+	const node = "alipay_trade_refund_response"
+	a, rs := s.alipayPay, s.aliRefund
+	if f := a.injected(); f != nil {
+		return node, failureNode(f)
+	}
+	var b aliRefundBody
+	if err := json.Unmarshal([]byte(form.Get("biz_content")), &b); err != nil {
+		return node, AlipayError{Code: "40002", Msg: "Invalid Arguments", SubCode: "isv.invalid-parameter", SubMsg: "biz_content 格式错误"}
+	}
+	fen, ok := alipayYuan(b.RefundAmount)
+	if !ok {
+		return node, alipayBusiness(AlipayInvalidParameter, "refund_amount 格式错误")
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	t, found := a.findLocked(form)
+	if !found {
+		return node, alipayBusiness(AlipayTradeNotExist, "交易不存在")
+	}
+	reqNo := b.OutRequestNo
+	if reqNo == "" {
+		reqNo = t.outTradeNo
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rs.calls[t.outTradeNo]++
+	var refunded int64
+	for _, r := range rs.byKey {
+		if r.outTradeNo == t.outTradeNo {
+			refunded += r.fen
+		}
+	}
+	answer := func(change string) map[string]string {
+		res := map[string]string{
+			"code": "10000", "msg": "Success", "trade_no": t.tradeNo, "out_trade_no": t.outTradeNo,
+			"buyer_logon_id": "159****5620", "fund_change": change, "refund_fee": sandboxYuan(refunded),
+		}
+		if t.buyerID != "" {
+			res["buyer_user_id"] = t.buyerID
+		} else {
+			res["buyer_open_id"] = t.buyerOpenID
+		}
+		return res
+	}
+	if _, ok := rs.byKey[t.outTradeNo+"\x00"+reqNo]; ok {
+		return node, answer("N")
+	}
+	switch {
+	case t.paid.IsZero():
+		return node, alipayBusiness(AlipayTradeStatusError, "交易状态不合法")
+	case refunded+fen > t.totalFen:
+		return node, alipayBusiness(AlipayRefundAmountExceeded, "退款金额超限")
+	}
+	rs.byKey[t.outTradeNo+"\x00"+reqNo] = &aliRefund{outTradeNo: t.outTradeNo, outRequestNo: reqNo, fen: fen, reason: b.RefundReason, at: time.Now()}
+	refunded += fen
+	if refunded == t.totalFen {
+		t.status = AlipayTradeClosed
+	}
+	if rs.loseAnswers > 0 {
+		rs.loseAnswers--
+		return node, AlipayError{Code: "20000", Msg: "Service Currently Unavailable", SubCode: "isp.unknow-error", SubMsg: "系统繁忙"}
+	}
+	return node, answer("Y")
+}
+
+// alipayRefundQuery serves alipay.trade.fastpay.refund.query: a refund made
+// answers REFUND_SUCCESS; one never made answers success without
+// refund_status.
+func (s *Server) alipayRefundQuery(_ *http.Request, form url.Values) (string, any) {
+	const node = "alipay_trade_fastpay_refund_query_response"
+	a, rs := s.alipayPay, s.aliRefund
+	if f := a.injected(); f != nil {
+		return node, failureNode(f)
+	}
+	var b aliRefundBody
+	if err := json.Unmarshal([]byte(form.Get("biz_content")), &b); err != nil {
+		return node, AlipayError{Code: "40002", Msg: "Invalid Arguments", SubCode: "isv.invalid-parameter", SubMsg: "biz_content 格式错误"}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	t, found := a.findLocked(form)
+	if !found {
+		return node, alipayBusiness(AlipayTradeNotExist, "交易不存在")
+	}
+	reqNo := b.OutRequestNo
+	if reqNo == "" {
+		reqNo = t.outTradeNo
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	res := map[string]string{"code": "10000", "msg": "Success", "trade_no": t.tradeNo, "out_trade_no": t.outTradeNo, "out_request_no": reqNo}
+	if r, ok := rs.byKey[t.outTradeNo+"\x00"+reqNo]; ok {
+		res["refund_status"] = AlipayRefundSuccess
+		res["refund_amount"] = sandboxYuan(r.fen)
+		res["total_amount"] = t.totalAmount
+		res["gmt_refund_pay"] = r.at.In(beijingZone).Format("2006-01-02 15:04:05")
+	}
+	return node, res
+}
+
+// alipayControlLoseRefundAnswers serves POST /_sandbox/alipay/refunds/lose-answers {"times"}.
+func (s *Server) alipayControlLoseRefundAnswers(rw http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Times int `json:"times"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil || req.Times < 0 {
+		writeJSON(rw, http.StatusBadRequest, AlipayError{Code: "40002", Msg: "Invalid Arguments", SubCode: AlipayInvalidParameter, SubMsg: `body must be {"times":n}`})
+		return
+	}
+	s.LoseAlipayRefundAnswers(req.Times)
+	writeJSON(rw, http.StatusOK, req)
+}

@@ -1,0 +1,116 @@
+package payment_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"testing"
+
+	"github.com/minimall/minimall/internal/audit"
+	"github.com/minimall/minimall/internal/auth"
+	"github.com/minimall/minimall/internal/platform/config"
+	"github.com/minimall/minimall/internal/sandbox"
+	"github.com/minimall/minimall/internal/user"
+)
+
+// staffToken creates a staff member of role and logs it in.
+func (e *env) staffToken(name string, role auth.Role) string {
+	e.t.Helper()
+	tokens, err := auth.NewTokens(config.DevJWTSecret, e.clk)
+	must(e.t, err)
+	lg, err := audit.New(e.d, e.clk)
+	must(e.t, err)
+	us, err := user.NewStore(e.d)
+	must(e.t, err)
+	staff, err := user.NewStaffService(e.d, us, tokens, lg, e.clk)
+	must(e.t, err)
+	_, err = staff.Create(context.Background(), user.SystemActor, user.NewStaff{Username: name, Password: name + "-password", Role: role})
+	must(e.t, err)
+	var out struct {
+		AccessToken string `json:"access_token"`
+	}
+	e.call("", http.MethodPost, "/api/v1/admin/auth/login", map[string]string{"username": name, "password": name + "-password"}, http.StatusOK, &out)
+	return out.AccessToken
+}
+
+type anomalyPage struct {
+	Items []struct {
+		ID             int64  `json:"id"`
+		Kind           string `json:"kind"`
+		Status         string `json:"status"`
+		OrderID        int64  `json:"order_id"`
+		ResolutionNote string `json:"resolution_note"`
+		Refunds        []struct {
+			AmountFen int64  `json:"amount_fen"`
+			Status    string `json:"status"`
+		} `json:"refunds"`
+	} `json:"items"`
+	Total int64 `json:"total"`
+}
+
+func TestStaffSeeAnomaliesWithTheirRefundsAndResolveThem(t *testing.T) {
+	dbtestEach(t, func(t *testing.T, e *env) {
+		_, sku := e.product(1100, 10)
+		yan := e.login("yan")
+		o := e.order(yan, sku, 1)
+		p := e.pay(yan, o.ID)
+		if _, err := e.sb.PayWeChat(p.prepayID(), sandbox.WeChatPayPayOptions{Hold: true}); err != nil {
+			t.Fatal(err)
+		}
+		e.hideAttempt(p.OutTradeNo)
+		e.cancel(yan, o.ID)
+		_, err := e.sb.DeliverWeChatPay(context.Background(), p.OutTradeNo, sandbox.WeChatPayDeliverOptions{})
+		must(t, err)
+		// A refused notification of another trade is listed too.
+		o2 := e.order(yan, sku, 1)
+		p2 := e.pay(yan, o2.ID)
+		if _, err := e.sb.PayWeChat(p2.prepayID(), sandbox.WeChatPayPayOptions{Hold: true}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.sb.DeliverWeChatPay(context.Background(), p2.OutTradeNo, sandbox.WeChatPayDeliverOptions{Tamper: sandbox.TamperAmount})
+		must(t, err)
+
+		owner, cs := e.staffToken("boss", auth.RoleOwner), e.staffToken("helpdesk", auth.RoleCustomerService)
+		list := func(token, query string) anomalyPage {
+			t.Helper()
+			var pg anomalyPage
+			raw := e.call(token, http.MethodGet, "/api/v1/admin/payment-anomalies"+query, nil, http.StatusOK, nil)
+			must(t, json.Unmarshal(raw, &pg))
+			return pg
+		}
+		all := list(cs, "")
+		if all.Total != 2 || len(all.Items) != 2 {
+			t.Fatalf("all anomalies: %+v", all)
+		}
+		late := list(cs, "?kind=late_payment&status=open")
+		if late.Total != 1 || late.Items[0].OrderID != o.ID || len(late.Items[0].Refunds) != 1 ||
+			late.Items[0].Refunds[0].Status != "succeeded" || late.Items[0].Refunds[0].AmountFen != o.TotalFen {
+			t.Fatalf("late payments: %+v", late)
+		}
+		if pg := list(cs, "?kind=amount_mismatch"); pg.Total != 1 || len(pg.Items[0].Refunds) != 0 {
+			t.Fatalf("amount mismatches: %+v", pg)
+		}
+		if status, body := e.do(cs, http.MethodGet, "/api/v1/admin/payment-anomalies?kind=nonsense", nil); status != http.StatusBadRequest {
+			t.Fatalf("unknown kind: %d %s", status, body)
+		}
+		path := fmt.Sprintf("/api/v1/admin/payment-anomalies/%d/resolve", late.Items[0].ID)
+		if status, _ := e.do(cs, http.MethodPost, path, map[string]string{"note": "ok"}); status != http.StatusForbidden {
+			t.Fatalf("customer service resolving: %d, want 403", status)
+		}
+		if status, _ := e.do(owner, http.MethodPost, path, map[string]string{"note": ""}); status != http.StatusBadRequest {
+			t.Fatalf("empty note: %d, want 400", status)
+		}
+		e.call(owner, http.MethodPost, path, map[string]string{"note": "退款已到账，已电话告知顾客"}, http.StatusOK, nil)
+		if status, _ := e.do(owner, http.MethodPost, path, map[string]string{"note": "again"}); status != http.StatusConflict {
+			t.Fatalf("resolving twice: %d, want 409", status)
+		}
+		res := list(owner, "?status=resolved")
+		if res.Total != 1 || res.Items[0].ResolutionNote != "退款已到账，已电话告知顾客" || res.Items[0].Status != "resolved" {
+			t.Fatalf("resolved: %+v", res)
+		}
+		if pg := list(owner, "?status=open"); pg.Total != 1 || pg.Items[0].Kind != "amount_mismatch" {
+			t.Fatalf("open: %+v", pg)
+		}
+	})
+}

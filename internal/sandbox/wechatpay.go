@@ -30,7 +30,7 @@ const (
 	WeChatPayTradeNotPay  = "NOTPAY"
 	WeChatPayTradeSuccess = "SUCCESS"
 	WeChatPayTradeClosed  = "CLOSED"
-	WeChatPayTradeRefund  = "REFUND" // paid, then refunded in full
+	WeChatPayTradeRefund  = "REFUND" // paid, then refunded (in part or in full)
 
 	WeChatPayOrderNotExist = "ORDER_NOT_EXIST"
 	WeChatPayOrderClosed   = "ORDER_CLOSED"

@@ -211,11 +211,10 @@ func (s *Server) wechatPayRefundCreate(rw http.ResponseWriter, _ *http.Request, 
 		}
 	}
 	rs.mu.Unlock()
-	if refunded+req.Amount.Refund == total && final == WeChatPayRefundSuccess {
-		w.mu.Lock()
-		t.state = WeChatPayTradeRefund
-		w.mu.Unlock()
-	}
+	// A trade with a refund shows REFUND (转入退款), as at the platform.
+	w.mu.Lock()
+	t.state = WeChatPayTradeRefund
+	w.mu.Unlock()
 	if final != WeChatPayRefundProcessing && !opts.Hold {
 		s.deliverRefundInBackground(r.outRefundNo)
 	}

@@ -1,0 +1,277 @@
+// Command checkoutbench drives checkout (POST /api/v1/orders) over loopback
+// with many customers at once, spread over every SKU or all on one hot SKU,
+// and then checks stock conservation in the database: stock plus the units
+// of live (not cancelled) orders must be what it was before the run.
+// scripts/bench-checkout.sh runs it against a seeded MySQL database.
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	_ "github.com/go-sql-driver/mysql"
+
+	"github.com/minimall/minimall/internal/auth"
+	"github.com/minimall/minimall/internal/platform/clock"
+	"github.com/minimall/minimall/internal/platform/db"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "checkoutbench:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	url       string
+	dsn       string
+	secret    string
+	customers int
+	conns     int
+	duration  time.Duration
+	mode      string
+	hotStock  int64
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	var o options
+	fs := flag.NewFlagSet("checkoutbench", flag.ContinueOnError)
+	fs.StringVar(&o.url, "url", "http://127.0.0.1:18080", "server under test")
+	fs.StringVar(&o.dsn, "dsn", "", "MySQL DSN of the server's database (stock checks)")
+	fs.StringVar(&o.secret, "secret", "", "MINIMALL_JWT_SECRET of the server")
+	fs.IntVar(&o.customers, "customers", 2000, "distinct customers")
+	fs.IntVar(&o.conns, "conns", 32, "concurrent connections")
+	fs.DurationVar(&o.duration, "duration", 15*time.Second, "measured time")
+	fs.StringVar(&o.mode, "mode", "spread", "spread (a random SKU per order) or hot (every order on one SKU)")
+	fs.Int64Var(&o.hotStock, "hot-stock", 1_000_000, "stock given to the hot SKU before a hot run")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if o.mode != "spread" && o.mode != "hot" {
+		return fmt.Errorf("unknown mode %q", o.mode)
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.duration+5*time.Minute)
+	defer cancel()
+
+	conn, err := sql.Open("mysql", mustDSN(o.dsn))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+
+	var skus []int64
+	if err := scanInts(ctx, conn, &skus, "SELECT id FROM skus WHERE deleted_at IS NULL ORDER BY id"); err != nil {
+		return err
+	}
+	if len(skus) == 0 {
+		return errors.New("no SKUs: seed the database first")
+	}
+	hot := skus[0]
+	if o.mode == "hot" {
+		if _, err := conn.ExecContext(ctx, "UPDATE skus SET stock = ? WHERE id = ?", o.hotStock, hot); err != nil {
+			return err
+		}
+	}
+
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.conns * 2, MaxConnsPerHost: o.conns * 2}, Timeout: 30 * time.Second}
+	custs, err := prepareCustomers(ctx, client, o)
+	if err != nil {
+		return err
+	}
+	before, err := conservation(ctx, conn)
+	if err != nil {
+		return err
+	}
+
+	var (
+		ok, short, failed atomic.Int64
+		mu                sync.Mutex
+		latencies         []time.Duration
+		wg                sync.WaitGroup
+	)
+	start := time.Now()
+	deadline := start.Add(o.duration)
+	for w := 0; w < o.conns; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			local := make([]time.Duration, 0, 4096)
+			for time.Now().Before(deadline) {
+				c := custs[rand.IntN(len(custs))]
+				sku := hot
+				if o.mode == "spread" {
+					sku = skus[rand.IntN(len(skus))]
+				}
+				body := fmt.Sprintf(`{"address_id":%d,"items":[{"sku_id":%d,"quantity":1}]}`, c.address, sku)
+				t0 := time.Now()
+				status, err := post(ctx, client, o.url+"/api/v1/orders", c.token, body, nil)
+				local = append(local, time.Since(t0))
+				switch {
+				case err != nil:
+					failed.Add(1)
+				case status == http.StatusCreated:
+					ok.Add(1)
+				case status == http.StatusConflict:
+					short.Add(1)
+				default:
+					failed.Add(1)
+				}
+			}
+			mu.Lock()
+			latencies = append(latencies, local...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+
+	after, err := conservation(ctx, conn)
+	if err != nil {
+		return err
+	}
+	var flush, syncBinlog, logBin string
+	_ = conn.QueryRowContext(ctx, "SELECT @@innodb_flush_log_at_trx_commit, @@sync_binlog, @@log_bin").Scan(&flush, &syncBinlog, &logBin)
+
+	slices.Sort(latencies)
+	pct := func(p float64) string {
+		if len(latencies) == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.1f", float64(latencies[int(p*float64(len(latencies)-1))].Microseconds())/1000)
+	}
+	fmt.Fprintf(stdout, "mode=%s conns=%d customers=%d duration=%s skus=%d\n", o.mode, o.conns, len(custs), o.duration, len(skus))
+	fmt.Fprintf(stdout, "orders/s=%.0f orders=%d out_of_stock=%d errors=%d p50_ms=%s p99_ms=%s\n",
+		float64(ok.Load())/elapsed.Seconds(), ok.Load(), short.Load(), failed.Load(), pct(0.50), pct(0.99))
+	fmt.Fprintf(stdout, "durability: innodb_flush_log_at_trx_commit=%s sync_binlog=%s log_bin=%s\n", flush, syncBinlog, logBin)
+	fmt.Fprintf(stdout, "stock conservation: before stock+live units=%d, after=%d", before, after)
+	if before != after {
+		fmt.Fprintln(stdout, "  VIOLATED")
+		return errors.New("stock conservation violated")
+	}
+	fmt.Fprintln(stdout, "  ok")
+	return nil
+}
+
+type customer struct {
+	token   string
+	address int64
+}
+
+// prepareCustomers mints a token per customer and gives each an address
+// through the API, as a mini-program would.
+func prepareCustomers(ctx context.Context, client *http.Client, o options) ([]customer, error) {
+	toks, err := auth.NewTokens(o.secret, clock.System{})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]customer, o.customers)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, o.conns)
+	for w := 0; w < o.conns; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= o.customers {
+					return
+				}
+				// Customers of this run live above the ids other runs use.
+				tok, _, err := toks.IssueCustomer(int64(1_000_000+i), "wechat")
+				if err != nil {
+					errs <- err
+					return
+				}
+				var addr struct {
+					ID int64 `json:"id"`
+				}
+				body := `{"name":"压测","phone":"13800138000","province":"浙江省","city":"杭州市","district":"西湖区","detail":"文三路 ` + strconv.Itoa(i) + ` 号","is_default":true}`
+				status, err := post(ctx, client, o.url+"/api/v1/addresses", tok, body, &addr)
+				if err != nil || status != http.StatusCreated {
+					errs <- fmt.Errorf("address of customer %d: status %d: %v", i, status, err)
+					return
+				}
+				out[i] = customer{token: tok, address: addr.ID}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// conservation is the total stock plus the units held by live orders.
+func conservation(ctx context.Context, conn *sql.DB) (int64, error) {
+	var stock, held sql.NullInt64
+	if err := conn.QueryRowContext(ctx, "SELECT SUM(stock) FROM skus").Scan(&stock); err != nil {
+		return 0, err
+	}
+	if err := conn.QueryRowContext(ctx, `SELECT SUM(oi.quantity) FROM order_items oi
+		JOIN orders o ON o.id = oi.order_id WHERE o.status <> 'cancelled'`).Scan(&held); err != nil {
+		return 0, err
+	}
+	return stock.Int64 + held.Int64, nil
+}
+
+func post(ctx context.Context, client *http.Client, url, token, body string, into any) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewBufferString(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if into != nil && resp.StatusCode < 300 {
+		return resp.StatusCode, json.NewDecoder(resp.Body).Decode(into)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, nil
+}
+
+func scanInts(ctx context.Context, conn *sql.DB, into *[]int64, query string) error {
+	rows, err := conn.QueryContext(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v int64
+		if err := rows.Scan(&v); err != nil {
+			return err
+		}
+		*into = append(*into, v)
+	}
+	return rows.Err()
+}
+
+// mustDSN normalises the DSN the way the server does (parseTime, UTC).
+func mustDSN(dsn string) string {
+	n, err := db.MySQLDSN(dsn)
+	if err != nil {
+		return dsn
+	}
+	return n
+}

@@ -943,3 +943,26 @@ func (s *Server) WeChatPayFiles(dir, base string) (map[string]string, error) {
 		"MINIMALL_WECHATPAY_API_BASE":         strings.TrimRight(base, "/"),
 	}, nil
 }
+
+// WeChatPayNotification builds the signed, encrypted notification of a paid
+// trade without delivering it, and returns where the platform would post it:
+// a load test prepares many and fires them itself. The signature is fresh
+// for five minutes.
+func (s *Server) WeChatPayNotification(outTradeNo string) (url string, body []byte, header http.Header, err error) {
+	w := s.wechatPay
+	w.mu.Lock()
+	t, ok := w.trades[outTradeNo]
+	if !ok || (t.state != WeChatPayTradeSuccess && t.state != WeChatPayTradeRefund) {
+		w.mu.Unlock()
+		return "", nil, nil, &WeChatPayError{http.StatusBadRequest, WeChatPayOrderNotExist, "no paid trade " + outTradeNo}
+	}
+	tx := w.transaction(t)
+	notifyID, url := t.notifyID, t.req.NotifyURL
+	w.mu.Unlock()
+	body, header, err = w.notification(notifyID, tx, TamperNone)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	header.Del("X-Sandbox-Notification-Id")
+	return url, body, header, nil
+}

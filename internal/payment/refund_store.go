@@ -201,11 +201,12 @@ func (s *Store) ClaimAttemptCheck(ctx context.Context, id int64, seen int, next 
 	return res.RowsAffected == 1, res.Error
 }
 
-// UnrefundedAnomalies returns up to limit anomalies of the given kinds
-// that have no refund yet, oldest first.
+// UnrefundedAnomalies returns up to limit open anomalies of the given
+// kinds that have no refund yet, oldest first. Anomalies staff resolved
+// are left alone: staff dealt with the money.
 func (s *Store) UnrefundedAnomalies(ctx context.Context, kinds []string, limit int) ([]Anomaly, error) {
 	var rows []anomalyRow
-	err := s.db.Reader(ctx).Where("kind IN ? AND NOT EXISTS (SELECT 1 FROM payment_refunds r WHERE r.anomaly_id = payment_anomalies.id)", kinds).
+	err := s.db.Reader(ctx).Where("kind IN ? AND status = ? AND NOT EXISTS (SELECT 1 FROM payment_refunds r WHERE r.anomaly_id = payment_anomalies.id)", kinds, AnomalyOpen).
 		Order("id").Limit(limit).Find(&rows).Error
 	return anomalies(rows), err
 }

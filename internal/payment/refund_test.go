@@ -171,7 +171,7 @@ func TestDoublePaymentIsRefunded(t *testing.T) {
 	})
 }
 
-func TestRefundJobRefundsAnomaliesLeftWithoutRefund(t *testing.T) {
+func TestRefundWhosePlatformCallFailedIsAskedAgainByTheJob(t *testing.T) {
 	dbtestEach(t, func(t *testing.T, e *env) {
 		_, sku := e.product(640, 10)
 		pia := e.login("pia")
@@ -182,9 +182,9 @@ func TestRefundJobRefundsAnomaliesLeftWithoutRefund(t *testing.T) {
 		}
 		e.hideAttempt(p.OutTradeNo)
 		e.cancel(pia, o.ID)
-		// The refund right after the notification fails (the platform is
-		// busy and keeps refusing the query too), so the refund stays
-		// processing; the refund job settles it later.
+		// The refund right after the notification meets a busy platform, so
+		// its outcome is unknown and it stays processing; the refund job
+		// finds WeChat Pay never received it and asks again, once.
 		e.sb.FailWeChatPay(sandbox.WeChatPayFailure{Times: 1, Status: 500, Code: "SYSTEM_ERROR", Message: "busy"})
 		_, err := e.sb.DeliverWeChatPay(context.Background(), p.OutTradeNo, sandbox.WeChatPayDeliverOptions{})
 		must(t, err)
@@ -557,6 +557,62 @@ func TestDeadlineJobRacingAPaymentNeverPaysWithStockReturned(t *testing.T) {
 			default:
 				t.Fatalf("round %d: order %s", i, got)
 			}
+		}
+	})
+}
+
+func TestAnomalyJobRefundsLatePaymentsLeftWithoutRefund(t *testing.T) {
+	dbtestEach(t, func(t *testing.T, e *env) {
+		_, sku := e.product(520, 10)
+		zoe := e.login("zoe")
+		ctx := context.Background()
+		// An instance recorded two late payments and stopped before asking
+		// for their refunds; staff already dealt with the second one.
+		var attempts []payment.Attempt
+		for range 2 {
+			o := e.order(zoe, sku, 1)
+			p := e.pay(zoe, o.ID)
+			if _, err := e.sb.PayWeChat(p.prepayID(), sandbox.WeChatPayPayOptions{Hold: true}); err != nil {
+				t.Fatal(err)
+			}
+			e.hideAttempt(p.OutTradeNo)
+			e.cancel(zoe, o.ID)
+			tr, _ := e.sb.WeChatPayTradeOf(p.OutTradeNo)
+			a := e.attempt(p.OutTradeNo)
+			moved, err := e.store.MarkSucceeded(ctx, a.ID, tr.TransactionID, tr.PayerTotalFen, e.clk.Now(), e.clk.Now())
+			must(t, err)
+			if !moved {
+				t.Fatal("attempt not moved to succeeded")
+			}
+			must(t, e.store.InsertAnomaly(ctx, &payment.Anomaly{
+				Channel: payment.ChannelWeChat, Kind: payment.AnomalyLatePayment, OrderID: o.ID, AttemptID: a.ID,
+				OutTradeNo: a.OutTradeNo, ProviderTxnID: tr.TransactionID, ExpectedFen: a.AmountFen, ActualFen: a.AmountFen,
+				Detail: "paid while the order is cancelled", CreatedAt: e.clk.Now(),
+			}))
+			attempts = append(attempts, a)
+		}
+		ans, err := e.store.Anomalies(ctx, payment.AnomalyOpen)
+		must(t, err)
+		if _, err := e.store.ResolveAnomaly(ctx, ans[1].ID, 1, "refunded by hand", e.clk.Now()); err != nil {
+			t.Fatal(err)
+		}
+		svc := e.app.Payments()
+		n, err := svc.RefundAnomalies(ctx, 100)
+		must(t, err)
+		if n != 1 {
+			t.Fatalf("job refunded %d anomalies, want 1", n)
+		}
+		if rs := e.refunds(attempts[0].ID); len(rs) != 1 || rs[0].Status != payment.RefundSucceeded || rs[0].AnomalyID != ans[0].ID {
+			t.Fatalf("refunds of the open anomaly %+v", rs)
+		}
+		if rs := e.refunds(attempts[1].ID); len(rs) != 0 {
+			t.Fatalf("the resolved anomaly was refunded: %+v", rs)
+		}
+		if n, err := svc.RefundAnomalies(ctx, 100); err != nil || n != 0 {
+			t.Fatalf("second run refunded %d (%v), want 0", n, err)
+		}
+		if got := len(e.sb.WeChatRefundsOfTrade(attempts[0].OutTradeNo)); got != 1 {
+			t.Fatalf("refunds at WeChat Pay = %d, want 1", got)
 		}
 	})
 }

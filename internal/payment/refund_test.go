@@ -135,6 +135,11 @@ func TestLatePaymentIsRefundedOnceAndTheOrderStaysCancelled(t *testing.T) {
 			if calls, fen := e.sb.AlipayRefundCalls(p.OutTradeNo), e.sb.AlipayRefundedFen(p.OutTradeNo); calls != 1 || fen != o.TotalFen {
 				t.Fatalf("Alipay saw %d refund calls for %d fen, want 1 for %d", calls, fen, o.TotalFen)
 			}
+			// The TRADE_CLOSED notification the full refund causes is
+			// verified, recorded and acknowledged, and moves nothing.
+			e.eventually("the refund's TRADE_CLOSED notification is recorded", func() bool {
+				return e.count("SELECT COUNT(*) FROM payment_notifications WHERE out_trade_no = ? AND event_type = 'TRADE_CLOSED+refund' AND outcome = 'ignored'", p.OutTradeNo) == 1
+			})
 			if got := e.getOrder(nia, o.ID).Status; got != "cancelled" {
 				t.Fatalf("order %s, want cancelled", got)
 			}

@@ -25,7 +25,8 @@ type aliRefund struct {
 }
 
 // aliRefunds is the refund side of the sandbox's Alipay: refunds are
-// synchronous, as alipay.trade.refund is, and notified to nobody.
+// synchronous, as alipay.trade.refund is; the trade's notify_url then gets
+// the trade_status_sync notification the refund causes.
 type aliRefunds struct {
 	mu sync.Mutex
 	// byKey holds refunds by out_trade_no + "\x00" + out_request_no.
@@ -143,11 +144,49 @@ func (s *Server) alipayTradeRefund(_ *http.Request, form url.Values) (string, an
 	if refunded == t.totalFen {
 		t.status = AlipayTradeClosed
 	}
+	s.notifyRefund(t.outTradeNo, reqNo, refunded)
 	if rs.loseAnswers > 0 {
 		rs.loseAnswers--
 		return node, AlipayError{Code: "20000", Msg: "Service Currently Unavailable", SubCode: "isp.unknow-error", SubMsg: "系统繁忙"}
 	}
 	return node, answer("Y")
+}
+
+// notifyRefund posts, in the background and with Alipay's retries, the
+// trade_status_sync notification a refund causes when the trade has a
+// notify_url: TRADE_SUCCESS carrying refund_fee for a partial refund,
+// TRADE_CLOSED once the whole total is refunded. It is not a refund
+// notification: merchants verify, record and acknowledge it.
+func (s *Server) notifyRefund(outTradeNo, outRequestNo string, refundedFen int64) {
+	a := s.alipayPay
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		opts := AlipayDeliverOptions{Refund: true, RefundFen: refundedFen, OutBizNo: outRequestNo}
+		for i := 0; ; i++ {
+			a.mu.Lock()
+			t, ok := a.trades[outTradeNo]
+			url := ""
+			if ok {
+				url = t.notifyURL
+			}
+			a.mu.Unlock()
+			if url == "" {
+				return
+			}
+			d := s.alipayDeliverOnce(a.ctx, outTradeNo, opts)
+			if d.Body == "success" || i >= len(a.schedule) {
+				return
+			}
+			timer := time.NewTimer(a.schedule[i])
+			select {
+			case <-timer.C:
+			case <-a.ctx.Done():
+				timer.Stop()
+				return
+			}
+		}
+	}()
 }
 
 // alipayRefundQuery serves alipay.trade.fastpay.refund.query: a refund made

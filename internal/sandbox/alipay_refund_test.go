@@ -18,11 +18,12 @@ func TestAlipayRefundsWithSDK(t *testing.T) {
 	sb, base := start(t, sandbox.Options{})
 	t.Cleanup(sb.StopDeliveries)
 	c := sdkClient(t, sb, base, shanghai(t), nil)
+	notifyURL, got := sdkMerchant(t, c)
 	ctx := context.Background()
 	out := "RFD" + strconv.FormatInt(time.Now().UnixNano(), 10)
 	res, err := c.TradeCreate(ctx, sdk.TradeCreate{
 		Trade: sdk.Trade{
-			NotifyURL: "https://shop.example.com/notify", Subject: "商品", OutTradeNo: out, TotalAmount: "10.00",
+			NotifyURL: notifyURL, Subject: "商品", OutTradeNo: out, TotalAmount: "10.00",
 			ProductCode: "JSAPI_PAY", TimeExpire: time.Now().Add(time.Hour).In(shanghai(t)).Format("2006-01-02 15:04:05"),
 		},
 		BuyerId: sandbox.AlipayUserID("alice"),
@@ -50,6 +51,20 @@ func TestAlipayRefundsWithSDK(t *testing.T) {
 	if r := refund("R1", "3.00"); !r.IsSuccess() || r.FundChange != "N" || r.RefundFee != "3.00" {
 		t.Fatalf("the same out_request_no again: %+v", r)
 	}
+	// The refund causes one trade_status_sync notification, verified by the
+	// SDK: TRADE_SUCCESS with the refund's fields.
+	notified := func(status, fee, biz string) {
+		t.Helper()
+		select {
+		case r := <-got:
+			if r.err != nil || string(r.n.TradeStatus) != status || r.n.RefundFee != fee || r.n.OutBizNo != biz || r.n.GmtRefund == "" {
+				t.Fatalf("refund notification %+v (%v), want %s refund_fee %s out_biz_no %s", r.n, r.err, status, fee, biz)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no %s notification after a refund", status)
+		}
+	}
+	notified(sandbox.AlipayTradeSuccess, "3.00", "R1")
 	if r := refund("R2", "7.01"); r.IsSuccess() || r.SubCode != sandbox.AlipayRefundAmountExceeded {
 		t.Fatalf("refund over the total: %+v", r)
 	}
@@ -69,6 +84,7 @@ func TestAlipayRefundsWithSDK(t *testing.T) {
 	if got := sb.AlipayRefundedFen(out); got != 1000 {
 		t.Fatalf("refunded %d fen, want 1000", got)
 	}
+	notified(sandbox.AlipayTradeClosed, "10.00", "R3")
 	if tr, _ := sb.AlipayTradeOf(out); tr.Status != sandbox.AlipayTradeClosed {
 		t.Fatalf("trade %s after a full refund, want TRADE_CLOSED", tr.Status)
 	}

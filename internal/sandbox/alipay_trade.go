@@ -574,6 +574,11 @@ type AlipayDeliverOptions struct {
 	// Refund adds refund_fee, gmt_refund and out_biz_no, as the
 	// notification of a partial refund carries them, under a new notify_id.
 	Refund bool
+	// RefundFen and OutBizNo, with Refund, are the refund_fee (the trade's
+	// refunds so far) and out_biz_no (the refund's out_request_no) carried;
+	// unset, 0.01 and a random number.
+	RefundFen int64
+	OutBizNo  string
 	// DistinctIDs gives every copy its own notify_id.
 	DistinctIDs bool
 }
@@ -714,9 +719,16 @@ func (s *Server) alipayNotification(t *aliTrade, opts AlipayDeliverOptions) url.
 		set("fund_bill_list", `[{"amount":"`+sandboxYuan(t.buyerPayFen)+`","fundChannel":"ALIPAYACCOUNT"}]`)
 	}
 	if opts.Refund {
-		set("refund_fee", "0.01")
+		fee, biz := "0.01", "RF"+randomHex(8)
+		if opts.RefundFen > 0 {
+			fee = sandboxYuan(opts.RefundFen)
+		}
+		if opts.OutBizNo != "" {
+			biz = opts.OutBizNo
+		}
+		set("refund_fee", fee)
 		set("gmt_refund", now.Format("2006-01-02 15:04:05.000"))
-		set("out_biz_no", "RF"+randomHex(8))
+		set("out_biz_no", biz)
 	}
 	if status == AlipayTradeClosed || status == AlipayTradeFinished {
 		set("gmt_close", now.Format("2006-01-02 15:04:05"))

@@ -330,7 +330,7 @@ func (s *Server) deliverRefundInBackground(outRefundNo string) {
 	go func() {
 		defer w.wg.Done()
 		for i := 0; ; i++ {
-			d := s.deliverRefundOnce(w.ctx, outRefundNo, false)
+			d := s.deliverRefundOnce(w.ctx, outRefundNo)
 			if d.Status >= 200 && d.Status < 300 || i >= len(w.schedule) {
 				return
 			}
@@ -362,7 +362,7 @@ func (s *Server) DeliverWeChatRefund(ctx context.Context, outRefundNo string, co
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i] = s.deliverRefundOnce(ctx, outRefundNo, false)
+			out[i] = s.deliverRefundOnce(ctx, outRefundNo)
 		}()
 	}
 	wg.Wait()
@@ -385,7 +385,7 @@ func (s *Server) WeChatRefundAcknowledged(outRefundNo string) <-chan struct{} {
 
 // deliverRefundOnce builds, encrypts, signs and posts one refund
 // notification.
-func (s *Server) deliverRefundOnce(ctx context.Context, outRefundNo string, _ bool) WeChatPayDelivery {
+func (s *Server) deliverRefundOnce(ctx context.Context, outRefundNo string) WeChatPayDelivery {
 	w, rs := s.wechatPay, s.wxRefunds
 	rs.mu.Lock()
 	r := *rs.byNo[outRefundNo]

@@ -1,7 +1,8 @@
 // Package payment owns how money reaches an order: payment attempts per order
 // and channel, the prepay that lets a customer pay in the mini-program, the
-// platforms' payment notifications, and the close-before-cancel hook of the
-// order module. Refunds and reconciliation build on the same tables.
+// platforms' payment notifications, the close-before-cancel hook of the
+// order module, refunds, and the reconciliation of trades whose
+// notification never came.
 //
 // Rules (docs/payments.md):
 //   - Only a verified platform notification, or the platform's own answer to
@@ -18,7 +19,15 @@
 //   - In one transaction the attempt becomes succeeded and the order paid,
 //     both by conditional updates, and the products' sales grow; duplicates
 //     change nothing. A payment for an order that is no longer pending is
-//     recorded (late or double payment) without touching the order.
+//     recorded (late or double payment) without touching the order, and
+//     refunded in full through its channel once the transaction commits
+//     (a job is the safety net).
+//   - The refunds of an attempt that have not failed never add up to more
+//     than its paid amount: a guarded counter on the attempt row grows in
+//     the transaction that stores the refund, before the platform is asked.
+//   - A refund whose outcome is unknown, and an attempt still pending after
+//     MINIMALL_PAYMENT_RECONCILE_AFTER, are queried by jobs whose every
+//     step is claimed with a conditional update, on any number of instances.
 //   - Platform calls are never made inside a database transaction.
 package payment
 

@@ -338,7 +338,7 @@ func (c *Cache) Products(ctx context.Context, q ProductQuery, page httpx.Page) (
 		if same && e != nil && c.fresh(&e.entry, c.clock.Now()) {
 			return e, nil
 		}
-		e, err := c.loadList(context.WithoutCancel(ctx), q, page)
+		e, err := c.loadList(context.WithoutCancel(ctx), q, page, nil, time.Time{})
 		if err != nil {
 			return nil, err
 		}
@@ -377,12 +377,18 @@ func listKey(q ProductQuery, page httpx.Page) (string, error) {
 	return b.String(), nil
 }
 
-func (c *Cache) loadList(ctx context.Context, q ProductQuery, page httpx.Page) (*listEntry, error) {
+// loadList loads a list page; cats is the category table if the caller has
+// read it already (at catsAt, which then counts as the page's read time, so
+// the bound holds for the categories too), else nil.
+func (c *Cache) loadList(ctx context.Context, q ProductQuery, page httpx.Page, cats []Category, catsAt time.Time) (*listEntry, error) {
 	readAt := c.clock.Now()
+	if cats != nil {
+		readAt = catsAt
+	}
 	e := &listEntry{q: q, page: page}
 	e.readAt = readAt
 	e.seen.Store(-1 << 62)
-	items, total, err := publicProducts(ctx, c.store, q)
+	items, total, err := publicProducts(ctx, c.store, q, cats)
 	switch {
 	case apperr.Is(err, apperr.CodeNotFound):
 		e.err = err
@@ -535,9 +541,20 @@ func (c *Cache) Refresh(ctx context.Context) error {
 			}
 		}
 	}
+	// One read of the category table serves every list page of the round;
+	// it is read after the round's generation was taken, like the pages.
+	var cats []Category
+	catsAt := c.clock.Now()
+	if len(lists) > 0 {
+		var err error
+		if cats, err = c.store.Categories(ctx); err != nil {
+			fail(err)
+			lists = nil
+		}
+	}
 	for _, w := range lists {
 		work <- func() {
-			e, err := c.loadList(ctx, w.q, w.page)
+			e, err := c.loadList(ctx, w.q, w.page, cats, catsAt)
 			if err != nil {
 				fail(err)
 				return

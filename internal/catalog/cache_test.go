@@ -576,3 +576,28 @@ func TestCachedDetailMatchesTheService(t *testing.T) {
 		}
 	})
 }
+
+// A refresh round reads the category table once for all its list pages.
+func TestCacheRefreshReadsCategoriesOncePerRound(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		x := newInstances(t, d, catalog.CacheOptions{})
+		x.product(t, "羊毛袜", "sock", 900)
+		for _, sort := range []string{catalog.SortDefault, catalog.SortPriceAsc, catalog.SortSales} {
+			list(t, x.a, catalog.ProductQuery{CategoryID: x.cat.ID, Sort: sort})
+		}
+		x.clk.Advance(x.a.TTL() / 2)
+		n := countQueries(t, d)
+		if err := x.a.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := n.Load(); got != 7 {
+			t.Fatalf("refreshing 3 category pages ran %d queries, want 7 (the categories once, then count and page each)", got)
+		}
+		n.Store(0)
+		x.clk.Advance(x.a.TTL()/2 + time.Millisecond)
+		if got := list(t, x.a, catalog.ProductQuery{CategoryID: x.cat.ID, Sort: catalog.SortSales}); got.Total != 1 || n.Load() != 0 {
+			t.Fatalf("a refreshed list page: %+v after %d queries, want it from memory", got, n.Load())
+		}
+	})
+}

@@ -333,12 +333,12 @@ func (s *Service) Product(ctx context.Context, id int64) (Product, error) {
 // PublicProducts lists on-shelf products; a category filter covers its
 // visible descendants, and a hidden or unknown category is not found.
 func (s *Service) PublicProducts(ctx context.Context, q ProductQuery) ([]Product, int64, error) {
-	return publicProducts(ctx, s.store, q)
+	return publicProducts(ctx, s.store, q, nil)
 }
 
 // Products lists products for staff, with an optional shelf filter.
 func (s *Service) Products(ctx context.Context, q ProductQuery) ([]Product, int64, error) {
-	return listProducts(ctx, s.store, q, false)
+	return listProducts(ctx, s.store, q, false, nil)
 }
 
 // The read paths are functions of the store alone, so that the read cache
@@ -370,21 +370,26 @@ func productWithSKUs(ctx context.Context, st *Store, id int64) (Product, error) 
 	return p, nil
 }
 
-func publicProducts(ctx context.Context, st *Store, q ProductQuery) ([]Product, int64, error) {
+// publicProducts lists on-shelf products; cats is the category table when
+// the caller has just read it (the cache's refresh, once for many pages),
+// or nil to read it here when the query filters by category.
+func publicProducts(ctx context.Context, st *Store, q ProductQuery, cats []Category) ([]Product, int64, error) {
 	on := true
 	q.OnShelf = &on
-	return listProducts(ctx, st, q, true)
+	return listProducts(ctx, st, q, true, cats)
 }
 
-func listProducts(ctx context.Context, st *Store, q ProductQuery, visibleOnly bool) ([]Product, int64, error) {
+func listProducts(ctx context.Context, st *Store, q ProductQuery, visibleOnly bool, cats []Category) ([]Product, int64, error) {
 	if err := q.validate(); err != nil {
 		return nil, 0, err
 	}
 	var categoryIDs []int64
 	if q.CategoryID != 0 {
-		cats, err := st.Categories(ctx)
-		if err != nil {
-			return nil, 0, apperr.Internal(err)
+		if cats == nil {
+			var err error
+			if cats, err = st.Categories(ctx); err != nil {
+				return nil, 0, apperr.Internal(err)
+			}
 		}
 		ids, ok := subtree(cats, q.CategoryID, visibleOnly)
 		if !ok {

@@ -492,3 +492,24 @@ func (s *Service) HandleWeChatRefundNotification(ctx context.Context, r *http.Re
 	}
 	return s.applyRefund(ctx, ref, out, src)
 }
+
+// RefundOrder refunds part or all of what paid an order, through the
+// attempt that paid it (late and double payments are refunded on their own
+// and never count). It is Refund for callers that know orders, such as
+// after-sales; outRefundNo is their key for the refund.
+func (s *Service) RefundOrder(ctx context.Context, orderID, amountFen int64, reason, outRefundNo string) (Refund, error) {
+	attempts, err := s.store.AttemptsOfOrder(ctx, orderID)
+	if err != nil {
+		return Refund{}, apperr.Internal(err)
+	}
+	auto, err := s.store.AutoRefundedAttempts(ctx, orderID)
+	if err != nil {
+		return Refund{}, apperr.Internal(err)
+	}
+	for _, a := range attempts {
+		if a.Status == StatusSucceeded && !auto[a.ID] {
+			return s.Refund(ctx, RefundRequest{AttemptID: a.ID, AmountFen: amountFen, Reason: reason, OutRefundNo: outRefundNo})
+		}
+	}
+	return Refund{}, apperr.InvalidState("unpaid", "the order has no payment to refund")
+}

@@ -284,3 +284,19 @@ func truncate(s string, n int) string {
 	}
 	return s
 }
+
+// AutoRefundedAttempts returns the ids of an order's attempts recorded as
+// late or double payments: their money is returned automatically and never
+// paid the order.
+func (s *Store) AutoRefundedAttempts(ctx context.Context, orderID int64) (map[int64]bool, error) {
+	var ids []int64
+	if err := s.db.Reader(ctx).Model(&anomalyRow{}).Where("order_id = ? AND kind IN ?", orderID, autoRefundKinds).
+		Pluck("attempt_id", &ids).Error; err != nil {
+		return nil, err
+	}
+	out := make(map[int64]bool, len(ids))
+	for _, id := range ids {
+		out[id] = true
+	}
+	return out, nil
+}

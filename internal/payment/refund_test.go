@@ -173,6 +173,11 @@ func TestDoublePaymentIsRefunded(t *testing.T) {
 		if got := e.getOrder(olga, o.ID).Status; got != "paid" || e.sales(pid) != 0 {
 			t.Fatalf("order %s sales %d, want paid and untouched", got, e.sales(pid))
 		}
+		// Refunding the order never reaches the double payment: it was not
+		// what paid the order (here nothing else did).
+		if _, err := e.app.Payments().RefundOrder(context.Background(), o.ID, 100, "售后", "AS-1"); !apperr.Is(err, apperr.CodeInvalidState) {
+			t.Fatalf("refunding an order paid only by a double payment: %v, want invalid_state", err)
+		}
 	})
 }
 
@@ -369,14 +374,19 @@ func TestConcurrentRefundsNeverExceedThePaidAmount(t *testing.T) {
 		if again.ID != first.ID {
 			t.Fatalf("a retry made refund %d, want %d", again.ID, first.ID)
 		}
-		if _, err := e.app.Payments().Refund(context.Background(), payment.RefundRequest{AttemptID: a.ID, AmountFen: a.AmountFen - 3*part}); err != nil {
-			t.Fatalf("refunding the rest: %v", err)
+		rest, err := e.app.Payments().RefundOrder(context.Background(), o.ID, a.AmountFen-3*part, "售后", "AS-tao-0")
+		if err != nil || rest.AttemptID != a.ID || rest.Status != payment.RefundSucceeded {
+			t.Fatalf("refunding the rest by order: %+v, %v", rest, err)
 		}
 		if _, err := e.app.Payments().Refund(context.Background(), payment.RefundRequest{AttemptID: a.ID, AmountFen: 1}); !apperr.Is(err, apperr.CodeConflict) {
 			t.Fatalf("refund over the paid amount: %v, want conflict", err)
 		}
 		if got := e.getOrder(tao, o.ID).Status; got != "paid" {
 			t.Fatalf("order %s: refunds do not move orders", got)
+		}
+		// By order, as after-sales will ask: the paying attempt, the same bound.
+		if _, err := e.app.Payments().RefundOrder(context.Background(), o.ID, 1, "售后", "AS-tao-1"); !apperr.Is(err, apperr.CodeConflict) {
+			t.Fatalf("refunding a fully refunded order: %v, want conflict", err)
 		}
 	})
 }

@@ -97,6 +97,6 @@ func (p paymentOrders) ByID(ctx context.Context, orderID int64) (order.Order, er
 }
 
 // MarkPaid moves an order to paid through the order service.
-func (p paymentOrders) MarkPaid(ctx context.Context, orderID, paidFen int64, at time.Time, actor order.Actor) error {
+func (p paymentOrders) MarkPaid(ctx context.Context, orderID, paidFen int64, at time.Time, actor order.Actor) (order.Order, error) {
 	return p.a.orders.MarkPaid(ctx, orderID, paidFen, at, actor)
 }

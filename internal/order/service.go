@@ -584,17 +584,19 @@ func (s *Service) Ship(ctx context.Context, staffID, id int64, in ShipInput) (De
 	return s.AdminGet(ctx, id)
 }
 
-// MarkPaid moves an order from pending_payment to paid. Only the payment
-// module calls it, after a verified notification or the platform's own
-// answer to a query; no route leads here. paidFen must equal the order
+// MarkPaid moves an order from pending_payment to paid and returns it as
+// paid, items included, so that the caller need not read it again. Only the
+// payment module calls it, after a verified notification or the platform's
+// own answer to a query; no route leads here. paidFen must equal the order
 // total. Called with a context that carries a transaction (the payment
 // attempt's), it joins it. An order that is no longer pending payment
 // answers invalid_state with its status; the caller then treats the money
 // as a late payment.
-func (s *Service) MarkPaid(ctx context.Context, orderID, paidFen int64, at time.Time, actor Actor) error {
+func (s *Service) MarkPaid(ctx context.Context, orderID, paidFen int64, at time.Time, actor Actor) (Order, error) {
 	if actor.Type != ActorPayment && actor.Type != ActorSystem {
-		return apperr.Forbidden("only the payment module records payments")
+		return Order{}, apperr.Forbidden("only the payment module records payments")
 	}
+	var paid Order
 	err := s.db.Tx(ctx, func(ctx context.Context) error {
 		o, err := s.store.ByID(ctx, orderID)
 		if isNotFound(err) {
@@ -610,10 +612,19 @@ func (s *Service) MarkPaid(ctx context.Context, orderID, paidFen int64, at time.
 			return apperr.Conflict("paid amount %d differs from the order total %d", paidFen, o.TotalFen)
 		}
 		now := s.now()
-		return s.move(ctx, orderID, Change{From: StatusPendingPayment, To: StatusPaid, At: now,
-			Set: map[string]any{"paid_at": at.UTC().Truncate(time.Millisecond), "paid_fen": paidFen}}, actor, "payment received")
+		paidAt := at.UTC().Truncate(time.Millisecond)
+		if err := s.move(ctx, orderID, Change{From: StatusPendingPayment, To: StatusPaid, At: now,
+			Set: map[string]any{"paid_at": paidAt, "paid_fen": paidFen}}, actor, "payment received"); err != nil {
+			return err
+		}
+		o.Status, o.PaidFen, o.PaidAt = StatusPaid, paidFen, &paidAt
+		paid = o
+		return nil
 	})
-	return asAppErr(err)
+	if err != nil {
+		return Order{}, asAppErr(err)
+	}
+	return paid, nil
 }
 
 // ---- jobs ----

@@ -244,25 +244,25 @@ func TestMarkPaid(t *testing.T) {
 		ctx := context.Background()
 		o := f.order(t, 7, f.address(t, 7), line(f.sku(t, 100, 10), 2))
 		paidAt := start.Add(5 * time.Minute)
-		wantCode(t, f.svc.MarkPaid(ctx, o.ID, o.TotalFen-1, paidAt, order.Payment(3)), apperr.CodeConflict)
-		wantCode(t, f.svc.MarkPaid(ctx, o.ID, o.TotalFen, paidAt, order.Customer(7)), apperr.CodeForbidden)
-		wantCode(t, f.svc.MarkPaid(ctx, 999999, o.TotalFen, paidAt, order.Payment(3)), apperr.CodeNotFound)
+		wantCode(t, paidErr(f.svc.MarkPaid(ctx, o.ID, o.TotalFen-1, paidAt, order.Payment(3))), apperr.CodeConflict)
+		wantCode(t, paidErr(f.svc.MarkPaid(ctx, o.ID, o.TotalFen, paidAt, order.Customer(7))), apperr.CodeForbidden)
+		wantCode(t, paidErr(f.svc.MarkPaid(ctx, 999999, o.TotalFen, paidAt, order.Payment(3))), apperr.CodeNotFound)
 		if statusOf(t, f, o.ID) != order.StatusPendingPayment {
 			t.Fatal("a refused payment changed the order")
 		}
-		must(t, f.svc.MarkPaid(ctx, o.ID, o.TotalFen, paidAt, order.Payment(3)))
+		must(t, paidErr(f.svc.MarkPaid(ctx, o.ID, o.TotalFen, paidAt, order.Payment(3))))
 		got, err := f.svc.Get(ctx, 7, o.ID)
 		must(t, err)
 		if got.Status != order.StatusPaid || got.PaidFen != o.TotalFen || got.PaidAt == nil || !got.PaidAt.Equal(paidAt) {
 			t.Errorf("paid order = %s, paid %d at %v", got.Status, got.PaidFen, got.PaidAt)
 		}
-		err = f.svc.MarkPaid(ctx, o.ID, o.TotalFen, paidAt, order.Payment(4))
+		err = paidErr(f.svc.MarkPaid(ctx, o.ID, o.TotalFen, paidAt, order.Payment(4)))
 		wantCode(t, err, apperr.CodeInvalidState)
 		// Joins the caller's transaction: rolled back with it.
 		o2 := f.order(t, 7, f.address(t, 7), line(f.sku(t, 100, 10), 1))
 		rollback := errors.New("roll back")
 		err = d.Tx(ctx, func(ctx context.Context) error {
-			if err := f.svc.MarkPaid(ctx, o2.ID, o2.TotalFen, paidAt, order.Payment(5)); err != nil {
+			if err := paidErr(f.svc.MarkPaid(ctx, o2.ID, o2.TotalFen, paidAt, order.Payment(5))); err != nil {
 				return err
 			}
 			return rollback
@@ -284,7 +284,7 @@ func TestCancelFindsTradePaid(t *testing.T) {
 		f.gate.mu.Lock()
 		f.gate.paid[o.ID] = true
 		f.gate.markFn = func(ctx context.Context, id int64) error {
-			return f.svc.MarkPaid(ctx, id, o.TotalFen, f.clk.Now(), order.Payment(9))
+			return paidErr(f.svc.MarkPaid(ctx, id, o.TotalFen, f.clk.Now(), order.Payment(9)))
 		}
 		f.gate.mu.Unlock()
 		_, err := f.svc.Cancel(ctx, 7, o.ID)
@@ -507,7 +507,7 @@ func TestStockConservation(t *testing.T) {
 							t.Errorf("cancel: %v", err)
 						}
 					case 1:
-						err := f.svc.MarkPaid(ctx, o.ID, o.TotalFen, f.clk.Now(), order.Payment(o.ID))
+						err := paidErr(f.svc.MarkPaid(ctx, o.ID, o.TotalFen, f.clk.Now(), order.Payment(o.ID)))
 						if err != nil && !apperr.Is(err, apperr.CodeInvalidState) {
 							t.Errorf("pay: %v", err)
 						}

@@ -539,7 +539,7 @@ func isDeadlock(err error) bool {
 // a late or double payment, which it returns so that the caller refunds it
 // once the transaction has committed.
 func (s *Service) payOrder(ctx context.Context, a Attempt, p Paid, src *Notification, paidAt, now time.Time) (*Anomaly, error) {
-	err := s.orders.MarkPaid(ctx, a.OrderID, a.AmountFen, paidAt, order.Payment(a.ID))
+	o, err := s.orders.MarkPaid(ctx, a.OrderID, a.AmountFen, paidAt, order.Payment(a.ID))
 	if apperr.Is(err, apperr.CodeInvalidState) {
 		o, rerr := s.orders.ByID(ctx, a.OrderID)
 		if rerr != nil {
@@ -555,10 +555,6 @@ func (s *Service) payOrder(ctx context.Context, a Attempt, p Paid, src *Notifica
 		}
 		return &an, nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	o, err := s.orders.ByID(ctx, a.OrderID)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,9 @@ import (
 const (
 	paymentDeadlineEvery = 5 * time.Second
 	autoConfirmEvery     = 10 * time.Second
+	// salesCountEvery bounds how long a paid order's units take to show in
+	// its products' sales.
+	salesCountEvery = 5 * time.Second
 )
 
 // buildOrders wires the order module to the catalog, the cart and the
@@ -70,6 +73,9 @@ func (a *App) buildOrders() error {
 		Job{Name: "order-auto-confirm", Run: func(ctx context.Context) {
 			a.orders.RunJob(ctx, "order-auto-confirm", autoConfirmEvery, a.orders.ConfirmOverdue)
 		}},
+		Job{Name: "order-sales-count", Run: func(ctx context.Context) {
+			a.orders.RunJob(ctx, "order-sales-count", salesCountEvery, a.orders.CountSales)
+		}},
 	)
 	return nil
 }
@@ -96,6 +102,10 @@ func (c orderCatalog) TakeStock(ctx context.Context, skuID, n int64) (bool, erro
 
 func (c orderCatalog) ReturnStock(ctx context.Context, skuID, n int64) (bool, error) {
 	return c.store.IncrementStock(ctx, skuID, n)
+}
+
+func (c orderCatalog) AddSales(ctx context.Context, productID, n int64) error {
+	return c.store.AddSales(ctx, productID, n)
 }
 
 // orderCart is the cart as checkout sees it.

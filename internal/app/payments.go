@@ -5,7 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/minimall/minimall/internal/catalog"
 	"github.com/minimall/minimall/internal/order"
 	"github.com/minimall/minimall/internal/payment"
 	"github.com/minimall/minimall/internal/platform/wechatpay"
@@ -16,10 +15,6 @@ import (
 // payment service to close open trades before every cancel.
 func (a *App) buildPayments() error {
 	store, err := payment.NewStore(a.db)
-	if err != nil {
-		return err
-	}
-	catStore, err := catalog.NewStore(a.db)
 	if err != nil {
 		return err
 	}
@@ -50,7 +45,7 @@ func (a *App) buildPayments() error {
 	}
 	if a.payments, err = payment.NewService(payment.Deps{
 		DB: a.db, Store: store, Orders: paymentOrders{a: a, store: orderStore}, Identities: a.users,
-		Sales: catStore, WeChatPay: wp, Alipay: ap, Clock: a.clock, Log: a.log,
+		WeChatPay: wp, Alipay: ap, Clock: a.clock, Log: a.log,
 		PublicBaseURL: a.cfg.HTTP.PublicBaseURL, MaxNotifyBody: int64(a.cfg.HTTP.MaxBody),
 		AlipaySellerID: a.cfg.Alipay.SellerID, ReconcileAfter: a.cfg.Payment.ReconcileAfter,
 	}); err != nil {

@@ -107,6 +107,10 @@ func (c testCatalog) ReturnStock(ctx context.Context, id, n int64) (bool, error)
 	return c.store.IncrementStock(ctx, id, n)
 }
 
+func (c testCatalog) AddSales(ctx context.Context, productID, n int64) error {
+	return c.store.AddSales(ctx, productID, n)
+}
+
 type testCart struct{ svc *cart.Service }
 
 func (c testCart) Selected(ctx context.Context, customerID int64) ([]order.CartLine, error) {

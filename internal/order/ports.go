@@ -31,6 +31,8 @@ type Catalog interface {
 	TakeStock(ctx context.Context, skuID, n int64) (bool, error)
 	// ReturnStock gives n units back and reports whether the SKU exists.
 	ReturnStock(ctx context.Context, skuID, n int64) (bool, error)
+	// AddSales adds n to a product's sales counter.
+	AddSales(ctx context.Context, productID, n int64) error
 }
 
 // CartLine is a selected line of a customer's cart.

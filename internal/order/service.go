@@ -614,7 +614,7 @@ func (s *Service) MarkPaid(ctx context.Context, orderID, paidFen int64, at time.
 		now := s.now()
 		paidAt := at.UTC().Truncate(time.Millisecond)
 		if err := s.move(ctx, orderID, Change{From: StatusPendingPayment, To: StatusPaid, At: now,
-			Set: map[string]any{"paid_at": paidAt, "paid_fen": paidFen}}, actor, "payment received"); err != nil {
+			Set: map[string]any{"paid_at": paidAt, "paid_fen": paidFen, "sales_pending": true}}, actor, "payment received"); err != nil {
 			return err
 		}
 		o.Status, o.PaidFen, o.PaidAt = StatusPaid, paidFen, &paidAt
@@ -628,6 +628,49 @@ func (s *Service) MarkPaid(ctx context.Context, orderID, paidFen int64, at time.
 }
 
 // ---- jobs ----
+
+// CountSales adds the units of up to limit newly paid orders to their
+// products' sales counters and returns how many orders it counted. Payment
+// only flags an order (sales_pending); counting here, in batches and off the
+// payment's transaction, keeps popular products' rows from serialising
+// payment notifications. Each order is claimed by a conditional update in
+// the same transaction as the counters move, so it is counted once however
+// many instances run the job, and a crash counts it on the next run.
+func (s *Service) CountSales(ctx context.Context, limit int) (int, error) {
+	ids, err := s.store.SalesPending(ctx, limit)
+	if err != nil || len(ids) == 0 {
+		return 0, err
+	}
+	counted := 0
+	err = s.db.Tx(ctx, func(ctx context.Context) error {
+		counted = 0
+		claimed := make([]int64, 0, len(ids))
+		for _, id := range ids {
+			ok, err := s.store.ClaimSales(ctx, id)
+			if err != nil {
+				return err
+			}
+			if ok {
+				claimed = append(claimed, id)
+			}
+		}
+		if len(claimed) == 0 {
+			return nil
+		}
+		units, err := s.store.UnitsByProduct(ctx, claimed)
+		if err != nil {
+			return err
+		}
+		for _, u := range units {
+			if err := s.catalog.AddSales(ctx, u.ProductID, u.Units); err != nil {
+				return err
+			}
+		}
+		counted = len(claimed)
+		return nil
+	})
+	return counted, err
+}
 
 // CancelExpired cancels up to limit orders whose payment deadline has
 // passed, through the same path as a customer's cancel (so the payment gate

@@ -52,6 +52,7 @@ type orderRow struct {
 	CompletedAt    *time.Time `gorm:"column:completed_at"`
 	CancelledAt    *time.Time `gorm:"column:cancelled_at"`
 	ClosedAt       *time.Time `gorm:"column:closed_at"`
+	SalesPending   bool       `gorm:"column:sales_pending"`
 	CreatedAt      time.Time  `gorm:"column:created_at"`
 	UpdatedAt      time.Time  `gorm:"column:updated_at"`
 }
@@ -298,6 +299,39 @@ func (s *Store) Move(ctx context.Context, id int64, c Change) (bool, error) {
 		return false, res.Error
 	}
 	return res.RowsAffected == 1, nil
+}
+
+// SalesPending returns up to limit ids of paid orders whose units are not
+// yet in their products' sales, oldest first.
+func (s *Store) SalesPending(ctx context.Context, limit int) ([]int64, error) {
+	var ids []int64
+	err := s.db.Reader(ctx).Model(&orderRow{}).Where("sales_pending = ?", true).
+		Order("id").Limit(limit).Pluck("id", &ids).Error
+	return ids, err
+}
+
+// ClaimSales clears an order's sales_pending flag by a conditional update
+// and reports whether this call cleared it, so that the units are counted
+// once however many instances run the job.
+func (s *Store) ClaimSales(ctx context.Context, id int64) (bool, error) {
+	res := s.db.Writer(ctx).Model(&orderRow{}).Where("id = ? AND sales_pending = ?", id, true).
+		Update("sales_pending", false)
+	return res.RowsAffected == 1, res.Error
+}
+
+// ProductUnits is how many units of one product a set of orders holds.
+type ProductUnits struct {
+	ProductID int64
+	Units     int64
+}
+
+// UnitsByProduct adds up the units of the given orders per product, in
+// ascending product id (one lock order for every writer of the counters).
+func (s *Store) UnitsByProduct(ctx context.Context, orderIDs []int64) ([]ProductUnits, error) {
+	var out []ProductUnits
+	err := s.db.Reader(ctx).Model(&itemRow{}).Select("product_id, SUM(quantity) AS units").
+		Where("order_id IN ?", orderIDs).Group("product_id").Order("product_id").Scan(&out).Error
+	return out, err
 }
 
 // AddEvent appends an entry to an order's history.

@@ -17,7 +17,8 @@
 //   - Both channels report a payment as one channel-neutral Paid value, and
 //     one settle path applies it.
 //   - In one transaction the attempt becomes succeeded and the order paid,
-//     both by conditional updates, and the products' sales grow; duplicates
+//     both by conditional updates (products' sales are counted by the order
+//     module's job, off this transaction); duplicates
 //     change nothing. A payment for an order that is no longer pending is
 //     recorded (late or double payment) without touching the order, and
 //     refunded in full through its channel once the transaction commits
@@ -172,12 +173,6 @@ type Orders interface {
 // Identities finds a customer's platform accounts (*user.Store).
 type Identities interface {
 	Identities(ctx context.Context, customerID int64, channel string) ([]user.Identity, error)
-}
-
-// Sales moves a product's sales counter (*catalog.Store) with a guarded
-// increment.
-type Sales interface {
-	AddSales(ctx context.Context, productID, n int64) error
 }
 
 // WeChatPay is the WeChat Pay adapter (*wechatpay.Client).

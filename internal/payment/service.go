@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -35,7 +34,6 @@ type Deps struct {
 	Store      *Store
 	Orders     Orders
 	Identities Identities
-	Sales      Sales
 	WeChatPay  WeChatPay
 	Alipay     Alipay
 	Clock      clock.Clock
@@ -59,7 +57,6 @@ type Service struct {
 	store        *Store
 	orders       Orders
 	identities   Identities
-	sales        Sales
 	wechat       WeChatPay
 	alipay       Alipay
 	clock        clock.Clock
@@ -72,7 +69,7 @@ type Service struct {
 
 // NewService returns the payment service; it refuses a missing dependency.
 func NewService(d Deps) (*Service, error) {
-	if d.DB == nil || d.Store == nil || d.Orders == nil || d.Identities == nil || d.Sales == nil ||
+	if d.DB == nil || d.Store == nil || d.Orders == nil || d.Identities == nil ||
 		d.Clock == nil || d.Log == nil {
 		return nil, errors.New("payment: nil dependency")
 	}
@@ -89,7 +86,7 @@ func NewService(d Deps) (*Service, error) {
 		d.ReconcileAfter = time.Minute
 	}
 	return &Service{
-		db: d.DB, store: d.Store, orders: d.Orders, identities: d.Identities, sales: d.Sales, wechat: d.WeChatPay,
+		db: d.DB, store: d.Store, orders: d.Orders, identities: d.Identities, wechat: d.WeChatPay,
 		alipay: d.Alipay, clock: d.Clock, log: d.Log, baseURL: strings.TrimRight(d.PublicBaseURL, "/"),
 		maxBody: d.MaxNotifyBody, alipaySeller: d.AlipaySellerID, reconcile: d.ReconcileAfter,
 	}, nil
@@ -446,7 +443,8 @@ func (s *Service) checkPaid(p Paid, a Attempt, found bool) check {
 // settle applies a payment the platform reported, from a notification (src)
 // or from a query (src nil), in one transaction: the business checks, the
 // raw notification, the attempt to succeeded and the order to paid by
-// conditional updates, the products' sales. Duplicates change nothing. It
+// conditional updates (the order flagged for the sales job). Duplicates
+// change nothing. It
 // is the same for every channel.
 func (s *Service) settle(ctx context.Context, p Paid, src *Notification) error {
 	var refusal *Refusal
@@ -534,12 +532,13 @@ func isDeadlock(err error) bool {
 	return errors.As(err, &me) && me.Number == 1213
 }
 
-// payOrder moves the order to paid and grows its products' sales; an order
+// payOrder moves the order to paid (the order module's sales job then adds
+// its units to the products' sales, off this transaction); an order
 // that is no longer pending keeps its status and the payment is recorded as
 // a late or double payment, which it returns so that the caller refunds it
 // once the transaction has committed.
 func (s *Service) payOrder(ctx context.Context, a Attempt, p Paid, src *Notification, paidAt, now time.Time) (*Anomaly, error) {
-	o, err := s.orders.MarkPaid(ctx, a.OrderID, a.AmountFen, paidAt, order.Payment(a.ID))
+	_, err := s.orders.MarkPaid(ctx, a.OrderID, a.AmountFen, paidAt, order.Payment(a.ID))
 	if apperr.Is(err, apperr.CodeInvalidState) {
 		o, rerr := s.orders.ByID(ctx, a.OrderID)
 		if rerr != nil {
@@ -557,20 +556,6 @@ func (s *Service) payOrder(ctx context.Context, a Attempt, p Paid, src *Notifica
 	}
 	if err != nil {
 		return nil, err
-	}
-	qty := map[int64]int64{}
-	for _, it := range o.Items {
-		qty[it.ProductID] += it.Quantity
-	}
-	ids := make([]int64, 0, len(qty))
-	for id := range qty {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids) // one lock order for every payment
-	for _, id := range ids {
-		if err := s.sales.AddSales(ctx, id, qty[id]); err != nil {
-			return nil, err
-		}
 	}
 	return nil, nil
 }

@@ -46,16 +46,12 @@ func (noIdentities) Identities(context.Context, int64, string) ([]user.Identity,
 	return nil, nil
 }
 
-type noSales struct{}
-
-func (noSales) AddSales(context.Context, int64, int64) error { return nil }
-
 func TestWithoutWeChatPayConfigured(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		store, err := payment.NewStore(d)
 		must(t, err)
 		svc, err := payment.NewService(payment.Deps{
-			DB: d, Store: store, Orders: noOrders{t}, Identities: noIdentities{}, Sales: noSales{},
+			DB: d, Store: store, Orders: noOrders{t}, Identities: noIdentities{},
 			Clock: clock.NewFake(time.Now()), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 			PublicBaseURL: "https://shop.example.com", MaxNotifyBody: 1 << 20,
 		})
@@ -85,7 +81,7 @@ func TestNewServiceRefusesMissingDependencies(t *testing.T) {
 	store, err := payment.NewStore(d)
 	must(t, err)
 	full := payment.Deps{
-		DB: d, Store: store, Orders: noOrders{t}, Identities: noIdentities{}, Sales: noSales{},
+		DB: d, Store: store, Orders: noOrders{t}, Identities: noIdentities{},
 		Clock: clock.System{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		PublicBaseURL: "https://shop.example.com", MaxNotifyBody: 1 << 20,
 	}
@@ -97,7 +93,6 @@ func TestNewServiceRefusesMissingDependencies(t *testing.T) {
 		{"store", func(d *payment.Deps) { d.Store = nil }},
 		{"orders", func(d *payment.Deps) { d.Orders = nil }},
 		{"identities", func(d *payment.Deps) { d.Identities = nil }},
-		{"sales", func(d *payment.Deps) { d.Sales = nil }},
 		{"clock", func(d *payment.Deps) { d.Clock = nil }},
 		{"log", func(d *payment.Deps) { d.Log = nil }},
 		{"base url", func(d *payment.Deps) { d.PublicBaseURL = "shop.example.com" }},

@@ -319,3 +319,56 @@ func TestBootstrapOnlyOnEmptyTable(t *testing.T) {
 		}
 	})
 }
+
+// TestOwnersDemotingEachOtherKeepOne races two owners who demote each other:
+// exactly one demotion goes through and one enabled owner remains.
+func TestOwnersDemotingEachOtherKeepOne(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newStaffFixture(t, d)
+		ctx := context.Background()
+		operator := auth.RoleOperator
+		for round := range 5 {
+			a, err := f.svc.Create(ctx, user.SystemActor, user.NewStaff{Username: "owner-a" + strconv.Itoa(round), Password: "owner-password-1", Role: auth.RoleOwner})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := f.svc.Create(ctx, user.SystemActor, user.NewStaff{Username: "owner-b" + strconv.Itoa(round), Password: "owner-password-1", Role: auth.RoleOwner})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Only these two are enabled owners in this round.
+			if round > 0 {
+				must := d.Writer(ctx).Exec("UPDATE staff SET disabled = ? WHERE role = ? AND id NOT IN ?", true, string(auth.RoleOwner), []int64{a.ID, b.ID})
+				if must.Error != nil {
+					t.Fatal(must.Error)
+				}
+			}
+			errs := make(chan error, 2)
+			start := make(chan struct{})
+			for _, pair := range [][2]int64{{a.ID, b.ID}, {b.ID, a.ID}} {
+				go func() {
+					<-start
+					_, err := f.svc.Update(ctx, pair[0], pair[1], user.StaffChange{Role: &operator})
+					errs <- err
+				}()
+			}
+			close(start)
+			failed := 0
+			for range 2 {
+				if err := <-errs; err != nil {
+					if !apperr.Is(err, apperr.CodeInvalidState) {
+						t.Fatalf("round %d: %v", round, err)
+					}
+					failed++
+				}
+			}
+			var owners int64
+			if err := d.Reader(ctx).Raw("SELECT COUNT(*) FROM staff WHERE role = ? AND disabled = ?", string(auth.RoleOwner), false).Scan(&owners).Error; err != nil {
+				t.Fatal(err)
+			}
+			if failed != 1 || owners != 1 {
+				t.Fatalf("round %d: %d demotions refused, %d enabled owners; want 1 and 1", round, failed, owners)
+			}
+		}
+	})
+}

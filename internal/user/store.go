@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"gorm.io/gorm/clause"
+
 	"github.com/minimall/minimall/internal/auth"
 	"github.com/minimall/minimall/internal/platform/db"
 )
@@ -109,11 +111,27 @@ func (s *Store) CountStaff(ctx context.Context) (int64, error) {
 }
 
 // countActiveOwners returns the enabled owners other than exceptID.
+//
+// It locks the enabled owners' rows on MySQL (SELECT ... FOR UPDATE), so two
+// owners demoting each other at the same moment cannot both see the other
+// still enabled; SQLite needs no lock, since its IMMEDIATE transactions
+// already run one writer at a time.
 func (s *Store) countActiveOwners(ctx context.Context, exceptID int64) (int64, error) {
+	q := s.db.Writer(ctx).Model(&staffRow{}).Where("role = ? AND disabled = ?", string(auth.RoleOwner), false)
+	if s.db.Dialect() == db.MySQL {
+		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	var ids []int64
+	if err := q.Order("id").Pluck("id", &ids).Error; err != nil {
+		return 0, err
+	}
 	var n int64
-	err := s.db.Reader(ctx).Model(&staffRow{}).
-		Where("role = ? AND disabled = ? AND id <> ?", string(auth.RoleOwner), false, exceptID).Count(&n).Error
-	return n, err
+	for _, id := range ids {
+		if id != exceptID {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // updateStaff applies set to one account and reports whether it exists.

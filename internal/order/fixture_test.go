@@ -78,6 +78,8 @@ func (g *fakeGate) CloseOpen(ctx context.Context, orderID int64) (bool, error) {
 	return paid, nil
 }
 
+func (g *fakeGate) Attempts(context.Context, int64) ([]order.PaymentAttempt, error) { return nil, nil }
+
 func (g *fakeGate) closeCalls(orderID int64) int {
 	g.mu.Lock()
 	defer g.mu.Unlock()

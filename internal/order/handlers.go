@@ -126,8 +126,23 @@ type AdminJSON struct {
 // AdminDetailJSON is an order with its history and parcels.
 type AdminDetailJSON struct {
 	AdminJSON
-	Events    []EventJSON    `json:"events"`
-	Shipments []ShipmentJSON `json:"shipments"`
+	Events          []EventJSON          `json:"events"`
+	Shipments       []ShipmentJSON       `json:"shipments"`
+	PaymentAttempts []PaymentAttemptJSON `json:"payment_attempts"`
+}
+
+// PaymentAttemptJSON is a payment attempt in the staff order detail.
+type PaymentAttemptJSON struct {
+	ID            int64      `json:"id"`
+	Channel       string     `json:"channel"`
+	OutTradeNo    string     `json:"out_trade_no"`
+	Status        string     `json:"status"`
+	AmountFen     int64      `json:"amount_fen"`
+	RefundedFen   int64      `json:"refunded_fen"`
+	ProviderTxnID string     `json:"provider_txn_id"`
+	CreatedAt     time.Time  `json:"created_at"`
+	PaidAt        *time.Time `json:"paid_at"`
+	ClosedAt      *time.Time `json:"closed_at"`
 }
 
 func toAdminJSON(o Order) AdminJSON {
@@ -145,6 +160,12 @@ func toAdminDetailJSON(d Detail) AdminDetailJSON {
 	for i, s := range d.Shipments {
 		out.Shipments[i] = ShipmentJSON{ID: s.ID, Carrier: s.Carrier, TrackingNo: s.TrackingNo, StaffID: s.StaffID,
 			CreatedAt: s.CreatedAt}
+	}
+	out.PaymentAttempts = make([]PaymentAttemptJSON, len(d.Payments))
+	for i, p := range d.Payments {
+		out.PaymentAttempts[i] = PaymentAttemptJSON{ID: p.ID, Channel: p.Channel, OutTradeNo: p.OutTradeNo,
+			Status: p.Status, AmountFen: p.AmountFen, RefundedFen: p.RefundedFen, ProviderTxnID: p.ProviderTxnID,
+			CreatedAt: p.CreatedAt, PaidAt: p.PaidAt, ClosedAt: p.ClosedAt}
 	}
 	return out
 }

@@ -1,6 +1,9 @@
 package order
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // SKU is what checkout needs to know about a SKU: its live price and stock
 // with the product facts that decide whether it can be bought.
@@ -65,6 +68,23 @@ type Addresses interface {
 // then not cancelled; the payment module pays it through Service.MarkPaid.
 type PaymentGate interface {
 	CloseOpen(ctx context.Context, orderID int64) (paid bool, err error)
+	// Attempts lists the order's payment attempts, oldest first, for the
+	// staff order detail.
+	Attempts(ctx context.Context, orderID int64) ([]PaymentAttempt, error)
+}
+
+// PaymentAttempt is one payment attempt of an order as staff see it.
+type PaymentAttempt struct {
+	ID            int64
+	Channel       string
+	OutTradeNo    string
+	Status        string
+	AmountFen     int64
+	RefundedFen   int64
+	ProviderTxnID string
+	CreatedAt     time.Time
+	PaidAt        *time.Time
+	ClosedAt      *time.Time
 }
 
 // NoPayments is the PaymentGate of a shop without payment channels: there is
@@ -73,3 +93,6 @@ type NoPayments struct{}
 
 // CloseOpen reports that nothing was paid.
 func (NoPayments) CloseOpen(context.Context, int64) (bool, error) { return false, nil }
+
+// Attempts reports none.
+func (NoPayments) Attempts(context.Context, int64) ([]PaymentAttempt, error) { return nil, nil }

@@ -410,9 +410,10 @@ type Detail struct {
 	Order
 	Events    []Event
 	Shipments []Shipment
+	Payments  []PaymentAttempt
 }
 
-// AdminGet returns an order with its events and shipments.
+// AdminGet returns an order with its events, shipments and payment attempts.
 func (s *Service) AdminGet(ctx context.Context, id int64) (Detail, error) {
 	o, err := s.ByID(ctx, id)
 	if err != nil {
@@ -423,6 +424,9 @@ func (s *Service) AdminGet(ctx context.Context, id int64) (Detail, error) {
 		return Detail{}, apperr.Internal(err)
 	}
 	if d.Shipments, err = s.store.Shipments(ctx, id); err != nil {
+		return Detail{}, apperr.Internal(err)
+	}
+	if d.Payments, err = s.payments.Attempts(ctx, id); err != nil {
 		return Detail{}, apperr.Internal(err)
 	}
 	return d, nil

@@ -114,3 +114,39 @@ func TestStaffSeeAnomaliesWithTheirRefundsAndResolveThem(t *testing.T) {
 		}
 	})
 }
+
+// TestStaffOrderDetailShowsPaymentAttempts proves staff see an order's
+// payment attempts, with their outcome, in the order detail.
+func TestStaffOrderDetailShowsPaymentAttempts(t *testing.T) {
+	dbtestEach(t, func(t *testing.T, e *env) {
+		_, sku := e.product(1500, 5)
+		pia := e.login("pia")
+		o := e.order(pia, sku, 1)
+		p := e.pay(pia, o.ID)
+		if _, err := e.sb.PayWeChat(p.prepayID(), sandbox.WeChatPayPayOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		e.waitAcked(p.OutTradeNo)
+		token := e.staffToken("viewer", auth.RoleCustomerService)
+		var detail struct {
+			Status          string `json:"status"`
+			PaymentAttempts []struct {
+				Channel       string  `json:"channel"`
+				OutTradeNo    string  `json:"out_trade_no"`
+				Status        string  `json:"status"`
+				AmountFen     int64   `json:"amount_fen"`
+				ProviderTxnID string  `json:"provider_txn_id"`
+				PaidAt        *string `json:"paid_at"`
+			} `json:"payment_attempts"`
+		}
+		e.call(token, http.MethodGet, fmt.Sprintf("/api/v1/admin/orders/%d", o.ID), nil, http.StatusOK, &detail)
+		if detail.Status != "paid" || len(detail.PaymentAttempts) != 1 {
+			t.Fatalf("detail %+v", detail)
+		}
+		a := detail.PaymentAttempts[0]
+		if a.Channel != "wechat" || a.OutTradeNo != p.OutTradeNo || a.Status != "succeeded" ||
+			a.AmountFen != o.TotalFen || a.ProviderTxnID == "" || a.PaidAt == nil {
+			t.Fatalf("payment attempt %+v", a)
+		}
+	})
+}

@@ -586,6 +586,21 @@ func (s *Service) duplicate(ctx context.Context, src *Notification) error {
 	return nil
 }
 
+// Attempts lists an order's payment attempts for the staff order detail.
+func (s *Service) Attempts(ctx context.Context, orderID int64) ([]order.PaymentAttempt, error) {
+	as, err := s.store.AttemptsOfOrder(ctx, orderID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]order.PaymentAttempt, len(as))
+	for i, a := range as {
+		out[i] = order.PaymentAttempt{ID: a.ID, Channel: string(a.Channel), OutTradeNo: a.OutTradeNo,
+			Status: string(a.Status), AmountFen: a.AmountFen, RefundedFen: a.RefundedFen,
+			ProviderTxnID: a.ProviderTxnID, CreatedAt: a.CreatedAt, PaidAt: a.PaidAt, ClosedAt: a.ClosedAt}
+	}
+	return out, nil
+}
+
 // CloseOpen is the order module's payment gate: before an order is
 // cancelled, it closes the order's open attempts, on every channel, at their
 // platform. When a platform refuses to close because the trade is paid (or

@@ -56,7 +56,9 @@ type App struct {
 	// Catalog, cart and addresses.
 	catalogSvc *catalog.Service
 	catalogH   *catalog.Handlers
+	carts      *cart.Service
 	cartH      *cart.Handlers
+	addresses  *user.AddressService
 	addressesH *user.AddressHandlers
 
 	// Orders: checkout, the state machine, shipping and the order jobs.

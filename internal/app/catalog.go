@@ -47,22 +47,20 @@ func (a *App) buildCatalog() error {
 	if err != nil {
 		return err
 	}
-	carts, err := cart.NewService(a.db, cartStore, a.catalogSvc, a.clock)
-	if err != nil {
+	if a.carts, err = cart.NewService(a.db, cartStore, a.catalogSvc, a.clock); err != nil {
 		return err
 	}
-	if a.cartH, err = cart.NewHandlers(carts); err != nil {
+	if a.cartH, err = cart.NewHandlers(a.carts); err != nil {
 		return err
 	}
 	addrStore, err := user.NewAddressStore(a.db)
 	if err != nil {
 		return err
 	}
-	addrs, err := user.NewAddressService(a.db, addrStore, a.clock)
-	if err != nil {
+	if a.addresses, err = user.NewAddressService(a.db, addrStore, a.clock); err != nil {
 		return err
 	}
-	a.addressesH, err = user.NewAddressHandlers(addrs)
+	a.addressesH, err = user.NewAddressHandlers(a.addresses)
 	return err
 }
 

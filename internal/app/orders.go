@@ -20,29 +20,9 @@ const (
 )
 
 // buildOrders wires the order module to the catalog, the cart and the
-// address book through its ports, and registers its background jobs.
-// Payments are not wired yet: the gate closes nothing.
+// address book built by buildCatalog, and to the payment gate, through its
+// ports, and registers its background jobs.
 func (a *App) buildOrders() error {
-	catStore, err := catalog.NewStore(a.db)
-	if err != nil {
-		return err
-	}
-	cartStore, err := cart.NewStore(a.db)
-	if err != nil {
-		return err
-	}
-	carts, err := cart.NewService(a.db, cartStore, catStore, a.clock)
-	if err != nil {
-		return err
-	}
-	addrStore, err := user.NewAddressStore(a.db)
-	if err != nil {
-		return err
-	}
-	addrs, err := user.NewAddressService(a.db, addrStore, a.clock)
-	if err != nil {
-		return err
-	}
 	store, err := order.NewStore(a.db)
 	if err != nil {
 		return err
@@ -52,8 +32,8 @@ func (a *App) buildOrders() error {
 		return err
 	}
 	a.orders, err = order.NewService(order.Deps{
-		DB: a.db, Store: store, Catalog: orderCatalog{catStore}, Cart: orderCart{carts},
-		Addresses: orderAddresses{addrs}, Payments: a.payments, Carriers: carriers,
+		DB: a.db, Store: store, Catalog: orderCatalog{a.catalogSvc.Store()}, Cart: orderCart{a.carts},
+		Addresses: orderAddresses{a.addresses}, Payments: a.payments, Carriers: carriers,
 		Audit: a.audit, Clock: a.clock, Log: a.log,
 	}, order.Config{
 		PayTimeout:  a.cfg.Order.PayTimeout,

@@ -18,10 +18,6 @@ func (a *App) buildPayments() error {
 	if err != nil {
 		return err
 	}
-	orderStore, err := order.NewStore(a.db)
-	if err != nil {
-		return err
-	}
 	var wp payment.WeChatPay
 	if a.cfg.WeChatPay.Configured() {
 		if a.cfg.WeChat.AppID == "" {
@@ -44,7 +40,7 @@ func (a *App) buildPayments() error {
 		ap = a.alipay
 	}
 	if a.payments, err = payment.NewService(payment.Deps{
-		DB: a.db, Store: store, Orders: paymentOrders{a: a, store: orderStore}, Identities: a.users,
+		DB: a.db, Store: store, Orders: paymentOrders{a: a}, Identities: a.users,
 		WeChatPay: wp, Alipay: ap, Clock: a.clock, Log: a.log,
 		PublicBaseURL: a.cfg.HTTP.PublicBaseURL, MaxNotifyBody: int64(a.cfg.HTTP.MaxBody),
 		AlipaySellerID: a.cfg.Alipay.SellerID, ReconcileAfter: a.cfg.Payment.ReconcileAfter,
@@ -76,10 +72,7 @@ const paymentJobsEvery = 5 * time.Second
 // reaches the order service through the App when called, which breaks the
 // construction cycle: the order service needs the payment gate, and the
 // payment service moves orders to paid.
-type paymentOrders struct {
-	a     *App
-	store *order.Store
-}
+type paymentOrders struct{ a *App }
 
 // Get returns one of the customer's orders.
 func (p paymentOrders) Get(ctx context.Context, customerID, orderID int64) (order.Order, error) {
@@ -88,7 +81,7 @@ func (p paymentOrders) Get(ctx context.Context, customerID, orderID int64) (orde
 
 // ByID returns any order with its items.
 func (p paymentOrders) ByID(ctx context.Context, orderID int64) (order.Order, error) {
-	return p.store.ByID(ctx, orderID)
+	return p.a.orders.ByID(ctx, orderID)
 }
 
 // MarkPaid moves an order to paid through the order service.

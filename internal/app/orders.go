@@ -103,8 +103,12 @@ func (c orderCart) Selected(ctx context.Context, customerID int64) ([]order.Cart
 	return out, nil
 }
 
-func (c orderCart) Remove(ctx context.Context, customerID int64, skuIDs []int64) error {
-	return c.svc.RemoveSKUs(ctx, customerID, skuIDs)
+func (c orderCart) Remove(ctx context.Context, customerID int64, ordered []order.CartLine) error {
+	units := make([]cart.Ordered, len(ordered))
+	for i, o := range ordered {
+		units[i] = cart.Ordered{SKUID: o.SKUID, Quantity: o.Quantity}
+	}
+	return c.svc.RemoveOrdered(ctx, customerID, units)
 }
 
 // orderAddresses is the address book as checkout sees it.

@@ -241,18 +241,18 @@ func (s *Service) Update(ctx context.Context, customerID, lineID int64, p Patch)
 			if *p.Quantity > it.Stock {
 				return outOfStock(it)
 			}
-			line.Quantity = *p.Quantity
 		}
-		if p.Selected != nil {
-			line.Selected = *p.Selected
-		}
-		line.UpdatedAt = s.clock.Now()
-		ok, err := s.store.update(ctx, line)
+		ok, err := s.store.update(ctx, customerID, lineID, p.Quantity, p.Selected, s.clock.Now())
 		if err != nil {
 			return err
 		}
 		if !ok {
 			return apperr.NotFound("cart line")
+		}
+		// Read the line back: our update holds its row, so this is what was
+		// written, with any quantity another request added meanwhile.
+		if line, _, err = s.store.line(ctx, customerID, lineID); err != nil {
+			return err
 		}
 		items, err := s.catalog.Items(ctx, []int64{line.SKUID})
 		out = View{Line: line, Item: items[line.SKUID]}
@@ -311,11 +311,21 @@ func (s *Service) Selected(ctx context.Context, customerID int64) ([]Line, error
 	return out, nil
 }
 
-// RemoveSKUs deletes the customer's lines of the given SKUs; checkout calls
-// it inside its transaction for the lines it ordered.
-func (s *Service) RemoveSKUs(ctx context.Context, customerID int64, skuIDs []int64) error {
-	if len(skuIDs) == 0 {
-		return nil
+// Ordered is a quantity of one SKU that checkout ordered from the cart.
+type Ordered struct {
+	SKUID    int64
+	Quantity int64
+}
+
+// RemoveOrdered takes the ordered units off the customer's lines, by a
+// guarded decrement, and deletes the lines left empty; checkout calls it
+// inside its transaction. Units the customer added between reading the cart
+// and ordering stay in the cart.
+func (s *Service) RemoveOrdered(ctx context.Context, customerID int64, ordered []Ordered) error {
+	for _, o := range ordered {
+		if err := s.store.takeUnits(ctx, customerID, o.SKUID, o.Quantity); err != nil {
+			return err
+		}
 	}
-	return s.store.deleteSKUs(ctx, customerID, skuIDs)
+	return nil
 }

@@ -391,3 +391,65 @@ func TestCartReadsInOneQuery(t *testing.T) {
 		}
 	})
 }
+
+// TestRemoveOrderedKeepsUnitsAddedMeanwhile proves checkout takes only the
+// units it ordered off a line: units added after the cart was read stay.
+func TestRemoveOrderedKeepsUnitsAddedMeanwhile(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		f := newFixture(t, d)
+		p := f.product(t, "r", 500, 50, 50)
+		a, b := p.SKUs[0].ID, p.SKUs[1].ID
+		if _, err := f.cart.Add(ctx, alice, a, 5); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.cart.Add(ctx, alice, b, 2); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.cart.Add(ctx, bob, a, 1); err != nil {
+			t.Fatal(err)
+		}
+		// Checkout read 2 of a and 2 of b; 3 more of a were added since.
+		if err := f.cart.RemoveOrdered(ctx, alice, []cart.Ordered{{SKUID: a, Quantity: 2}, {SKUID: b, Quantity: 2}}); err != nil {
+			t.Fatal(err)
+		}
+		c, err := f.cart.Get(ctx, alice)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.Lines) != 1 || c.Lines[0].Line.SKUID != a || c.Lines[0].Line.Quantity != 3 {
+			t.Fatalf("alice's cart after checkout: %+v, want only sku a with 3 units", c.Lines)
+		}
+		other, err := f.cart.Get(ctx, bob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(other.Lines) != 1 || other.Lines[0].Line.Quantity != 1 {
+			t.Fatalf("bob's cart changed: %+v", other.Lines)
+		}
+	})
+}
+
+// TestSelectingKeepsTheQuantity proves a selection change writes only the
+// selection: the quantity a concurrent add reached is kept.
+func TestSelectingKeepsTheQuantity(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		f := newFixture(t, d)
+		p := f.product(t, "s", 500, 50)
+		l, err := f.cart.Add(ctx, alice, p.SKUs[0].ID, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.cart.Add(ctx, alice, p.SKUs[0].ID, 2); err != nil {
+			t.Fatal(err)
+		}
+		v, err := f.cart.Update(ctx, alice, l.Line.ID, cart.Patch{Selected: ptr(false)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Line.Quantity != 3 || v.Line.Selected {
+			t.Fatalf("line after unselecting = %+v, want 3 units unselected", v.Line)
+		}
+	})
+}

@@ -93,9 +93,17 @@ func (s *Store) line(ctx context.Context, customerID, id int64) (Line, bool, err
 	return rows[0].domain(), true, nil
 }
 
-func (s *Store) update(ctx context.Context, l Line) (bool, error) {
-	res := s.db.Writer(ctx).Exec("UPDATE cart_items SET quantity = ?, selected = ?, updated_at = ? WHERE id = ? AND customer_id = ?",
-		l.Quantity, l.Selected, l.UpdatedAt, l.ID, l.CustomerID)
+// update writes only the fields a patch carries, so that a concurrent add's
+// increment of the quantity is never overwritten by a selection change.
+func (s *Store) update(ctx context.Context, customerID, id int64, quantity *int64, selected *bool, now time.Time) (bool, error) {
+	set := map[string]any{"updated_at": now}
+	if quantity != nil {
+		set["quantity"] = *quantity
+	}
+	if selected != nil {
+		set["selected"] = *selected
+	}
+	res := s.db.Writer(ctx).Model(&lineRow{}).Where("id = ? AND customer_id = ?", id, customerID).Updates(set)
 	return res.RowsAffected == 1, res.Error
 }
 
@@ -104,8 +112,15 @@ func (s *Store) delete(ctx context.Context, customerID, id int64) (bool, error) 
 	return res.RowsAffected == 1, res.Error
 }
 
-func (s *Store) deleteSKUs(ctx context.Context, customerID int64, skuIDs []int64) error {
-	return s.db.Writer(ctx).Exec("DELETE FROM cart_items WHERE customer_id = ? AND sku_id IN ?", customerID, skuIDs).Error
+// takeUnits removes n units from the customer's line of a SKU, deleting the
+// line when nothing is left of it.
+func (s *Store) takeUnits(ctx context.Context, customerID, skuID, n int64) error {
+	w := s.db.Writer(ctx)
+	if err := w.Exec("DELETE FROM cart_items WHERE customer_id = ? AND sku_id = ? AND quantity <= ?", customerID, skuID, n).Error; err != nil {
+		return err
+	}
+	return w.Exec("UPDATE cart_items SET quantity = quantity - ? WHERE customer_id = ? AND sku_id = ? AND quantity > ?",
+		n, customerID, skuID, n).Error
 }
 
 // lines returns the customer's lines, newest first.

@@ -665,7 +665,10 @@ func (s *Service) AdjustStock(ctx context.Context, staffID, skuID int64, ch Stoc
 				return Change{}, err
 			}
 			if !ok {
-				cur, _ := s.store.stockOf(ctx, skuID)
+				cur, err := s.store.stockOf(ctx, skuID)
+				if err != nil {
+					return Change{}, err
+				}
 				return Change{}, apperr.Conflict("stock %d cannot move by %d", cur, *ch.Delta).WithDetail("stock", cur)
 			}
 			a.Kind, a.Delta = "delta", *ch.Delta
@@ -675,7 +678,10 @@ func (s *Service) AdjustStock(ctx context.Context, staffID, skuID int64, ch Stoc
 				return Change{}, err
 			}
 			if !ok {
-				cur, _ := s.store.stockOf(ctx, skuID)
+				cur, err := s.store.stockOf(ctx, skuID)
+				if err != nil {
+					return Change{}, err
+				}
 				return Change{}, apperr.Conflict("stock is %d, not the expected %d", cur, *ch.Expected).WithDetail("stock", cur)
 			}
 			a.Kind, a.Delta = "set", *ch.Set-*ch.Expected

@@ -544,11 +544,11 @@ func (s *Store) setStock(ctx context.Context, skuID, expected, value int64, now 
 	return res.RowsAffected == 1, res.Error
 }
 
-// DecrementStock takes n units of a SKU if it has them, in one guarded
-// statement; checkout calls it last in its transaction, in ascending SKU id
-// order. It reports whether the units were taken.
+// DecrementStock takes n units of a live (not deleted) SKU if it has them,
+// in one guarded statement; checkout calls it last in its transaction, in
+// ascending SKU id order. It reports whether the units were taken.
 func (s *Store) DecrementStock(ctx context.Context, skuID, n int64) (bool, error) {
-	res := s.db.Writer(ctx).Exec("UPDATE skus SET stock = stock - ? WHERE id = ? AND stock >= ?", n, skuID, n)
+	res := s.db.Writer(ctx).Exec("UPDATE skus SET stock = stock - ? WHERE id = ? AND stock >= ? AND deleted_at IS NULL", n, skuID, n)
 	return res.RowsAffected == 1, res.Error
 }
 

@@ -127,8 +127,12 @@ func (c testCart) Selected(ctx context.Context, customerID int64) ([]order.CartL
 	return out, nil
 }
 
-func (c testCart) Remove(ctx context.Context, customerID int64, skuIDs []int64) error {
-	return c.svc.RemoveSKUs(ctx, customerID, skuIDs)
+func (c testCart) Remove(ctx context.Context, customerID int64, ordered []order.CartLine) error {
+	units := make([]cart.Ordered, len(ordered))
+	for i, o := range ordered {
+		units[i] = cart.Ordered{SKUID: o.SKUID, Quantity: o.Quantity}
+	}
+	return c.svc.RemoveOrdered(ctx, customerID, units)
 }
 
 type testAddresses struct{ svc *user.AddressService }

@@ -49,8 +49,9 @@ type CartLine struct {
 type Cart interface {
 	// Selected returns the customer's selected cart lines.
 	Selected(ctx context.Context, customerID int64) ([]CartLine, error)
-	// Remove deletes the customer's lines of the given SKUs.
-	Remove(ctx context.Context, customerID int64, skuIDs []int64) error
+	// Remove takes the ordered units off the customer's lines and deletes
+	// the lines left empty; units added meanwhile stay in the cart.
+	Remove(ctx context.Context, customerID int64, ordered []CartLine) error
 }
 
 // Addresses is the part of the address book checkout uses.

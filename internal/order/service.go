@@ -311,11 +311,11 @@ func (s *Service) place(ctx context.Context, in CheckoutInput, hash string, addr
 			return err
 		}
 		if in.FromCart {
-			ids := make([]int64, len(q.Items))
+			ordered := make([]CartLine, len(q.Items))
 			for i, it := range q.Items {
-				ids[i] = it.SKUID
+				ordered[i] = CartLine{SKUID: it.SKUID, Quantity: it.Quantity}
 			}
-			if err := s.cart.Remove(ctx, in.CustomerID, ids); err != nil {
+			if err := s.cart.Remove(ctx, in.CustomerID, ordered); err != nil {
 				return err
 			}
 		}

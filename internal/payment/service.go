@@ -153,9 +153,25 @@ func (s *Service) Pay(ctx context.Context, customerID, orderID int64, ch Channel
 		if err != nil {
 			return PayResult{}, err
 		}
-		if a.PrepayID, err = s.store.SetPrepayID(ctx, a.ID, prepayID, s.clock.Now()); err != nil {
+		recorded, err := s.store.SetPrepayID(ctx, a.ID, prepayID, s.clock.Now())
+		if errors.Is(err, ErrAttemptNotPending) {
+			// A cancel closed the attempt while its trade was being opened:
+			// close the trade too (a payment found there is settled as a late
+			// payment and refunded).
+			a.PrepayID = prepayID
+			if _, err := s.closeAttempt(ctx, a); err != nil {
+				s.log.WarnContext(ctx, "closing the trade of a closed attempt failed", "out_trade_no", a.OutTradeNo, "err", err)
+			}
+			status := order.StatusCancelled // the cancel that closed the attempt may not have committed yet
+			if cur, err := s.orders.ByID(ctx, o.ID); err == nil && cur.Status != order.StatusPendingPayment {
+				status = cur.Status
+			}
+			return PayResult{}, apperr.InvalidState(string(status), "an order that is %s cannot be paid", status)
+		}
+		if err != nil {
 			return PayResult{}, apperr.Internal(err)
 		}
+		a.PrepayID = recorded
 		// A cancel may have run its payment gate before this attempt existed:
 		// an order that stopped waiting for payment meanwhile must not keep a
 		// payable trade.

@@ -140,12 +140,18 @@ func (s *Store) AttemptsOfOrder(ctx context.Context, orderID int64) ([]Attempt, 
 	return out, nil
 }
 
-// SetPrepayID records the platform's prepay id on an attempt that has none
-// and returns the attempt's prepay id afterwards (a concurrent request may
-// have recorded the same one first).
+// ErrAttemptNotPending is SetPrepayID's answer for an attempt that stopped
+// being pending (a cancel closed it) while its trade was being opened.
+var ErrAttemptNotPending = errors.New("payment: the attempt is no longer pending")
+
+// SetPrepayID records the platform's prepay id on a pending attempt that has
+// none and returns the attempt's prepay id afterwards (a concurrent request
+// may have recorded the same one first). An attempt closed meanwhile answers
+// ErrAttemptNotPending: the trade just opened must be closed again, since no
+// job looks at closed attempts.
 func (s *Store) SetPrepayID(ctx context.Context, id int64, prepayID string, now time.Time) (string, error) {
-	res := s.db.Writer(ctx).Exec("UPDATE payment_attempts SET prepay_id = ?, updated_at = ? WHERE id = ? AND prepay_id IS NULL",
-		prepayID, now.UTC(), id)
+	res := s.db.Writer(ctx).Exec("UPDATE payment_attempts SET prepay_id = ?, updated_at = ? WHERE id = ? AND prepay_id IS NULL AND status = ?",
+		prepayID, now.UTC(), id, string(StatusPending))
 	if res.Error != nil {
 		return "", res.Error
 	}
@@ -155,6 +161,9 @@ func (s *Store) SetPrepayID(ctx context.Context, id int64, prepayID string, now 
 	a, err := s.AttemptByID(ctx, id)
 	if err != nil {
 		return "", err
+	}
+	if a.Status != StatusPending && a.PrepayID == "" {
+		return "", ErrAttemptNotPending
 	}
 	return a.PrepayID, nil
 }

@@ -631,3 +631,33 @@ func TestAnomalyJobRefundsLatePaymentsLeftWithoutRefund(t *testing.T) {
 		}
 	})
 }
+
+// TestQueriedMismatchIsRecordedOnce proves a platform answer that fails a
+// check (here: an amount that differs from the attempt) is recorded as one
+// anomaly however often reconciliation asks again, and pays nothing.
+func TestQueriedMismatchIsRecordedOnce(t *testing.T) {
+	dbtestEach(t, func(t *testing.T, e *env) {
+		_, sku := e.product(300, 10)
+		uma := e.login("uma")
+		o := e.order(uma, sku, 1)
+		p := e.pay(uma, o.ID)
+		if _, err := e.sb.PayWeChat(p.prepayID(), sandbox.WeChatPayPayOptions{Hold: true}); err != nil {
+			t.Fatal(err)
+		}
+		// The attempt now expects one fen more than the platform collected.
+		must(t, e.d.Writer(context.Background()).Exec("UPDATE payment_attempts SET amount_fen = amount_fen + 1 WHERE out_trade_no = ?", p.OutTradeNo).Error)
+		for range 3 {
+			e.clk.Advance(10 * time.Minute)
+			if _, err := e.app.Payments().ReconcilePending(context.Background(), 100); err != nil {
+				t.Fatal(err)
+			}
+		}
+		a := e.attempt(p.OutTradeNo)
+		if n := e.count("SELECT COUNT(*) FROM payment_anomalies WHERE attempt_id = ?", a.ID); n != 1 {
+			t.Fatalf("%d anomalies for the attempt, want 1", n)
+		}
+		if got := e.getOrder(uma, o.ID).Status; got != "pending_payment" || a.Status != payment.StatusPending {
+			t.Fatalf("order %s, attempt %s; want both unpaid", got, a.Status)
+		}
+	})
+}

@@ -583,8 +583,15 @@ func (s *Service) anomaly(ctx context.Context, a Attempt, p Paid, src *Notificat
 	}
 	if src != nil {
 		an.NotificationID = src.ID
-	} else if p.Raw != "" {
-		an.Detail += "; the platform answered: " + p.Raw
+	} else {
+		// A query is asked again and again (reconciliation, every cancel):
+		// the same finding on the same attempt is recorded once while open.
+		if open, found, err := s.store.OpenAnomaly(ctx, a.ID, kind); err != nil || found {
+			return open, err
+		}
+		if p.Raw != "" {
+			an.Detail += "; the platform answered: " + p.Raw
+		}
 	}
 	err := s.store.InsertAnomaly(ctx, &an)
 	return an, err

@@ -286,6 +286,17 @@ func (s *Store) InsertAnomaly(ctx context.Context, a *Anomaly) error {
 	return nil
 }
 
+// OpenAnomaly returns an open anomaly of kind on an attempt, if any.
+func (s *Store) OpenAnomaly(ctx context.Context, attemptID int64, kind string) (Anomaly, bool, error) {
+	var rows []anomalyRow
+	err := s.db.Reader(ctx).Where("attempt_id = ? AND kind = ? AND status = ?", attemptID, kind, AnomalyOpen).
+		Order("id").Limit(1).Find(&rows).Error
+	if err != nil || len(rows) == 0 {
+		return Anomaly{}, false, err
+	}
+	return anomalies(rows)[0], true, nil
+}
+
 // Anomalies returns the anomalies of a status ("" for all), oldest first.
 func (s *Store) Anomalies(ctx context.Context, status string) ([]Anomaly, error) {
 	q := s.db.Reader(ctx).Order("id")

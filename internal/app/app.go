@@ -24,6 +24,7 @@ import (
 	"github.com/minimall/minimall/internal/platform/config"
 	"github.com/minimall/minimall/internal/platform/db"
 	"github.com/minimall/minimall/internal/platform/httpx"
+	"github.com/minimall/minimall/internal/platform/jobs"
 	"github.com/minimall/minimall/internal/platform/ratelimit"
 	"github.com/minimall/minimall/internal/platform/wechat"
 	"github.com/minimall/minimall/internal/user"
@@ -37,7 +38,11 @@ type App struct {
 	clock   clock.Clock
 	metrics *httpx.Metrics
 	engine  *gin.Engine
-	jobs    []Job
+	// runner runs the step jobs of every module (platform/jobs); background
+	// holds long-running work that is not a step job (listeners, the cache
+	// refresher).
+	runner     *jobs.Runner
+	background []Job
 
 	// Identity: tokens, the route guards, the audit log and the user module.
 	tokens *auth.Tokens
@@ -70,7 +75,8 @@ type App struct {
 	paymentsH *payment.Handlers
 }
 
-// Job is background work that runs until its context ends.
+// Job is long-running background work that is not a step job (a listener,
+// the cache refresher): it runs until its context ends.
 type Job struct {
 	Name string
 	Run  func(ctx context.Context)
@@ -82,6 +88,10 @@ func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App,
 		return nil, errors.New("app: nil dependency")
 	}
 	a := &App{cfg: cfg, log: log, db: d, clock: clk, metrics: httpx.NewMetrics()}
+	var err error
+	if a.runner, err = jobs.New(log, a.metrics.Registry); err != nil {
+		return nil, err
+	}
 	if err := a.buildIdentity(); err != nil {
 		return nil, err
 	}
@@ -206,11 +216,30 @@ func (a *App) Payments() *payment.Service { return a.payments }
 // Orders returns the order service, whose job steps tests drive directly.
 func (a *App) Orders() *order.Service { return a.orders }
 
-// RunJobs runs every background job until ctx ends and returns when all of
-// them have stopped.
+// addJobs registers step jobs on the runner.
+func (a *App) addJobs(list ...jobs.Job) error {
+	for _, j := range list {
+		if err := a.runner.Add(j); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Jobs returns the runner of the step jobs, so commands and tests can run one
+// step of a named job.
+func (a *App) Jobs() *jobs.Runner { return a.runner }
+
+// RunJobs runs every step job and every other background work until ctx
+// ends and returns when all of them have stopped.
 func (a *App) RunJobs(ctx context.Context) {
 	var wg sync.WaitGroup
-	for _, j := range a.jobs {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.runner.Run(ctx)
+	}()
+	for _, j := range a.background {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

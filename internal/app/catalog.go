@@ -32,9 +32,9 @@ func (a *App) buildCatalog() error {
 			return err
 		}
 		inv = catalog.Invalidators{cache, shared}
-		a.jobs = append(a.jobs, Job{Name: "catalog cache invalidations (redis)", Run: shared.Listen})
+		a.background = append(a.background, Job{Name: "catalog cache invalidations (redis)", Run: shared.Listen})
 	}
-	a.jobs = append(a.jobs, Job{Name: "catalog cache refresh", Run: func(ctx context.Context) {
+	a.background = append(a.background, Job{Name: "catalog cache refresh", Run: func(ctx context.Context) {
 		cache.RunRefresher(ctx, func(err error) { a.log.WarnContext(ctx, "catalog cache refresh failed", "err", err) })
 	}})
 	if a.catalogSvc, err = catalog.NewService(a.db, store, a.audit, a.clock, inv); err != nil {

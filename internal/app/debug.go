@@ -25,7 +25,7 @@ func (a *App) buildDebug() {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	a.jobs = append(a.jobs, Job{Name: "profiler listener on " + addr, Run: func(ctx context.Context) {
+	a.background = append(a.background, Job{Name: "profiler listener on " + addr, Run: func(ctx context.Context) {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			a.log.ErrorContext(ctx, "profiler listener", "addr", addr, "err", err)

@@ -7,6 +7,7 @@ import (
 	"github.com/minimall/minimall/internal/cart"
 	"github.com/minimall/minimall/internal/catalog"
 	"github.com/minimall/minimall/internal/order"
+	"github.com/minimall/minimall/internal/platform/jobs"
 	"github.com/minimall/minimall/internal/user"
 )
 
@@ -46,18 +47,11 @@ func (a *App) buildOrders() error {
 	if a.ordersH, err = order.NewHandlers(a.orders); err != nil {
 		return err
 	}
-	a.jobs = append(a.jobs,
-		Job{Name: "order-payment-deadline", Run: func(ctx context.Context) {
-			a.orders.RunJob(ctx, "order-payment-deadline", paymentDeadlineEvery, a.orders.CancelExpired)
-		}},
-		Job{Name: "order-auto-confirm", Run: func(ctx context.Context) {
-			a.orders.RunJob(ctx, "order-auto-confirm", autoConfirmEvery, a.orders.ConfirmOverdue)
-		}},
-		Job{Name: "order-sales-count", Run: func(ctx context.Context) {
-			a.orders.RunJob(ctx, "order-sales-count", salesCountEvery, a.orders.CountSales)
-		}},
+	return a.addJobs(
+		jobs.Job{Name: "order-payment-deadline", Every: paymentDeadlineEvery, Batch: order.JobBatch, Step: a.orders.CancelExpired},
+		jobs.Job{Name: "order-auto-confirm", Every: autoConfirmEvery, Batch: order.JobBatch, Step: a.orders.ConfirmOverdue},
+		jobs.Job{Name: "order-sales-count", Every: salesCountEvery, Batch: order.JobBatch, Step: a.orders.CountSales},
 	)
-	return nil
 }
 
 // orderCatalog is the catalog as checkout sees it.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/minimall/minimall/internal/order"
 	"github.com/minimall/minimall/internal/payment"
+	"github.com/minimall/minimall/internal/platform/jobs"
 	"github.com/minimall/minimall/internal/platform/wechatpay"
 )
 
@@ -50,18 +51,11 @@ func (a *App) buildPayments() error {
 	if a.paymentsH, err = payment.NewHandlers(a.payments); err != nil {
 		return err
 	}
-	a.jobs = append(a.jobs,
-		Job{Name: "payment-reconcile", Run: func(ctx context.Context) {
-			a.payments.RunJob(ctx, "payment-reconcile", paymentJobsEvery, a.payments.ReconcilePending)
-		}},
-		Job{Name: "payment-refund-settle", Run: func(ctx context.Context) {
-			a.payments.RunJob(ctx, "payment-refund-settle", paymentJobsEvery, a.payments.SettleRefunds)
-		}},
-		Job{Name: "payment-anomaly-refund", Run: func(ctx context.Context) {
-			a.payments.RunJob(ctx, "payment-anomaly-refund", paymentJobsEvery, a.payments.RefundAnomalies)
-		}},
+	return a.addJobs(
+		jobs.Job{Name: "payment-reconcile", Every: paymentJobsEvery, Batch: payment.JobBatch, Step: a.payments.ReconcilePending},
+		jobs.Job{Name: "payment-refund-settle", Every: paymentJobsEvery, Batch: payment.JobBatch, Step: a.payments.SettleRefunds},
+		jobs.Job{Name: "payment-anomaly-refund", Every: paymentJobsEvery, Batch: payment.JobBatch, Step: a.payments.RefundAnomalies},
 	)
-	return nil
 }
 
 // paymentJobsEvery is how often the payment jobs look for due work

@@ -139,3 +139,17 @@ func Is(err error, code Code) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Code == code
 }
+
+// From passes an *Error (anywhere in err's chain) through unchanged and wraps
+// anything else as internal, so a service returns only kinds of this package.
+// A nil err stays nil.
+func From(err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return Internal(err)
+}

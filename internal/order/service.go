@@ -757,23 +757,3 @@ func (s *Service) ConfirmOverdue(ctx context.Context, limit int) (int, error) {
 
 // JobBatch is how many orders a job step handles at most.
 const JobBatch = 500
-
-// RunJob calls step every interval until ctx ends, logging failures. The
-// order jobs are built from it with CancelExpired and ConfirmOverdue.
-func (s *Service) RunJob(ctx context.Context, name string, every time.Duration, step func(ctx context.Context, limit int) (int, error)) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		n, err := step(ctx, JobBatch)
-		if err != nil && ctx.Err() == nil {
-			s.log.ErrorContext(ctx, "order job failed", "job", name, "err", err)
-		} else if n > 0 {
-			s.log.InfoContext(ctx, "order job", "job", name, "orders", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}

@@ -667,26 +667,3 @@ func TestCustomerAndAdminLists(t *testing.T) {
 		}
 	})
 }
-
-// RunJob runs its step at once and returns when its context ends.
-func TestRunJobStopsWithContext(t *testing.T) {
-	f := newFixture(t, dbtest.SQLite(t))
-	ctx, cancel := context.WithCancel(context.Background())
-	calls := 0
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f.svc.RunJob(ctx, "test", time.Hour, func(_ context.Context, limit int) (int, error) {
-			calls++
-			if limit != order.JobBatch {
-				t.Errorf("limit = %d, want %d", limit, order.JobBatch)
-			}
-			cancel()
-			return 0, nil
-		})
-	}()
-	<-done
-	if calls != 1 {
-		t.Errorf("step ran %d times, want 1", calls)
-	}
-}

@@ -107,23 +107,3 @@ func (s *Service) settleReconciled(ctx context.Context, p Paid) {
 
 // JobBatch is how many items one run of a payment job handles at most.
 const JobBatch = 200
-
-// RunJob runs step every interval (and once at once) until ctx ends,
-// logging what it did.
-func (s *Service) RunJob(ctx context.Context, name string, every time.Duration, step func(ctx context.Context, limit int) (int, error)) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		n, err := step(ctx, JobBatch)
-		if err != nil && ctx.Err() == nil {
-			s.log.ErrorContext(ctx, "payment job failed", "job", name, "err", err)
-		} else if n > 0 {
-			s.log.InfoContext(ctx, "payment job", "job", name, "items", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/minimall/minimall/internal/aftersale"
 	"github.com/minimall/minimall/internal/audit"
 	"github.com/minimall/minimall/internal/auth"
 	"github.com/minimall/minimall/internal/cart"
@@ -73,6 +74,10 @@ type App struct {
 	// Payments: attempts, prepay, platform notifications and the cancel gate.
 	payments  *payment.Service
 	paymentsH *payment.Handlers
+
+	// After-sales: requests, decisions, refunds and their jobs.
+	afterSales  *aftersale.Service
+	afterSalesH *aftersale.Handlers
 }
 
 // Job is long-running background work that is not a step job (a listener,
@@ -102,6 +107,9 @@ func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App,
 		return nil, err
 	}
 	if err := a.buildOrders(); err != nil {
+		return nil, err
+	}
+	if err := a.buildAfterSales(); err != nil {
 		return nil, err
 	}
 	e, err := httpx.NewEngine(httpx.Options{

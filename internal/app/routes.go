@@ -47,6 +47,11 @@ func (a *App) routes(e *gin.Engine) {
 	customer.POST("/orders/:id/cancel", a.ordersH.Cancel)
 	customer.POST("/orders/:id/confirm", a.ordersH.Confirm)
 	customer.POST("/orders/:id/pay", a.paymentsH.Pay)
+	customer.POST("/aftersales", a.afterSalesH.Create)
+	customer.GET("/aftersales", a.afterSalesH.List)
+	customer.GET("/aftersales/:id", a.afterSalesH.Get)
+	customer.POST("/aftersales/:id/return-shipment", a.afterSalesH.ReturnShipment)
+	customer.POST("/aftersales/:id/cancel", a.afterSalesH.Cancel)
 
 	// Staff login is the one admin route without a token.
 	api.POST("/admin/auth/login", a.loginLimit.PerIP(), a.staffH.Login)
@@ -72,8 +77,16 @@ func (a *App) routes(e *gin.Engine) {
 	admin.GET("/orders", auth.Require(auth.PermOrdersView), a.ordersH.AdminList)
 	admin.GET("/orders/:id", auth.Require(auth.PermOrdersView), a.ordersH.AdminGet)
 	admin.POST("/orders/:id/ship", auth.Require(auth.PermOrdersShip), a.ordersH.Ship)
+	admin.POST("/orders/:id/refunds", auth.Require(auth.PermAfterSalesDecide), a.afterSalesH.MerchantRefund)
+	admin.GET("/aftersales", auth.Require(auth.PermOrdersView), a.afterSalesH.AdminList)
+	admin.GET("/aftersales/:id", auth.Require(auth.PermOrdersView), a.afterSalesH.AdminGet)
+	admin.POST("/aftersales/:id/approve", auth.Require(auth.PermAfterSalesDecide), a.afterSalesH.Approve)
+	admin.POST("/aftersales/:id/reject", auth.Require(auth.PermAfterSalesDecide), a.afterSalesH.Reject)
+	admin.POST("/aftersales/:id/receive-return", auth.Require(auth.PermAfterSalesReceive), a.afterSalesH.ReceiveReturn)
+	admin.POST("/aftersales/:id/ship-replacement", auth.Require(auth.PermOrdersShip), a.afterSalesH.ShipReplacement)
 	admin.GET("/payment-anomalies", auth.Require(auth.PermOrdersView), a.paymentsH.AdminAnomalies)
 	admin.POST("/payment-anomalies/:id/resolve", auth.Require(auth.PermPaymentsResolve), a.paymentsH.ResolveAnomaly)
+	admin.POST("/payment-anomalies/:id/refund", auth.Require(auth.PermAfterSalesDecide), a.afterSalesH.RefundAnomaly)
 
 	// Platform callbacks under /api/v1/notify: authenticated by the platforms' signatures.
 	notify := api.Group("/notify")

@@ -27,6 +27,7 @@ const (
 	CodeUnavailableItem     Code = "unavailable_item"
 	CodeInvalidState        Code = "invalid_state"
 	CodeLimitExceeded       Code = "limit_exceeded"
+	CodeWindowClosed        Code = "window_closed"
 	CodeChannelUnavailable  Code = "channel_unavailable"
 	CodeRateLimited         Code = "rate_limited"
 	CodeUpstreamError       Code = "upstream_error"
@@ -39,7 +40,7 @@ const (
 var Codes = []Code{
 	CodeInvalid, CodeUnauthenticated, CodeInvalidCode, CodeRefreshReused, CodeLoginBlocked,
 	CodeForbidden, CodeNotFound, CodeConflict, CodeIdempotencyMismatch, CodeOutOfStock,
-	CodeUnavailableItem, CodeInvalidState, CodeLimitExceeded, CodeChannelUnavailable,
+	CodeUnavailableItem, CodeInvalidState, CodeLimitExceeded, CodeWindowClosed, CodeChannelUnavailable,
 	CodeRateLimited, CodeUpstreamError, CodeUpstreamUnavailable, CodePayloadTooLarge, CodeInternal,
 }
 

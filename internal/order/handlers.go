@@ -39,6 +39,10 @@ type ItemJSON struct {
 	PriceFen    int64  `json:"price_fen"`
 	Quantity    int64  `json:"quantity"`
 	SubtotalFen int64  `json:"subtotal_fen"`
+	// RefundedQuantity is how many units after-sales refunded;
+	// AfterSaleOpen whether a request of the line is open.
+	RefundedQuantity int64 `json:"refunded_quantity"`
+	AfterSaleOpen    bool  `json:"aftersale_open"`
 }
 
 // AddressJSON is the address snapshot of an order.
@@ -61,6 +65,7 @@ type JSON struct {
 	FreightFen  int64       `json:"freight_fen"`
 	TotalFen    int64       `json:"total_fen"`
 	PaidFen     int64       `json:"paid_fen"`
+	RefundedFen int64       `json:"refunded_fen"`
 	Address     AddressJSON `json:"address"`
 	Remark      string      `json:"remark"`
 	PayDeadline time.Time   `json:"pay_deadline"`
@@ -68,6 +73,7 @@ type JSON struct {
 	ShippedAt   *time.Time  `json:"shipped_at"`
 	CompletedAt *time.Time  `json:"completed_at"`
 	CancelledAt *time.Time  `json:"cancelled_at"`
+	ClosedAt    *time.Time  `json:"closed_at"`
 	CreatedAt   time.Time   `json:"created_at"`
 }
 
@@ -76,7 +82,7 @@ func itemsJSON(items []Item) []ItemJSON {
 	for i, it := range items {
 		out[i] = ItemJSON{ID: it.ID, SKUID: it.SKUID, ProductID: it.ProductID, Title: it.Title,
 			SpecText: it.SpecText, Image: it.Image, PriceFen: it.PriceFen, Quantity: it.Quantity,
-			SubtotalFen: it.SubtotalFen}
+			SubtotalFen: it.SubtotalFen, RefundedQuantity: it.RefundedQuantity, AfterSaleOpen: it.AfterSaleOpen}
 	}
 	return out
 }
@@ -86,10 +92,10 @@ func toJSON(o Order) JSON {
 	return JSON{
 		ID: o.ID, OrderNo: o.OrderNo, Status: o.Status, Items: itemsJSON(o.Items),
 		GoodsFen: o.GoodsFen, FreightFen: o.FreightFen, TotalFen: o.TotalFen, PaidFen: o.PaidFen,
-		Address: AddressJSON{Name: a.Name, Phone: a.Phone, Province: a.Province, City: a.City,
+		RefundedFen: o.RefundedFen, Address: AddressJSON{Name: a.Name, Phone: a.Phone, Province: a.Province, City: a.City,
 			District: a.District, Detail: a.Detail},
 		Remark: o.Remark, PayDeadline: o.PayDeadline, PaidAt: o.PaidAt, ShippedAt: o.ShippedAt,
-		CompletedAt: o.CompletedAt, CancelledAt: o.CancelledAt, CreatedAt: o.CreatedAt,
+		CompletedAt: o.CompletedAt, CancelledAt: o.CancelledAt, ClosedAt: o.ClosedAt, CreatedAt: o.CreatedAt,
 	}
 }
 
@@ -117,10 +123,9 @@ type ShipmentJSON struct {
 // the customer, the cancel reason and the last change.
 type AdminJSON struct {
 	JSON
-	CustomerID   int64      `json:"customer_id"`
-	CancelReason string     `json:"cancel_reason"`
-	ClosedAt     *time.Time `json:"closed_at"`
-	UpdatedAt    time.Time  `json:"updated_at"`
+	CustomerID   int64     `json:"customer_id"`
+	CancelReason string    `json:"cancel_reason"`
+	UpdatedAt    time.Time `json:"updated_at"`
 }
 
 // AdminDetailJSON is an order with its history and parcels.
@@ -147,7 +152,7 @@ type PaymentAttemptJSON struct {
 
 func toAdminJSON(o Order) AdminJSON {
 	return AdminJSON{JSON: toJSON(o), CustomerID: o.CustomerID, CancelReason: o.CancelReason,
-		ClosedAt: o.ClosedAt, UpdatedAt: o.UpdatedAt}
+		UpdatedAt: o.UpdatedAt}
 }
 
 func toAdminDetailJSON(d Detail) AdminDetailJSON {

@@ -184,13 +184,14 @@ func TestOrderRoutes(t *testing.T) {
 		if r.status != http.StatusCreated {
 			t.Fatalf("create = %d %s", r.status, r.raw)
 		}
-		wantKeys := []string{"address", "cancelled_at", "completed_at", "created_at", "freight_fen", "goods_fen", "id", "items",
-			"order_no", "paid_at", "paid_fen", "pay_deadline", "remark", "shipped_at", "status", "total_fen"}
+		wantKeys := []string{"address", "cancelled_at", "closed_at", "completed_at", "created_at", "freight_fen", "goods_fen", "id", "items",
+			"order_no", "paid_at", "paid_fen", "pay_deadline", "refunded_fen", "remark", "shipped_at", "status", "total_fen"}
 		if got := keys(r.body); !slices.Equal(got, wantKeys) {
 			t.Errorf("order keys = %v, want %v", got, wantKeys)
 		}
 		items := r.body["items"].([]any)
-		wantItemKeys := []string{"id", "image", "price_fen", "product_id", "quantity", "sku_id", "spec_text", "subtotal_fen", "title"}
+		wantItemKeys := []string{"aftersale_open", "id", "image", "price_fen", "product_id", "quantity", "refunded_quantity", "sku_id",
+			"spec_text", "subtotal_fen", "title"}
 		if got := keys(items[0].(map[string]any)); !slices.Equal(got, wantItemKeys) {
 			t.Errorf("item keys = %v, want %v", got, wantItemKeys)
 		}

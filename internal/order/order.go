@@ -71,27 +71,32 @@ const (
 
 // Order is an order with its item and address snapshots.
 type Order struct {
-	ID           int64
-	OrderNo      string
-	CustomerID   int64
-	Status       Status
-	Items        []Item
-	GoodsFen     int64
-	FreightFen   int64
-	TotalFen     int64
-	PaidFen      int64
-	AddressID    int64
-	Address      Address
-	Remark       string
-	CancelReason string
-	PayDeadline  time.Time
-	PaidAt       *time.Time
-	ShippedAt    *time.Time
-	CompletedAt  *time.Time
-	CancelledAt  *time.Time
-	ClosedAt     *time.Time
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	ID         int64
+	OrderNo    string
+	CustomerID int64
+	Status     Status
+	Items      []Item
+	GoodsFen   int64
+	FreightFen int64
+	TotalFen   int64
+	PaidFen    int64
+	// RefundedFen is what after-sales granted back of PaidFen.
+	RefundedFen int64
+	// AfterSaleOpen counts the order's open after-sale requests; automatic
+	// confirmation waits while it is not zero.
+	AfterSaleOpen int64
+	AddressID     int64
+	Address       Address
+	Remark        string
+	CancelReason  string
+	PayDeadline   time.Time
+	PaidAt        *time.Time
+	ShippedAt     *time.Time
+	CompletedAt   *time.Time
+	CancelledAt   *time.Time
+	ClosedAt      *time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // Item is one order line: the SKU as it was sold.
@@ -105,7 +110,16 @@ type Item struct {
 	PriceFen    int64
 	Quantity    int64
 	SubtotalFen int64
+	// The after-sales counters of the line (aftersale.go).
+	AfterSaleQuantity int64 // units taken by requests not rejected or cancelled
+	AfterSaleFen      int64 // the share of the paid amount computed for them
+	RefundedQuantity  int64 // units whose refund was granted
+	WithheldQuantity  int64 // units refunded before shipping: they never ship
+	AfterSaleOpen     bool  // a request of the line is open
 }
+
+// ToShip is how many units of the line are still to be shipped.
+func (it Item) ToShip() int64 { return it.Quantity - it.WithheldQuantity }
 
 // Address is the shipping address snapshotted at checkout.
 type Address struct {

@@ -571,6 +571,11 @@ func (s *Service) Ship(ctx context.Context, staffID, id int64, in ShipInput) (De
 			Set: map[string]any{"shipped_at": now}}, Staff(staffID), "shipped with "+in.Carrier); err != nil {
 			return err
 		}
+		// Read after the guarded move, which serialises shipping with every
+		// after-sale change of the order (LockForAfterSale).
+		if err := s.checkShippable(ctx, id); err != nil {
+			return err
+		}
 		if err := s.store.AddShipment(ctx, &Shipment{OrderID: id, Carrier: in.Carrier, TrackingNo: in.TrackingNo,
 			StaffID: staffID, CreatedAt: now}); err != nil {
 			return err
@@ -586,6 +591,30 @@ func (s *Service) Ship(ctx context.Context, staffID, id int64, in ShipInput) (De
 		return Detail{}, asAppErr(err)
 	}
 	return s.AdminGet(ctx, id)
+}
+
+// checkShippable refuses to ship an order whose every unit was refunded
+// before shipping, or whose refund request made before shipping still waits
+// for staff's decision (approve or reject it first: the goods must not
+// leave while the buyer may get the money back for them). Units refunded
+// before shipping are withheld; the parcel holds the rest.
+func (s *Service) checkShippable(ctx context.Context, id int64) error {
+	o, err := s.store.ByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	left := int64(0)
+	for _, it := range o.Items {
+		if it.AfterSaleQuantity > it.WithheldQuantity {
+			return apperr.InvalidState(string(StatusPaid),
+				"a refund request for order line %d waits for a decision; approve or reject it before shipping", it.ID)
+		}
+		left += it.ToShip()
+	}
+	if left == 0 {
+		return apperr.InvalidState(string(StatusPaid), "every unit of the order was refunded before shipping; nothing is left to ship")
+	}
+	return nil
 }
 
 // MarkPaid moves an order from pending_payment to paid and returns it as
@@ -718,7 +747,8 @@ func (s *Service) CancelExpired(ctx context.Context, limit int) (int, error) {
 }
 
 // ConfirmOverdue completes up to limit orders shipped longer ago than the
-// auto-confirm delay and returns how many it completed. It is safe to run
+// auto-confirm delay and returns how many it completed. An order with an
+// open after-sale waits until the request ends. It is safe to run
 // on several instances at once.
 func (s *Service) ConfirmOverdue(ctx context.Context, limit int) (int, error) {
 	cutoff := s.now().Add(-s.cfg.AutoConfirm)
@@ -738,7 +768,7 @@ func (s *Service) ConfirmOverdue(ctx context.Context, limit int) (int, error) {
 			err := s.db.Tx(ctx, func(ctx context.Context) error {
 				now := s.now()
 				return s.move(ctx, d.ID, Change{From: StatusShipped, To: StatusCompleted, At: now,
-					Set: map[string]any{"completed_at": now}}, System(), "confirmed automatically")
+					Set: map[string]any{"completed_at": now}, NoOpenAfterSale: true}, System(), "confirmed automatically")
 			})
 			switch {
 			case err == nil:

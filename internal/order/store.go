@@ -35,6 +35,8 @@ type orderRow struct {
 	FreightFen     int64      `gorm:"column:freight_fen"`
 	TotalFen       int64      `gorm:"column:total_fen"`
 	PaidFen        int64      `gorm:"column:paid_fen"`
+	RefundedFen    int64      `gorm:"column:refunded_fen"`
+	AfterSaleOpen  int64      `gorm:"column:aftersale_open"`
 	AddressID      int64      `gorm:"column:address_id"`
 	ShipName       string     `gorm:"column:ship_name"`
 	ShipPhone      string     `gorm:"column:ship_phone"`
@@ -71,7 +73,7 @@ func (r orderRow) domain() Order {
 	return Order{
 		ID: r.ID, OrderNo: r.OrderNo, CustomerID: r.CustomerID, Status: Status(r.Status),
 		GoodsFen: r.GoodsFen, FreightFen: r.FreightFen, TotalFen: r.TotalFen, PaidFen: r.PaidFen,
-		AddressID: r.AddressID,
+		RefundedFen: r.RefundedFen, AfterSaleOpen: r.AfterSaleOpen, AddressID: r.AddressID,
 		Address: Address{Name: r.ShipName, Phone: r.ShipPhone, Province: r.ShipProvince, City: r.ShipCity,
 			District: r.ShipDistrict, Detail: r.ShipDetail},
 		Remark: r.Remark, CancelReason: r.CancelReason, PayDeadline: r.PayDeadline.UTC(),
@@ -93,13 +95,22 @@ type itemRow struct {
 	Quantity    int64     `gorm:"column:quantity"`
 	SubtotalFen int64     `gorm:"column:subtotal_fen"`
 	CreatedAt   time.Time `gorm:"column:created_at"`
+	// After-sales counters: written only by the guarded updates of
+	// aftersale.go, never by Insert (the zero values are the defaults).
+	AfterSaleQuantity int64 `gorm:"column:aftersale_quantity;->"`
+	AfterSaleFen      int64 `gorm:"column:aftersale_fen;->"`
+	RefundedQuantity  int64 `gorm:"column:refunded_quantity;->"`
+	WithheldQuantity  int64 `gorm:"column:withheld_quantity;->"`
+	AfterSaleOpen     bool  `gorm:"column:aftersale_open;->"`
 }
 
 func (itemRow) TableName() string { return "order_items" }
 
 func (r itemRow) domain() Item {
 	return Item{ID: r.ID, SKUID: r.SKUID, ProductID: r.ProductID, Title: r.Title, SpecText: r.SpecText,
-		Image: r.Image, PriceFen: r.PriceFen, Quantity: r.Quantity, SubtotalFen: r.SubtotalFen}
+		Image: r.Image, PriceFen: r.PriceFen, Quantity: r.Quantity, SubtotalFen: r.SubtotalFen,
+		AfterSaleQuantity: r.AfterSaleQuantity, AfterSaleFen: r.AfterSaleFen, RefundedQuantity: r.RefundedQuantity,
+		WithheldQuantity: r.WithheldQuantity, AfterSaleOpen: r.AfterSaleOpen}
 }
 
 type eventRow struct {
@@ -285,6 +296,9 @@ type Change struct {
 	From, To Status
 	Set      map[string]any
 	At       time.Time
+	// NoOpenAfterSale makes the change match only while the order has no
+	// open after-sale request.
+	NoOpenAfterSale bool
 }
 
 // Move applies a status change as one conditional UPDATE and reports
@@ -294,7 +308,11 @@ func (s *Store) Move(ctx context.Context, id int64, c Change) (bool, error) {
 	for k, v := range c.Set {
 		set[k] = v
 	}
-	res := s.db.Writer(ctx).Model(&orderRow{}).Where("id = ? AND status = ?", id, string(c.From)).Updates(set)
+	q := s.db.Writer(ctx).Model(&orderRow{}).Where("id = ? AND status = ?", id, string(c.From))
+	if c.NoOpenAfterSale {
+		q = q.Where("aftersale_open = 0")
+	}
+	res := q.Updates(set)
 	if res.Error != nil {
 		return false, res.Error
 	}
@@ -400,17 +418,21 @@ func (s *Store) ExpiredUnpaid(ctx context.Context, now time.Time, after Due, lim
 
 // ShippedBefore returns up to limit shipped orders shipped at or before
 // cutoff, after the cursor (At, ID), oldest first.
+// Orders with an open after-sale are left out.
 func (s *Store) ShippedBefore(ctx context.Context, cutoff time.Time, after Due, limit int) ([]Due, error) {
-	return s.due(ctx, "shipped_at", StatusShipped, cutoff, after, limit)
+	return s.due(ctx, "shipped_at", StatusShipped, cutoff, after, limit, "aftersale_open = 0")
 }
 
-func (s *Store) due(ctx context.Context, column string, st Status, upTo time.Time, after Due, limit int) ([]Due, error) {
+func (s *Store) due(ctx context.Context, column string, st Status, upTo time.Time, after Due, limit int, extra ...string) ([]Due, error) {
 	var rows []struct {
 		ID int64
 		At time.Time
 	}
 	q := s.db.Reader(ctx).Model(&orderRow{}).Select("id, "+column+" AS at").
 		Where("status = ? AND "+column+" <= ?", string(st), upTo)
+	for _, e := range extra {
+		q = q.Where(e)
+	}
 	if after.ID != 0 {
 		q = q.Where("("+column+" > ? OR ("+column+" = ? AND id > ?))", after.At, after.At, after.ID)
 	}

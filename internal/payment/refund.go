@@ -250,9 +250,15 @@ func (s *Service) submitAlipayRefund(ctx context.Context, a Attempt, r Refund) r
 	return refundOutcome{status: RefundProcessing, providerID: res.TradeNo, detail: "Alipay answered fund_change N"}
 }
 
-// refundError maps a platform error: a business refusal fails the refund;
-// anything else leaves its outcome unknown.
+// refundError maps a platform error: a refusal the platform documents as
+// passing leaves the refund processing, to be asked again; any other
+// business refusal fails the refund; anything else leaves its outcome
+// unknown.
 func (s *Service) refundError(ctx context.Context, r Refund, err error) refundOutcome {
+	if transientRefusal(err) {
+		s.log.WarnContext(ctx, "the platform refused a refund for now; it will be asked again", "out_refund_no", r.OutRefundNo, "err", err)
+		return refundOutcome{status: RefundProcessing, detail: "refused for now, retried: " + err.Error()}
+	}
 	if apperr.Is(err, apperr.CodeUpstreamError) || apperr.Is(err, apperr.CodeInvalid) {
 		s.log.WarnContext(ctx, "the platform refused a refund", "out_refund_no", r.OutRefundNo, "err", err)
 		return refundOutcome{status: RefundFailed, detail: err.Error()}

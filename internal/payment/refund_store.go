@@ -300,3 +300,25 @@ func (s *Store) AutoRefundedAttempts(ctx context.Context, orderID int64) (map[in
 	}
 	return out, nil
 }
+
+// ReopenRefund moves a failed refund back to processing and counts its
+// amount against its attempt again, with the guard of ReserveRefund, in the
+// transaction of ctx. It reports whether the refund was still failed;
+// errRefundExceeds reports a guard that did not match.
+func (s *Store) ReopenRefund(ctx context.Context, r Refund, next, now time.Time) (bool, error) {
+	res := s.db.Writer(ctx).Exec(`UPDATE payment_refunds SET status = ?, next_check_at = ?, updated_at = ?
+		WHERE id = ? AND status = ?`, string(RefundProcessing), next.UTC(), now.UTC(), r.ID, string(RefundFailed))
+	if res.Error != nil || res.RowsAffected != 1 {
+		return false, res.Error
+	}
+	res = s.db.Writer(ctx).Exec(`UPDATE payment_attempts SET refunded_fen = refunded_fen + ?, updated_at = ?
+		WHERE id = ? AND status = ? AND refunded_fen + ? <= amount_fen`,
+		r.AmountFen, now.UTC(), r.AttemptID, string(StatusSucceeded), r.AmountFen)
+	if res.Error != nil {
+		return false, res.Error
+	}
+	if res.RowsAffected != 1 {
+		return false, errRefundExceeds
+	}
+	return true, nil
+}

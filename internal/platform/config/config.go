@@ -44,6 +44,7 @@ type Config struct {
 	DB        DB        `koanf:"db"`
 	JWT       JWT       `koanf:"jwt"`
 	Order     Order     `koanf:"order"`
+	AfterSale AfterSale `koanf:"aftersale"`
 	WeChat    WeChat    `koanf:"wechat"`
 	WeChatPay WeChatPay `koanf:"wechatpay"`
 	Alipay    Alipay    `koanf:"alipay"`
@@ -81,6 +82,13 @@ type Order struct {
 	AutoConfirm        time.Duration `koanf:"auto_confirm"`
 	FreightFen         int64         `koanf:"freight_fen"`
 	FreeFreightOverFen int64         `koanf:"free_freight_over_fen"`
+}
+
+// AfterSale holds the after-sales deadlines.
+type AfterSale struct {
+	Window       time.Duration `koanf:"window"`
+	AutoApprove  time.Duration `koanf:"auto_approve"`
+	ReturnWindow time.Duration `koanf:"return_window"`
 }
 
 // WeChat configures the mini-program (login, access token).
@@ -308,6 +316,18 @@ func (c *Config) Validate() error {
 	}
 	if c.Order.AutoConfirm < time.Hour {
 		bad("MINIMALL_ORDER_AUTO_CONFIRM", "must be at least 1h")
+	}
+	for _, d := range []struct {
+		env string
+		val time.Duration
+	}{
+		{"MINIMALL_AFTERSALE_WINDOW", c.AfterSale.Window},
+		{"MINIMALL_AFTERSALE_AUTO_APPROVE", c.AfterSale.AutoApprove},
+		{"MINIMALL_AFTERSALE_RETURN_WINDOW", c.AfterSale.ReturnWindow},
+	} {
+		if d.val < time.Hour {
+			bad(d.env, "must be at least 1h")
+		}
 	}
 	if c.Order.FreightFen < 0 {
 		bad("MINIMALL_FREIGHT_FEN", "must not be negative")

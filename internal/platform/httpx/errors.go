@@ -25,7 +25,7 @@ func Status(code apperr.Code) int {
 		return http.StatusNotFound
 	case apperr.CodeConflict, apperr.CodeIdempotencyMismatch, apperr.CodeOutOfStock,
 		apperr.CodeUnavailableItem, apperr.CodeInvalidState, apperr.CodeLimitExceeded,
-		apperr.CodeChannelUnavailable:
+		apperr.CodeWindowClosed, apperr.CodeChannelUnavailable:
 		return http.StatusConflict
 	case apperr.CodePayloadTooLarge:
 		return http.StatusRequestEntityTooLarge

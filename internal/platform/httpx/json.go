@@ -102,4 +102,3 @@ func MarshalJSON(v any) ([]byte, error) {
 	installJSON()
 	return ginjson.API.Marshal(v)
 }
-

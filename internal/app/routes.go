@@ -80,6 +80,8 @@ func (a *App) routes(e *gin.Engine) {
 	notify.POST("/wechatpay", a.paymentsH.WeChatNotify)
 	notify.POST("/wechatpay/refund", a.paymentsH.WeChatRefundNotify)
 	notify.POST("/alipay", a.paymentsH.AlipayNotify)
+	notify.GET("/wechat", a.wechatPush.Verify)
+	notify.POST("/wechat", a.wechatPush.Receive)
 }
 
 func (a *App) healthz(c *gin.Context) {

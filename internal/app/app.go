@@ -73,6 +73,10 @@ type App struct {
 	// Orders: checkout, the state machine, shipping and the order jobs.
 	orders  *order.Service
 	ordersH *order.Handlers
+	// checkoutLimit and payLimit limit each customer's checkouts and pay
+	// requests.
+	checkoutLimit *ratelimit.Limiter
+	payLimit      *ratelimit.Limiter
 
 	// Payments: attempts, prepay, platform notifications and the cancel gate.
 	payments  *payment.Service

@@ -104,6 +104,11 @@ func newEnvWith(t *testing.T, d *db.DB, opts sandbox.Options) *env {
 		"MINIMALL_ALIPAY_PUBLIC_KEY_FILE":     aliPub,
 		"MINIMALL_ALIPAY_GATEWAY":             sandbox.EndpointsAt(sbSrv.URL).AlipayGateway,
 		"MINIMALL_ALIPAY_SELLER_ID":           st.AlipaySellerID,
+		// Payment tests place and pay many orders for one customer; the
+		// unpaid-order cap and the per-customer limits have their own tests.
+		"MINIMALL_ORDER_MAX_UNPAID":          "1000",
+		"MINIMALL_ORDER_CHECKOUT_PER_MINUTE": "1000",
+		"MINIMALL_ORDER_PAY_PER_MINUTE":      "1000",
 	}
 	if opts.AlipayCertMode {
 		// Certificate mode: the three certificate files replace the public key.

@@ -207,7 +207,7 @@ func TestOrderRoutes(t *testing.T) {
 		if got := keys(r.body["address"].(map[string]any)); !slices.Equal(got, wantAddrKeys) {
 			t.Errorf("address keys = %v", got)
 		}
-		if r.body["status"] != "pending_payment" || r.body["paid_at"] != nil || r.body["pay_deadline"] != "2026-11-01T02:30:00Z" {
+		if r.body["status"] != "pending_payment" || r.body["paid_at"] != nil || r.body["pay_deadline"] != "2026-11-01T02:30:00.000Z" {
 			t.Errorf("order = %s", r.raw)
 		}
 		id := num(r.body["id"])

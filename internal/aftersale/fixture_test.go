@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minimall/minimall/internal/address"
 	"github.com/minimall/minimall/internal/app"
 	"github.com/minimall/minimall/internal/audit"
 	"github.com/minimall/minimall/internal/auth"
@@ -25,7 +26,7 @@ import (
 	"github.com/minimall/minimall/internal/platform/db"
 	"github.com/minimall/minimall/internal/platform/dbtest"
 	"github.com/minimall/minimall/internal/sandbox"
-	"github.com/minimall/minimall/internal/user"
+	"github.com/minimall/minimall/internal/staff"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
@@ -41,7 +42,7 @@ type env struct {
 	api   *httptest.Server
 	app   *app.App
 	cat   *catalog.Service
-	addrs *user.AddressService
+	addrs *address.Service
 	owner string
 	cid   int64
 	seq   atomic.Int64
@@ -106,9 +107,9 @@ func newEnv(t *testing.T, d *db.DB) *env {
 	must(t, err)
 	e.cat, err = catalog.NewService(d, cst, lg, clk, catalog.NopInvalidator{})
 	must(t, err)
-	as, err := user.NewAddressStore(d)
+	as, err := address.NewStore(d)
 	must(t, err)
-	e.addrs, err = user.NewAddressService(d, as, clk)
+	e.addrs, err = address.NewService(d, as, clk)
 	must(t, err)
 	name := "杂货"
 	c, err := e.cat.CreateCategory(context.Background(), 1, catalog.CategoryInput{Name: &name})
@@ -178,7 +179,7 @@ func (e *env) login(name, channel string) customer {
 		} `json:"user"`
 	}
 	e.call("", http.MethodPost, "/api/v1/auth/"+channel+"/login", map[string]string{"code": "test-" + name}, http.StatusOK, &out)
-	a, err := e.addrs.Create(context.Background(), out.User.ID, user.AddressInput{
+	a, err := e.addrs.Create(context.Background(), out.User.ID, address.Input{
 		Name: "张三", Phone: "13800138000", Province: "浙江省", City: "杭州市", District: "西湖区", Detail: "文三路 1 号",
 	})
 	must(e.t, err)
@@ -192,11 +193,11 @@ func (e *env) staffToken(name string, role auth.Role) string {
 	must(e.t, err)
 	lg, err := audit.New(e.d, e.clk)
 	must(e.t, err)
-	us, err := user.NewStore(e.d)
+	us, err := staff.NewStore(e.d)
 	must(e.t, err)
-	staff, err := user.NewStaffService(e.d, us, tokens, lg, e.clk)
+	svc, err := staff.NewService(e.d, us, tokens, lg, e.clk)
 	must(e.t, err)
-	_, err = staff.Create(context.Background(), user.SystemActor, user.NewStaff{Username: name, Password: name + "-password", Role: role})
+	_, err = svc.Create(context.Background(), staff.SystemActor, staff.NewAccount{Username: name, Password: name + "-password", Role: role})
 	must(e.t, err)
 	var out struct {
 		AccessToken string `json:"access_token"`

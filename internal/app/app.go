@@ -13,11 +13,13 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/minimall/minimall/internal/address"
 	"github.com/minimall/minimall/internal/aftersale"
 	"github.com/minimall/minimall/internal/audit"
 	"github.com/minimall/minimall/internal/auth"
 	"github.com/minimall/minimall/internal/cart"
 	"github.com/minimall/minimall/internal/catalog"
+	"github.com/minimall/minimall/internal/customer"
 	"github.com/minimall/minimall/internal/order"
 	"github.com/minimall/minimall/internal/payment"
 	"github.com/minimall/minimall/internal/platform/alipay"
@@ -28,7 +30,8 @@ import (
 	"github.com/minimall/minimall/internal/platform/jobs"
 	"github.com/minimall/minimall/internal/platform/ratelimit"
 	"github.com/minimall/minimall/internal/platform/wechat"
-	"github.com/minimall/minimall/internal/user"
+	"github.com/minimall/minimall/internal/platform/wechat/push"
+	"github.com/minimall/minimall/internal/staff"
 )
 
 // App is one running minimall: its router and its background jobs.
@@ -45,31 +48,38 @@ type App struct {
 	runner     *jobs.Runner
 	background []Job
 
-	// Identity: tokens, the route guards, the audit log and the user module.
-	tokens *auth.Tokens
-	auth   *auth.Middleware
-	audit  *audit.Log
-	users  *user.Store
-	staff  *user.StaffService
-	staffH *user.StaffHandlers
-	loginH *user.LoginHandlers
+	// Identity: tokens, the route guards, the audit log, staff and customers.
+	tokens    *auth.Tokens
+	auth      *auth.Middleware
+	audit     *audit.Log
+	customers *customer.Store
+	staff     *staff.Service
+	staffH    *staff.Handlers
+	loginH    *customer.Handlers
 	// loginLimit rate-limits login and refresh attempts per client IP.
 	loginLimit *ratelimit.Limiter
 	// wechat and alipay are nil when their channel is not configured.
 	wechat *wechat.Client
 	alipay *alipay.Client
+	// wechatPush receives the mini-program message push; modules register
+	// a handler per event name on it (buildWeChatPush).
+	wechatPush *push.Dispatcher
 
 	// Catalog, cart and addresses.
 	catalogSvc *catalog.Service
 	catalogH   *catalog.Handlers
 	carts      *cart.Service
 	cartH      *cart.Handlers
-	addresses  *user.AddressService
-	addressesH *user.AddressHandlers
+	addresses  *address.Service
+	addressesH *address.Handlers
 
 	// Orders: checkout, the state machine, shipping and the order jobs.
 	orders  *order.Service
 	ordersH *order.Handlers
+	// checkoutLimit and payLimit limit each customer's checkouts and pay
+	// requests.
+	checkoutLimit *ratelimit.Limiter
+	payLimit      *ratelimit.Limiter
 
 	// Payments: attempts, prepay, platform notifications and the cancel gate.
 	payments  *payment.Service
@@ -100,6 +110,9 @@ func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App,
 	if err := a.buildIdentity(); err != nil {
 		return nil, err
 	}
+	if err := a.buildWeChatPush(); err != nil {
+		return nil, err
+	}
 	if err := a.buildCatalog(); err != nil {
 		return nil, err
 	}
@@ -128,7 +141,7 @@ func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App,
 	return a, nil
 }
 
-// buildIdentity wires tokens, the audit log, the user module and the route
+// buildIdentity wires tokens, the audit log, staff, customers and the route
 // guards that every other module's routes use.
 func (a *App) buildIdentity() error {
 	var err error
@@ -138,13 +151,14 @@ func (a *App) buildIdentity() error {
 	if a.audit, err = audit.New(a.db, a.clock); err != nil {
 		return err
 	}
-	if a.users, err = user.NewStore(a.db); err != nil {
+	staffStore, err := staff.NewStore(a.db)
+	if err != nil {
 		return err
 	}
-	if a.staff, err = user.NewStaffService(a.db, a.users, a.tokens, a.audit, a.clock); err != nil {
+	if a.staff, err = staff.NewService(a.db, staffStore, a.tokens, a.audit, a.clock); err != nil {
 		return err
 	}
-	if a.staffH, err = user.NewStaffHandlers(a.staff); err != nil {
+	if a.staffH, err = staff.NewHandlers(a.staff); err != nil {
 		return err
 	}
 	if a.auth, err = auth.NewMiddleware(a.tokens, a.staff); err != nil {
@@ -158,19 +172,22 @@ func (a *App) buildIdentity() error {
 		return err
 	}
 	// Typed nil pointers would make non-nil interfaces: pass only configured channels.
-	var wc user.WeChatLogin
+	var wc customer.WeChatLogin
 	if a.wechat != nil {
 		wc = a.wechat
 	}
-	var ali user.AlipayLogin
+	var ali customer.AlipayLogin
 	if a.alipay != nil {
 		ali = a.alipay
 	}
-	login, err := user.NewLoginService(a.db, a.users, a.tokens, refresh, a.clock, wc, ali)
+	if a.customers, err = customer.NewStore(a.db); err != nil {
+		return err
+	}
+	login, err := customer.NewService(a.db, a.customers, a.tokens, refresh, a.clock, wc, ali)
 	if err != nil {
 		return err
 	}
-	if a.loginH, err = user.NewLoginHandlers(login); err != nil {
+	if a.loginH, err = customer.NewHandlers(login); err != nil {
 		return err
 	}
 	// API.md: 120 login attempts a minute per client IP, bursts of 60.
@@ -208,6 +225,18 @@ func (a *App) buildPlatformLogins() error {
 		}
 	}
 	return nil
+}
+
+// buildWeChatPush makes the dispatcher of the mini-program message push
+// (GET/POST /api/v1/notify/wechat). Modules register their events on
+// a.wechatPush when they are built; events nobody handles are acknowledged
+// and logged.
+func (a *App) buildWeChatPush() error {
+	var err error
+	a.wechatPush, err = push.New(push.Config{
+		Token: a.cfg.WeChat.PushToken, AESKey: a.cfg.WeChat.PushAESKey, AppID: a.cfg.WeChat.AppID,
+	}, a.log)
+	return err
 }
 
 // Handler returns the HTTP handler of the whole API.

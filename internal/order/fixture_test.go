@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minimall/minimall/internal/address"
 	"github.com/minimall/minimall/internal/apperr"
 	"github.com/minimall/minimall/internal/audit"
 	"github.com/minimall/minimall/internal/cart"
@@ -20,7 +21,6 @@ import (
 	"github.com/minimall/minimall/internal/platform/clock"
 	"github.com/minimall/minimall/internal/platform/db"
 	"github.com/minimall/minimall/internal/platform/dbtest"
-	"github.com/minimall/minimall/internal/user"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
@@ -43,12 +43,15 @@ type fixture struct {
 	clk   *clock.Fake
 	cat   *catalog.Service
 	carts *cart.Service
-	addrs *user.AddressService
+	addrs *address.Service
 	store *order.Store
 	svc   *order.Service
 	gate  *fakeGate
 	cid   int64
 	seq   atomic.Int64
+	// deps are the service's collaborators, for tests that build a service
+	// with another configuration.
+	deps order.Deps
 }
 
 // fakeGate plays the payment module: it counts CloseOpen calls, can fail,
@@ -135,7 +138,7 @@ func (c testCart) Remove(ctx context.Context, customerID int64, ordered []order.
 	return c.svc.RemoveOrdered(ctx, customerID, units)
 }
 
-type testAddresses struct{ svc *user.AddressService }
+type testAddresses struct{ svc *address.Service }
 
 func (c testAddresses) Address(ctx context.Context, customerID, id int64) (order.Address, error) {
 	a, err := c.svc.Get(ctx, customerID, id)
@@ -158,26 +161,35 @@ func newFixture(t *testing.T, d *db.DB) *fixture {
 	must(t, err)
 	f.carts, err = cart.NewService(d, cartStore, cst, f.clk)
 	must(t, err)
-	as, err := user.NewAddressStore(d)
+	as, err := address.NewStore(d)
 	must(t, err)
-	f.addrs, err = user.NewAddressService(d, as, f.clk)
+	f.addrs, err = address.NewService(d, as, f.clk)
 	must(t, err)
 	f.store, err = order.NewStore(d)
 	must(t, err)
 	carriers, err := order.NewCarriers(order.DefaultCarriers())
 	must(t, err)
-	f.svc, err = order.NewService(order.Deps{
+	f.deps = order.Deps{
 		DB: d, Store: f.store, Catalog: testCatalog{cst}, Cart: testCart{f.carts}, Addresses: testAddresses{f.addrs},
 		Payments: f.gate, Carriers: carriers, Audit: lg, Clock: f.clk,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}, order.Config{PayTimeout: payTimeout, AutoConfirm: autoConfirm,
-		Pricing: order.Pricing{FreightFen: freightFen, FreeOverFen: freeOverFen}})
+	}
+	f.svc, err = order.NewService(f.deps, testConfig(manyUnpaid))
 	must(t, err)
 	name := "杂货"
 	c, err := f.cat.CreateCategory(context.Background(), staffID, catalog.CategoryInput{Name: &name})
 	must(t, err)
 	f.cid = c.ID
 	return f
+}
+
+// manyUnpaid is the unpaid-order cap of most tests, which place many orders
+// for one customer; the cap has its own tests.
+const manyUnpaid = 10_000
+
+func testConfig(maxUnpaid int) order.Config {
+	return order.Config{PayTimeout: payTimeout, AutoConfirm: autoConfirm, MaxUnpaid: maxUnpaid,
+		Pricing: order.Pricing{FreightFen: freightFen, FreeOverFen: freeOverFen}}
 }
 
 func must(t testing.TB, err error) {
@@ -212,7 +224,7 @@ func (f *fixture) offShelf(t testing.TB, skuID int64) {
 // address creates an address of customerID and returns its id.
 func (f *fixture) address(t testing.TB, customerID int64) int64 {
 	t.Helper()
-	a, err := f.addrs.Create(context.Background(), customerID, user.AddressInput{
+	a, err := f.addrs.Create(context.Background(), customerID, address.Input{
 		Name: "张三", Phone: "13800138000", Province: "浙江省", City: "杭州市", District: "西湖区", Detail: "文三路 1 号",
 	})
 	must(t, err)

@@ -3,10 +3,12 @@ package order
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/minimall/minimall/internal/platform/db"
 )
@@ -183,6 +185,54 @@ func (s *Store) Insert(ctx context.Context, n *NewOrder) error {
 		o.Items[i].ID = rows[i].ID
 	}
 	return nil
+}
+
+type checkoutGuardRow struct {
+	CustomerID int64     `gorm:"column:customer_id;primaryKey"`
+	Checkouts  int64     `gorm:"column:checkouts"`
+	UpdatedAt  time.Time `gorm:"column:updated_at"`
+}
+
+func (checkoutGuardRow) TableName() string { return "order_checkout_guards" }
+
+// EnsureGuard creates the customer's checkout guard row when it is missing.
+// It runs outside the checkout transaction (once per customer in practice):
+// inserting new keys inside many concurrent transactions would make MySQL's
+// duplicate checks lock gaps and deadlock unrelated customers.
+func (s *Store) EnsureGuard(ctx context.Context, customerID int64, now time.Time) error {
+	var n int64
+	if err := s.db.Reader(ctx).Model(&checkoutGuardRow{}).Where("customer_id = ?", customerID).Count(&n).Error; err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	return s.db.Writer(ctx).Clauses(clause.OnConflict{DoNothing: true}).
+		Create(&checkoutGuardRow{CustomerID: customerID, UpdatedAt: now}).Error
+}
+
+// GuardCheckout writes the customer's checkout guard row, which EnsureGuard
+// created. Inside a transaction the write holds the row until commit on
+// MySQL, and SQLite's IMMEDIATE transactions run one writer at a time, so one
+// customer's checkouts run one after another from here on.
+func (s *Store) GuardCheckout(ctx context.Context, customerID int64, now time.Time) error {
+	res := s.db.Writer(ctx).Model(&checkoutGuardRow{}).Where("customer_id = ?", customerID).
+		Updates(map[string]any{"checkouts": gorm.Expr("checkouts + 1"), "updated_at": now})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected != 1 {
+		return fmt.Errorf("order: no checkout guard row for customer %d", customerID)
+	}
+	return nil
+}
+
+// CountUnpaid returns how many orders of the customer wait for payment.
+func (s *Store) CountUnpaid(ctx context.Context, customerID int64) (int64, error) {
+	var n int64
+	err := s.db.Writer(ctx).Model(&orderRow{}).
+		Where("customer_id = ? AND status = ?", customerID, string(StatusPendingPayment)).Count(&n).Error
+	return n, err
 }
 
 // ByID reads an order with its items; gorm.ErrRecordNotFound when unknown.

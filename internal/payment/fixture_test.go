@@ -22,6 +22,7 @@ import (
 
 	"github.com/wechatpay-apiv3/wechatpay-go/utils"
 
+	"github.com/minimall/minimall/internal/address"
 	"github.com/minimall/minimall/internal/app"
 	"github.com/minimall/minimall/internal/audit"
 	"github.com/minimall/minimall/internal/catalog"
@@ -31,7 +32,6 @@ import (
 	"github.com/minimall/minimall/internal/platform/db"
 	"github.com/minimall/minimall/internal/platform/dbtest"
 	"github.com/minimall/minimall/internal/sandbox"
-	"github.com/minimall/minimall/internal/user"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
@@ -47,8 +47,10 @@ type env struct {
 	st    sandbox.Settings
 	api   *httptest.Server
 	app   *app.App
+	vars  map[string]string
+	serve *atomic.Value // the API's handler, replaced by reconfigure
 	cat   *catalog.Service
-	addrs *user.AddressService
+	addrs *address.Service
 	store *payment.Store
 	cid   int64
 	seq   atomic.Int64
@@ -102,6 +104,11 @@ func newEnvWith(t *testing.T, d *db.DB, opts sandbox.Options) *env {
 		"MINIMALL_ALIPAY_PUBLIC_KEY_FILE":     aliPub,
 		"MINIMALL_ALIPAY_GATEWAY":             sandbox.EndpointsAt(sbSrv.URL).AlipayGateway,
 		"MINIMALL_ALIPAY_SELLER_ID":           st.AlipaySellerID,
+		// Payment tests place and pay many orders for one customer; the
+		// unpaid-order cap and the per-customer limits have their own tests.
+		"MINIMALL_ORDER_MAX_UNPAID":          "1000",
+		"MINIMALL_ORDER_CHECKOUT_PER_MINUTE": "1000",
+		"MINIMALL_ORDER_PAY_PER_MINUTE":      "1000",
 	}
 	if opts.AlipayCertMode {
 		// Certificate mode: the three certificate files replace the public key.
@@ -126,16 +133,16 @@ func newEnvWith(t *testing.T, d *db.DB, opts sandbox.Options) *env {
 	must(t, err)
 	handler.Store(a.Handler())
 
-	e := &env{t: t, d: d, clk: clk, sb: sb, st: st, api: api, app: a}
+	e := &env{t: t, d: d, clk: clk, sb: sb, st: st, api: api, app: a, vars: vars, serve: &handler}
 	lg, err := audit.New(d, clk)
 	must(t, err)
 	cst, err := catalog.NewStore(d)
 	must(t, err)
 	e.cat, err = catalog.NewService(d, cst, lg, clk, catalog.NopInvalidator{})
 	must(t, err)
-	as, err := user.NewAddressStore(d)
+	as, err := address.NewStore(d)
 	must(t, err)
-	e.addrs, err = user.NewAddressService(d, as, clk)
+	e.addrs, err = address.NewService(d, as, clk)
 	must(t, err)
 	e.store, err = payment.NewStore(d)
 	must(t, err)
@@ -144,6 +151,22 @@ func newEnvWith(t *testing.T, d *db.DB, opts sandbox.Options) *env {
 	must(t, err)
 	e.cid = c.ID
 	return e
+}
+
+// reconfigure rebuilds the shop on the same database with some
+// configuration keys changed (an operator's fix and restart) and serves it
+// at the same address.
+func (e *env) reconfigure(changes map[string]string) {
+	e.t.Helper()
+	for k, v := range changes {
+		e.vars[k] = v
+	}
+	cfg, err := config.Load("", func(k string) string { return e.vars[k] })
+	must(e.t, err)
+	a, err := app.New(cfg, e.d, slog.New(slog.NewTextHandler(io.Discard, nil)), e.clk)
+	must(e.t, err)
+	e.app = a
+	e.serve.Store(a.Handler())
 }
 
 func must(t testing.TB, err error) {
@@ -184,7 +207,7 @@ func (e *env) login(name string) customer {
 		} `json:"user"`
 	}
 	e.call("", http.MethodPost, "/api/v1/auth/wechat/login", map[string]string{"code": "test-" + name}, http.StatusOK, &out)
-	a, err := e.addrs.Create(context.Background(), out.User.ID, user.AddressInput{
+	a, err := e.addrs.Create(context.Background(), out.User.ID, address.Input{
 		Name: "张三", Phone: "13800138000", Province: "浙江省", City: "杭州市", District: "西湖区", Detail: "文三路 1 号",
 	})
 	must(e.t, err)

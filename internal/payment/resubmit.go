@@ -66,7 +66,7 @@ func (s *Service) ResubmitRefund(ctx context.Context, outRefundNo string) (Refun
 	now := s.clock.Now()
 	next := now.Add(refundFirstCheck)
 	var reopened bool
-	err = s.txRetry(ctx, func(ctx context.Context) error {
+	err = s.db.TxRetry(ctx, func(ctx context.Context) error {
 		var err error
 		reopened, err = s.store.ReopenRefund(ctx, r, next, now)
 		return err

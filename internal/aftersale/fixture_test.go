@@ -155,6 +155,14 @@ func (e *env) stock(skuID int64) int64 {
 	return e.count("SELECT stock FROM skus WHERE id = ?", skuID)
 }
 
+// status reads the status column of a row.
+func (e *env) status(table string, id int64) string {
+	e.t.Helper()
+	var st string
+	must(e.t, e.d.Reader(context.Background()).Raw("SELECT status FROM "+table+" WHERE id = ?", id).Scan(&st).Error)
+	return st
+}
+
 func (e *env) count(query string, args ...any) int64 {
 	e.t.Helper()
 	var n int64

@@ -847,7 +847,12 @@ func (s *Service) submitRefund(ctx context.Context, r Request) {
 	ref, err := s.refunds.RefundOrder(ctx, r.OrderID, r.RefundFen, refundReason(r), r.OutRefundNo)
 	if err != nil {
 		s.log.WarnContext(ctx, "after-sale refund not made yet; the refund job retries", "aftersale_id", r.ID, "err", err)
-		if nerr := s.store.NoteRefund(ctx, r.ID, "error", apperr.From(err).(*apperr.Error).Message, s.now()); nerr != nil {
+		msg := "the refund could not be asked for"
+		var ae *apperr.Error
+		if errors.As(err, &ae) {
+			msg = ae.Message
+		}
+		if nerr := s.store.NoteRefund(ctx, r.ID, "error", msg, s.now()); nerr != nil {
 			s.log.ErrorContext(ctx, "noting an after-sale refund failed", "aftersale_id", r.ID, "err", nerr)
 		}
 		return

@@ -38,7 +38,7 @@ func (a *App) buildOrders() error {
 		return err
 	}
 	a.orders, err = order.NewService(order.Deps{
-		DB: a.db, Store: store, Catalog: orderCatalog{a.catalogSvc.Store()}, Cart: orderCart{a.carts},
+		DB: a.db, Store: store, Catalog: orderCatalog{store: a.catalogSvc.Store(), svc: a.catalogSvc}, Cart: orderCart{a.carts},
 		Addresses: orderAddresses{a.addresses}, Payments: a.payments, Carriers: carriers,
 		Audit: a.audit, Clock: a.clock, Log: a.log,
 	}, order.Config{
@@ -71,7 +71,10 @@ func (a *App) buildOrders() error {
 }
 
 // orderCatalog is the catalog as checkout sees it.
-type orderCatalog struct{ store *catalog.Store }
+type orderCatalog struct {
+	store *catalog.Store
+	svc   *catalog.Service
+}
 
 func (c orderCatalog) SKUs(ctx context.Context, ids []int64) (map[int64]order.SKU, error) {
 	items, err := c.store.Items(ctx, ids)
@@ -96,6 +99,10 @@ func (c orderCatalog) ReturnStock(ctx context.Context, skuID, n int64) (bool, er
 
 func (c orderCatalog) AddSales(ctx context.Context, productID, n int64) error {
 	return c.store.AddSales(ctx, productID, n)
+}
+
+func (c orderCatalog) StockChanged(ctx context.Context, productIDs []int64) {
+	c.svc.StockChanged(ctx, productIDs...)
 }
 
 // orderCart is the cart as checkout sees it.

@@ -116,6 +116,8 @@ func (c testCatalog) AddSales(ctx context.Context, productID, n int64) error {
 	return c.store.AddSales(ctx, productID, n)
 }
 
+func (c testCatalog) StockChanged(context.Context, []int64) {}
+
 type testCart struct{ svc *cart.Service }
 
 func (c testCart) Selected(ctx context.Context, customerID int64) ([]order.CartLine, error) {

@@ -12,11 +12,13 @@ import (
 	"sync"
 
 	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/minimall/minimall/internal/audit"
 	"github.com/minimall/minimall/internal/auth"
 	"github.com/minimall/minimall/internal/cart"
 	"github.com/minimall/minimall/internal/catalog"
+	"github.com/minimall/minimall/internal/logistics"
 	"github.com/minimall/minimall/internal/order"
 	"github.com/minimall/minimall/internal/payment"
 	"github.com/minimall/minimall/internal/platform/alipay"
@@ -74,6 +76,10 @@ type App struct {
 	orders  *order.Service
 	ordersH *order.Handlers
 
+	// Logistics: parcels, tracking, the WeChat shipping-info upload.
+	logistics  *logistics.Service
+	logisticsH *logistics.Handlers
+
 	// Payments: attempts, prepay, platform notifications and the cancel gate.
 	payments  *payment.Service
 	paymentsH *payment.Handlers
@@ -109,6 +115,9 @@ func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App,
 		return nil, err
 	}
 	if err := a.buildOrders(); err != nil {
+		return nil, err
+	}
+	if err := a.buildLogistics(); err != nil {
 		return nil, err
 	}
 	e, err := httpx.NewEngine(httpx.Options{
@@ -182,9 +191,14 @@ func (a *App) buildIdentity() error {
 func (a *App) buildPlatformLogins() error {
 	var err error
 	if a.cfg.WeChat.Configured() {
-		if a.wechat, err = wechat.New(wechat.Config{
-			AppID: a.cfg.WeChat.AppID, Secret: a.cfg.WeChat.Secret, APIBase: a.cfg.WeChat.APIBase,
-		}); err != nil {
+		wc := wechat.Config{AppID: a.cfg.WeChat.AppID, Secret: a.cfg.WeChat.Secret, APIBase: a.cfg.WeChat.APIBase}
+		if a.cfg.Redis.Addr != "" {
+			// One access token shared by every instance.
+			if wc.Cache, err = wechat.NewRedisCache(redis.NewClient(&redis.Options{Addr: a.cfg.Redis.Addr})); err != nil {
+				return err
+			}
+		}
+		if a.wechat, err = wechat.New(wc); err != nil {
 			return err
 		}
 	}

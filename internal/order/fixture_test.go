@@ -168,7 +168,7 @@ func newFixture(t *testing.T, d *db.DB) *fixture {
 	must(t, err)
 	f.svc, err = order.NewService(order.Deps{
 		DB: d, Store: f.store, Catalog: testCatalog{cst}, Cart: testCart{f.carts}, Addresses: testAddresses{f.addrs},
-		Payments: f.gate, Carriers: carriers, Audit: lg, Clock: f.clk,
+		Payments: f.gate, Shipping: order.NoShipping{}, Carriers: carriers, Audit: lg, Clock: f.clk,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}, order.Config{PayTimeout: payTimeout, AutoConfirm: autoConfirm,
 		Pricing: order.Pricing{FreightFen: freightFen, FreeOverFen: freeOverFen}})

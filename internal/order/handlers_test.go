@@ -371,7 +371,7 @@ func TestAdminOrderRoutes(t *testing.T) {
 			t.Errorf("ship with unknown carrier = %d %s", r.status, r.raw)
 		}
 		r = x.do("POST", fmt.Sprintf("/api/v1/admin/orders/%d/ship", paid), wh, ship)
-		if r.status != http.StatusOK || r.body["status"] != "shipped" || len(r.body["shipments"].([]any)) != 1 {
+		if r.status != http.StatusOK || r.body["status"] != "shipped" || len(r.body["parcels"].([]any)) != 1 {
 			t.Fatalf("ship = %d %s", r.status, r.raw)
 		}
 		r = x.do("POST", fmt.Sprintf("/api/v1/admin/orders/%d/ship", paid), wh, ship)

@@ -75,6 +75,10 @@ type App struct {
 	// Orders: checkout, the state machine, shipping and the order jobs.
 	orders  *order.Service
 	ordersH *order.Handlers
+	// checkoutLimit and payLimit limit each customer's checkouts and pay
+	// requests.
+	checkoutLimit *ratelimit.Limiter
+	payLimit      *ratelimit.Limiter
 
 	// Logistics: parcels, tracking, the WeChat shipping-info upload.
 	logistics  *logistics.Service

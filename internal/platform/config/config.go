@@ -84,6 +84,11 @@ type Order struct {
 	AutoConfirmAfterDelivery time.Duration `koanf:"auto_confirm_after_delivery"`
 	FreightFen               int64         `koanf:"freight_fen"`
 	FreeFreightOverFen       int64         `koanf:"free_freight_over_fen"`
+	MaxUnpaid                int           `koanf:"max_unpaid"`
+	// CheckoutPerMinute and PayPerMinute limit each customer's checkouts and
+	// pay requests (a pay request costs one to three platform calls).
+	CheckoutPerMinute int `koanf:"checkout_per_minute"`
+	PayPerMinute      int `koanf:"pay_per_minute"`
 }
 
 // WeChat configures the mini-program (login, access token).
@@ -319,6 +324,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Order.AutoConfirm < time.Hour {
 		bad("MINIMALL_ORDER_AUTO_CONFIRM", "must be at least 1h")
+	}
+	if c.Order.MaxUnpaid < 1 || c.Order.MaxUnpaid > 1000 {
+		bad("MINIMALL_ORDER_MAX_UNPAID", "must be between 1 and 1000")
+	}
+	if c.Order.CheckoutPerMinute < 1 {
+		bad("MINIMALL_ORDER_CHECKOUT_PER_MINUTE", "must be at least 1")
+	}
+	if c.Order.PayPerMinute < 1 {
+		bad("MINIMALL_ORDER_PAY_PER_MINUTE", "must be at least 1")
 	}
 	if c.Order.AutoConfirmAfterDelivery < time.Hour {
 		bad("MINIMALL_ORDER_AUTO_CONFIRM_AFTER_DELIVERY", "must be at least 1h")

@@ -344,7 +344,8 @@ func (h *Handlers) AdminList(c *gin.Context) {
 		httpx.Error(c, err)
 		return
 	}
-	f := Filter{Status: Status(c.Query("status")), OrderNo: strings.TrimSpace(c.Query("order_no"))}
+	f := Filter{Status: Status(c.Query("status")), OrderNo: strings.TrimSpace(c.Query("order_no")),
+		ShippingUpload: c.Query("shipping_upload")}
 	if s := c.Query("customer_id"); s != "" {
 		if f.CustomerID, err = strconv.ParseInt(s, 10, 64); err != nil || f.CustomerID <= 0 {
 			httpx.Error(c, apperr.Invalid("customer_id must be a positive integer", "customer_id"))

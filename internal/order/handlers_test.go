@@ -192,8 +192,8 @@ func TestOrderRoutes(t *testing.T) {
 		if r.status != http.StatusCreated {
 			t.Fatalf("create = %d %s", r.status, r.raw)
 		}
-		wantKeys := []string{"address", "cancelled_at", "completed_at", "created_at", "freight_fen", "goods_fen", "id", "items",
-			"order_no", "paid_at", "paid_fen", "pay_deadline", "remark", "shipped_at", "status", "total_fen"}
+		wantKeys := []string{"address", "cancelled_at", "completed_at", "created_at", "delivered_at", "freight_fen", "goods_fen", "id", "items",
+			"order_no", "paid_at", "paid_fen", "parcels", "pay_deadline", "remark", "shipped_at", "status", "total_fen"}
 		if got := keys(r.body); !slices.Equal(got, wantKeys) {
 			t.Errorf("order keys = %v, want %v", got, wantKeys)
 		}

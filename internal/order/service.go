@@ -462,6 +462,9 @@ func (s *Service) AdminList(ctx context.Context, f Filter, offset, limit int) ([
 	if f.Status != "" && !f.Status.Valid() {
 		return nil, 0, apperr.Invalid("status must be one of "+statusList(), "status")
 	}
+	if _, ok := uploadOutboxState[f.ShippingUpload]; f.ShippingUpload != "" && !ok {
+		return nil, 0, apperr.Invalid("shipping_upload must be one of pending, uploaded, failed, not_required", "shipping_upload")
+	}
 	out, total, err := s.store.List(ctx, f, offset, limit)
 	if err != nil {
 		return nil, 0, apperr.Internal(err)

@@ -583,3 +583,51 @@ func TestCustomerAndAdminLists(t *testing.T) {
 		}
 	})
 }
+
+// The auto-confirm clock runs from shipping and from delivery, whichever
+// comes first: an order delivered a day after shipping completes 168 h after
+// delivery (192 h after shipping), before the 240 h from shipping.
+func TestAutoConfirmAfterDelivery(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		ctx := context.Background()
+		a := f.sku(t, 100, 10)
+		addr := f.address(t, 7)
+		delivered := f.paid(t, 7, addr, line(a, 1))
+		undelivered := f.paid(t, 7, addr, line(a, 1))
+		for _, id := range []int64{delivered.ID, undelivered.ID} {
+			_, err := f.svc.MarkShipped(ctx, id, order.Staff(staffID), "shipped")
+			must(t, err)
+		}
+		ok, err := f.svc.MarkDelivered(ctx, delivered.ID, start.Add(24*time.Hour))
+		must(t, err)
+		again, err := f.svc.MarkDelivered(ctx, delivered.ID, start.Add(25*time.Hour))
+		must(t, err)
+		if !ok || again {
+			t.Fatalf("MarkDelivered = %v then %v, want true then false", ok, again)
+		}
+		f.clk.Set(start.Add(24*time.Hour + afterDelivery - time.Second))
+		n, err := f.svc.ConfirmOverdue(ctx, 100)
+		must(t, err)
+		if n != 0 {
+			t.Fatalf("completed %d before the delay after delivery", n)
+		}
+		f.clk.Set(start.Add(24*time.Hour + afterDelivery))
+		n, err = f.svc.ConfirmOverdue(ctx, 100)
+		must(t, err)
+		if n != 1 || statusOf(t, f, delivered.ID) != order.StatusCompleted || statusOf(t, f, undelivered.ID) != order.StatusShipped {
+			t.Fatalf("completed %d: %s, %s", n, statusOf(t, f, delivered.ID), statusOf(t, f, undelivered.ID))
+		}
+		det, err := f.svc.AdminGet(ctx, delivered.ID)
+		must(t, err)
+		if det.DeliveredAt == nil || !det.DeliveredAt.Equal(start.Add(24*time.Hour)) {
+			t.Errorf("delivered_at = %v", det.DeliveredAt)
+		}
+		if last := det.Events[len(det.Events)-1]; last.Reason != "confirmed automatically after delivery" {
+			t.Errorf("event = %+v", last)
+		}
+		// The platform's word completes a shipped order once.
+		must(t, f.svc.CompleteByPlatform(ctx, undelivered.ID, "receipt confirmed in WeChat"))
+		wantCode(t, f.svc.CompleteByPlatform(ctx, undelivered.ID, "receipt confirmed in WeChat"), apperr.CodeInvalidState)
+	})
+}

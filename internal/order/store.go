@@ -254,6 +254,17 @@ type Filter struct {
 	OrderNo       string
 	CreatedFrom   time.Time // inclusive
 	CreatedBefore time.Time // exclusive
+	// ShippingUpload selects orders by the state of their WeChat
+	// shipping-info upload (UploadPending, ...).
+	ShippingUpload string
+}
+
+// uploadOutboxState is the logistics outbox state (table logistics_outbox,
+// kind wechat_upload) behind each shipping-upload state the order list
+// filters on. The logistics module owns that table; the filter only reads
+// it, in the same query as the page.
+var uploadOutboxState = map[string]string{
+	UploadPending: "pending", UploadUploaded: "done", UploadFailed: "failed", UploadNotRequired: "not_required",
 }
 
 // List returns one page of orders, newest first, with their items, and the
@@ -268,6 +279,10 @@ func (s *Store) List(ctx context.Context, f Filter, offset, limit int) ([]Order,
 	}
 	if f.OrderNo != "" {
 		q = q.Where("order_no = ?", f.OrderNo)
+	}
+	if f.ShippingUpload != "" {
+		q = q.Where("id IN (SELECT ref_id FROM logistics_outbox WHERE kind = ? AND state = ?)",
+			"wechat_upload", uploadOutboxState[f.ShippingUpload])
 	}
 	if !f.CreatedFrom.IsZero() {
 		q = q.Where("created_at >= ?", f.CreatedFrom)

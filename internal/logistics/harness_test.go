@@ -28,7 +28,7 @@ import (
 	"github.com/minimall/minimall/internal/platform/db"
 	"github.com/minimall/minimall/internal/platform/dbtest"
 	"github.com/minimall/minimall/internal/sandbox"
-	"github.com/minimall/minimall/internal/user"
+	"github.com/minimall/minimall/internal/staff"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
@@ -66,7 +66,7 @@ type shop struct {
 	logs    *syncBuffer
 	tokens  *auth.Tokens
 	cat     *catalog.Service
-	users   *user.Store
+	users   *staff.Store
 	cid     int64
 	seq     int
 	staffTk string
@@ -116,7 +116,7 @@ func newShop(t *testing.T, d *db.DB) *shop {
 	must(t, err)
 	s.cat, err = catalog.NewService(d, cst, lg, s.clk, catalog.NopInvalidator{})
 	must(t, err)
-	s.users, err = user.NewStore(d)
+	s.users, err = staff.NewStore(d)
 	must(t, err)
 	name := "数码"
 	c, err := s.cat.CreateCategory(context.Background(), 1, catalog.CategoryInput{Name: &name})
@@ -168,7 +168,7 @@ func must(t testing.TB, err error) {
 func (s *shop) staff(role auth.Role) string {
 	s.t.Helper()
 	s.seq++
-	st, err := s.users.InsertStaff(context.Background(), fmt.Sprintf("logistics%d", s.seq), "x", role, false, s.clk.Now())
+	st, err := s.users.Insert(context.Background(), fmt.Sprintf("logistics%d", s.seq), "x", role, false, s.clk.Now())
 	must(s.t, err)
 	tok, _, err := s.tokens.IssueStaff(st.ID, role)
 	must(s.t, err)

@@ -50,6 +50,7 @@ type Config struct {
 	Courier   Courier   `koanf:"courier"`
 	Sandbox   Sandbox   `koanf:"sandbox"`
 	Payment   Payment   `koanf:"payment"`
+	Catalog   Catalog   `koanf:"catalog"`
 	Redis     Redis     `koanf:"redis"`
 	Debug     Debug     `koanf:"debug"`
 	Bootstrap Bootstrap `koanf:"bootstrap"`
@@ -168,6 +169,20 @@ type Sandbox struct {
 // Payment holds payment rules.
 type Payment struct {
 	ReconcileAfter time.Duration `koanf:"reconcile_after"`
+}
+
+// Catalog tunes the read cache of the public product pages
+// (docs/performance.md).
+type Catalog struct {
+	// CacheTTL is the safety TTL of a page that hears of no change.
+	CacheTTL time.Duration `koanf:"cache_ttl"`
+	// StockLag bounds how late stock and sales show on a product page; it
+	// is also every page's life while changes may have been missed.
+	StockLag time.Duration `koanf:"stock_lag"`
+	// ListTTL is the refresh schedule of list pages.
+	ListTTL time.Duration `koanf:"list_ttl"`
+	// CacheMaxBytes is the byte budget of the cached pages.
+	CacheMaxBytes ByteSize `koanf:"cache_max_bytes"`
 }
 
 // Redis optionally shares cache invalidation and rate limits across instances.
@@ -414,6 +429,18 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Sandbox.Addr); err != nil {
 		bad("MINIMALL_SANDBOX_ADDR", "must be host:port: %v", err)
+	}
+	if c.Catalog.CacheTTL < time.Second || c.Catalog.CacheTTL > 24*time.Hour {
+		bad("MINIMALL_CATALOG_CACHE_TTL", "must be between 1s and 24h")
+	}
+	if c.Catalog.StockLag < 100*time.Millisecond || c.Catalog.StockLag > c.Catalog.CacheTTL {
+		bad("MINIMALL_CATALOG_STOCK_LAG", "must be between 100ms and MINIMALL_CATALOG_CACHE_TTL")
+	}
+	if c.Catalog.ListTTL < time.Second || c.Catalog.ListTTL > c.Catalog.CacheTTL {
+		bad("MINIMALL_CATALOG_LIST_TTL", "must be between 1s and MINIMALL_CATALOG_CACHE_TTL")
+	}
+	if c.Catalog.CacheMaxBytes < 1<<20 {
+		bad("MINIMALL_CATALOG_CACHE_MAX_BYTES", "must be at least 1MiB")
 	}
 	if c.Payment.ReconcileAfter < time.Second {
 		bad("MINIMALL_PAYMENT_RECONCILE_AFTER", "must be at least 1s")

@@ -157,6 +157,10 @@ func TestReturnRefundFlow(t *testing.T) {
 					map[string]string{"carrier": "XX", "tracking_no": "YT1234567890"}, http.StatusBadRequest, nil)
 				e.call(c.token, http.MethodPost, fmt.Sprintf("/api/v1/aftersales/%d/return-shipment", r.ID),
 					map[string]string{"carrier": "yto", "tracking_no": "yt1234567890"}, http.StatusOK, nil)
+				// The return parcel is tracked by the logistics module.
+				if n := e.count("SELECT COUNT(*) FROM parcels WHERE kind = 'return' AND ref_id = ? AND tracking_no = 'YT1234567890'", r.ID); n != 1 {
+					t.Errorf("%d tracked return parcels, want 1", n)
+				}
 				if ch == "wechat" {
 					e.sb.SetWeChatPayRefunds(sandbox.WeChatPayRefundOptions{Outcome: sandbox.WeChatPayRefundProcessing})
 				}

@@ -52,6 +52,8 @@ type ParcelJSON struct {
 	Carrier    string     `json:"carrier"`
 	TrackingNo string     `json:"tracking_no"`
 	ShippedAt  *time.Time `json:"shipped_at,omitempty"`
+	// State is the courier's tracking state ("" until it reports).
+	State string `json:"state"`
 }
 
 // JSON is a request as the API shows it.
@@ -259,7 +261,27 @@ func (h *Handlers) customer(c *gin.Context, fn func(ctx context.Context, custome
 		httpx.Error(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, toJSON(r, ev))
+	out := toJSON(r, ev)
+	if err := h.states(c.Request.Context(), r, &out); err != nil {
+		httpx.Error(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// states fills in the tracking states of the request's parcels.
+func (h *Handlers) states(ctx context.Context, r Request, out *JSON) error {
+	ret, repl, err := h.svc.ParcelStates(ctx, r)
+	if err != nil {
+		return err
+	}
+	if out.ReturnParcel != nil {
+		out.ReturnParcel.State = ret
+	}
+	if out.ReplacementParcel != nil {
+		out.ReplacementParcel.State = repl
+	}
+	return nil
 }
 
 // ---- staff ----
@@ -341,6 +363,10 @@ func (h *Handlers) adminDetail(c *gin.Context, id int64) {
 		return
 	}
 	out := AdminJSON{JSON: toJSON(d.Request, d.Events), CustomerID: d.CustomerID, Refunds: []RefundJSON{}}
+	if err := h.states(c.Request.Context(), d.Request, &out.JSON); err != nil {
+		httpx.Error(c, err)
+		return
+	}
 	o := d.Order
 	out.Order = &OrderJSON{ID: o.ID, OrderNo: o.OrderNo, Status: string(o.Status), PaidFen: o.PaidFen,
 		FreightFen: o.FreightFen, RefundedFen: o.RefundedFen, Items: make([]OrderLineJSON, len(o.Items))}

@@ -41,3 +41,26 @@ type Refunds interface {
 	// RefundAnomaly re-submits the refund of a late or double payment.
 	RefundAnomaly(ctx context.Context, anomalyID int64) (payment.Refund, error)
 }
+
+// Parcel kinds of after-sales.
+const (
+	ParcelReturn      = "return"      // the customer's return parcel
+	ParcelReplacement = "replacement" // an exchange's replacement
+)
+
+// Parcel is a tracked return or replacement parcel.
+type Parcel struct {
+	Carrier    string
+	TrackingNo string
+	State      string // "" until the courier reports
+}
+
+// Parcels is the logistics module's tracking of parcels that are not an
+// order's outbound shipment. Track validates the carrier code (the carrier
+// table) and the tracking number, registers the parcel for the request and
+// subscribes it at the courier; called inside a transaction it joins it.
+type Parcels interface {
+	Track(ctx context.Context, kind string, aftersaleID int64, carrier, trackingNo, phone string) (Parcel, error)
+	// Of returns the tracked parcels of requests of one kind, by request.
+	Of(ctx context.Context, kind string, aftersaleIDs []int64) (map[int64]Parcel, error)
+}

@@ -46,6 +46,7 @@ type Deps struct {
 	Orders  *order.Service
 	Catalog Catalog
 	Refunds Refunds
+	Parcels Parcels
 	Audit   *audit.Log
 	Clock   clock.Clock
 	Log     *slog.Logger
@@ -58,6 +59,7 @@ type Service struct {
 	orders  *order.Service
 	catalog Catalog
 	refunds Refunds
+	parcels Parcels
 	audit   *audit.Log
 	clock   clock.Clock
 	log     *slog.Logger
@@ -68,14 +70,14 @@ type Service struct {
 // dependency or an invalid configuration.
 func NewService(d Deps, cfg Config) (*Service, error) {
 	if d.DB == nil || d.Store == nil || d.Orders == nil || d.Catalog == nil || d.Refunds == nil ||
-		d.Audit == nil || d.Clock == nil || d.Log == nil {
+		d.Parcels == nil || d.Audit == nil || d.Clock == nil || d.Log == nil {
 		return nil, errors.New("aftersale: nil dependency")
 	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	return &Service{db: d.DB, store: d.Store, orders: d.Orders, catalog: d.Catalog, refunds: d.Refunds,
-		audit: d.Audit, clock: d.Clock, log: d.Log, cfg: cfg}, nil
+		parcels: d.Parcels, audit: d.Audit, clock: d.Clock, log: d.Log, cfg: cfg}, nil
 }
 
 func (s *Service) now() time.Time { return s.clock.Now().UTC().Truncate(time.Millisecond) }
@@ -630,24 +632,19 @@ type ParcelInput struct {
 	TrackingNo string
 }
 
-func (in *ParcelInput) validate(carriers *order.Carriers) error {
-	in.Carrier = strings.ToUpper(strings.TrimSpace(in.Carrier))
-	in.TrackingNo = strings.ToUpper(strings.TrimSpace(in.TrackingNo))
-	if _, ok := carriers.Lookup(in.Carrier); !ok {
-		return apperr.Invalid("carrier must be one of "+strings.Join(carriers.Codes(), ", "), "carrier")
+// track registers a parcel of a request with the logistics module (which
+// validates the carrier code and the tracking number) inside the caller's
+// transaction and returns it normalised.
+func (s *Service) track(ctx context.Context, kind string, r Request, in ParcelInput) (Parcel, error) {
+	o, err := s.orders.ByID(ctx, r.OrderID)
+	if err != nil {
+		return Parcel{}, err
 	}
-	if len(in.TrackingNo) < 6 || len(in.TrackingNo) > order.MaxTrackingNoLen ||
-		strings.Trim(in.TrackingNo, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != "" {
-		return apperr.Invalid(fmt.Sprintf("tracking_no must be 6 to %d letters or digits", order.MaxTrackingNoLen), "tracking_no")
-	}
-	return nil
+	return s.parcels.Track(ctx, kind, r.ID, in.Carrier, in.TrackingNo, o.Address.Phone)
 }
 
 // ReturnShipment records the customer's return parcel.
 func (s *Service) ReturnShipment(ctx context.Context, customerID, id int64, in ParcelInput) (Request, error) {
-	if err := in.validate(s.orders.Carriers()); err != nil {
-		return Request{}, err
-	}
 	r, err := s.Get(ctx, customerID, id)
 	if err != nil {
 		return Request{}, err
@@ -657,6 +654,11 @@ func (s *Service) ReturnShipment(ctx context.Context, customerID, id int64, in P
 	}
 	err = s.db.TxRetry(ctx, func(ctx context.Context) error {
 		now := s.now()
+		p, err := s.track(ctx, ParcelReturn, r, in)
+		if err != nil {
+			return err
+		}
+		in.Carrier, in.TrackingNo = p.Carrier, p.TrackingNo
 		ok, err := s.store.SetReturnParcel(ctx, id, in.Carrier, in.TrackingNo, now)
 		if err != nil {
 			return err
@@ -724,9 +726,6 @@ func (s *Service) ReceiveReturn(ctx context.Context, staffID, id int64, accept b
 // ShipReplacement records the replacement parcel of a returned exchange,
 // which completes it.
 func (s *Service) ShipReplacement(ctx context.Context, staffID, id int64, in ParcelInput) (Request, error) {
-	if err := in.validate(s.orders.Carriers()); err != nil {
-		return Request{}, err
-	}
 	r, err := s.get(ctx, id)
 	if err != nil {
 		return Request{}, err
@@ -743,6 +742,11 @@ func (s *Service) ShipReplacement(ctx context.Context, staffID, id int64, in Par
 		if _, err := s.orders.LockForAfterSale(ctx, r.OrderID, anyOrderStatus...); err != nil {
 			return err
 		}
+		p, err := s.track(ctx, ParcelReplacement, r, in)
+		if err != nil {
+			return err
+		}
+		in.Carrier, in.TrackingNo = p.Carrier, p.TrackingNo
 		if err := s.move(ctx, &r, []Status{StatusReturned}, StatusCompleted, map[string]any{
 			"replacement_carrier": in.Carrier, "replacement_tracking_no": in.TrackingNo, "ended_at": s.now(),
 		}, actor, "replacement shipped with "+in.Carrier+" "+in.TrackingNo); err != nil {
@@ -1108,4 +1112,24 @@ func (s *Service) AdminGet(ctx context.Context, id int64) (Detail, error) {
 		}
 	}
 	return d, nil
+}
+
+// ParcelStates returns the tracking states of a request's return and
+// replacement parcels ("" when none, or before the courier reports).
+func (s *Service) ParcelStates(ctx context.Context, r Request) (ret, replacement string, err error) {
+	if r.ReturnTrackingNo != "" {
+		m, err := s.parcels.Of(ctx, ParcelReturn, []int64{r.ID})
+		if err != nil {
+			return "", "", apperr.From(err)
+		}
+		ret = m[r.ID].State
+	}
+	if r.ReplacementTrackingNo != "" {
+		m, err := s.parcels.Of(ctx, ParcelReplacement, []int64{r.ID})
+		if err != nil {
+			return "", "", apperr.From(err)
+		}
+		replacement = m[r.ID].State
+	}
+	return ret, replacement, nil
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/minimall/minimall/internal/aftersale"
 	"github.com/minimall/minimall/internal/catalog"
+	"github.com/minimall/minimall/internal/logistics"
 	"github.com/minimall/minimall/internal/platform/jobs"
 )
 
@@ -14,8 +15,9 @@ import (
 const afterSaleJobsEvery = 10 * time.Second
 
 // buildAfterSales wires the after-sales module to the order service, the
-// catalog's stock and the payment module's refund service, and registers
-// its jobs. It runs after buildOrders and buildPayments.
+// catalog's stock, the payment module's refund service and the logistics
+// module's tracking of return and replacement parcels, and registers its
+// jobs. It runs after buildOrders, buildPayments and buildLogistics.
 func (a *App) buildAfterSales() error {
 	store, err := aftersale.NewStore(a.db)
 	if err != nil {
@@ -23,7 +25,7 @@ func (a *App) buildAfterSales() error {
 	}
 	if a.afterSales, err = aftersale.NewService(aftersale.Deps{
 		DB: a.db, Store: store, Orders: a.orders, Catalog: afterSaleCatalog{a.catalogSvc.Store()},
-		Refunds: a.payments, Audit: a.audit, Clock: a.clock, Log: a.log,
+		Refunds: a.payments, Parcels: afterSaleParcels{a.logistics}, Audit: a.audit, Clock: a.clock, Log: a.log,
 	}, aftersale.Config{
 		Window: a.cfg.AfterSale.Window, AutoApprove: a.cfg.AfterSale.AutoApprove, ReturnWindow: a.cfg.AfterSale.ReturnWindow,
 	}); err != nil {
@@ -64,4 +66,34 @@ func (c afterSaleCatalog) TakeStock(ctx context.Context, skuID, n int64) (bool, 
 
 func (c afterSaleCatalog) ReturnStock(ctx context.Context, skuID, n int64) (bool, error) {
 	return c.store.IncrementStock(ctx, skuID, n)
+}
+
+// afterSaleParcels is the logistics module as after-sales see it: return
+// and replacement parcels, tracked like outbound ones.
+type afterSaleParcels struct{ svc *logistics.Service }
+
+var parcelKinds = map[string]string{
+	aftersale.ParcelReturn:      logistics.KindReturn,
+	aftersale.ParcelReplacement: logistics.KindReplacement,
+}
+
+func (p afterSaleParcels) Track(ctx context.Context, kind string, id int64, carrier, trackingNo, phone string) (aftersale.Parcel, error) {
+	got, err := p.svc.TrackParcel(ctx, parcelKinds[kind], id, carrier, trackingNo, phone)
+	if err != nil {
+		return aftersale.Parcel{}, err
+	}
+	return aftersale.Parcel{Carrier: got.Carrier, TrackingNo: got.TrackingNo, State: got.State}, nil
+}
+
+func (p afterSaleParcels) Of(ctx context.Context, kind string, ids []int64) (map[int64]aftersale.Parcel, error) {
+	list, err := p.svc.ParcelsOf(ctx, parcelKinds[kind], ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]aftersale.Parcel, len(list))
+	for _, x := range list {
+		// The newest parcel of a request is the one it shows.
+		out[x.RefID] = aftersale.Parcel{Carrier: x.Carrier, TrackingNo: x.TrackingNo, State: x.State}
+	}
+	return out, nil
 }

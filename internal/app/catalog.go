@@ -6,9 +6,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/minimall/minimall/internal/address"
 	"github.com/minimall/minimall/internal/cart"
 	"github.com/minimall/minimall/internal/catalog"
-	"github.com/minimall/minimall/internal/user"
 )
 
 // buildCatalog wires the catalog (public reads from the read cache, staff
@@ -53,14 +53,14 @@ func (a *App) buildCatalog() error {
 	if a.cartH, err = cart.NewHandlers(a.carts); err != nil {
 		return err
 	}
-	addrStore, err := user.NewAddressStore(a.db)
+	addrStore, err := address.NewStore(a.db)
 	if err != nil {
 		return err
 	}
-	if a.addresses, err = user.NewAddressService(a.db, addrStore, a.clock); err != nil {
+	if a.addresses, err = address.NewService(a.db, addrStore, a.clock); err != nil {
 		return err
 	}
-	a.addressesH, err = user.NewAddressHandlers(a.addresses)
+	a.addressesH, err = address.NewHandlers(a.addresses)
 	return err
 }
 

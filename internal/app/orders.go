@@ -7,13 +7,13 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/minimall/minimall/internal/address"
 	"github.com/minimall/minimall/internal/auth"
 	"github.com/minimall/minimall/internal/cart"
 	"github.com/minimall/minimall/internal/catalog"
 	"github.com/minimall/minimall/internal/order"
 	"github.com/minimall/minimall/internal/platform/jobs"
 	"github.com/minimall/minimall/internal/platform/ratelimit"
-	"github.com/minimall/minimall/internal/user"
 )
 
 // Order jobs run on these intervals (ARCHITECTURE.md: 10 s or less).
@@ -122,7 +122,7 @@ func (c orderCart) Remove(ctx context.Context, customerID int64, ordered []order
 }
 
 // orderAddresses is the address book as checkout sees it.
-type orderAddresses struct{ svc *user.AddressService }
+type orderAddresses struct{ svc *address.Service }
 
 func (c orderAddresses) Address(ctx context.Context, customerID, id int64) (order.Address, error) {
 	a, err := c.svc.Get(ctx, customerID, id)

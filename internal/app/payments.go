@@ -48,7 +48,7 @@ func (a *App) buildPayments() error {
 		channels = append(channels, g)
 	}
 	if a.payments, err = payment.NewService(payment.Deps{
-		DB: a.db, Store: store, Orders: paymentOrders{a: a}, Identities: a.users, Channels: channels,
+		DB: a.db, Store: store, Orders: paymentOrders{a: a}, Identities: a.customers, Channels: channels,
 		Clock: a.clock, Log: a.log, PublicBaseURL: a.cfg.HTTP.PublicBaseURL, MaxNotifyBody: int64(a.cfg.HTTP.MaxBody),
 		ReconcileAfter: a.cfg.Payment.ReconcileAfter,
 	}); err != nil {

@@ -242,6 +242,9 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (Order, bool, 
 	if len(q.ShortSKUIDs) > 0 {
 		return Order{}, false, outOfStock(q.ShortSKUIDs)
 	}
+	if err := s.store.EnsureGuard(ctx, in.CustomerID, s.now()); err != nil {
+		return Order{}, false, asAppErr(err)
+	}
 	for attempt := 1; ; attempt++ {
 		o, err := s.place(ctx, in, hash, addr, q)
 		if err == nil {

@@ -7,8 +7,8 @@ import (
 	"net/url"
 
 	"github.com/minimall/minimall/internal/apperr"
+	"github.com/minimall/minimall/internal/customer"
 	"github.com/minimall/minimall/internal/platform/alipay"
-	"github.com/minimall/minimall/internal/user"
 )
 
 // NotifyPathAlipay is where Alipay delivers notifications.
@@ -60,7 +60,7 @@ func (g alipayGateway) Prepay(ctx context.Context, a Attempt, p Payer) (string, 
 		OutTradeNo: a.OutTradeNo, Subject: a.Description, AmountFen: a.AmountFen, TimeExpire: a.ExpiresAt,
 		NotifyURL: a.NotifyURL,
 	}
-	if p.Kind == user.KindAlipayOpenID {
+	if p.Kind == customer.KindAlipayOpenID {
 		req.BuyerOpenID = p.Subject
 	} else {
 		req.BuyerID = p.Subject

@@ -394,8 +394,7 @@ func (s *Service) checkPaid(p Paid, a Attempt, found bool) check {
 	case s.channels[p.Channel] == nil || !s.channels[p.Channel].Owns(p):
 		return check{kind: AnomalyMerchantMismatch, detail: fmt.Sprintf("app %q merchant %q are not ours", p.AppID, p.MerchantID)}
 	case p.TotalFen != a.AmountFen || (p.Currency != "" && p.Currency != "CNY"):
-		return check{kind: AnomalyAmountMismatch, expectedFen: a.AmountFen,
-			detail: fmt.Sprintf("order amount %d %s, the attempt is %d CNY", p.TotalFen, p.Currency, a.AmountFen)}
+		return check{kind: AnomalyAmountMismatch, expectedFen: a.AmountFen, detail: amountMismatch(p, a)}
 	case p.ProviderTxnID == "":
 		return check{kind: AnomalyUnknownTrade, detail: "a paid trade without the platform's transaction id"}
 	case a.Status == StatusSucceeded && a.ProviderTxnID != p.ProviderTxnID:
@@ -403,6 +402,17 @@ func (s *Service) checkPaid(p Paid, a Attempt, found bool) check {
 			detail: fmt.Sprintf("transaction %s for an attempt paid by %s", p.ProviderTxnID, a.ProviderTxnID)}
 	}
 	return check{}
+}
+
+// amountMismatch says what the platform reported against what the attempt
+// asked for, both in fen (the smallest unit of CNY), naming any other
+// currency as the platform sent it.
+func amountMismatch(p Paid, a Attempt) string {
+	if p.Currency != "" && p.Currency != "CNY" {
+		return fmt.Sprintf("the notification's amount is %d in the smallest unit of %s, the payment attempt's is %d fen (CNY)",
+			p.TotalFen, p.Currency, a.AmountFen)
+	}
+	return fmt.Sprintf("the notification's amount is %d fen, the payment attempt's is %d fen", p.TotalFen, a.AmountFen)
 }
 
 // settle applies a payment the platform reported, from a notification (src)

@@ -28,6 +28,7 @@ func (a *App) buildPayments() error {
 		if err != nil {
 			return err
 		}
+		wc.Timeout = a.cfg.Payment.PlatformTimeout
 		client, err := wechatpay.New(wc, a.clock)
 		if err != nil {
 			return err

@@ -103,6 +103,7 @@ type Server struct {
 	mu            sync.Mutex
 	wechatTokens  map[string]bool // access tokens issued by /cgi-bin/token
 	alipayMethods map[string]alipayMethod
+	hung          map[string]chan struct{} // platforms whose API calls hang, each closed to let them go (hang.go)
 
 	wechatPay        *wechatPay        // WeChat Pay's merchant, trades and deliveries (wechatpay.go)
 	alipayPay        *alipayPay        // Alipay's trades and notifications (alipay_trade.go)
@@ -152,6 +153,7 @@ func New(opts Options) (*Server, error) {
 	s.mux.HandleFunc("GET /_sandbox/health", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+	s.mux.HandleFunc("POST /_sandbox/hang", s.controlHang)
 	s.registerWeChat()
 	s.registerAlipay()
 	if s.wechatPay, err = newWeChatPay(&s.settings, keys, opts.WeChatPayNotifySchedule); err != nil {
@@ -168,7 +170,13 @@ func New(opts Options) (*Server, error) {
 }
 
 // ServeHTTP serves the platforms' routes and the control routes.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// A platform made to hang (Hang) holds the call until the caller gives up.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.hold(r) {
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
 
 // Settings returns the credentials to configure minimall with.
 func (s *Server) Settings() Settings { return s.settings }

@@ -54,6 +54,7 @@ var Keys = []Key{
 	{"MINIMALL_COURIER_SALT", "courier.salt", "", "salt that signs courier tracking pushes"},
 	{"MINIMALL_SANDBOX_ADDR", "sandbox.addr", "127.0.0.1:8090", "listen address of the sandbox in demo mode"},
 	{"MINIMALL_PAYMENT_RECONCILE_AFTER", "payment.reconcile_after", "60s", "query a payment attempt still pending this long after prepay"},
+	{"MINIMALL_PAYMENT_PLATFORM_TIMEOUT", "payment.platform_timeout", "10s", "longest wait for one WeChat Pay or Alipay call; a call cut there answers 503 upstream_unavailable"},
 	{"MINIMALL_REDIS_ADDR", "redis.addr", "", "optional Redis host:port for shared cache invalidation and rate limits"},
 	{"MINIMALL_DEBUG_ADDR", "debug.addr", "", "loopback host:port of the Go profiler (pprof) listener; empty: no listener"},
 	{"MINIMALL_BOOTSTRAP_OWNER", "bootstrap.owner", "", "username of the first staff owner, created on an empty database"},

@@ -38,14 +38,16 @@ func (a *App) buildOrders() error {
 		return err
 	}
 	a.orders, err = order.NewService(order.Deps{
-		DB: a.db, Store: store, Catalog: orderCatalog{a.catalogSvc.Store()}, Cart: orderCart{a.carts},
-		Addresses: orderAddresses{a.addresses}, Payments: a.payments, Carriers: carriers,
+		DB: a.db, Store: store, Catalog: orderCatalog{store: a.catalogSvc.Store(), svc: a.catalogSvc}, Cart: orderCart{a.carts},
+		Addresses: orderAddresses{a.addresses}, Payments: a.payments, Shipping: orderShipping{a}, Carriers: carriers,
 		Audit: a.audit, Clock: a.clock, Log: a.log,
 	}, order.Config{
 		PayTimeout:  a.cfg.Order.PayTimeout,
 		AutoConfirm: a.cfg.Order.AutoConfirm,
-		Pricing:     order.Pricing{FreightFen: a.cfg.Order.FreightFen, FreeOverFen: a.cfg.Order.FreeFreightOverFen},
-		MaxUnpaid:   a.cfg.Order.MaxUnpaid,
+		// The delivery clock (MINIMALL_ORDER_AUTO_CONFIRM_AFTER_DELIVERY).
+		AutoConfirmAfterDelivery: a.cfg.Order.AutoConfirmAfterDelivery,
+		Pricing:                  order.Pricing{FreightFen: a.cfg.Order.FreightFen, FreeOverFen: a.cfg.Order.FreeFreightOverFen},
+		MaxUnpaid:                a.cfg.Order.MaxUnpaid,
 	})
 	if err != nil {
 		return err
@@ -71,7 +73,10 @@ func (a *App) buildOrders() error {
 }
 
 // orderCatalog is the catalog as checkout sees it.
-type orderCatalog struct{ store *catalog.Store }
+type orderCatalog struct {
+	store *catalog.Store
+	svc   *catalog.Service
+}
 
 func (c orderCatalog) SKUs(ctx context.Context, ids []int64) (map[int64]order.SKU, error) {
 	items, err := c.store.Items(ctx, ids)
@@ -96,6 +101,10 @@ func (c orderCatalog) ReturnStock(ctx context.Context, skuID, n int64) (bool, er
 
 func (c orderCatalog) AddSales(ctx context.Context, productID, n int64) error {
 	return c.store.AddSales(ctx, productID, n)
+}
+
+func (c orderCatalog) StockChanged(ctx context.Context, productIDs []int64) {
+	c.svc.StockChanged(ctx, productIDs...)
 }
 
 // orderCart is the cart as checkout sees it.

@@ -36,6 +36,10 @@ type Catalog interface {
 	ReturnStock(ctx context.Context, skuID, n int64) (bool, error)
 	// AddSales adds n to a product's sales counter.
 	AddSales(ctx context.Context, productID, n int64) error
+	// StockChanged announces, after commit and never inside a transaction,
+	// that the stock or sales of these products moved, so the product pages
+	// show it within the catalog's stock lag. It cannot fail.
+	StockChanged(ctx context.Context, productIDs []int64)
 }
 
 // CartLine is a selected line of a customer's cart.
@@ -97,3 +101,27 @@ func (NoPayments) CloseOpen(context.Context, int64) (bool, error) { return false
 
 // Attempts reports none.
 func (NoPayments) Attempts(context.Context, int64) ([]PaymentAttempt, error) { return nil, nil }
+
+// Shipping is the logistics module's side of an order: its parcels and its
+// WeChat shipping-info upload, for the reads that show them. The logistics
+// module owns both and moves the order through Service.MarkShipped,
+// MarkDelivered and CompleteByPlatform.
+type Shipping interface {
+	// Parcels returns the outbound parcels of the given orders, keyed by
+	// order id, oldest first.
+	Parcels(ctx context.Context, orderIDs []int64) (map[int64][]Parcel, error)
+	// Upload returns where the order's shipping-info upload stands.
+	Upload(ctx context.Context, orderID int64) (ShippingUpload, error)
+}
+
+// NoShipping is the Shipping of a shop without a logistics module: no
+// parcels, nothing uploaded.
+type NoShipping struct{}
+
+// Parcels reports none.
+func (NoShipping) Parcels(context.Context, []int64) (map[int64][]Parcel, error) { return nil, nil }
+
+// Upload reports nothing.
+func (NoShipping) Upload(context.Context, int64) (ShippingUpload, error) {
+	return ShippingUpload{}, nil
+}

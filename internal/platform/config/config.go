@@ -50,8 +50,10 @@ type Config struct {
 	Courier   Courier   `koanf:"courier"`
 	Sandbox   Sandbox   `koanf:"sandbox"`
 	Payment   Payment   `koanf:"payment"`
+	Catalog   Catalog   `koanf:"catalog"`
 	Redis     Redis     `koanf:"redis"`
 	Debug     Debug     `koanf:"debug"`
+	Metrics   Metrics   `koanf:"metrics"`
 	Bootstrap Bootstrap `koanf:"bootstrap"`
 }
 
@@ -62,6 +64,21 @@ type HTTP struct {
 	TrustedProxies List     `koanf:"trusted_proxies"`
 	MaxBody        ByteSize `koanf:"max_body"`
 	CORSOrigins    List     `koanf:"cors_origins"`
+	// APIDocs is "true", "false" or "" (the default: on in development and
+	// demo mode, off in production); see APIDocsEnabled.
+	APIDocs string `koanf:"api_docs"`
+}
+
+// APIDocsEnabled reports whether GET /docs serves the API reference: always
+// when api_docs is true, never when false, and outside production otherwise.
+func (c *Config) APIDocsEnabled() bool {
+	switch c.HTTP.APIDocs {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	return c.Env != EnvProduction
 }
 
 // DB selects and configures the system of record.
@@ -156,6 +173,10 @@ type Courier struct {
 	Salt     string `koanf:"salt"`
 }
 
+// Configured reports whether any courier credential is set; Validate then
+// requires all three.
+func (c Courier) Configured() bool { return c.Key != "" || c.Customer != "" || c.Salt != "" }
+
 // Sandbox configures the local platform simulator of demo mode.
 type Sandbox struct {
 	Addr string `koanf:"addr"`
@@ -168,6 +189,20 @@ type Payment struct {
 	PlatformTimeout time.Duration `koanf:"platform_timeout"`
 }
 
+// Catalog tunes the read cache of the public product pages
+// (docs/performance.md).
+type Catalog struct {
+	// CacheTTL is the safety TTL of a page that hears of no change.
+	CacheTTL time.Duration `koanf:"cache_ttl"`
+	// StockLag bounds how late stock and sales show on a product page; it
+	// is also every page's life while changes may have been missed.
+	StockLag time.Duration `koanf:"stock_lag"`
+	// ListTTL is the refresh schedule of list pages.
+	ListTTL time.Duration `koanf:"list_ttl"`
+	// CacheMaxBytes is the byte budget of the cached pages.
+	CacheMaxBytes ByteSize `koanf:"cache_max_bytes"`
+}
+
 // Redis optionally shares cache invalidation and rate limits across instances.
 type Redis struct {
 	Addr string `koanf:"addr"`
@@ -177,6 +212,14 @@ type Redis struct {
 // public router and may only listen on a loopback address.
 type Debug struct {
 	Addr string `koanf:"addr"`
+}
+
+// Metrics places the Prometheus endpoint: on its own listener when Addr is
+// set; otherwise on the public router, which production refuses unless
+// Public is set.
+type Metrics struct {
+	Addr   string `koanf:"addr"`
+	Public bool   `koanf:"public"`
 }
 
 // Bootstrap creates the first staff owner on an empty database.
@@ -294,6 +337,18 @@ func (c *Config) Validate() error {
 	if c.Debug.Addr != "" && !isLoopbackAddr(c.Debug.Addr) {
 		bad("MINIMALL_DEBUG_ADDR", "must be a loopback host:port such as 127.0.0.1:6060, got %q", c.Debug.Addr)
 	}
+	if c.Metrics.Addr != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics.Addr); err != nil {
+			bad("MINIMALL_METRICS_ADDR", "must be host:port: %v", err)
+		} else if c.Metrics.Addr == c.HTTP.Addr {
+			bad("MINIMALL_METRICS_ADDR", "must differ from MINIMALL_HTTP_ADDR")
+		}
+	}
+	switch c.HTTP.APIDocs {
+	case "", "true", "false":
+	default:
+		bad("MINIMALL_API_DOCS", "must be true or false, got %q", c.HTTP.APIDocs)
+	}
 	if c.HTTP.MaxBody < 1024 {
 		bad("MINIMALL_HTTP_MAX_BODY", "must be at least 1KiB")
 	}
@@ -399,8 +454,31 @@ func (c *Config) Validate() error {
 			bad("MINIMALL_ALIPAY_PUBLIC_KEY_FILE", "is required once Alipay is configured (or the three certificate files)")
 		}
 	}
+	if c.Courier.Configured() {
+		for _, f := range []struct{ env, val string }{
+			{"MINIMALL_COURIER_KEY", c.Courier.Key},
+			{"MINIMALL_COURIER_CUSTOMER", c.Courier.Customer},
+			{"MINIMALL_COURIER_SALT", c.Courier.Salt},
+		} {
+			if f.val == "" {
+				bad(f.env, "is required once the courier API is configured")
+			}
+		}
+	}
 	if _, _, err := net.SplitHostPort(c.Sandbox.Addr); err != nil {
 		bad("MINIMALL_SANDBOX_ADDR", "must be host:port: %v", err)
+	}
+	if c.Catalog.CacheTTL < time.Second || c.Catalog.CacheTTL > 24*time.Hour {
+		bad("MINIMALL_CATALOG_CACHE_TTL", "must be between 1s and 24h")
+	}
+	if c.Catalog.StockLag < 100*time.Millisecond || c.Catalog.StockLag > c.Catalog.CacheTTL {
+		bad("MINIMALL_CATALOG_STOCK_LAG", "must be between 100ms and MINIMALL_CATALOG_CACHE_TTL")
+	}
+	if c.Catalog.ListTTL < time.Second || c.Catalog.ListTTL > c.Catalog.CacheTTL {
+		bad("MINIMALL_CATALOG_LIST_TTL", "must be between 1s and MINIMALL_CATALOG_CACHE_TTL")
+	}
+	if c.Catalog.CacheMaxBytes < 1<<20 {
+		bad("MINIMALL_CATALOG_CACHE_MAX_BYTES", "must be at least 1MiB")
 	}
 	if c.Payment.ReconcileAfter < time.Second {
 		bad("MINIMALL_PAYMENT_RECONCILE_AFTER", "must be at least 1s")

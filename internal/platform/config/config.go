@@ -63,6 +63,21 @@ type HTTP struct {
 	TrustedProxies List     `koanf:"trusted_proxies"`
 	MaxBody        ByteSize `koanf:"max_body"`
 	CORSOrigins    List     `koanf:"cors_origins"`
+	// APIDocs is "true", "false" or "" (the default: on in development and
+	// demo mode, off in production); see APIDocsEnabled.
+	APIDocs string `koanf:"api_docs"`
+}
+
+// APIDocsEnabled reports whether GET /docs serves the API reference: always
+// when api_docs is true, never when false, and outside production otherwise.
+func (c *Config) APIDocsEnabled() bool {
+	switch c.HTTP.APIDocs {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	return c.Env != EnvProduction
 }
 
 // DB selects and configures the system of record.
@@ -306,6 +321,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Debug.Addr != "" && !isLoopbackAddr(c.Debug.Addr) {
 		bad("MINIMALL_DEBUG_ADDR", "must be a loopback host:port such as 127.0.0.1:6060, got %q", c.Debug.Addr)
+	}
+	switch c.HTTP.APIDocs {
+	case "", "true", "false":
+	default:
+		bad("MINIMALL_API_DOCS", "must be true or false, got %q", c.HTTP.APIDocs)
 	}
 	if c.HTTP.MaxBody < 1024 {
 		bad("MINIMALL_HTTP_MAX_BODY", "must be at least 1KiB")

@@ -17,6 +17,7 @@ var Keys = []Key{
 	{"MINIMALL_TRUSTED_PROXIES", "http.trusted_proxies", "", "comma-separated IPs or CIDRs whose X-Forwarded-For is believed"},
 	{"MINIMALL_HTTP_MAX_BODY", "http.max_body", "1MiB", "request body limit"},
 	{"MINIMALL_CORS_ORIGINS", "http.cors_origins", "", "comma-separated origins allowed to call the admin API from a browser"},
+	{"MINIMALL_API_DOCS", "http.api_docs", "", "serve the API reference at /docs: true or false (empty: on in development and demo mode, off in production)"},
 	{"MINIMALL_DB_DRIVER", "db.driver", DriverSQLite, "sqlite or mysql"},
 	{"MINIMALL_DB_DSN", "db.dsn", "data/minimall.db", "SQLite file path, or a go-sql-driver MySQL DSN"},
 	{"MINIMALL_JWT_SECRET", "jwt.secret", DevJWTSecret, "HMAC secret for access tokens, at least 32 bytes"},

@@ -129,6 +129,7 @@ func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App,
 		MaxBody:        int64(cfg.HTTP.MaxBody),
 		TrustedProxies: cfg.HTTP.TrustedProxies,
 		CORSOrigins:    cfg.HTTP.CORSOrigins,
+		TooLarge:       notifyTooLarge(),
 	})
 	if err != nil {
 		return nil, err
@@ -141,6 +142,7 @@ func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App,
 	}
 	a.routes(e)
 	a.buildDebug()
+	a.buildMetricsListener()
 	return a, nil
 }
 

@@ -53,6 +53,7 @@ type Config struct {
 	Catalog   Catalog   `koanf:"catalog"`
 	Redis     Redis     `koanf:"redis"`
 	Debug     Debug     `koanf:"debug"`
+	Metrics   Metrics   `koanf:"metrics"`
 	Bootstrap Bootstrap `koanf:"bootstrap"`
 }
 
@@ -207,6 +208,14 @@ type Debug struct {
 	Addr string `koanf:"addr"`
 }
 
+// Metrics places the Prometheus endpoint: on its own listener when Addr is
+// set; otherwise on the public router, which production refuses unless
+// Public is set.
+type Metrics struct {
+	Addr   string `koanf:"addr"`
+	Public bool   `koanf:"public"`
+}
+
 // Bootstrap creates the first staff owner on an empty database.
 type Bootstrap struct {
 	Owner             string `koanf:"owner"`
@@ -321,6 +330,13 @@ func (c *Config) Validate() error {
 	}
 	if c.Debug.Addr != "" && !isLoopbackAddr(c.Debug.Addr) {
 		bad("MINIMALL_DEBUG_ADDR", "must be a loopback host:port such as 127.0.0.1:6060, got %q", c.Debug.Addr)
+	}
+	if c.Metrics.Addr != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics.Addr); err != nil {
+			bad("MINIMALL_METRICS_ADDR", "must be host:port: %v", err)
+		} else if c.Metrics.Addr == c.HTTP.Addr {
+			bad("MINIMALL_METRICS_ADDR", "must differ from MINIMALL_HTTP_ADDR")
+		}
 	}
 	switch c.HTTP.APIDocs {
 	case "", "true", "false":

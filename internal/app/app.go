@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/minimall/minimall/docs"
 	"github.com/minimall/minimall/internal/address"
@@ -22,6 +23,7 @@ import (
 	"github.com/minimall/minimall/internal/cart"
 	"github.com/minimall/minimall/internal/catalog"
 	"github.com/minimall/minimall/internal/customer"
+	"github.com/minimall/minimall/internal/logistics"
 	"github.com/minimall/minimall/internal/order"
 	"github.com/minimall/minimall/internal/payment"
 	"github.com/minimall/minimall/internal/platform/alipay"
@@ -83,6 +85,10 @@ type App struct {
 	checkoutLimit *ratelimit.Limiter
 	payLimit      *ratelimit.Limiter
 
+	// Logistics: parcels, tracking, the WeChat shipping-info upload.
+	logistics  *logistics.Service
+	logisticsH *logistics.Handlers
+
 	// Payments: attempts, prepay, platform notifications and the cancel gate.
 	payments  *payment.Service
 	paymentsH *payment.Handlers
@@ -122,6 +128,9 @@ func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App,
 		return nil, err
 	}
 	if err := a.buildOrders(); err != nil {
+		return nil, err
+	}
+	if err := a.buildLogistics(); err != nil {
 		return nil, err
 	}
 	e, err := httpx.NewEngine(httpx.Options{
@@ -210,9 +219,14 @@ func (a *App) buildIdentity() error {
 func (a *App) buildPlatformLogins() error {
 	var err error
 	if a.cfg.WeChat.Configured() {
-		if a.wechat, err = wechat.New(wechat.Config{
-			AppID: a.cfg.WeChat.AppID, Secret: a.cfg.WeChat.Secret, APIBase: a.cfg.WeChat.APIBase,
-		}); err != nil {
+		wc := wechat.Config{AppID: a.cfg.WeChat.AppID, Secret: a.cfg.WeChat.Secret, APIBase: a.cfg.WeChat.APIBase}
+		if a.cfg.Redis.Addr != "" {
+			// One access token shared by every instance.
+			if wc.Cache, err = wechat.NewRedisCache(redis.NewClient(&redis.Options{Addr: a.cfg.Redis.Addr})); err != nil {
+				return err
+			}
+		}
+		if a.wechat, err = wechat.New(wc); err != nil {
 			return err
 		}
 	}

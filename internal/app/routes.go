@@ -59,6 +59,7 @@ func (a *App) routes(e *gin.Engine) {
 	customer.POST("/orders/:id/cancel", a.ordersH.Cancel)
 	customer.POST("/orders/:id/confirm", a.ordersH.Confirm)
 	customer.POST("/orders/:id/pay", a.payLimit.PerKey(customerKey, "too many payment requests in a short time; wait a moment"), a.paymentsH.Pay)
+	customer.GET("/orders/:id/tracking", a.logisticsH.Tracking)
 
 	// Staff login is the one admin route without a token.
 	api.POST("/admin/auth/login", a.loginLimit.PerIP(), httpx.NoStore(), a.staffH.Login)
@@ -83,7 +84,9 @@ func (a *App) routes(e *gin.Engine) {
 	admin.POST("/skus/:id/stock", auth.Require(auth.PermStockAdjust), a.catalogH.AdjustStock)
 	admin.GET("/orders", auth.Require(auth.PermOrdersView), a.ordersH.AdminList)
 	admin.GET("/orders/:id", auth.Require(auth.PermOrdersView), a.ordersH.AdminGet)
-	admin.POST("/orders/:id/ship", auth.Require(auth.PermOrdersShip), a.ordersH.Ship)
+	admin.POST("/orders/:id/ship", auth.Require(auth.PermOrdersShip), a.logisticsH.Ship)
+	admin.PUT("/orders/:id/parcels/:parcel_id", auth.Require(auth.PermOrdersShip), a.logisticsH.CorrectParcel)
+	admin.POST("/orders/:id/shipping-upload/retry", auth.Require(auth.PermOrdersShip), a.logisticsH.RetryUpload)
 	admin.GET("/payment-anomalies", auth.Require(auth.PermOrdersView), a.paymentsH.AdminAnomalies)
 	admin.POST("/payment-anomalies/:id/resolve", auth.Require(auth.PermPaymentsResolve), a.paymentsH.ResolveAnomaly)
 
@@ -92,6 +95,7 @@ func (a *App) routes(e *gin.Engine) {
 	notify.POST("/wechatpay", a.paymentsH.WeChatNotify)
 	notify.POST("/wechatpay/refund", a.paymentsH.WeChatRefundNotify)
 	notify.POST("/alipay", a.paymentsH.AlipayNotify)
+	notify.POST("/courier", a.logisticsH.CourierPush)
 	notify.GET("/wechat", a.wechatPush.Verify)
 	notify.POST("/wechat", a.wechatPush.Receive)
 }

@@ -111,10 +111,15 @@ func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App,
 	if err := a.buildCatalog(); err != nil {
 		return nil, err
 	}
+	if err := a.buildOrders(); err != nil {
+		return nil, err
+	}
 	if err := a.buildPayments(); err != nil {
 		return nil, err
 	}
-	if err := a.buildOrders(); err != nil {
+	// Orders sit below payments, which read and pay them; the order module
+	// asks payments to close open trades before a cancel through its port.
+	if err := a.orders.ConnectPayments(a.payments); err != nil {
 		return nil, err
 	}
 	e, err := httpx.NewEngine(httpx.Options{

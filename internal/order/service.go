@@ -11,8 +11,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/minimall/minimall/internal/address"
 	"github.com/minimall/minimall/internal/apperr"
 	"github.com/minimall/minimall/internal/audit"
+	"github.com/minimall/minimall/internal/cart"
+	"github.com/minimall/minimall/internal/catalog"
 	"github.com/minimall/minimall/internal/platform/clock"
 	"github.com/minimall/minimall/internal/platform/db"
 )
@@ -46,14 +49,15 @@ func (c Config) validate() error {
 	return nil
 }
 
-// Deps are the Service's collaborators; every one is required.
+// Deps are the Service's collaborators; every one is required. The payment
+// gate is not among them: the payment module is built on this service, so it
+// is connected afterwards with ConnectPayments.
 type Deps struct {
 	DB        *db.DB
 	Store     *Store
-	Catalog   Catalog
-	Cart      Cart
-	Addresses Addresses
-	Payments  PaymentGate
+	Catalog   *catalog.Service
+	Cart      *cart.Service
+	Addresses *address.Service
 	Carriers  *Carriers
 	Audit     *audit.Log
 	Clock     clock.Clock
@@ -64,9 +68,9 @@ type Deps struct {
 type Service struct {
 	db        *db.DB
 	store     *Store
-	catalog   Catalog
-	cart      Cart
-	addresses Addresses
+	catalog   *catalog.Service
+	cart      *cart.Service
+	addresses *address.Service
 	payments  PaymentGate
 	carriers  *Carriers
 	audit     *audit.Log
@@ -79,14 +83,37 @@ type Service struct {
 // an invalid configuration.
 func NewService(d Deps, cfg Config) (*Service, error) {
 	if d.DB == nil || d.Store == nil || d.Catalog == nil || d.Cart == nil || d.Addresses == nil ||
-		d.Payments == nil || d.Carriers == nil || d.Audit == nil || d.Clock == nil || d.Log == nil {
+		d.Carriers == nil || d.Audit == nil || d.Clock == nil || d.Log == nil {
 		return nil, errors.New("order: nil dependency")
 	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	return &Service{db: d.DB, store: d.Store, catalog: d.Catalog, cart: d.Cart, addresses: d.Addresses,
-		payments: d.Payments, carriers: d.Carriers, audit: d.Audit, clock: d.Clock, log: d.Log, cfg: cfg}, nil
+		carriers: d.Carriers, audit: d.Audit, clock: d.Clock, log: d.Log, cfg: cfg}, nil
+}
+
+// ConnectPayments gives the service its payment gate. The composition root
+// calls it once, after building the payment module on this service and
+// before serving; it refuses nil and a second gate.
+func (s *Service) ConnectPayments(g PaymentGate) error {
+	if g == nil {
+		return errors.New("order: nil payment gate")
+	}
+	if s.payments != nil {
+		return errors.New("order: payment gate already connected")
+	}
+	s.payments = g
+	return nil
+}
+
+// gate returns the payment gate, or an internal error when none was
+// connected (a wiring mistake, never a customer's).
+func (s *Service) gate() (PaymentGate, error) {
+	if s.payments == nil {
+		return nil, apperr.Internal(errors.New("order: no payment gate connected"))
+	}
+	return s.payments, nil
 }
 
 // now is the clock's time at the databases' precision (milliseconds), so
@@ -151,7 +178,7 @@ func (s *Service) quote(ctx context.Context, lines []LineInput) (Quote, error) {
 	for i, l := range lines {
 		ids[i] = l.SKUID
 	}
-	skus, err := s.catalog.SKUs(ctx, ids)
+	skus, err := s.catalog.Items(ctx, ids)
 	if err != nil {
 		return Quote{}, asAppErr(err)
 	}
@@ -169,7 +196,7 @@ func (s *Service) quote(ctx context.Context, lines []LineInput) (Quote, error) {
 			continue
 		}
 		sub := k.PriceFen * l.Quantity
-		q.Items = append(q.Items, Item{SKUID: k.ID, ProductID: k.ProductID, Title: k.Title, SpecText: k.SpecText,
+		q.Items = append(q.Items, Item{SKUID: k.SKUID, ProductID: k.ProductID, Title: k.Title, SpecText: k.SpecText,
 			Image: k.Image, PriceFen: k.PriceFen, Quantity: l.Quantity, SubtotalFen: sub})
 		q.GoodsFen += sub
 	}
@@ -188,7 +215,7 @@ func (s *Service) Preview(ctx context.Context, in CheckoutInput) (Quote, error) 
 		return Quote{}, err
 	}
 	if in.AddressID != 0 {
-		if _, err := s.addresses.Address(ctx, in.CustomerID, in.AddressID); err != nil {
+		if _, err := s.addresses.Get(ctx, in.CustomerID, in.AddressID); err != nil {
 			return Quote{}, asAppErr(err)
 		}
 	}
@@ -223,10 +250,11 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (Order, bool, 
 			return o, false, err
 		}
 	}
-	addr, err := s.addresses.Address(ctx, in.CustomerID, in.AddressID)
+	a, err := s.addresses.Get(ctx, in.CustomerID, in.AddressID)
 	if err != nil {
 		return Order{}, false, asAppErr(err)
 	}
+	addr := snapshotAddress(a)
 	lines, err := s.lines(ctx, &in)
 	if err != nil {
 		return Order{}, false, err
@@ -336,11 +364,11 @@ func (s *Service) place(ctx context.Context, in CheckoutInput, hash string, addr
 			return err
 		}
 		if in.FromCart {
-			ordered := make([]CartLine, len(q.Items))
+			ordered := make([]cart.Ordered, len(q.Items))
 			for i, it := range q.Items {
-				ordered[i] = CartLine{SKUID: it.SKUID, Quantity: it.Quantity}
+				ordered[i] = cart.Ordered{SKUID: it.SKUID, Quantity: it.Quantity}
 			}
-			if err := s.cart.Remove(ctx, in.CustomerID, ordered); err != nil {
+			if err := s.cart.RemoveOrdered(ctx, in.CustomerID, ordered); err != nil {
 				return err
 			}
 		}
@@ -451,7 +479,11 @@ func (s *Service) AdminGet(ctx context.Context, id int64) (Detail, error) {
 	if d.Shipments, err = s.store.Shipments(ctx, id); err != nil {
 		return Detail{}, apperr.Internal(err)
 	}
-	if d.Payments, err = s.payments.Attempts(ctx, id); err != nil {
+	gate, err := s.gate()
+	if err != nil {
+		return Detail{}, err
+	}
+	if d.Payments, err = gate.Attempts(ctx, id); err != nil {
 		return Detail{}, apperr.Internal(err)
 	}
 	return d, nil
@@ -501,7 +533,11 @@ func (s *Service) cancel(ctx context.Context, o Order, actor Actor, reason strin
 	if err := o.CanCancel(); err != nil {
 		return err
 	}
-	paid, err := s.payments.CloseOpen(ctx, o.ID)
+	gate, err := s.gate()
+	if err != nil {
+		return err
+	}
+	paid, err := gate.CloseOpen(ctx, o.ID)
 	if err != nil {
 		return asAppErr(err)
 	}

@@ -13,7 +13,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/minimall/minimall/docs"
 	"github.com/minimall/minimall/internal/address"
+	"github.com/minimall/minimall/internal/apidocs"
 	"github.com/minimall/minimall/internal/audit"
 	"github.com/minimall/minimall/internal/auth"
 	"github.com/minimall/minimall/internal/cart"
@@ -83,6 +85,10 @@ type App struct {
 	// Payments: attempts, prepay, platform notifications and the cancel gate.
 	payments  *payment.Service
 	paymentsH *payment.Handlers
+
+	// apiDocsH serves the API reference at /docs; nil when it is off
+	// (http.api_docs, off in production by default).
+	apiDocsH *apidocs.Handlers
 }
 
 // Job is long-running background work that is not a step job (a listener,
@@ -133,6 +139,11 @@ func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App,
 		return nil, err
 	}
 	a.engine = e
+	if cfg.APIDocsEnabled() {
+		if a.apiDocsH, err = apidocs.NewHandlers(docs.OpenAPI); err != nil {
+			return nil, err
+		}
+	}
 	a.routes(e)
 	a.buildDebug()
 	return a, nil

@@ -18,6 +18,13 @@ func (a *App) routes(e *gin.Engine) {
 	e.GET("/readyz", a.readyz)
 	e.GET("/metrics", a.metrics.Handler())
 
+	// The API reference, when configured (on in development and demo mode).
+	if a.apiDocsH != nil {
+		e.GET("/docs", a.apiDocsH.Page)
+		e.GET("/docs/openapi.yaml", a.apiDocsH.Spec)
+		e.GET("/docs/assets/:name", a.apiDocsH.Asset)
+	}
+
 	api := e.Group("/api/v1")
 
 	// Public customer routes: login, refresh, catalog reads.

@@ -50,6 +50,7 @@ type Config struct {
 	Courier   Courier   `koanf:"courier"`
 	Sandbox   Sandbox   `koanf:"sandbox"`
 	Payment   Payment   `koanf:"payment"`
+	Catalog   Catalog   `koanf:"catalog"`
 	Redis     Redis     `koanf:"redis"`
 	Debug     Debug     `koanf:"debug"`
 	Bootstrap Bootstrap `koanf:"bootstrap"`
@@ -62,6 +63,21 @@ type HTTP struct {
 	TrustedProxies List     `koanf:"trusted_proxies"`
 	MaxBody        ByteSize `koanf:"max_body"`
 	CORSOrigins    List     `koanf:"cors_origins"`
+	// APIDocs is "true", "false" or "" (the default: on in development and
+	// demo mode, off in production); see APIDocsEnabled.
+	APIDocs string `koanf:"api_docs"`
+}
+
+// APIDocsEnabled reports whether GET /docs serves the API reference: always
+// when api_docs is true, never when false, and outside production otherwise.
+func (c *Config) APIDocsEnabled() bool {
+	switch c.HTTP.APIDocs {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	return c.Env != EnvProduction
 }
 
 // DB selects and configures the system of record.
@@ -164,6 +180,20 @@ type Sandbox struct {
 // Payment holds payment rules.
 type Payment struct {
 	ReconcileAfter time.Duration `koanf:"reconcile_after"`
+}
+
+// Catalog tunes the read cache of the public product pages
+// (docs/performance.md).
+type Catalog struct {
+	// CacheTTL is the safety TTL of a page that hears of no change.
+	CacheTTL time.Duration `koanf:"cache_ttl"`
+	// StockLag bounds how late stock and sales show on a product page; it
+	// is also every page's life while changes may have been missed.
+	StockLag time.Duration `koanf:"stock_lag"`
+	// ListTTL is the refresh schedule of list pages.
+	ListTTL time.Duration `koanf:"list_ttl"`
+	// CacheMaxBytes is the byte budget of the cached pages.
+	CacheMaxBytes ByteSize `koanf:"cache_max_bytes"`
 }
 
 // Redis optionally shares cache invalidation and rate limits across instances.
@@ -292,6 +322,11 @@ func (c *Config) Validate() error {
 	if c.Debug.Addr != "" && !isLoopbackAddr(c.Debug.Addr) {
 		bad("MINIMALL_DEBUG_ADDR", "must be a loopback host:port such as 127.0.0.1:6060, got %q", c.Debug.Addr)
 	}
+	switch c.HTTP.APIDocs {
+	case "", "true", "false":
+	default:
+		bad("MINIMALL_API_DOCS", "must be true or false, got %q", c.HTTP.APIDocs)
+	}
 	if c.HTTP.MaxBody < 1024 {
 		bad("MINIMALL_HTTP_MAX_BODY", "must be at least 1KiB")
 	}
@@ -399,6 +434,18 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Sandbox.Addr); err != nil {
 		bad("MINIMALL_SANDBOX_ADDR", "must be host:port: %v", err)
+	}
+	if c.Catalog.CacheTTL < time.Second || c.Catalog.CacheTTL > 24*time.Hour {
+		bad("MINIMALL_CATALOG_CACHE_TTL", "must be between 1s and 24h")
+	}
+	if c.Catalog.StockLag < 100*time.Millisecond || c.Catalog.StockLag > c.Catalog.CacheTTL {
+		bad("MINIMALL_CATALOG_STOCK_LAG", "must be between 100ms and MINIMALL_CATALOG_CACHE_TTL")
+	}
+	if c.Catalog.ListTTL < time.Second || c.Catalog.ListTTL > c.Catalog.CacheTTL {
+		bad("MINIMALL_CATALOG_LIST_TTL", "must be between 1s and MINIMALL_CATALOG_CACHE_TTL")
+	}
+	if c.Catalog.CacheMaxBytes < 1<<20 {
+		bad("MINIMALL_CATALOG_CACHE_MAX_BYTES", "must be at least 1MiB")
 	}
 	if c.Payment.ReconcileAfter < time.Second {
 		bad("MINIMALL_PAYMENT_RECONCILE_AFTER", "must be at least 1s")

@@ -39,8 +39,10 @@ func (a *App) buildOrders() error {
 	}, order.Config{
 		PayTimeout:  a.cfg.Order.PayTimeout,
 		AutoConfirm: a.cfg.Order.AutoConfirm,
-		Pricing:     order.Pricing{FreightFen: a.cfg.Order.FreightFen, FreeOverFen: a.cfg.Order.FreeFreightOverFen},
-		MaxUnpaid:   a.cfg.Order.MaxUnpaid,
+		// The delivery clock (MINIMALL_ORDER_AUTO_CONFIRM_AFTER_DELIVERY).
+		AutoConfirmAfterDelivery: a.cfg.Order.AutoConfirmAfterDelivery,
+		Pricing:                  order.Pricing{FreightFen: a.cfg.Order.FreightFen, FreeOverFen: a.cfg.Order.FreeFreightOverFen},
+		MaxUnpaid:                a.cfg.Order.MaxUnpaid,
 	})
 	if err != nil {
 		return err

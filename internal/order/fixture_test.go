@@ -31,12 +31,15 @@ const (
 	staffID     = int64(1)
 	payTimeout  = 30 * time.Minute
 	autoConfirm = 240 * time.Hour
-	freightFen  = 1000
-	freeOverFen = 9900
+	// afterDelivery is the auto-confirm delay from delivery.
+	afterDelivery = 168 * time.Hour
+	freightFen    = 1000
+	freeOverFen   = 9900
 )
 
 // fixture is an order service on a real database, built on the real
-// catalog, cart and address services, with a fake payment gate.
+// catalog, cart and address services, with a fake payment gate and no
+// logistics module.
 type fixture struct {
 	d     *db.DB
 	clk   *clock.Fake
@@ -127,17 +130,19 @@ func newFixture(t *testing.T, d *db.DB) *fixture {
 const manyUnpaid = 10_000
 
 // service builds an order service on the fixture's collaborators with cfg
-// and connects the fake payment gate, as the application does.
+// and connects the fake payment gate and no logistics, as the application
+// connects its modules.
 func (f *fixture) service(t testing.TB, cfg order.Config) *order.Service {
 	t.Helper()
 	svc, err := order.NewService(f.deps, cfg)
 	must(t, err)
 	must(t, svc.ConnectPayments(f.gate))
+	must(t, svc.ConnectShipping(order.NoShipping{}))
 	return svc
 }
 
 func testConfig(maxUnpaid int) order.Config {
-	return order.Config{PayTimeout: payTimeout, AutoConfirm: autoConfirm, MaxUnpaid: maxUnpaid,
+	return order.Config{PayTimeout: payTimeout, AutoConfirm: autoConfirm, AutoConfirmAfterDelivery: afterDelivery, MaxUnpaid: maxUnpaid,
 		Pricing: order.Pricing{FreightFen: freightFen, FreeOverFen: freeOverFen}}
 }
 

@@ -9,10 +9,11 @@ import (
 	"github.com/minimall/minimall/internal/platform/dbtest"
 )
 
-// The payment gate is connected after construction, so a service without one
-// must refuse to cancel rather than skip closing the platform trades, and the
-// gate can be connected once only.
-func TestPaymentGateIsConnectedOnce(t *testing.T) {
+// The payment gate and the shipping port are connected after construction,
+// so a service without them must refuse to cancel rather than skip closing
+// the platform trades, or refuse to show an order rather than show it without
+// its parcels; each can be connected once only.
+func TestPortsAreConnectedOnce(t *testing.T) {
 	f := newFixture(t, dbtest.SQLite(t))
 	bare, err := order.NewService(f.deps, testConfig(manyUnpaid))
 	must(t, err)
@@ -33,6 +34,16 @@ func TestPaymentGateIsConnectedOnce(t *testing.T) {
 	}
 	if err := bare.ConnectPayments(f.gate); err == nil {
 		t.Error("a second payment gate was accepted")
+	}
+	if _, err := bare.Get(context.Background(), 7, o.ID); apperr.CodeOf(err) != apperr.CodeInternal {
+		t.Fatalf("read without a shipping port: %v, want internal", err)
+	}
+	if err := bare.ConnectShipping(nil); err == nil {
+		t.Error("a nil shipping port was accepted")
+	}
+	must(t, bare.ConnectShipping(order.NoShipping{}))
+	if err := bare.ConnectShipping(order.NoShipping{}); err == nil {
+		t.Error("a second shipping port was accepted")
 	}
 	if _, err := bare.Cancel(context.Background(), 7, o.ID); err != nil {
 		t.Fatalf("cancel once connected: %v", err)

@@ -189,7 +189,15 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * set the customer's nickname and avatar
+         * @description WeChat and Alipay no longer hand the server a nickname or picture: the mini-program asks
+         *     the user (e.g. a nickname input and chooseAvatar), uploads the picture, and sets both here.
+         *     Fields left out stay as they are. The nickname is trimmed, 1 to 32 characters without
+         *     control characters. avatar_url must be a file under the shop's own media base
+         *     (MINIMALL_PUBLIC_BASE_URL + /media/, no query), or "" to remove it.
+         */
+        patch: operations["updateMe"];
         trace?: never;
     };
     "/api/v1/admin/auth/login": {
@@ -915,6 +923,21 @@ export interface components {
                 /** @description the X-Request-Id of the answer; quote it to support */
                 request_id?: string;
             };
+        };
+        Profile: {
+            /** Format: int64 */
+            id: number;
+            /**
+             * @description the channel of the current login
+             * @enum {string}
+             */
+            channel: "wechat" | "alipay";
+            /** @description empty until the customer sets one */
+            nickname: string;
+            /** @description empty until the customer sets one */
+            avatar_url: string;
+            /** Format: date-time */
+            created_at: string;
         };
         /** @enum {string} */
         StaffRole: "owner" | "operator" | "customer_service" | "warehouse";
@@ -1723,16 +1746,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: int64 */
-                        id?: number;
-                        /** @enum {string} */
-                        channel?: "wechat" | "alipay";
-                        nickname?: string;
-                        avatar_url?: string;
-                        /** Format: date-time */
-                        created_at?: string;
-                    };
+                    "application/json": components["schemas"]["Profile"];
                 };
             };
             401: components["responses"]["Error"];
@@ -1745,6 +1759,38 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+        };
+    };
+    updateMe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @example 小明 */
+                    nickname?: string;
+                    /** @example https://shop.example.com/media/2026/11/a1b2c3.jpg */
+                    avatar_url?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description the profile as stored */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Profile"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
         };
     };
     adminLogin: {

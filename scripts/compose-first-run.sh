@@ -49,9 +49,13 @@ fi
 redis-cli ping >/dev/null || fail "redis is not answering"
 
 # The image: one binary, built once, used by every step below.
-log "building the binary"
-go build -o "$tmp/minimall" ./cmd/minimall
-bin="$tmp/minimall"
+# MINIMALL_BIN: a binary already built from this tree (CI passes its own).
+bin="${MINIMALL_BIN:-}"
+if [ -z "$bin" ]; then
+  log "building the binary"
+  go build -o "$tmp/minimall" ./cmd/minimall
+  bin="$tmp/minimall"
+fi
 
 # The secret file of the compose file's owner_password secret.
 head -c 24 /dev/urandom | base64 > "$tmp/owner_password"

@@ -195,7 +195,12 @@ func startSandbox(cfg *config.Config, log *slog.Logger) (*runningSandbox, error)
 func (rs *runningSandbox) pointAt(cfg *config.Config) {
 	s := rs.sb.Settings()
 	ep := sandbox.EndpointsAt(rs.base)
-	cfg.WeChat = config.WeChat{AppID: s.WeChatAppID, Secret: s.WeChatSecret, APIBase: ep.WeChatAPIBase}
+	cfg.WeChat = config.WeChat{AppID: s.WeChatAppID, Secret: s.WeChatSecret, APIBase: ep.WeChatAPIBase,
+		PushToken: s.WeChatPushToken, PushAESKey: s.WeChatPushAESKey}
+	cfg.Courier = config.Courier{APIBase: rs.base, Key: s.CourierKey, Customer: s.CourierCustomer, Salt: s.CourierSalt}
+	// The mini-program console's message-push URL: the sandbox pushes
+	// WeChat's events (settlement) there, in safe mode.
+	rs.sb.SetWeChatPushURL(cfg.HTTP.PublicBaseURL+"/api/v1/notify/wechat", false)
 	cfg.Alipay.AppID = s.AlipayAppID
 	cfg.Alipay.PrivateKeyFile = rs.priv
 	cfg.Alipay.PublicKeyFile = rs.pub

@@ -8,6 +8,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/minimall/minimall/internal/auth"
+	"github.com/minimall/minimall/internal/payment"
+	"github.com/minimall/minimall/internal/platform/httpx"
 )
 
 // routes is the whole API in one table: operations routes, the customer API,
@@ -16,7 +18,9 @@ import (
 func (a *App) routes(e *gin.Engine) {
 	e.GET("/healthz", a.healthz)
 	e.GET("/readyz", a.readyz)
-	e.GET("/metrics", a.metrics.Handler())
+	if a.metricsOnPublic() {
+		e.GET("/metrics", a.metrics.Handler())
+	}
 
 	// The API reference, when configured (on in development and demo mode).
 	if a.apiDocsH != nil {
@@ -29,9 +33,10 @@ func (a *App) routes(e *gin.Engine) {
 
 	// Public customer routes: login, refresh, catalog reads.
 	public := api.Group("")
-	public.POST("/auth/wechat/login", a.loginLimit.PerIP(), a.loginH.WeChat)
-	public.POST("/auth/alipay/login", a.loginLimit.PerIP(), a.loginH.Alipay)
-	public.POST("/auth/refresh", a.loginLimit.PerIP(), a.loginH.Refresh)
+	// Answers carrying tokens are never cached (httpx.NoStore).
+	public.POST("/auth/wechat/login", a.loginLimit.PerIP(), httpx.NoStore(), a.loginH.WeChat)
+	public.POST("/auth/alipay/login", a.loginLimit.PerIP(), httpx.NoStore(), a.loginH.Alipay)
+	public.POST("/auth/refresh", a.loginLimit.PerIP(), httpx.NoStore(), a.loginH.Refresh)
 	public.GET("/categories", a.catalogH.Categories)
 	public.GET("/products", a.catalogH.Products)
 	public.GET("/products/:id", a.catalogH.Product)
@@ -55,9 +60,10 @@ func (a *App) routes(e *gin.Engine) {
 	customer.POST("/orders/:id/cancel", a.ordersH.Cancel)
 	customer.POST("/orders/:id/confirm", a.ordersH.Confirm)
 	customer.POST("/orders/:id/pay", a.payLimit.PerKey(customerKey, "too many payment requests in a short time; wait a moment"), a.paymentsH.Pay)
+	customer.GET("/orders/:id/tracking", a.logisticsH.Tracking)
 
 	// Staff login is the one admin route without a token.
-	api.POST("/admin/auth/login", a.loginLimit.PerIP(), a.staffH.Login)
+	api.POST("/admin/auth/login", a.loginLimit.PerIP(), httpx.NoStore(), a.staffH.Login)
 
 	// Staff routes under /api/v1/admin: a staff token, then a permission per route.
 	admin := api.Group("/admin", a.auth.Staff())
@@ -79,7 +85,9 @@ func (a *App) routes(e *gin.Engine) {
 	admin.POST("/skus/:id/stock", auth.Require(auth.PermStockAdjust), a.catalogH.AdjustStock)
 	admin.GET("/orders", auth.Require(auth.PermOrdersView), a.ordersH.AdminList)
 	admin.GET("/orders/:id", auth.Require(auth.PermOrdersView), a.ordersH.AdminGet)
-	admin.POST("/orders/:id/ship", auth.Require(auth.PermOrdersShip), a.ordersH.Ship)
+	admin.POST("/orders/:id/ship", auth.Require(auth.PermOrdersShip), a.logisticsH.Ship)
+	admin.PUT("/orders/:id/parcels/:parcel_id", auth.Require(auth.PermOrdersShip), a.logisticsH.CorrectParcel)
+	admin.POST("/orders/:id/shipping-upload/retry", auth.Require(auth.PermOrdersShip), a.logisticsH.RetryUpload)
 	admin.GET("/payment-anomalies", auth.Require(auth.PermOrdersView), a.paymentsH.AdminAnomalies)
 	admin.POST("/payment-anomalies/:id/resolve", auth.Require(auth.PermPaymentsResolve), a.paymentsH.ResolveAnomaly)
 
@@ -88,6 +96,7 @@ func (a *App) routes(e *gin.Engine) {
 	notify.POST("/wechatpay", a.paymentsH.WeChatNotify)
 	notify.POST("/wechatpay/refund", a.paymentsH.WeChatRefundNotify)
 	notify.POST("/alipay", a.paymentsH.AlipayNotify)
+	notify.POST("/courier", a.logisticsH.CourierPush)
 	notify.GET("/wechat", a.wechatPush.Verify)
 	notify.POST("/wechat", a.wechatPush.Receive)
 }
@@ -105,4 +114,14 @@ func (a *App) readyz(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ok", "checks": gin.H{"database": "ok"}})
+}
+
+// notifyTooLarge answers an over-limit body on each payment callback in the
+// platform's own format; the routes are in routes above.
+func notifyTooLarge() map[string]gin.HandlerFunc {
+	return map[string]gin.HandlerFunc{
+		"/api/v1/notify/wechatpay":        payment.WeChatTooLarge,
+		"/api/v1/notify/wechatpay/refund": payment.WeChatTooLarge,
+		"/api/v1/notify/alipay":           payment.AlipayTooLarge,
+	}
 }

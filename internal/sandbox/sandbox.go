@@ -75,6 +75,14 @@ type Settings struct {
 	AlipayRootCert   string
 	AlipayPublicCert string
 
+	// Message push (token, EncodingAESKey) and the courier API
+	// (wechat_shipping.go, courier.go).
+	WeChatPushToken  string
+	WeChatPushAESKey string
+	CourierKey       string
+	CourierCustomer  string
+	CourierSalt      string
+
 	WeChatPayMchID       string
 	WeChatPaySerial      string // serial of the merchant API certificate
 	WeChatPayAPIv3Key    string // 32 bytes; encrypts notifications
@@ -100,6 +108,8 @@ type Server struct {
 	alipayPay *alipayPay  // Alipay's trades and notifications (alipay_trade.go)
 	wxRefunds *wxRefunds  // WeChat Pay's refunds and their notifications (wechatpay_refund.go)
 	aliRefund *aliRefunds // Alipay's refunds (alipay_refund.go)
+	wxShip    *wxShipping // WeChat shipping info and message push (wechat_shipping.go)
+	courier   *courierSim // the courier tracking API (courier.go)
 }
 
 // New makes a sandbox with freshly generated keys and credentials.
@@ -155,6 +165,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s.registerAlipayTrade()
 	s.registerAlipayRefunds()
+	s.registerWeChatShipping()
 	return s, nil
 }
 
@@ -212,6 +223,12 @@ func (s *Server) WriteFiles(dir, base string) (privateKeyFile, publicKeyFile str
 		"MINIMALL_ALIPAY_PUBLIC_KEY_FILE=" + absPub,
 		"MINIMALL_ALIPAY_GATEWAY=" + ep.AlipayGateway,
 		"MINIMALL_ALIPAY_SELLER_ID=" + s.settings.AlipaySellerID,
+		"MINIMALL_WECHAT_PUSH_TOKEN=" + s.settings.WeChatPushToken,
+		"MINIMALL_WECHAT_PUSH_AES_KEY=" + s.settings.WeChatPushAESKey,
+		"MINIMALL_COURIER_API_BASE=" + strings.TrimRight(base, "/"),
+		"MINIMALL_COURIER_KEY=" + s.settings.CourierKey,
+		"MINIMALL_COURIER_CUSTOMER=" + s.settings.CourierCustomer,
+		"MINIMALL_COURIER_SALT=" + s.settings.CourierSalt,
 	}, "\n") + "\n"
 	wxpay, err := s.WeChatPayFiles(dir, base)
 	if err != nil {

@@ -53,6 +53,7 @@ type Config struct {
 	Catalog   Catalog   `koanf:"catalog"`
 	Redis     Redis     `koanf:"redis"`
 	Debug     Debug     `koanf:"debug"`
+	Metrics   Metrics   `koanf:"metrics"`
 	Bootstrap Bootstrap `koanf:"bootstrap"`
 }
 
@@ -172,6 +173,10 @@ type Courier struct {
 	Salt     string `koanf:"salt"`
 }
 
+// Configured reports whether any courier credential is set; Validate then
+// requires all three.
+func (c Courier) Configured() bool { return c.Key != "" || c.Customer != "" || c.Salt != "" }
+
 // Sandbox configures the local platform simulator of demo mode.
 type Sandbox struct {
 	Addr string `koanf:"addr"`
@@ -205,6 +210,14 @@ type Redis struct {
 // public router and may only listen on a loopback address.
 type Debug struct {
 	Addr string `koanf:"addr"`
+}
+
+// Metrics places the Prometheus endpoint: on its own listener when Addr is
+// set; otherwise on the public router, which production refuses unless
+// Public is set.
+type Metrics struct {
+	Addr   string `koanf:"addr"`
+	Public bool   `koanf:"public"`
 }
 
 // Bootstrap creates the first staff owner on an empty database.
@@ -322,6 +335,13 @@ func (c *Config) Validate() error {
 	if c.Debug.Addr != "" && !isLoopbackAddr(c.Debug.Addr) {
 		bad("MINIMALL_DEBUG_ADDR", "must be a loopback host:port such as 127.0.0.1:6060, got %q", c.Debug.Addr)
 	}
+	if c.Metrics.Addr != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics.Addr); err != nil {
+			bad("MINIMALL_METRICS_ADDR", "must be host:port: %v", err)
+		} else if c.Metrics.Addr == c.HTTP.Addr {
+			bad("MINIMALL_METRICS_ADDR", "must differ from MINIMALL_HTTP_ADDR")
+		}
+	}
 	switch c.HTTP.APIDocs {
 	case "", "true", "false":
 	default:
@@ -430,6 +450,17 @@ func (c *Config) Validate() error {
 			}
 		case c.Alipay.PublicKeyFile == "":
 			bad("MINIMALL_ALIPAY_PUBLIC_KEY_FILE", "is required once Alipay is configured (or the three certificate files)")
+		}
+	}
+	if c.Courier.Configured() {
+		for _, f := range []struct{ env, val string }{
+			{"MINIMALL_COURIER_KEY", c.Courier.Key},
+			{"MINIMALL_COURIER_CUSTOMER", c.Courier.Customer},
+			{"MINIMALL_COURIER_SALT", c.Courier.Salt},
+		} {
+			if f.val == "" {
+				bad(f.env, "is required once the courier API is configured")
+			}
 		}
 	}
 	if _, _, err := net.SplitHostPort(c.Sandbox.Addr); err != nil {

@@ -60,6 +60,8 @@ var Keys = []Key{
 	{"MINIMALL_CATALOG_LIST_TTL", "catalog.list_ttl", "30s", "refresh schedule of cached list pages (sales figures and the sales order)"},
 	{"MINIMALL_CATALOG_CACHE_MAX_BYTES", "catalog.cache_max_bytes", "256MiB", "byte budget of the cached product and list pages"},
 	{"MINIMALL_REDIS_ADDR", "redis.addr", "", "optional Redis host:port for shared cache invalidation and rate limits"},
+	{"MINIMALL_METRICS_ADDR", "metrics.addr", "", "host:port of a listener of its own for /metrics (then not on the public port); empty: /metrics on the public port, which production refuses unless metrics.public"},
+	{"MINIMALL_METRICS_PUBLIC", "metrics.public", false, "serve /metrics on the public port in production too (when metrics.addr is empty)"},
 	{"MINIMALL_DEBUG_ADDR", "debug.addr", "", "loopback host:port of the Go profiler (pprof) listener; empty: no listener"},
 	{"MINIMALL_BOOTSTRAP_OWNER", "bootstrap.owner", "", "username of the first staff owner, created on an empty database"},
 	{"MINIMALL_BOOTSTRAP_OWNER_PASSWORD_FILE", "bootstrap.owner_password_file", "", "file holding that owner's password"},

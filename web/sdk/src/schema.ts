@@ -211,9 +211,13 @@ export interface paths {
         put?: never;
         /**
          * staff login with username and password (8 h token, no refresh)
-         * @description Five wrong passwords in a row lock the account for 15 minutes; a locked or
-         *     disabled account is refused even with the right password (401, details.retry_after_seconds
-         *     while locked). Rate limited per client IP.
+         * @description Wrong passwords are counted per username and client address: from the fifth in a row
+         *     that address is locked out of that username for 1 minute, doubling with each further
+         *     failure up to 15 minutes, even for the right password (401, details.retry_after_seconds
+         *     while locked); other addresses are not affected. Unknown usernames are answered exactly
+         *     like existing ones. A disabled account is refused. Rate limited per client IP. The
+         *     answer is Cache-Control: no-store. A password change or disabling the account revokes
+         *     the account's earlier tokens.
          */
         post: operations["adminLogin"];
         delete?: never;

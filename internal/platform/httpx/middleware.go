@@ -141,9 +141,14 @@ func accessLog(base *slog.Logger) gin.HandlerFunc {
 }
 
 // bodyLimit refuses declared bodies over limit at once and caps the rest, so
-// a decoder sees *http.MaxBytesError when the limit is crossed.
-func bodyLimit(limit int64) gin.HandlerFunc {
+// a decoder sees *http.MaxBytesError when the limit is crossed. Routes listed
+// in perRoute (by their gin path) have their own limit.
+func bodyLimit(def int64, perRoute map[string]int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		limit := def
+		if l, ok := perRoute[c.FullPath()]; ok {
+			limit = l
+		}
 		if c.Request.ContentLength > limit {
 			Error(c, apperr.New(apperr.CodePayloadTooLarge, "request body is larger than %d bytes", limit))
 			return

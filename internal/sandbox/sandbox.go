@@ -56,6 +56,10 @@ type Options struct {
 	// must carry app_cert_sn and alipay_root_cert_sn, responses carry
 	// alipay_cert_sn, and the settings hold the three certificates.
 	AlipayCertMode bool
+	// WeChatMediaCheckDelay is how long after mediaCheckAsync an image's
+	// verdict is pushed (DefaultMediaCheckDelay); negative: only when
+	// DeliverMediaChecks or its control route says so.
+	WeChatMediaCheckDelay time.Duration
 }
 
 // Settings are the credentials a minimall instance needs to talk to the
@@ -63,6 +67,10 @@ type Options struct {
 type Settings struct {
 	WeChatAppID  string
 	WeChatSecret string
+	// The mini-program's message push (消息推送): its Token and
+	// EncodingAESKey (safe mode), set in the console and handed to minimall.
+	WeChatPushToken  string
+	WeChatPushAESKey string
 
 	AlipayAppID         string
 	AlipayAppPrivateKey string // the application's private key (PKCS#8 PEM), handed to minimall
@@ -100,6 +108,9 @@ type Server struct {
 	alipayPay *alipayPay  // Alipay's trades and notifications (alipay_trade.go)
 	wxRefunds *wxRefunds  // WeChat Pay's refunds and their notifications (wechatpay_refund.go)
 	aliRefund *aliRefunds // Alipay's refunds (alipay_refund.go)
+
+	// security is WeChat's content security (wechat_security.go).
+	security *contentSecurity
 }
 
 // New makes a sandbox with freshly generated keys and credentials.
@@ -144,6 +155,7 @@ func New(opts Options) (*Server, error) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	s.registerWeChat()
+	s.registerWeChatSecurity()
 	s.registerAlipay()
 	if s.wechatPay, err = newWeChatPay(&s.settings, opts.WeChatPayNotifySchedule); err != nil {
 		return nil, err
@@ -207,6 +219,8 @@ func (s *Server) WriteFiles(dir, base string) (privateKeyFile, publicKeyFile str
 		"MINIMALL_WECHAT_APPID=" + s.settings.WeChatAppID,
 		"MINIMALL_WECHAT_SECRET=" + s.settings.WeChatSecret,
 		"MINIMALL_WECHAT_API_BASE=" + ep.WeChatAPIBase,
+		"MINIMALL_WECHAT_PUSH_TOKEN=" + s.settings.WeChatPushToken,
+		"MINIMALL_WECHAT_PUSH_AES_KEY=" + s.settings.WeChatPushAESKey,
 		"MINIMALL_ALIPAY_APPID=" + s.settings.AlipayAppID,
 		"MINIMALL_ALIPAY_PRIVATE_KEY_FILE=" + absPriv,
 		"MINIMALL_ALIPAY_PUBLIC_KEY_FILE=" + absPub,

@@ -27,6 +27,7 @@ import (
 	"github.com/minimall/minimall/internal/platform/jobs"
 	"github.com/minimall/minimall/internal/platform/ratelimit"
 	"github.com/minimall/minimall/internal/platform/wechat"
+	"github.com/minimall/minimall/internal/platform/wechat/push"
 	"github.com/minimall/minimall/internal/user"
 )
 
@@ -57,6 +58,9 @@ type App struct {
 	// wechat and alipay are nil when their channel is not configured.
 	wechat *wechat.Client
 	alipay *alipay.Client
+	// wechatPush receives the mini-program message push; modules register
+	// a handler per event name on it (buildWeChatPush).
+	wechatPush *push.Dispatcher
 
 	// Catalog, cart and addresses.
 	catalogSvc *catalog.Service
@@ -69,6 +73,10 @@ type App struct {
 	// Orders: checkout, the state machine, shipping and the order jobs.
 	orders  *order.Service
 	ordersH *order.Handlers
+	// checkoutLimit and payLimit limit each customer's checkouts and pay
+	// requests.
+	checkoutLimit *ratelimit.Limiter
+	payLimit      *ratelimit.Limiter
 
 	// Payments: attempts, prepay, platform notifications and the cancel gate.
 	payments  *payment.Service
@@ -93,6 +101,9 @@ func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App,
 		return nil, err
 	}
 	if err := a.buildIdentity(); err != nil {
+		return nil, err
+	}
+	if err := a.buildWeChatPush(); err != nil {
 		return nil, err
 	}
 	if err := a.buildCatalog(); err != nil {
@@ -200,6 +211,18 @@ func (a *App) buildPlatformLogins() error {
 		}
 	}
 	return nil
+}
+
+// buildWeChatPush makes the dispatcher of the mini-program message push
+// (GET/POST /api/v1/notify/wechat). Modules register their events on
+// a.wechatPush when they are built; events nobody handles are acknowledged
+// and logged.
+func (a *App) buildWeChatPush() error {
+	var err error
+	a.wechatPush, err = push.New(push.Config{
+		Token: a.cfg.WeChat.PushToken, AESKey: a.cfg.WeChat.PushAESKey, AppID: a.cfg.WeChat.AppID,
+	}, a.log)
+	return err
 }
 
 // Handler returns the HTTP handler of the whole API.

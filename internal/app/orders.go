@@ -2,12 +2,17 @@ package app
 
 import (
 	"context"
+	"strconv"
 	"time"
 
+	"github.com/gin-gonic/gin"
+
+	"github.com/minimall/minimall/internal/auth"
 	"github.com/minimall/minimall/internal/cart"
 	"github.com/minimall/minimall/internal/catalog"
 	"github.com/minimall/minimall/internal/order"
 	"github.com/minimall/minimall/internal/platform/jobs"
+	"github.com/minimall/minimall/internal/platform/ratelimit"
 	"github.com/minimall/minimall/internal/user"
 )
 
@@ -40,8 +45,19 @@ func (a *App) buildOrders() error {
 		PayTimeout:  a.cfg.Order.PayTimeout,
 		AutoConfirm: a.cfg.Order.AutoConfirm,
 		Pricing:     order.Pricing{FreightFen: a.cfg.Order.FreightFen, FreeOverFen: a.cfg.Order.FreeFreightOverFen},
+		MaxUnpaid:   a.cfg.Order.MaxUnpaid,
 	})
 	if err != nil {
+		return err
+	}
+	// Per-customer limits on the two routes that hold stock or call the
+	// payment platforms: each checkout reserves stock for the payment
+	// deadline, and each pay request costs one to three platform calls
+	// counted against the merchant's own frequency limits.
+	if a.checkoutLimit, err = ratelimit.New(a.cfg.Order.CheckoutPerMinute, a.cfg.Order.CheckoutPerMinute, a.clock); err != nil {
+		return err
+	}
+	if a.payLimit, err = ratelimit.New(a.cfg.Order.PayPerMinute, a.cfg.Order.PayPerMinute, a.clock); err != nil {
 		return err
 	}
 	if a.ordersH, err = order.NewHandlers(a.orders); err != nil {
@@ -115,4 +131,13 @@ func (c orderAddresses) Address(ctx context.Context, customerID, id int64) (orde
 	}
 	return order.Address{Name: a.Name, Phone: a.Phone, Province: a.Province, City: a.City,
 		District: a.District, Detail: a.Detail}, nil
+}
+
+// customerKey keys a per-customer limit by the customer of the request's
+// token; it runs after the customer guard.
+func customerKey(c *gin.Context) string {
+	if id := auth.CustomerID(c); id > 0 {
+		return strconv.FormatInt(id, 10)
+	}
+	return ""
 }

@@ -41,12 +41,12 @@ func (a *App) routes(e *gin.Engine) {
 	customer.PUT("/addresses/:id", a.addressesH.Update)
 	customer.DELETE("/addresses/:id", a.addressesH.Delete)
 	customer.POST("/orders/preview", a.ordersH.Preview)
-	customer.POST("/orders", a.ordersH.Create)
+	customer.POST("/orders", a.checkoutLimit.PerKey(customerKey, "too many orders placed in a short time; wait a moment"), a.ordersH.Create)
 	customer.GET("/orders", a.ordersH.List)
 	customer.GET("/orders/:id", a.ordersH.Get)
 	customer.POST("/orders/:id/cancel", a.ordersH.Cancel)
 	customer.POST("/orders/:id/confirm", a.ordersH.Confirm)
-	customer.POST("/orders/:id/pay", a.paymentsH.Pay)
+	customer.POST("/orders/:id/pay", a.payLimit.PerKey(customerKey, "too many payment requests in a short time; wait a moment"), a.paymentsH.Pay)
 
 	// Staff login is the one admin route without a token.
 	api.POST("/admin/auth/login", a.loginLimit.PerIP(), a.staffH.Login)
@@ -80,6 +80,8 @@ func (a *App) routes(e *gin.Engine) {
 	notify.POST("/wechatpay", a.paymentsH.WeChatNotify)
 	notify.POST("/wechatpay/refund", a.paymentsH.WeChatRefundNotify)
 	notify.POST("/alipay", a.paymentsH.AlipayNotify)
+	notify.GET("/wechat", a.wechatPush.Verify)
+	notify.POST("/wechat", a.wechatPush.Receive)
 }
 
 func (a *App) healthz(c *gin.Context) {

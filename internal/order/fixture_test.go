@@ -49,6 +49,9 @@ type fixture struct {
 	gate  *fakeGate
 	cid   int64
 	seq   atomic.Int64
+	// deps are the service's collaborators, for tests that build a service
+	// with another configuration.
+	deps order.Deps
 }
 
 // fakeGate plays the payment module: it counts CloseOpen calls, can fail,
@@ -166,18 +169,27 @@ func newFixture(t *testing.T, d *db.DB) *fixture {
 	must(t, err)
 	carriers, err := order.NewCarriers(order.DefaultCarriers())
 	must(t, err)
-	f.svc, err = order.NewService(order.Deps{
+	f.deps = order.Deps{
 		DB: d, Store: f.store, Catalog: testCatalog{cst}, Cart: testCart{f.carts}, Addresses: testAddresses{f.addrs},
 		Payments: f.gate, Carriers: carriers, Audit: lg, Clock: f.clk,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}, order.Config{PayTimeout: payTimeout, AutoConfirm: autoConfirm,
-		Pricing: order.Pricing{FreightFen: freightFen, FreeOverFen: freeOverFen}})
+	}
+	f.svc, err = order.NewService(f.deps, testConfig(manyUnpaid))
 	must(t, err)
 	name := "杂货"
 	c, err := f.cat.CreateCategory(context.Background(), staffID, catalog.CategoryInput{Name: &name})
 	must(t, err)
 	f.cid = c.ID
 	return f
+}
+
+// manyUnpaid is the unpaid-order cap of most tests, which place many orders
+// for one customer; the cap has its own tests.
+const manyUnpaid = 10_000
+
+func testConfig(maxUnpaid int) order.Config {
+	return order.Config{PayTimeout: payTimeout, AutoConfirm: autoConfirm, MaxUnpaid: maxUnpaid,
+		Pricing: order.Pricing{FreightFen: freightFen, FreeOverFen: freeOverFen}}
 }
 
 func must(t testing.TB, err error) {

@@ -30,7 +30,8 @@ func NewHandlers(svc *Service) (*Handlers, error) {
 
 // ItemJSON is an order line as the API shows it.
 type ItemJSON struct {
-	ID          int64  `json:"id"`
+	// ID is left out of a preview, whose lines are not stored yet.
+	ID          int64  `json:"id,omitempty"`
 	SKUID       int64  `json:"sku_id"`
 	ProductID   int64  `json:"product_id"`
 	Title       string `json:"title"`

@@ -41,7 +41,15 @@ type api struct {
 
 func newAPI(t *testing.T, d *db.DB) *api {
 	t.Helper()
-	cfg, err := config.Load("", func(string) string { return "" })
+	// The handler tests place many orders for one customer; the unpaid-order
+	// cap and the per-customer limits have their own tests.
+	cfg, err := config.Load("", func(k string) string {
+		switch k {
+		case "MINIMALL_ORDER_MAX_UNPAID", "MINIMALL_ORDER_CHECKOUT_PER_MINUTE", "MINIMALL_ORDER_PAY_PER_MINUTE":
+			return "1000"
+		}
+		return ""
+	})
 	must(t, err)
 	clk := clock.NewFake(start)
 	a, err := app.New(cfg, d, slog.New(slog.NewTextHandler(io.Discard, nil)), clk)
@@ -198,7 +206,7 @@ func TestOrderRoutes(t *testing.T) {
 		if got := keys(r.body["address"].(map[string]any)); !slices.Equal(got, wantAddrKeys) {
 			t.Errorf("address keys = %v", got)
 		}
-		if r.body["status"] != "pending_payment" || r.body["paid_at"] != nil || r.body["pay_deadline"] != "2026-11-01T02:30:00Z" {
+		if r.body["status"] != "pending_payment" || r.body["paid_at"] != nil || r.body["pay_deadline"] != "2026-11-01T02:30:00.000Z" {
 			t.Errorf("order = %s", r.raw)
 		}
 		id := num(r.body["id"])

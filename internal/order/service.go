@@ -25,6 +25,11 @@ type Config struct {
 	AutoConfirm time.Duration
 	// Pricing is the freight rule.
 	Pricing Pricing
+	// MaxUnpaid is how many unpaid (pending_payment) orders one customer may
+	// hold at once; checkout refuses the next with limit_exceeded. Each
+	// unpaid order holds stock until its deadline, so without a cap one
+	// customer could hold a product's whole stock.
+	MaxUnpaid int
 }
 
 func (c Config) validate() error {
@@ -35,6 +40,8 @@ func (c Config) validate() error {
 		return errors.New("order: auto-confirm delay must be positive")
 	case c.Pricing.FreightFen < 0 || c.Pricing.FreeOverFen < 0:
 		return errors.New("order: freight must not be negative")
+	case c.MaxUnpaid <= 0:
+		return errors.New("order: the unpaid-order cap must be positive")
 	}
 	return nil
 }
@@ -303,6 +310,21 @@ func (s *Service) place(ctx context.Context, in CheckoutInput, hash string, addr
 		IdempotencyKey: in.IdempotencyKey, RequestHash: hash,
 	}
 	err = s.db.Tx(ctx, func(ctx context.Context) error {
+		// The guard row serialises this customer's checkouts, so the count
+		// below sees every unpaid order a concurrent checkout committed and
+		// the cap holds under any concurrency.
+		if err := s.store.GuardCheckout(ctx, in.CustomerID, now); err != nil {
+			return err
+		}
+		unpaid, err := s.store.CountUnpaid(ctx, in.CustomerID)
+		if err != nil {
+			return err
+		}
+		if unpaid >= int64(s.cfg.MaxUnpaid) {
+			return apperr.New(apperr.CodeLimitExceeded,
+				"you already have %d unpaid orders: pay or cancel one first", unpaid).
+				WithDetail("limit", s.cfg.MaxUnpaid)
+		}
 		if err := s.store.Insert(ctx, &n); err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/minimall/minimall/internal/platform/db"
 )
@@ -172,6 +173,35 @@ func (s *Store) Insert(ctx context.Context, n *NewOrder) error {
 		o.Items[i].ID = rows[i].ID
 	}
 	return nil
+}
+
+type checkoutGuardRow struct {
+	CustomerID int64     `gorm:"column:customer_id;primaryKey"`
+	Checkouts  int64     `gorm:"column:checkouts"`
+	UpdatedAt  time.Time `gorm:"column:updated_at"`
+}
+
+func (checkoutGuardRow) TableName() string { return "order_checkout_guards" }
+
+// GuardCheckout writes the customer's checkout guard row (creating it on the
+// first checkout). Inside a transaction the write holds the row until commit
+// on MySQL, and SQLite's IMMEDIATE transactions run one writer at a time, so
+// one customer's checkouts run one after another from here on.
+func (s *Store) GuardCheckout(ctx context.Context, customerID int64, now time.Time) error {
+	return s.db.Writer(ctx).Clauses(clause.OnConflict{
+		Columns: []clause.Column{{Name: "customer_id"}},
+		DoUpdates: clause.Assignments(map[string]any{
+			"checkouts": gorm.Expr("checkouts + 1"), "updated_at": now,
+		}),
+	}).Create(&checkoutGuardRow{CustomerID: customerID, Checkouts: 1, UpdatedAt: now}).Error
+}
+
+// CountUnpaid returns how many orders of the customer wait for payment.
+func (s *Store) CountUnpaid(ctx context.Context, customerID int64) (int64, error) {
+	var n int64
+	err := s.db.Writer(ctx).Model(&orderRow{}).
+		Where("customer_id = ? AND status = ?", customerID, string(StatusPendingPayment)).Count(&n).Error
+	return n, err
 }
 
 // ByID reads an order with its items; gorm.ErrRecordNotFound when unknown.

@@ -47,6 +47,8 @@ type env struct {
 	st    sandbox.Settings
 	api   *httptest.Server
 	app   *app.App
+	vars  map[string]string
+	serve *atomic.Value // the API's handler, replaced by reconfigure
 	cat   *catalog.Service
 	addrs *user.AddressService
 	store *payment.Store
@@ -102,6 +104,11 @@ func newEnvWith(t *testing.T, d *db.DB, opts sandbox.Options) *env {
 		"MINIMALL_ALIPAY_PUBLIC_KEY_FILE":     aliPub,
 		"MINIMALL_ALIPAY_GATEWAY":             sandbox.EndpointsAt(sbSrv.URL).AlipayGateway,
 		"MINIMALL_ALIPAY_SELLER_ID":           st.AlipaySellerID,
+		// Payment tests place and pay many orders for one customer; the
+		// unpaid-order cap and the per-customer limits have their own tests.
+		"MINIMALL_ORDER_MAX_UNPAID":          "1000",
+		"MINIMALL_ORDER_CHECKOUT_PER_MINUTE": "1000",
+		"MINIMALL_ORDER_PAY_PER_MINUTE":      "1000",
 	}
 	if opts.AlipayCertMode {
 		// Certificate mode: the three certificate files replace the public key.
@@ -126,7 +133,7 @@ func newEnvWith(t *testing.T, d *db.DB, opts sandbox.Options) *env {
 	must(t, err)
 	handler.Store(a.Handler())
 
-	e := &env{t: t, d: d, clk: clk, sb: sb, st: st, api: api, app: a}
+	e := &env{t: t, d: d, clk: clk, sb: sb, st: st, api: api, app: a, vars: vars, serve: &handler}
 	lg, err := audit.New(d, clk)
 	must(t, err)
 	cst, err := catalog.NewStore(d)
@@ -144,6 +151,22 @@ func newEnvWith(t *testing.T, d *db.DB, opts sandbox.Options) *env {
 	must(t, err)
 	e.cid = c.ID
 	return e
+}
+
+// reconfigure rebuilds the shop on the same database with some
+// configuration keys changed (an operator's fix and restart) and serves it
+// at the same address.
+func (e *env) reconfigure(changes map[string]string) {
+	e.t.Helper()
+	for k, v := range changes {
+		e.vars[k] = v
+	}
+	cfg, err := config.Load("", func(k string) string { return e.vars[k] })
+	must(e.t, err)
+	a, err := app.New(cfg, e.d, slog.New(slog.NewTextHandler(io.Discard, nil)), e.clk)
+	must(e.t, err)
+	e.app = a
+	e.serve.Store(a.Handler())
 }
 
 func must(t testing.TB, err error) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/minimall/minimall/internal/order"
+
 	"github.com/minimall/minimall/internal/platform/alipay"
 	"github.com/minimall/minimall/internal/platform/wechatpay"
 )
@@ -37,7 +39,10 @@ func (s *Service) ReconcilePending(ctx context.Context, limit int) (int, error) 
 	}
 	done := 0
 	for _, a := range due {
-		final := !now.Before(a.ExpiresAt)
+		// An attempt past its deadline, or of an order that is no longer
+		// waiting for payment (paid through another attempt, or cancelled),
+		// is closed at its platform rather than only queried.
+		final := !now.Before(a.ExpiresAt) || !s.awaitsPayment(ctx, a.OrderID)
 		next := now.Add(min(s.reconcile<<min(a.Checks, 10), reconcileMaxBackoff))
 		if !final && next.After(a.ExpiresAt) {
 			next = a.ExpiresAt.Add(reconcileAfterClose)
@@ -80,7 +85,7 @@ func (s *Service) reconcileOne(ctx context.Context, a Attempt, final bool) {
 		case wechatpay.TradeSuccess, wechatpay.TradeRefund:
 			s.settleReconciled(ctx, paidFromWeChat(tx))
 		case wechatpay.TradeClosed, wechatpay.TradeRevoked, wechatpay.TradePayError:
-			_ = s.markClosed(ctx, a)
+			_, _ = s.markClosed(ctx, a)
 		}
 	case a.Channel == ChannelAlipay && s.alipay != nil:
 		t, err := s.alipay.Query(ctx, a.OutTradeNo)
@@ -94,9 +99,16 @@ func (s *Service) reconcileOne(ctx context.Context, a Attempt, final bool) {
 		case alipay.TradeSuccess, alipay.TradeFinished:
 			s.settleReconciled(ctx, s.paidFromAlipayQuery(t))
 		case alipay.TradeClosed:
-			_ = s.markClosed(ctx, a)
+			_, _ = s.markClosed(ctx, a)
 		}
 	}
+}
+
+// awaitsPayment reports whether an order is still pending payment; an
+// order that cannot be read counts as pending (the check only queries).
+func (s *Service) awaitsPayment(ctx context.Context, orderID int64) bool {
+	o, err := s.orders.ByID(ctx, orderID)
+	return err != nil || o.Status == order.StatusPendingPayment
 }
 
 func (s *Service) settleReconciled(ctx context.Context, p Paid) {

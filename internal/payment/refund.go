@@ -122,7 +122,7 @@ func (s *Service) Refund(ctx context.Context, req RefundRequest) (Refund, error)
 		AttemptID: a.ID, OrderID: a.OrderID, Channel: a.Channel, OutRefundNo: req.OutRefundNo, AmountFen: req.AmountFen,
 		Reason: req.Reason, AnomalyID: req.anomalyID, NextCheckAt: &next, CreatedAt: now,
 	}
-	err = s.txRetry(ctx, func(ctx context.Context) error { return s.store.ReserveRefund(ctx, &r) })
+	err = s.db.TxRetry(ctx, func(ctx context.Context) error { return s.store.ReserveRefund(ctx, &r) })
 	if err != nil {
 		// A concurrent request with the same key may have won.
 		if prev, ok, perr := s.sameRefund(ctx, req); ok || perr != nil {
@@ -267,7 +267,7 @@ func (s *Service) refundError(ctx context.Context, r Refund, err error) refundOu
 // for a failure the release of its amount. Outcomes that arrive again
 // change nothing.
 func (s *Service) applyRefund(ctx context.Context, r Refund, out refundOutcome, src *Notification) error {
-	err := s.txRetry(ctx, func(ctx context.Context) error {
+	err := s.db.TxRetry(ctx, func(ctx context.Context) error {
 		now := s.clock.Now()
 		if src != nil {
 			src.ReceivedAt = now
@@ -419,9 +419,9 @@ func (s *Service) RefundAnomalies(ctx context.Context, limit int) (int, error) {
 	return done, nil
 }
 
-// afterSettle requests the automatic refund of a late or double payment
+// refundLate requests the automatic refund of a late or double payment
 // recorded by a committed settle.
-func (s *Service) afterSettle(ctx context.Context, an *Anomaly) {
+func (s *Service) refundLate(ctx context.Context, an *Anomaly) {
 	if an == nil {
 		return
 	}

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
 	"github.com/minimall/minimall/internal/apperr"
 	"github.com/minimall/minimall/internal/order"
 	"github.com/minimall/minimall/internal/platform/alipay"
@@ -141,9 +139,6 @@ func (s *Service) Pay(ctx context.Context, customerID, orderID int64, ch Channel
 	if err != nil {
 		return PayResult{}, err
 	}
-	if err := s.closeOtherChannels(ctx, o.ID, ch); err != nil {
-		return PayResult{}, err
-	}
 	a, err := s.openAttempt(ctx, o, ch, p.subject)
 	if err != nil {
 		return PayResult{}, err
@@ -162,11 +157,7 @@ func (s *Service) Pay(ctx context.Context, customerID, orderID int64, ch Channel
 			if _, err := s.closeAttempt(ctx, a); err != nil {
 				s.log.WarnContext(ctx, "closing the trade of a closed attempt failed", "out_trade_no", a.OutTradeNo, "err", err)
 			}
-			status := order.StatusCancelled // the cancel that closed the attempt may not have committed yet
-			if cur, err := s.orders.ByID(ctx, o.ID); err == nil && cur.Status != order.StatusPendingPayment {
-				status = cur.Status
-			}
-			return PayResult{}, apperr.InvalidState(string(status), "an order that is %s cannot be paid", status)
+			return PayResult{}, s.replacedAnswer(ctx, o.ID)
 		}
 		if err != nil {
 			return PayResult{}, apperr.Internal(err)
@@ -192,33 +183,6 @@ func (s *Service) Pay(ctx context.Context, customerID, orderID int64, ch Channel
 		return PayResult{}, err
 	}
 	return PayResult{Channel: ChannelWeChat, OutTradeNo: a.OutTradeNo, RequestPayment: &rp}, nil
-}
-
-// closeOtherChannels closes the order's open attempts on the other channels
-// before a trade is made on ch, so that an order never has two payable
-// trades (a customer holding both identities could otherwise pay twice). An
-// attempt that turns out paid pays the order, and the pay request stops.
-func (s *Service) closeOtherChannels(ctx context.Context, orderID int64, ch Channel) error {
-	for _, other := range []Channel{ChannelWeChat, ChannelAlipay} {
-		if other == ch {
-			continue
-		}
-		cur, ok, err := s.store.OpenAttempt(ctx, orderID, other)
-		if err != nil {
-			return apperr.Internal(err)
-		}
-		if !ok {
-			continue
-		}
-		paid, err := s.closeAttempt(ctx, cur)
-		if err != nil {
-			return err
-		}
-		if paid {
-			return apperr.InvalidState(string(order.StatusPaid), "the order has been paid")
-		}
-	}
-	return nil
 }
 
 // prepay creates an attempt's trade at its platform, outside any database
@@ -267,19 +231,25 @@ func (s *Service) payer(ctx context.Context, customerID int64, ch Channel) (paye
 	return payer{}, apperr.New(apperr.CodeChannelUnavailable, "log in with WeChat to pay with WeChat Pay")
 }
 
-// openAttempt returns the order's open attempt on ch when it can still be
-// paid as it is, or makes a new one. An open attempt that cannot (another
-// amount or payer, or past its expiry) is closed at the platform first, so
-// that two payable trades never exist for one order on one channel.
+// openAttempt returns the order's open attempt when it is on ch and can
+// still be paid as it is, or makes a new one. The database holds an order to
+// one open attempt across every channel (open_key, unique): an open attempt
+// on another channel, or one that can no longer be paid as it is (another
+// amount or payer, or past its expiry), is closed at its platform first, and
+// a trade found paid there pays the order instead. When two requests race to
+// open the order's attempt, the insert of one of them fails on the unique
+// key: a loser on the same channel shares the winner's attempt, a loser on
+// another channel answers conflict naming the channel the order is being
+// paid with (it never closes the winner's fresh trade).
 func (s *Service) openAttempt(ctx context.Context, o order.Order, ch Channel, payerID string) (Attempt, error) {
 	for range 3 {
-		cur, ok, err := s.store.OpenAttempt(ctx, o.ID, ch)
+		cur, ok, err := s.store.OpenAttempt(ctx, o.ID)
 		if err != nil {
 			return Attempt{}, apperr.Internal(err)
 		}
 		now := s.clock.Now()
 		if ok {
-			if cur.AmountFen == o.TotalFen && cur.PayerID == payerID && now.Before(cur.ExpiresAt) {
+			if cur.Channel == ch && cur.AmountFen == o.TotalFen && cur.PayerID == payerID && now.Before(cur.ExpiresAt) {
 				return cur, nil
 			}
 			paid, err := s.closeAttempt(ctx, cur)
@@ -312,9 +282,34 @@ func (s *Service) openAttempt(ctx context.Context, o order.Order, ch Channel, pa
 		if !db.IsDuplicate(err) {
 			return Attempt{}, apperr.Internal(err)
 		}
-		// A concurrent request opened the attempt first: read it next round.
+		winner, ok, err := s.store.OpenAttempt(ctx, o.ID)
+		if err != nil {
+			return Attempt{}, apperr.Internal(err)
+		}
+		if ok && winner.Channel != ch {
+			return Attempt{}, apperr.Conflict("this order is being paid with %s; pay there or try again", winner.Channel).
+				WithDetail("channel", string(winner.Channel))
+		}
+		// The same channel won (its attempt is shared next round), or the
+		// winner closed meanwhile: look again.
 	}
 	return Attempt{}, apperr.Conflict("the order's payment is being prepared by another request, try again")
+}
+
+// replacedAnswer is the answer of a pay request whose attempt was closed
+// while its trade was being opened: by a cancel (the order's status says
+// so) or by another pay request that took the order's payable slot, in
+// which case the order is still pending and the customer is told to try
+// again, never that the order is cancelled.
+func (s *Service) replacedAnswer(ctx context.Context, orderID int64) error {
+	cur, err := s.orders.ByID(ctx, orderID)
+	if err != nil {
+		return apperr.From(err)
+	}
+	if cur.Status != order.StatusPendingPayment {
+		return apperr.InvalidState(string(cur.Status), "an order that is %s cannot be paid", cur.Status)
+	}
+	return apperr.Conflict("the payment of this order changed meanwhile (another request replaced it), try again")
 }
 
 // description is the goods description shown in the platform's payment
@@ -411,10 +406,18 @@ func (s *Service) HandleWeChatNotification(ctx context.Context, r *http.Request)
 func (s *Service) ignore(ctx context.Context, src *Notification) error {
 	src.Outcome, src.ReceivedAt = OutcomeIgnored, s.clock.Now()
 	err := s.db.Tx(ctx, func(ctx context.Context) error { return s.store.InsertNotification(ctx, src) })
-	if err != nil && !db.IsDuplicate(err) {
+	if !db.IsDuplicate(err) {
 		return err
 	}
-	return nil
+	// A retry of one refused before (its merchant was not ours under the
+	// configuration of the time) that passes now is acknowledged: the stored
+	// row says so.
+	prev, ok, err := s.store.NotificationByNotifyID(ctx, src.Channel, src.NotifyID)
+	if err != nil || !ok || prev.Outcome != OutcomeRefused {
+		return err
+	}
+	_, err = s.store.Reconsider(ctx, prev.ID, prev.AttemptID, OutcomeIgnored)
+	return err
 }
 
 // check is the outcome of a notification's business checks.
@@ -445,8 +448,7 @@ func (s *Service) checkPaid(p Paid, a Attempt, found bool) check {
 	case !s.merchantMatches(p):
 		return check{kind: AnomalyMerchantMismatch, detail: fmt.Sprintf("app %q merchant %q are not ours", p.AppID, p.MerchantID)}
 	case p.TotalFen != a.AmountFen || (p.Currency != "" && p.Currency != "CNY"):
-		return check{kind: AnomalyAmountMismatch, expectedFen: a.AmountFen,
-			detail: fmt.Sprintf("order amount %d %s, the attempt is %d CNY", p.TotalFen, p.Currency, a.AmountFen)}
+		return check{kind: AnomalyAmountMismatch, expectedFen: a.AmountFen, detail: amountMismatch(p, a)}
 	case p.ProviderTxnID == "":
 		return check{kind: AnomalyUnknownTrade, detail: "a paid trade without the platform's transaction id"}
 	case a.Status == StatusSucceeded && a.ProviderTxnID != p.ProviderTxnID:
@@ -456,17 +458,30 @@ func (s *Service) checkPaid(p Paid, a Attempt, found bool) check {
 	return check{}
 }
 
+// amountMismatch says what the platform reported against what the attempt
+// asked for, both in fen (the smallest unit of CNY), naming any other
+// currency as the platform sent it.
+func amountMismatch(p Paid, a Attempt) string {
+	if p.Currency != "" && p.Currency != "CNY" {
+		return fmt.Sprintf("the notification's amount is %d in the smallest unit of %s, the payment attempt's is %d fen (CNY)",
+			p.TotalFen, p.Currency, a.AmountFen)
+	}
+	return fmt.Sprintf("the notification's amount is %d fen, the payment attempt's is %d fen", p.TotalFen, a.AmountFen)
+}
+
 // settle applies a payment the platform reported, from a notification (src)
 // or from a query (src nil), in one transaction: the business checks, the
 // raw notification, the attempt to succeeded and the order to paid by
 // conditional updates (the order flagged for the sales job). Duplicates
-// change nothing. It
-// is the same for every channel.
+// change nothing; a notification refused before is checked again (see
+// reconsider). It is the same for every channel. Once the transaction has
+// committed, a late or double payment is refunded and, when the payment
+// paid the order, the order's other open trades are closed at their
+// platforms.
 func (s *Service) settle(ctx context.Context, p Paid, src *Notification) error {
-	var refusal *Refusal
-	var refund *Anomaly // a late or double payment, refunded after commit
-	err := s.txRetry(ctx, func(ctx context.Context) error {
-		refusal, refund = nil, nil
+	var out settled
+	err := s.db.TxRetry(ctx, func(ctx context.Context) error {
+		out = settled{}
 		now := s.clock.Now()
 		a, found, err := s.store.AttemptByOutTradeNo(ctx, p.OutTradeNo)
 		if err != nil {
@@ -486,66 +501,99 @@ func (s *Service) settle(ctx context.Context, p Paid, src *Notification) error {
 			}
 		}
 		if c.kind != "" {
-			refusal = &Refusal{Status: http.StatusBadRequest, Message: "notification refused: " + c.kind}
+			out.refusal = &Refusal{Status: http.StatusBadRequest, Message: "notification refused: " + c.kind}
 			_, err := s.anomaly(ctx, a, p, src, c.kind, c.detail, c.expectedFen, now)
 			return err
 		}
-		if a.Status == StatusSucceeded {
-			return nil // the same transaction again
-		}
-		paidAt := now
-		if p.PaidAt != nil {
-			paidAt = *p.PaidAt
-		}
-		moved, err := s.store.MarkSucceeded(ctx, a.ID, p.ProviderTxnID, p.PayerTotalFen, paidAt, now)
-		if err != nil {
-			return err
-		}
-		if !moved {
-			cur, err := s.store.AttemptByID(ctx, a.ID)
-			if err != nil {
-				return err
-			}
-			if cur.Status == StatusSucceeded && cur.ProviderTxnID == p.ProviderTxnID {
-				return nil // a concurrent delivery won
-			}
-			return fmt.Errorf("payment: attempt %d moved to %s meanwhile", a.ID, cur.Status)
-		}
-		refund, err = s.payOrder(ctx, a, p, src, paidAt, now)
+		out, err = s.apply(ctx, a, p, src, now)
 		return err
 	})
 	if errors.Is(err, errDuplicateNotification) {
-		return s.duplicate(ctx, src)
+		return s.duplicate(ctx, p, src)
 	}
 	if err != nil {
 		return err
 	}
-	s.afterSettle(ctx, refund)
-	if refusal != nil {
-		s.log.WarnContext(ctx, "payment refused and recorded as an anomaly", "channel", p.Channel, "out_trade_no", p.OutTradeNo, "reason", refusal.Message)
-		return refusal
+	return s.afterSettle(ctx, p, out)
+}
+
+// settled is what a committed settle leaves to do.
+type settled struct {
+	refusal *Refusal // the payment was refused (an anomaly is recorded)
+	refund  *Anomaly // a late or double payment, to refund
+	paid    *Attempt // the attempt that paid its order: close the order's other trades
+}
+
+// apply moves a checked attempt to succeeded and its order to paid, inside
+// settle's transaction.
+func (s *Service) apply(ctx context.Context, a Attempt, p Paid, src *Notification, now time.Time) (settled, error) {
+	if a.Status == StatusSucceeded {
+		return settled{}, nil // the same transaction again
+	}
+	paidAt := now
+	if p.PaidAt != nil {
+		paidAt = *p.PaidAt
+	}
+	moved, err := s.store.MarkSucceeded(ctx, a.ID, p.ProviderTxnID, p.PayerTotalFen, paidAt, now)
+	if err != nil {
+		return settled{}, err
+	}
+	if !moved {
+		cur, err := s.store.AttemptByID(ctx, a.ID)
+		if err != nil {
+			return settled{}, err
+		}
+		if cur.Status == StatusSucceeded && cur.ProviderTxnID == p.ProviderTxnID {
+			return settled{}, nil // a concurrent delivery won
+		}
+		return settled{}, fmt.Errorf("payment: attempt %d moved to %s meanwhile", a.ID, cur.Status)
+	}
+	refund, err := s.payOrder(ctx, a, p, src, paidAt, now)
+	if err != nil || refund != nil {
+		return settled{refund: refund}, err
+	}
+	// The order is paid: its other open trades must not stay payable. They
+	// are closed right after commit; making them due for reconciliation now
+	// is the safety net should that close fail.
+	if err := s.store.CheckOthersNow(ctx, a.OrderID, a.ID, now); err != nil {
+		return settled{}, err
+	}
+	return settled{paid: &a}, nil
+}
+
+// afterSettle does what a committed settle leaves to do, outside any
+// transaction, and returns the refusal to answer, if any.
+func (s *Service) afterSettle(ctx context.Context, p Paid, out settled) error {
+	ctx = context.WithoutCancel(ctx)
+	s.refundLate(ctx, out.refund)
+	if out.paid != nil {
+		s.closeOthers(ctx, *out.paid)
+	}
+	if out.refusal != nil {
+		s.log.WarnContext(ctx, "payment refused and recorded as an anomaly", "channel", p.Channel, "out_trade_no", p.OutTradeNo, "reason", out.refusal.Message)
+		return out.refusal
 	}
 	return nil
 }
 
-// txRetry runs fn in a transaction, again when MySQL picks it as a
-// deadlock victim (racing duplicate deliveries can be, when the first one
-// rolls back). Every step of fn is a conditional write, so running it again
-// is safe.
-func (s *Service) txRetry(ctx context.Context, fn func(ctx context.Context) error) error {
-	var err error
-	for range 3 {
-		if err = s.db.Tx(ctx, fn); !isDeadlock(err) {
-			return err
+// closeOthers closes at their platforms the open attempts of the order that
+// paid has just paid. A trade found paid there is settled as a double
+// payment and refunded; a failure is logged and left to reconciliation,
+// for which the payment made them due.
+func (s *Service) closeOthers(ctx context.Context, paid Attempt) {
+	attempts, err := s.store.AttemptsOfOrder(ctx, paid.OrderID)
+	if err != nil {
+		s.log.WarnContext(ctx, "listing the other attempts of a paid order failed", "order_id", paid.OrderID, "err", err)
+		return
+	}
+	for _, a := range attempts {
+		if a.ID == paid.ID || a.Status != StatusPending {
+			continue
+		}
+		if _, err := s.closeAttempt(ctx, a); err != nil {
+			s.log.WarnContext(ctx, "closing another trade of a paid order failed; reconciliation will retry", "out_trade_no", a.OutTradeNo, "err", err)
 		}
 	}
-	return err
-}
-
-// isDeadlock reports MySQL's deadlock error.
-func isDeadlock(err error) bool {
-	var me *mysql.MySQLError
-	return errors.As(err, &me) && me.Number == 1213
 }
 
 // payOrder moves the order to paid (the order module's sales job then adds
@@ -597,16 +645,54 @@ func (s *Service) anomaly(ctx context.Context, a Attempt, p Paid, src *Notificat
 	return an, err
 }
 
-// duplicate answers a notification stored before as it was answered then.
-func (s *Service) duplicate(ctx context.Context, src *Notification) error {
+// duplicate answers a notification stored before: as it was answered then
+// when it was accepted or ignored, and a refusal is reconsidered.
+func (s *Service) duplicate(ctx context.Context, p Paid, src *Notification) error {
 	prev, ok, err := s.store.NotificationByNotifyID(ctx, src.Channel, src.NotifyID)
 	if err != nil {
 		return err
 	}
-	if ok && prev.Outcome == OutcomeRefused {
-		return &Refusal{Status: http.StatusBadRequest, Message: "notification refused: " + strings.SplitN(prev.Reason, ":", 2)[0]}
+	if !ok || prev.Outcome != OutcomeRefused {
+		return nil
 	}
-	return nil
+	return s.reconsider(ctx, p, prev)
+}
+
+// reconsider checks again a payment notification refused before. A refusal
+// may depend on our configuration (a wrong MINIMALL_ALIPAY_SELLER_ID,
+// appid or mchid) that has been fixed since, so it is never final: a retry
+// that now passes every check turns the stored notification accepted (by a
+// conditional update, so that concurrent retries apply it once) and is
+// settled like a first delivery. A retry still refused writes nothing: its
+// anomaly was recorded the first time.
+func (s *Service) reconsider(ctx context.Context, p Paid, prev Notification) error {
+	var out settled
+	err := s.db.TxRetry(ctx, func(ctx context.Context) error {
+		out = settled{}
+		now := s.clock.Now()
+		a, found, err := s.store.AttemptByOutTradeNo(ctx, p.OutTradeNo)
+		if err != nil {
+			return err
+		}
+		if c := s.checkPaid(p, a, found); c.kind != "" {
+			out.refusal = &Refusal{Status: http.StatusBadRequest, Message: "notification refused: " + c.kind}
+			return nil
+		}
+		ok, err := s.store.Reconsider(ctx, prev.ID, a.ID, OutcomeAccepted)
+		if err != nil || !ok {
+			return err // !ok: a concurrent retry accepted it
+		}
+		prev.AttemptID, prev.Outcome, prev.Reason = a.ID, OutcomeAccepted, ""
+		out, err = s.apply(ctx, a, p, &prev, now)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if out.refusal != nil {
+		return out.refusal // logged the first time
+	}
+	return s.afterSettle(ctx, p, out)
 }
 
 // Attempts lists an order's payment attempts for the staff order detail.
@@ -685,12 +771,12 @@ func (s *Service) settleQueried(ctx context.Context, p Paid, platform string) (b
 func (s *Service) closeWeChat(ctx context.Context, a Attempt) (bool, error) {
 	closeErr := s.wechat.Close(ctx, a.OutTradeNo)
 	if closeErr == nil || wechatpay.PlatformCode(closeErr) == wechatpay.CodeOrderNotExist {
-		return false, s.markClosed(ctx, a)
+		return s.markClosed(ctx, a)
 	}
 	tx, err := s.wechat.Query(ctx, a.OutTradeNo)
 	if err != nil {
 		if wechatpay.PlatformCode(err) == wechatpay.CodeOrderNotExist {
-			return false, s.markClosed(ctx, a)
+			return s.markClosed(ctx, a)
 		}
 		s.log.WarnContext(ctx, "wechat pay close and query failed", "out_trade_no", a.OutTradeNo, "close_err", closeErr, "query_err", err)
 		return false, err
@@ -699,7 +785,7 @@ func (s *Service) closeWeChat(ctx context.Context, a Attempt) (bool, error) {
 	case wechatpay.TradeSuccess, wechatpay.TradeRefund:
 		return s.settleQueried(ctx, paidFromWeChat(tx), "WeChat Pay")
 	case wechatpay.TradeClosed, wechatpay.TradeRevoked, wechatpay.TradePayError:
-		return false, s.markClosed(ctx, a)
+		return s.markClosed(ctx, a)
 	default:
 		return false, apperr.New(apperr.CodeUpstreamUnavailable, "the payment is in progress at WeChat Pay, try again shortly").WithCause(closeErr)
 	}
@@ -713,12 +799,12 @@ func (s *Service) closeWeChat(ctx context.Context, a Attempt) (bool, error) {
 func (s *Service) closeAlipay(ctx context.Context, a Attempt) (bool, error) {
 	closeErr := s.alipay.Close(ctx, a.OutTradeNo)
 	if closeErr == nil || alipay.SubCode(closeErr) == alipay.SubCodeTradeNotExist {
-		return false, s.markClosed(ctx, a)
+		return s.markClosed(ctx, a)
 	}
 	t, err := s.alipay.Query(ctx, a.OutTradeNo)
 	if err != nil {
 		if alipay.SubCode(err) == alipay.SubCodeTradeNotExist {
-			return false, s.markClosed(ctx, a)
+			return s.markClosed(ctx, a)
 		}
 		s.log.WarnContext(ctx, "alipay close and query failed", "out_trade_no", a.OutTradeNo, "close_err", closeErr, "query_err", err)
 		return false, err
@@ -729,7 +815,7 @@ func (s *Service) closeAlipay(ctx context.Context, a Attempt) (bool, error) {
 	case alipay.TradeClosed:
 		// A pending attempt was never refunded by us, so a closed trade is
 		// one closed unpaid (by us, or by Alipay at time_expire).
-		return false, s.markClosed(ctx, a)
+		return s.markClosed(ctx, a)
 	default:
 		return false, apperr.New(apperr.CodeUpstreamUnavailable, "the payment is in progress at Alipay, try again shortly").WithCause(closeErr)
 	}
@@ -746,13 +832,32 @@ func (s *Service) paidFromAlipayQuery(t alipay.Trade) Paid {
 	}
 }
 
-func (s *Service) markClosed(ctx context.Context, a Attempt) error {
+// markClosed records that an attempt's trade is closed at its platform, or
+// never reached it, and reports whether the attempt turned out paid. The
+// update is guarded by the prepay id read before the platform was asked: a
+// trade opened meanwhile by a concurrent pay request (the platform said the
+// trade did not exist, then its prepay arrived and was recorded) is closed
+// at the platform again instead of being left payable behind a closed
+// attempt.
+func (s *Service) markClosed(ctx context.Context, a Attempt) (bool, error) {
+	var moved bool
 	err := s.db.Tx(ctx, func(ctx context.Context) error {
-		_, err := s.store.MarkClosed(ctx, a.ID, s.clock.Now())
+		var err error
+		moved, err = s.store.MarkClosed(ctx, a.ID, a.PrepayID, s.clock.Now())
 		return err
 	})
 	if err != nil {
-		return apperr.Internal(err)
+		return false, apperr.Internal(err)
 	}
-	return nil
+	if moved {
+		return false, nil
+	}
+	cur, err := s.store.AttemptByID(ctx, a.ID)
+	if err != nil {
+		return false, apperr.Internal(err)
+	}
+	if cur.Status != StatusPending || cur.PrepayID == a.PrepayID {
+		return false, nil
+	}
+	return s.closeAttempt(ctx, cur)
 }

@@ -3,7 +3,7 @@ package payment
 import (
 	"context"
 	"errors"
-	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/minimall/minimall/internal/platform/db"
@@ -76,13 +76,18 @@ func (r attemptRow) attempt() Attempt {
 	}
 }
 
-func openKey(orderID int64, ch Channel) string { return fmt.Sprintf("%d:%s", orderID, ch) }
+// openKey is the value of open_key while an attempt is pending: the
+// order's id, under a unique index, so that the database holds an order to
+// one payable trade across every channel.
+func openKey(orderID int64) string { return strconv.FormatInt(orderID, 10) }
 
 // InsertAttempt stores a new pending attempt, the order's one open attempt
-// on its channel, first checked by reconciliation at a.NextCheckAt; db.IsDuplicate on the error reports that another request
-// opened one first (or, rarely, an out_trade_no collision).
+// across every channel, first checked by reconciliation at a.NextCheckAt.
+// db.IsDuplicate on the error reports that the order already has an open
+// attempt (another request opened one first) or, rarely, an out_trade_no
+// collision.
 func (s *Store) InsertAttempt(ctx context.Context, a *Attempt) error {
-	key := openKey(a.OrderID, a.Channel)
+	key := openKey(a.OrderID)
 	r := attemptRow{
 		OrderID: a.OrderID, CustomerID: a.CustomerID, Channel: string(a.Channel), OutTradeNo: a.OutTradeNo,
 		AmountFen: a.AmountFen, Status: string(StatusPending), OpenKey: &key, Description: a.Description,
@@ -96,10 +101,11 @@ func (s *Store) InsertAttempt(ctx context.Context, a *Attempt) error {
 	return nil
 }
 
-// OpenAttempt returns the order's pending attempt on ch, if any.
-func (s *Store) OpenAttempt(ctx context.Context, orderID int64, ch Channel) (Attempt, bool, error) {
+// OpenAttempt returns the order's open attempt (the one holding its
+// payable slot), on whichever channel, if any.
+func (s *Store) OpenAttempt(ctx context.Context, orderID int64) (Attempt, bool, error) {
 	var rows []attemptRow
-	if err := s.db.Reader(ctx).Where("open_key = ?", openKey(orderID, ch)).Limit(1).Find(&rows).Error; err != nil {
+	if err := s.db.Reader(ctx).Where("open_key = ?", openKey(orderID)).Limit(1).Find(&rows).Error; err != nil {
 		return Attempt{}, false, err
 	}
 	if len(rows) == 0 {
@@ -178,10 +184,24 @@ func (s *Store) MarkSucceeded(ctx context.Context, id int64, txnID string, payer
 	return res.RowsAffected == 1, res.Error
 }
 
-// MarkClosed moves a pending attempt to closed and reports whether it did.
-func (s *Store) MarkClosed(ctx context.Context, id int64, now time.Time) (bool, error) {
+// CheckOthersNow makes the order's pending attempts other than exceptID due
+// for reconciliation at now: once an order is paid, they are closed at their
+// platform right away, and the job is the safety net of that close.
+func (s *Store) CheckOthersNow(ctx context.Context, orderID, exceptID int64, now time.Time) error {
+	return s.db.Writer(ctx).Exec(`UPDATE payment_attempts SET next_check_at = ?, updated_at = ?
+		WHERE order_id = ? AND id <> ? AND status = ?`, now.UTC(), now.UTC(), orderID, exceptID, string(StatusPending)).Error
+}
+
+// MarkClosed moves a pending attempt to closed, provided its prepay id is
+// still prepayID ("": none recorded), and reports whether it did.
+func (s *Store) MarkClosed(ctx context.Context, id int64, prepayID string, now time.Time) (bool, error) {
+	var p *string
+	if prepayID != "" {
+		p = &prepayID
+	}
 	res := s.db.Writer(ctx).Exec(`UPDATE payment_attempts SET status = ?, open_key = NULL, closed_at = ?, updated_at = ?
-		WHERE id = ? AND status = ?`, string(StatusClosed), now.UTC(), now.UTC(), id, string(StatusPending))
+		WHERE id = ? AND status = ? AND (prepay_id = ? OR (prepay_id IS NULL AND ? IS NULL))`,
+		string(StatusClosed), now.UTC(), now.UTC(), id, string(StatusPending), p, p)
 	return res.RowsAffected == 1, res.Error
 }
 
@@ -322,4 +342,13 @@ func anomalies(rows []anomalyRow) []Anomaly {
 		}
 	}
 	return out
+}
+
+// Reconsider turns a stored refused notification into outcome for attempt
+// attemptID, by a conditional update, and reports whether it did (false: a
+// concurrent retry did first).
+func (s *Store) Reconsider(ctx context.Context, id, attemptID int64, outcome string) (bool, error) {
+	res := s.db.Writer(ctx).Exec(`UPDATE payment_notifications SET outcome = ?, reason = '', attempt_id = ?
+		WHERE id = ? AND outcome = ?`, outcome, attemptID, id, OutcomeRefused)
+	return res.RowsAffected == 1, res.Error
 }

@@ -36,7 +36,7 @@ func TestPrepayIDOnlyOnAPendingAttempt(t *testing.T) {
 			t.Fatalf("second prepay id: %q, %v", got, err)
 		}
 		closed := open(2, "T0000000000000002")
-		if ok, err := st.MarkClosed(ctx, closed.ID, now); err != nil || !ok {
+		if ok, err := st.MarkClosed(ctx, closed.ID, "", now); err != nil || !ok {
 			t.Fatalf("close: %v %v", ok, err)
 		}
 		if _, err := st.SetPrepayID(ctx, closed.ID, "wx-3", now); !errors.Is(err, payment.ErrAttemptNotPending) {
@@ -47,5 +47,43 @@ func TestPrepayIDOnlyOnAPendingAttempt(t *testing.T) {
 		if a.PrepayID != "" || a.Status != payment.StatusClosed {
 			t.Fatalf("closed attempt after: %+v", a)
 		}
+	})
+}
+
+// TestOneOpenAttemptPerOrderAcrossChannels: the database refuses a second
+// open attempt for an order, on any channel, until the first one closes; a
+// close guarded by the prepay id seen before misses an attempt whose trade
+// was opened meanwhile.
+func TestOneOpenAttemptPerOrderAcrossChannels(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		st, err := payment.NewStore(d)
+		must(t, err)
+		now := time.Date(2026, 11, 1, 2, 0, 0, 0, time.UTC)
+		attempt := func(ch payment.Channel, outTradeNo string) payment.Attempt {
+			return payment.Attempt{OrderID: 7, CustomerID: 1, Channel: ch, OutTradeNo: outTradeNo,
+				AmountFen: 100, ExpiresAt: now.Add(30 * time.Minute), CreatedAt: now}
+		}
+		wx := attempt(payment.ChannelWeChat, "WX0000000000000001")
+		must(t, st.InsertAttempt(ctx, &wx))
+		al := attempt(payment.ChannelAlipay, "AL0000000000000001")
+		if err := st.InsertAttempt(ctx, &al); !db.IsDuplicate(err) {
+			t.Fatalf("second open attempt on another channel: %v, want a duplicate key", err)
+		}
+		if got, ok, err := st.OpenAttempt(ctx, 7); err != nil || !ok || got.ID != wx.ID {
+			t.Fatalf("open attempt: %+v %v %v", got, ok, err)
+		}
+		// The platform said the trade does not exist, then a concurrent pay
+		// request recorded its prepay: the close seen without one misses.
+		_, err = st.SetPrepayID(ctx, wx.ID, "wx-1", now)
+		must(t, err)
+		if ok, err := st.MarkClosed(ctx, wx.ID, "", now); err != nil || ok {
+			t.Fatalf("close without the recorded prepay id: %v %v", ok, err)
+		}
+		if ok, err := st.MarkClosed(ctx, wx.ID, "wx-1", now); err != nil || !ok {
+			t.Fatalf("close: %v %v", ok, err)
+		}
+		al = attempt(payment.ChannelAlipay, "AL0000000000000002")
+		must(t, st.InsertAttempt(ctx, &al))
 	})
 }

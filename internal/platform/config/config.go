@@ -77,10 +77,18 @@ type JWT struct {
 
 // Order holds the order rules that merchants tune.
 type Order struct {
-	PayTimeout         time.Duration `koanf:"pay_timeout"`
-	AutoConfirm        time.Duration `koanf:"auto_confirm"`
-	FreightFen         int64         `koanf:"freight_fen"`
-	FreeFreightOverFen int64         `koanf:"free_freight_over_fen"`
+	PayTimeout  time.Duration `koanf:"pay_timeout"`
+	AutoConfirm time.Duration `koanf:"auto_confirm"`
+	// AutoConfirmAfterDelivery completes a delivered order this long after
+	// delivered_at, when that comes before AutoConfirm after shipping.
+	AutoConfirmAfterDelivery time.Duration `koanf:"auto_confirm_after_delivery"`
+	FreightFen               int64         `koanf:"freight_fen"`
+	FreeFreightOverFen       int64         `koanf:"free_freight_over_fen"`
+	MaxUnpaid                int           `koanf:"max_unpaid"`
+	// CheckoutPerMinute and PayPerMinute limit each customer's checkouts and
+	// pay requests (a pay request costs one to three platform calls).
+	CheckoutPerMinute int `koanf:"checkout_per_minute"`
+	PayPerMinute      int `koanf:"pay_per_minute"`
 }
 
 // WeChat configures the mini-program (login, access token).
@@ -88,6 +96,10 @@ type WeChat struct {
 	AppID   string `koanf:"appid"`
 	Secret  string `koanf:"secret"`
 	APIBase string `koanf:"api_base"`
+	// PushToken and PushAESKey are the message-push settings (token and
+	// the EncodingAESKey of safe mode).
+	PushToken  string `koanf:"push_token"`
+	PushAESKey string `koanf:"push_aes_key"`
 }
 
 // Configured reports whether WeChat login is set up.
@@ -308,6 +320,24 @@ func (c *Config) Validate() error {
 	}
 	if c.Order.AutoConfirm < time.Hour {
 		bad("MINIMALL_ORDER_AUTO_CONFIRM", "must be at least 1h")
+	}
+	if c.Order.MaxUnpaid < 1 || c.Order.MaxUnpaid > 1000 {
+		bad("MINIMALL_ORDER_MAX_UNPAID", "must be between 1 and 1000")
+	}
+	if c.Order.CheckoutPerMinute < 1 {
+		bad("MINIMALL_ORDER_CHECKOUT_PER_MINUTE", "must be at least 1")
+	}
+	if c.Order.PayPerMinute < 1 {
+		bad("MINIMALL_ORDER_PAY_PER_MINUTE", "must be at least 1")
+	}
+	if c.Order.AutoConfirmAfterDelivery < time.Hour {
+		bad("MINIMALL_ORDER_AUTO_CONFIRM_AFTER_DELIVERY", "must be at least 1h")
+	}
+	if c.WeChat.PushAESKey != "" && len(c.WeChat.PushAESKey) != 43 {
+		bad("MINIMALL_WECHAT_PUSH_AES_KEY", "must be the 43-character EncodingAESKey")
+	}
+	if c.WeChat.PushAESKey != "" && c.WeChat.PushToken == "" {
+		bad("MINIMALL_WECHAT_PUSH_TOKEN", "is required with MINIMALL_WECHAT_PUSH_AES_KEY")
 	}
 	if c.Order.FreightFen < 0 {
 		bad("MINIMALL_FREIGHT_FEN", "must not be negative")

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -17,6 +18,9 @@ import (
 // DecodeJSON reads the request body into v, refusing unknown fields, trailing
 // data and bodies over the configured limit. Errors name the offending field.
 func DecodeJSON(c *gin.Context, v any) error {
+	if !isJSONContentType(c.GetHeader("Content-Type")) {
+		return apperr.Invalid("request body must be JSON (Content-Type: application/json)")
+	}
 	body, err := io.ReadAll(c.Request.Body)
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -26,6 +30,21 @@ func DecodeJSON(c *gin.Context, v any) error {
 		return apperr.Invalid("could not read the request body")
 	}
 	return decodeBytes(body, v)
+}
+
+// isJSONContentType accepts no Content-Type at all (some mini-program and
+// command-line clients send none with a JSON body), application/json and
+// any +json type; a form or multipart body is refused before it is parsed,
+// so the client hears what is wrong rather than "malformed JSON".
+func isJSONContentType(ct string) bool {
+	if strings.TrimSpace(ct) == "" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
+	}
+	return mt == "application/json" || strings.HasSuffix(mt, "+json")
 }
 
 func decodeBytes(body []byte, v any) error {

@@ -30,6 +30,7 @@ type Options struct {
 // Unknown routes answer the 404 envelope.
 func NewEngine(o Options) (*gin.Engine, error) {
 	gin.SetMode(gin.ReleaseMode)
+	installJSON()
 	e := gin.New()
 	e.ContextWithFallback = true
 	e.HandleMethodNotAllowed = false

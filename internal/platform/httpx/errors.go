@@ -53,6 +53,9 @@ type ErrorDetail struct {
 	Code    apperr.Code    `json:"code"`
 	Message string         `json:"message"`
 	Details map[string]any `json:"details,omitempty"`
+	// RequestID repeats the X-Request-Id header so a front end that logs
+	// only bodies can still quote it to support.
+	RequestID string `json:"request_id,omitempty"`
 }
 
 // Error writes err as the error envelope and aborts the chain. Errors that are
@@ -64,7 +67,7 @@ func Error(c *gin.Context, err error) {
 		e = apperr.Internal(err)
 	}
 	status := Status(e.Code)
-	body := ErrorBody{Error: ErrorDetail{Code: e.Code, Message: e.Message, Details: e.Details}}
+	body := ErrorBody{Error: ErrorDetail{Code: e.Code, Message: e.Message, Details: e.Details, RequestID: c.GetString(ctxRequestID)}}
 	if status >= http.StatusInternalServerError {
 		Logger(c).ErrorContext(c.Request.Context(), "request failed", "err", err, "code", e.Code)
 		if e.Code == apperr.CodeInternal {

@@ -1,7 +1,7 @@
-// Package ratelimit limits requests per client IP with a token bucket per IP,
-// held in process. Behind a load balancer each instance limits on its own;
-// the client IP comes from gin's ClientIP, which believes X-Forwarded-For
-// only from the configured trusted proxies.
+// Package ratelimit limits requests per key (a client IP, a customer) with a
+// token bucket per key, held in process. Behind a load balancer each instance
+// limits on its own; the client IP comes from gin's ClientIP, which believes
+// X-Forwarded-For only from the configured trusted proxies.
 package ratelimit
 
 import (
@@ -53,6 +53,13 @@ func New(perMinute, burst int, clk clock.Clock) (*Limiter, error) {
 
 // Allow takes one token from key's bucket and reports whether there was one.
 func (l *Limiter) Allow(key string) bool {
+	ok, _ := l.Take(key)
+	return ok
+}
+
+// Take takes one token from key's bucket. When there is none it takes
+// nothing and reports how long until the next token.
+func (l *Limiter) Take(key string) (bool, time.Duration) {
 	now := l.clock.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -70,16 +77,39 @@ func (l *Limiter) Allow(key string) bool {
 		l.buckets[key] = b
 	}
 	b.seen = now
-	return b.lim.AllowN(now, 1)
+	r := b.lim.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return false, d
+	}
+	return true, 0
 }
 
 // PerIP refuses requests over the limit with 429 rate_limited, keyed by the
 // client IP.
 func (l *Limiter) PerIP() gin.HandlerFunc {
+	return l.PerKey(func(c *gin.Context) string { return c.ClientIP() },
+		"too many login attempts from this address; wait a minute")
+}
+
+// PerKey refuses requests over the limit with 429 rate_limited and a
+// Retry-After header (whole seconds until the next token), keyed by key. A
+// request whose key is empty is not limited here (the route's guard has
+// already refused it).
+func (l *Limiter) PerKey(key func(c *gin.Context) string, message string) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if !l.Allow(c.ClientIP()) {
-			c.Header("Retry-After", strconv.Itoa(int(math.Ceil(l.every.Seconds()))))
-			httpx.Error(c, apperr.New(apperr.CodeRateLimited, "too many login attempts from this address; wait a minute"))
+		k := key(c)
+		if k == "" {
+			c.Next()
+			return
+		}
+		if ok, wait := l.Take(k); !ok {
+			secs := int(math.Ceil(wait.Seconds()))
+			if secs < 1 {
+				secs = 1
+			}
+			c.Header("Retry-After", strconv.Itoa(secs))
+			httpx.Error(c, apperr.New(apperr.CodeRateLimited, "%s", message).WithDetail("retry_after_seconds", secs))
 			return
 		}
 		c.Next()

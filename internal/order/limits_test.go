@@ -1,0 +1,96 @@
+package order_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/minimall/minimall/internal/apperr"
+	"github.com/minimall/minimall/internal/order"
+	"github.com/minimall/minimall/internal/platform/db"
+	"github.com/minimall/minimall/internal/platform/dbtest"
+)
+
+// A customer holds at most MaxUnpaid unpaid orders: the next checkout is
+// refused with limit_exceeded and reserves nothing; paying or cancelling one
+// frees a place; another customer is not affected.
+func TestCheckoutCapsUnpaidOrders(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		ctx := context.Background()
+		svc, err := order.NewService(f.deps, testConfig(2))
+		must(t, err)
+		sku := f.sku(t, 100, 100)
+		const alice, bob = int64(1), int64(2)
+		aliceAddr, bobAddr := f.address(t, alice), f.address(t, bob)
+		place := func(c, addr int64) (order.Order, error) {
+			o, _, err := svc.Checkout(ctx, order.CheckoutInput{CustomerID: c, AddressID: addr, Items: []order.LineInput{line(sku, 1)}})
+			return o, err
+		}
+		first, err := place(alice, aliceAddr)
+		must(t, err)
+		second, err := place(alice, aliceAddr)
+		must(t, err)
+		_, err = place(alice, aliceAddr)
+		wantCode(t, err, apperr.CodeLimitExceeded)
+		if got := f.stock(t, sku); got != 98 {
+			t.Errorf("stock after the refused checkout = %d, want 98", got)
+		}
+		if _, err := place(bob, bobAddr); err != nil {
+			t.Errorf("another customer: %v", err)
+		}
+		// A paid order no longer counts, nor does a cancelled one.
+		must(t, paidErr(svc.MarkPaid(ctx, first.ID, first.TotalFen, f.clk.Now(), order.Payment(1))))
+		if _, err := place(alice, aliceAddr); err != nil {
+			t.Fatalf("after paying one: %v", err)
+		}
+		_, err = place(alice, aliceAddr)
+		wantCode(t, err, apperr.CodeLimitExceeded)
+		_, err = svc.Cancel(ctx, alice, second.ID)
+		must(t, err)
+		if _, err := place(alice, aliceAddr); err != nil {
+			t.Errorf("after cancelling one: %v", err)
+		}
+	})
+}
+
+// Concurrent checkouts of one customer never get past the cap: the count
+// is taken after the customer's guard row is held.
+func TestCheckoutUnpaidCapConcurrent(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		ctx := context.Background()
+		const limit = 3
+		svc, err := order.NewService(f.deps, testConfig(limit))
+		must(t, err)
+		sku := f.sku(t, 100, 100)
+		const customer = int64(7)
+		addr := f.address(t, customer)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		codes := map[apperr.Code]int{}
+		created := 0
+		for i := 0; i < 12; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, _, err := svc.Checkout(ctx, order.CheckoutInput{CustomerID: customer, AddressID: addr,
+					Items: []order.LineInput{line(sku, 1)}})
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					codes[apperr.CodeOf(err)]++
+				} else {
+					created++
+				}
+			}()
+		}
+		wg.Wait()
+		if created != limit || codes[apperr.CodeLimitExceeded] != 12-limit {
+			t.Errorf("created %d, errors %v; want %d created and the rest limit_exceeded", created, codes, limit)
+		}
+		if got := f.stock(t, sku); got != 100-limit {
+			t.Errorf("stock = %d, want %d", got, 100-limit)
+		}
+	})
+}

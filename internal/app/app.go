@@ -17,6 +17,7 @@ import (
 	"github.com/minimall/minimall/internal/auth"
 	"github.com/minimall/minimall/internal/cart"
 	"github.com/minimall/minimall/internal/catalog"
+	"github.com/minimall/minimall/internal/media"
 	"github.com/minimall/minimall/internal/order"
 	"github.com/minimall/minimall/internal/payment"
 	"github.com/minimall/minimall/internal/platform/alipay"
@@ -28,6 +29,7 @@ import (
 	"github.com/minimall/minimall/internal/platform/ratelimit"
 	"github.com/minimall/minimall/internal/platform/wechat"
 	"github.com/minimall/minimall/internal/platform/wechat/push"
+	"github.com/minimall/minimall/internal/review"
 	"github.com/minimall/minimall/internal/user"
 )
 
@@ -81,6 +83,12 @@ type App struct {
 	// Payments: attempts, prepay, platform notifications and the cancel gate.
 	payments  *payment.Service
 	paymentsH *payment.Handlers
+
+	// Image uploads, and reviews with their content checks.
+	media    *media.Service
+	mediaH   *media.Handlers
+	reviews  *review.Service
+	reviewsH *review.Handlers
 }
 
 // Job is long-running background work that is not a step job (a listener,
@@ -106,6 +114,9 @@ func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App,
 	if err := a.buildWeChatPush(); err != nil {
 		return nil, err
 	}
+	if err := a.buildMedia(); err != nil {
+		return nil, err
+	}
 	if err := a.buildCatalog(); err != nil {
 		return nil, err
 	}
@@ -115,12 +126,18 @@ func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App,
 	if err := a.buildOrders(); err != nil {
 		return nil, err
 	}
+	if err := a.buildReviews(); err != nil {
+		return nil, err
+	}
 	e, err := httpx.NewEngine(httpx.Options{
 		Logger:         log,
 		Metrics:        a.metrics,
 		MaxBody:        int64(cfg.HTTP.MaxBody),
 		TrustedProxies: cfg.HTTP.TrustedProxies,
 		CORSOrigins:    cfg.HTTP.CORSOrigins,
+		BodyLimits: map[string]int64{
+			"/api/v1/uploads": a.mediaH.BodyLimit(), "/api/v1/admin/uploads": a.mediaH.BodyLimit(),
+		},
 	})
 	if err != nil {
 		return nil, err

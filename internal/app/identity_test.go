@@ -354,6 +354,10 @@ var adminRoutePermissions = map[string]auth.Permission{
 	"POST /api/v1/admin/aftersales/:id/receive-return": auth.PermAfterSalesReceive,
 	"POST /api/v1/admin/reviews/:id/reply":             auth.PermReviewsModerate,
 	"POST /api/v1/admin/reviews/:id/hide":              auth.PermReviewsModerate,
+	"POST /api/v1/admin/reviews/:id/publish":           auth.PermReviewsModerate,
+	"GET /api/v1/admin/reviews":                        auth.PermReviewsModerate,
+	"GET /api/v1/admin/reviews/:id":                    auth.PermReviewsModerate,
+	"POST /api/v1/admin/uploads":                       auth.PermCatalogWrite,
 	"GET /api/v1/admin/dashboard":                      auth.PermDashboard,
 }
 

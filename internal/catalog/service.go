@@ -72,6 +72,11 @@ func NewService(d *db.DB, store *Store, log *audit.Log, clk clock.Clock, inv Inv
 	return s, nil
 }
 
+// CatalogChanged passes on what another module changed in what products
+// show (the reviews module's rating summaries), after its commit, to the
+// same Invalidator staff writes use: the read caches drop those pages.
+func (s *Service) CatalogChanged(ctx context.Context, ch Change) { s.notify.CatalogChanged(ctx, ch) }
+
 // checkImages asks the image policy about the product's and SKUs' images.
 func (s *Service) checkImages(ctx context.Context, in ProductInput) error {
 	if s.images == nil {

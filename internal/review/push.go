@@ -2,8 +2,9 @@ package review
 
 import (
 	"context"
+	"errors"
 
-	"github.com/minimall/minimall/internal/apperr"
+	"github.com/minimall/minimall/internal/platform/wechat/push"
 )
 
 // EventMediaCheck is the message-push event that carries the verdict of a
@@ -11,7 +12,7 @@ import (
 const EventMediaCheck = "wxa_media_check"
 
 // MediaCheckEvent is the wxa_media_check message as WeChat pushes it (JSON
-// or XML, after the push endpoint verified and decrypted it).
+// or XML).
 type MediaCheckEvent struct {
 	AppID   string `json:"appid" xml:"appid"`
 	TraceID string `json:"trace_id" xml:"trace_id"`
@@ -23,20 +24,34 @@ type MediaCheckEvent struct {
 	} `json:"result" xml:"result"`
 }
 
-// HandleMediaCheck applies a wxa_media_check event: the verdict of one
-// image. An event for another app is refused; one with an errcode (WeChat
-// could not judge the image) leaves the image pending, to be submitted
-// again by the job when its verdict is overdue.
-func (s *Service) HandleMediaCheck(ctx context.Context, appID string, ev MediaCheckEvent) error {
-	if ev.AppID != "" && appID != "" && ev.AppID != appID {
-		return apperr.Invalid("the event is for another mini-program", "appid")
+// OnMediaCheck handles a wxa_media_check event delivered by the message-push
+// dispatcher (which has verified its signature and decrypted it). An event
+// this shop cannot use (another app's, no trace id, an errcode: WeChat could
+// not judge the image, which is then submitted again when its verdict is
+// overdue) is logged and acknowledged. Only a trace id no image carries yet
+// (the push outran the storing of the submission) or a failure of ours
+// answers an error, so that WeChat delivers the event again.
+func (s *Service) OnMediaCheck(ctx context.Context, e push.Event) error {
+	var ev MediaCheckEvent
+	if err := e.Decode(&ev); err != nil {
+		s.d.Log.WarnContext(ctx, "unreadable wxa_media_check event", "err", err)
+		return nil
 	}
-	if ev.TraceID == "" {
-		return apperr.Invalid("the event has no trace_id", "trace_id")
-	}
-	if ev.ErrCode != 0 {
+	switch {
+	case s.cfg.WeChatAppID != "" && ev.AppID != "" && ev.AppID != s.cfg.WeChatAppID:
+		s.d.Log.WarnContext(ctx, "wxa_media_check event for another app", "appid", ev.AppID)
+		return nil
+	case ev.TraceID == "":
+		s.d.Log.WarnContext(ctx, "wxa_media_check event without a trace_id")
+		return nil
+	case ev.ErrCode != 0:
 		s.d.Log.WarnContext(ctx, "WeChat could not check an image", "trace_id", ev.TraceID, "errcode", ev.ErrCode)
 		return nil
 	}
-	return s.ApplyImageVerdict(ctx, ev.TraceID, ev.Result.Suggest)
+	err := s.ApplyImageVerdict(ctx, ev.TraceID, ev.Result.Suggest)
+	if err != nil && !errors.Is(err, ErrUnknownTrace) && isInvalid(err) {
+		s.d.Log.WarnContext(ctx, "wxa_media_check event refused", "trace_id", ev.TraceID, "err", err)
+		return nil
+	}
+	return err
 }

@@ -57,6 +57,9 @@ type Config struct {
 	// VerdictTimeout is how long an image waits for its verdict before it is
 	// submitted again.
 	VerdictTimeout time.Duration
+	// WeChatAppID is the mini-program whose content-check verdicts are
+	// accepted.
+	WeChatAppID string
 }
 
 // Deps are the Service's collaborators. Checker may be nil (WeChat not
@@ -630,6 +633,8 @@ func (s *Service) settle(ctx context.Context, id int64, part, verdict string, no
 	}
 	return Review{}, err
 }
+
+func isInvalid(err error) bool { return apperr.Is(err, apperr.CodeInvalid) }
 
 // ---- jobs ----
 

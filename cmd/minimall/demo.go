@@ -20,7 +20,7 @@ import (
 	"github.com/minimall/minimall/internal/platform/config"
 	"github.com/minimall/minimall/internal/platform/db"
 	"github.com/minimall/minimall/internal/sandbox"
-	"github.com/minimall/minimall/internal/user"
+	"github.com/minimall/minimall/internal/staff"
 )
 
 // Demo data that API.md promises.
@@ -30,7 +30,7 @@ const (
 )
 
 // staffService builds the staff service on d, for seeding and bootstrap.
-func staffService(cfg *config.Config, d *db.DB, clk clock.Clock) (*user.StaffService, *user.Store, error) {
+func staffService(cfg *config.Config, d *db.DB, clk clock.Clock) (*staff.Service, *staff.Store, error) {
 	tokens, err := auth.NewTokens(cfg.JWT.Secret, clk)
 	if err != nil {
 		return nil, nil, err
@@ -39,11 +39,11 @@ func staffService(cfg *config.Config, d *db.DB, clk clock.Clock) (*user.StaffSer
 	if err != nil {
 		return nil, nil, err
 	}
-	store, err := user.NewStore(d)
+	store, err := staff.NewStore(d)
 	if err != nil {
 		return nil, nil, err
 	}
-	svc, err := user.NewStaffService(d, store, tokens, log, clk)
+	svc, err := staff.NewService(d, store, tokens, log, clk)
 	return svc, store, err
 }
 
@@ -54,7 +54,7 @@ func seedDemoData(ctx context.Context, cfg *config.Config, d *db.DB, clk clock.C
 	if cfg.Env == config.EnvProduction {
 		return errors.New("demo data is refused in production (MINIMALL_ENV=production)")
 	}
-	staff, store, err := staffService(cfg, d, clk)
+	accounts, store, err := staffService(cfg, d, clk)
 	if err != nil {
 		return err
 	}
@@ -62,11 +62,11 @@ func seedDemoData(ctx context.Context, cfg *config.Config, d *db.DB, clk clock.C
 	// so the next run seeds it whole instead of finding it "not empty".
 	seeded := false
 	err = d.Tx(ctx, func(ctx context.Context) error {
-		n, err := store.CountStaff(ctx)
+		n, err := store.Count(ctx)
 		if err != nil || n > 0 {
 			return err
 		}
-		owner, err := staff.Create(ctx, user.SystemActor, user.NewStaff{
+		owner, err := accounts.Create(ctx, staff.SystemActor, staff.NewAccount{
 			Username: demoOwner, Password: demoOwnerPassword, Role: auth.RoleOwner,
 		})
 		if err != nil {
@@ -122,16 +122,16 @@ func bootstrapOwner(ctx context.Context, cfg *config.Config, d *db.DB, clk clock
 		return fmt.Errorf("MINIMALL_BOOTSTRAP_OWNER_PASSWORD_FILE: %w", err)
 	}
 	password := strings.TrimRight(string(b), "\r\n")
-	staff, _, err := staffService(cfg, d, clk)
+	accounts, _, err := staffService(cfg, d, clk)
 	if err != nil {
 		return err
 	}
-	made, err := staff.Bootstrap(ctx, cfg.Bootstrap.Owner, password)
+	made, err := accounts.Bootstrap(ctx, cfg.Bootstrap.Owner, password)
 	if err != nil {
 		return fmt.Errorf("bootstrap owner %q: %w", cfg.Bootstrap.Owner, err)
 	}
 	if made {
-		log.Info("created the bootstrap staff owner", "username", user.NormalizeUsername(cfg.Bootstrap.Owner))
+		log.Info("created the bootstrap staff owner", "username", staff.NormalizeUsername(cfg.Bootstrap.Owner))
 	}
 	return nil
 }

@@ -13,10 +13,12 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/minimall/minimall/internal/address"
 	"github.com/minimall/minimall/internal/audit"
 	"github.com/minimall/minimall/internal/auth"
 	"github.com/minimall/minimall/internal/cart"
 	"github.com/minimall/minimall/internal/catalog"
+	"github.com/minimall/minimall/internal/customer"
 	"github.com/minimall/minimall/internal/media"
 	"github.com/minimall/minimall/internal/order"
 	"github.com/minimall/minimall/internal/payment"
@@ -30,7 +32,7 @@ import (
 	"github.com/minimall/minimall/internal/platform/wechat"
 	"github.com/minimall/minimall/internal/platform/wechat/push"
 	"github.com/minimall/minimall/internal/review"
-	"github.com/minimall/minimall/internal/user"
+	"github.com/minimall/minimall/internal/staff"
 )
 
 // App is one running minimall: its router and its background jobs.
@@ -47,14 +49,14 @@ type App struct {
 	runner     *jobs.Runner
 	background []Job
 
-	// Identity: tokens, the route guards, the audit log and the user module.
-	tokens *auth.Tokens
-	auth   *auth.Middleware
-	audit  *audit.Log
-	users  *user.Store
-	staff  *user.StaffService
-	staffH *user.StaffHandlers
-	loginH *user.LoginHandlers
+	// Identity: tokens, the route guards, the audit log, staff and customers.
+	tokens    *auth.Tokens
+	auth      *auth.Middleware
+	audit     *audit.Log
+	customers *customer.Store
+	staff     *staff.Service
+	staffH    *staff.Handlers
+	loginH    *customer.Handlers
 	// loginLimit rate-limits login and refresh attempts per client IP.
 	loginLimit *ratelimit.Limiter
 	// wechat and alipay are nil when their channel is not configured.
@@ -69,8 +71,8 @@ type App struct {
 	catalogH   *catalog.Handlers
 	carts      *cart.Service
 	cartH      *cart.Handlers
-	addresses  *user.AddressService
-	addressesH *user.AddressHandlers
+	addresses  *address.Service
+	addressesH *address.Handlers
 
 	// Orders: checkout, the state machine, shipping and the order jobs.
 	orders  *order.Service
@@ -148,7 +150,7 @@ func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App,
 	return a, nil
 }
 
-// buildIdentity wires tokens, the audit log, the user module and the route
+// buildIdentity wires tokens, the audit log, staff, customers and the route
 // guards that every other module's routes use.
 func (a *App) buildIdentity() error {
 	var err error
@@ -158,13 +160,14 @@ func (a *App) buildIdentity() error {
 	if a.audit, err = audit.New(a.db, a.clock); err != nil {
 		return err
 	}
-	if a.users, err = user.NewStore(a.db); err != nil {
+	staffStore, err := staff.NewStore(a.db)
+	if err != nil {
 		return err
 	}
-	if a.staff, err = user.NewStaffService(a.db, a.users, a.tokens, a.audit, a.clock); err != nil {
+	if a.staff, err = staff.NewService(a.db, staffStore, a.tokens, a.audit, a.clock); err != nil {
 		return err
 	}
-	if a.staffH, err = user.NewStaffHandlers(a.staff); err != nil {
+	if a.staffH, err = staff.NewHandlers(a.staff); err != nil {
 		return err
 	}
 	if a.auth, err = auth.NewMiddleware(a.tokens, a.staff); err != nil {
@@ -178,19 +181,22 @@ func (a *App) buildIdentity() error {
 		return err
 	}
 	// Typed nil pointers would make non-nil interfaces: pass only configured channels.
-	var wc user.WeChatLogin
+	var wc customer.WeChatLogin
 	if a.wechat != nil {
 		wc = a.wechat
 	}
-	var ali user.AlipayLogin
+	var ali customer.AlipayLogin
 	if a.alipay != nil {
 		ali = a.alipay
 	}
-	login, err := user.NewLoginService(a.db, a.users, a.tokens, refresh, a.clock, wc, ali)
+	if a.customers, err = customer.NewStore(a.db); err != nil {
+		return err
+	}
+	login, err := customer.NewService(a.db, a.customers, a.tokens, refresh, a.clock, wc, ali)
 	if err != nil {
 		return err
 	}
-	if a.loginH, err = user.NewLoginHandlers(login); err != nil {
+	if a.loginH, err = customer.NewHandlers(login); err != nil {
 		return err
 	}
 	// API.md: 120 login attempts a minute per client IP, bursts of 60.

@@ -2,13 +2,14 @@ package app
 
 import (
 	"context"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/minimall/minimall/internal/address"
 	"github.com/minimall/minimall/internal/cart"
 	"github.com/minimall/minimall/internal/catalog"
-	"github.com/minimall/minimall/internal/user"
 )
 
 // buildCatalog wires the catalog (public reads from the read cache, staff
@@ -19,15 +20,22 @@ func (a *App) buildCatalog() error {
 	if err != nil {
 		return err
 	}
-	cache, err := catalog.NewCache(store, a.clock, catalog.CacheOptions{})
+	reloads := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "minimall_catalog_page_reload_interval_seconds",
+		Help:    "For each product page loaded again, the time since the previous load of the same product's page: a hot product under checkouts reloads about once per stock lag.",
+		Buckets: []float64{0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 30, 60, 120, 300, 600}})
+	a.metrics.Registry.MustRegister(reloads)
+	cc := a.cfg.Catalog
+	cache, err := catalog.NewCache(store, a.clock, catalog.CacheOptions{TTL: cc.CacheTTL, StockLag: cc.StockLag,
+		ListTTL: cc.ListTTL, MaxBytes: int64(cc.CacheMaxBytes), OnReload: func(d time.Duration) { reloads.Observe(d.Seconds()) }})
 	if err != nil {
 		return err
 	}
 	a.registerCacheMetrics(cache)
 	var inv catalog.Invalidator = cache
 	if a.cfg.Redis.Addr != "" {
+		// Stock and sales are published at most four times per stock lag.
 		shared, err := catalog.NewRedisInvalidations(redis.NewClient(&redis.Options{Addr: a.cfg.Redis.Addr}),
-			catalog.DefaultRedisChannel, cache, cache.Flush, a.log)
+			catalog.DefaultRedisChannel, cache, cache.StockLag()/4, a.log)
 		if err != nil {
 			return err
 		}
@@ -53,14 +61,14 @@ func (a *App) buildCatalog() error {
 	if a.cartH, err = cart.NewHandlers(a.carts); err != nil {
 		return err
 	}
-	addrStore, err := user.NewAddressStore(a.db)
+	addrStore, err := address.NewStore(a.db)
 	if err != nil {
 		return err
 	}
-	if a.addresses, err = user.NewAddressService(a.db, addrStore, a.clock); err != nil {
+	if a.addresses, err = address.NewService(a.db, addrStore, a.clock); err != nil {
 		return err
 	}
-	a.addressesH, err = user.NewAddressHandlers(a.addresses)
+	a.addressesH, err = address.NewHandlers(a.addresses)
 	return err
 }
 
@@ -74,10 +82,23 @@ func (a *App) registerCacheMetrics(cache *catalog.Cache) {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "minimall_catalog_cache_hits_total",
 			Help: "Public catalog pages served from the read cache."}, stat(func(s catalog.CacheStats) float64 { return float64(s.Hits) })),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "minimall_catalog_cache_misses_total",
-			Help: "Public catalog pages loaded from the database on a request."}, stat(func(s catalog.CacheStats) float64 { return float64(s.Misses) })),
+			Help: "Public catalog pages a request had to wait for (loaded from the database)."}, stat(func(s catalog.CacheStats) float64 { return float64(s.Misses) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "minimall_catalog_cache_detail_loads_total",
+			Help: "Product pages read from the database, on a request or ahead of expiry."}, stat(func(s catalog.CacheStats) float64 { return float64(s.DetailLoads) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "minimall_catalog_cache_list_loads_total",
+			Help: "List pages read from the database, on a request or ahead of expiry."}, stat(func(s catalog.CacheStats) float64 { return float64(s.ListLoads) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "minimall_catalog_cache_evictions_total",
+			Help: "Pages evicted to stay within MINIMALL_CATALOG_CACHE_MAX_BYTES."}, stat(func(s catalog.CacheStats) float64 { return float64(s.Evictions) })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "minimall_catalog_cache_entries",
 			Help: "Pages held by the read cache."}, stat(func(s catalog.CacheStats) float64 { return float64(s.Entries) })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "minimall_catalog_cache_bytes",
-			Help: "Approximate bytes held by the read cache."}, stat(func(s catalog.CacheStats) float64 { return float64(s.Bytes) })),
+			Help: "Bytes held by the read cache as its budget counts them."}, stat(func(s catalog.CacheStats) float64 { return float64(s.Bytes) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "minimall_catalog_cache_unsure",
+			Help: "1 while changes from other instances may be missed and pages live at most the stock lag."}, stat(func(s catalog.CacheStats) float64 {
+			if s.Unsure {
+				return 1
+			}
+			return 0
+		})),
 	)
 }

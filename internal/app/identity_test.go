@@ -25,7 +25,7 @@ import (
 	"github.com/minimall/minimall/internal/platform/db"
 	"github.com/minimall/minimall/internal/platform/dbtest"
 	"github.com/minimall/minimall/internal/sandbox"
-	"github.com/minimall/minimall/internal/user"
+	"github.com/minimall/minimall/internal/staff"
 )
 
 // identityEnv is the application wired to a sandbox, on one database.
@@ -37,7 +37,7 @@ type identityEnv struct {
 	clock  *clock.Fake
 	sb     *sandbox.Server
 	tokens *auth.Tokens
-	staff  *user.StaffService
+	staff  *staff.Service
 }
 
 func newIdentityEnv(t *testing.T, d *db.DB, extra map[string]string) *identityEnv {
@@ -79,11 +79,11 @@ func newIdentityEnv(t *testing.T, d *db.DB, extra map[string]string) *identityEn
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := user.NewStore(d)
+	store, err := staff.NewStore(d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	staff, err := user.NewStaffService(d, store, tokens, log, clk)
+	staff, err := staff.NewService(d, store, tokens, log, clk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +254,7 @@ func TestTokenRefusals(t *testing.T) {
 		e := newIdentityEnv(t, d, nil)
 		r := e.login("wechat", "test-tok")
 		customer := str(r.Body, "access_token")
-		st, err := e.staff.Create(context.Background(), user.SystemActor, user.NewStaff{Username: "owner", Password: "owner-password", Role: auth.RoleOwner})
+		st, err := e.staff.Create(context.Background(), staff.SystemActor, staff.NewAccount{Username: "owner", Password: "owner-password", Role: auth.RoleOwner})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -370,7 +370,7 @@ func TestRolePermissionsOnRouter(t *testing.T) {
 		ctx := context.Background()
 		tokens := map[auth.Role]string{}
 		for _, role := range auth.Roles {
-			st, err := e.staff.Create(ctx, user.SystemActor, user.NewStaff{Username: "r-" + strings.ReplaceAll(string(role), "_", "-"), Password: "role-password", Role: role})
+			st, err := e.staff.Create(ctx, staff.SystemActor, staff.NewAccount{Username: "r-" + strings.ReplaceAll(string(role), "_", "-"), Password: "role-password", Role: role})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -486,7 +486,7 @@ func TestStaffLockoutHTTP(t *testing.T) {
 		if _, err := e.staff.Bootstrap(context.Background(), "owner", "owner-password"); err != nil {
 			t.Fatal(err)
 		}
-		for i := 1; i <= user.MaxFailedLogins; i++ {
+		for i := 1; i <= staff.MaxFailedLogins; i++ {
 			r := e.do(http.MethodPost, "/api/v1/admin/auth/login", "", map[string]string{"username": "owner", "password": "wrong-password"})
 			if r.Status != 401 || r.code() != "unauthenticated" {
 				t.Fatalf("failure %d: %d %s", i, r.Status, r.Raw)
@@ -496,7 +496,7 @@ func TestStaffLockoutHTTP(t *testing.T) {
 		if r.Status != 401 {
 			t.Fatalf("locked owner logged in: %d %s", r.Status, r.Raw)
 		}
-		e.clock.Advance(user.LockDuration)
+		e.clock.Advance(staff.LockDuration)
 		if r := e.do(http.MethodPost, "/api/v1/admin/auth/login", "", map[string]string{"username": "owner", "password": "owner-password"}); r.Status != 200 {
 			t.Errorf("after the lock: %d %s", r.Status, r.Raw)
 		}

@@ -7,13 +7,13 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/minimall/minimall/internal/address"
 	"github.com/minimall/minimall/internal/auth"
 	"github.com/minimall/minimall/internal/cart"
 	"github.com/minimall/minimall/internal/catalog"
 	"github.com/minimall/minimall/internal/order"
 	"github.com/minimall/minimall/internal/platform/jobs"
 	"github.com/minimall/minimall/internal/platform/ratelimit"
-	"github.com/minimall/minimall/internal/user"
 )
 
 // Order jobs run on these intervals (ARCHITECTURE.md: 10 s or less).
@@ -38,7 +38,7 @@ func (a *App) buildOrders() error {
 		return err
 	}
 	a.orders, err = order.NewService(order.Deps{
-		DB: a.db, Store: store, Catalog: orderCatalog{a.catalogSvc.Store()}, Cart: orderCart{a.carts},
+		DB: a.db, Store: store, Catalog: orderCatalog{store: a.catalogSvc.Store(), svc: a.catalogSvc}, Cart: orderCart{a.carts},
 		Addresses: orderAddresses{a.addresses}, Payments: a.payments, Carriers: carriers,
 		Audit: a.audit, Clock: a.clock, Log: a.log,
 	}, order.Config{
@@ -71,7 +71,10 @@ func (a *App) buildOrders() error {
 }
 
 // orderCatalog is the catalog as checkout sees it.
-type orderCatalog struct{ store *catalog.Store }
+type orderCatalog struct {
+	store *catalog.Store
+	svc   *catalog.Service
+}
 
 func (c orderCatalog) SKUs(ctx context.Context, ids []int64) (map[int64]order.SKU, error) {
 	items, err := c.store.Items(ctx, ids)
@@ -98,6 +101,10 @@ func (c orderCatalog) AddSales(ctx context.Context, productID, n int64) error {
 	return c.store.AddSales(ctx, productID, n)
 }
 
+func (c orderCatalog) StockChanged(ctx context.Context, productIDs []int64) {
+	c.svc.StockChanged(ctx, productIDs...)
+}
+
 // orderCart is the cart as checkout sees it.
 type orderCart struct{ svc *cart.Service }
 
@@ -122,7 +129,7 @@ func (c orderCart) Remove(ctx context.Context, customerID int64, ordered []order
 }
 
 // orderAddresses is the address book as checkout sees it.
-type orderAddresses struct{ svc *user.AddressService }
+type orderAddresses struct{ svc *address.Service }
 
 func (c orderAddresses) Address(ctx context.Context, customerID, id int64) (order.Address, error) {
 	a, err := c.svc.Get(ctx, customerID, id)

@@ -41,7 +41,7 @@ func (a *App) buildPayments() error {
 		ap = a.alipay
 	}
 	if a.payments, err = payment.NewService(payment.Deps{
-		DB: a.db, Store: store, Orders: paymentOrders{a: a}, Identities: a.users,
+		DB: a.db, Store: store, Orders: paymentOrders{a: a}, Identities: a.customers,
 		WeChatPay: wp, Alipay: ap, Clock: a.clock, Log: a.log,
 		PublicBaseURL: a.cfg.HTTP.PublicBaseURL, MaxNotifyBody: int64(a.cfg.HTTP.MaxBody),
 		AlipaySellerID: a.cfg.Alipay.SellerID, ReconcileAfter: a.cfg.Payment.ReconcileAfter,

@@ -7,10 +7,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/minimall/minimall/internal/customer"
 	"github.com/minimall/minimall/internal/media"
 	"github.com/minimall/minimall/internal/platform/jobs"
 	"github.com/minimall/minimall/internal/review"
-	"github.com/minimall/minimall/internal/user"
 )
 
 // reviewJobsEvery is how often the review jobs look for texts to check
@@ -67,7 +67,7 @@ func (a *App) buildReviews() error {
 		checker = a.wechat
 	}
 	if a.reviews, err = review.NewService(review.Deps{
-		DB: a.db, Store: store, Orders: a.orders, Customers: reviewAuthors{users: a.users, appID: a.cfg.WeChat.AppID},
+		DB: a.db, Store: store, Orders: a.orders, Customers: reviewAuthors{customers: a.customers, appID: a.cfg.WeChat.AppID},
 		Media: a.media, Ratings: a.catalogSvc.Store(), Catalog: a.catalogSvc, Checker: checker,
 		Audit: a.audit, Clock: a.clock, Log: a.log,
 	}, review.Config{
@@ -93,12 +93,12 @@ func (a *App) Reviews() *review.Service { return a.reviews }
 // reviewAuthors is the customer module as reviews see it: the nickname and,
 // on WeChat, the openid in this mini-program.
 type reviewAuthors struct {
-	users *user.Store
-	appID string
+	customers *customer.Store
+	appID     string
 }
 
 func (r reviewAuthors) Author(ctx context.Context, customerID int64, channel string) (review.Author, error) {
-	c, err := r.users.CustomerByID(ctx, customerID)
+	c, err := r.customers.ByID(ctx, customerID)
 	if err != nil {
 		return review.Author{}, err
 	}
@@ -106,7 +106,7 @@ func (r reviewAuthors) Author(ctx context.Context, customerID int64, channel str
 	if channel != review.ChannelWeChat {
 		return out, nil
 	}
-	ids, err := r.users.Identities(ctx, customerID, review.ChannelWeChat)
+	ids, err := r.customers.Identities(ctx, customerID, review.ChannelWeChat)
 	if err != nil {
 		return review.Author{}, err
 	}

@@ -7,10 +7,11 @@ import (
 	"hash/maphash"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/maypok86/otter/v2"
+	"github.com/maypok86/otter/v2/stats"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/minimall/minimall/internal/apperr"
@@ -20,101 +21,146 @@ import (
 
 // Defaults of the read cache.
 const (
-	// DefaultCacheTTL is the staleness bound of a cached page: it is served
-	// for at most this long after the moment its rows were read.
-	DefaultCacheTTL = 2 * time.Second
-	// DefaultCacheMaxBytes bounds the memory held by cached pages.
-	DefaultCacheMaxBytes = 64 << 20
-	// DefaultCacheKeepWarm is how long after its last read a page is still
-	// refreshed ahead of its expiry.
-	DefaultCacheKeepWarm = 5 * time.Second
-	// entryOverhead approximates what an entry costs besides its body: the
-	// map slot, the entry and its key.
-	entryOverhead = 160
+	// DefaultCacheTTL is the safety TTL of a cached page: however quiet its
+	// product, a page is served for at most this long after its rows were
+	// read. Announced changes drop pages long before.
+	DefaultCacheTTL = 5 * time.Minute
+	// DefaultStockLag is how late a detail page may show stock and sales
+	// after a checkout, cancel, return or the sales job moved them. It is
+	// also the short TTL of every page while changes made on other
+	// instances may have been missed.
+	DefaultStockLag = 2 * time.Second
+	// DefaultListTTL is the schedule of list pages: sales figures (and the
+	// order by sales) on a list page are at most this old. Changes that
+	// move products in or out of lists, or reorder them by price, drop
+	// every list page at once.
+	DefaultListTTL = 30 * time.Second
+	// DefaultCacheMaxBytes is the byte budget of the cached pages.
+	DefaultCacheMaxBytes = 256 << 20
+	// entryOverhead approximates what a page costs besides its body: the
+	// entry, its key and the cache's node and hash table slot.
+	entryOverhead = 240
 	// refreshBatch is how many products one refresh query reads.
 	refreshBatch = 200
-	// refreshWorkers is how many refresh batches run at once.
-	refreshWorkers = 4
-	// refreshRounds is how many times a TTL RunRefresher calls Refresh: a
-	// page due at half its TTL is reloaded within an eighth of the TTL,
-	// leaving the rest as slack for a refresher slowed down by load.
-	refreshRounds = 8
+	// refreshQueue is how many pages may wait for a refresh ahead of their
+	// expiry; when it is full, a page is loaded by the read that finds it
+	// expired instead.
+	refreshQueue = 8192
+	// stripeBits sizes the generation tables: 65,536 stripes of two
+	// counters (1 MiB), so that a change to one product makes at most a
+	// handful of others reload early.
+	stripeBits = 16
 )
 
 // CacheOptions tune the read cache; zero values take the defaults.
 type CacheOptions struct {
-	// TTL is the staleness bound (DefaultCacheTTL).
+	// TTL is the safety TTL (DefaultCacheTTL).
 	TTL time.Duration
-	// MaxBytes bounds the bytes held by cached pages (DefaultCacheMaxBytes).
+	// StockLag bounds how late stock and sales show (DefaultStockLag).
+	StockLag time.Duration
+	// ListTTL is the refresh schedule of list pages (DefaultListTTL).
+	ListTTL time.Duration
+	// MaxBytes is the byte budget of the cached pages (DefaultCacheMaxBytes).
 	MaxBytes int64
-	// KeepWarm is how long after its last read Refresh keeps reloading a
-	// page (DefaultCacheKeepWarm); a page unread for longer expires.
-	KeepWarm time.Duration
+	// OnReload, when set, is told, for each detail page loaded again, how
+	// long after the previous load of the same product it was read: the
+	// reload interval per product, which /metrics shows as a histogram.
+	OnReload func(since time.Duration)
 }
 
 // Cache serves the public product detail and the public product list
 // (category pages and keyword search) as JSON bytes serialised once per load.
 //
-// Staleness is bounded: a page is served for at most TTL after the moment its
-// rows were read, whatever happens elsewhere (stock taken by checkout, sales
-// and ratings moved by other modules, a write made on another instance).
-// Staff writes on this instance drop what they touched at once, through
-// CatalogChanged; with Redis, writes on other instances do too (see
-// RedisInvalidations). A load that was already reading when an invalidation
-// arrived is answered to its callers but never stored, so a dropped page
-// cannot come back from a read that raced the write.
+// Freshness is driven by announced changes (see Change): every committed
+// change to what a public page shows calls CatalogChanged after commit, on
+// this instance and, through Redis, on the others.
+//   - A staff write, a rating: the product's detail page is not served again;
+//     a staff product write or a shelf change also drops every list page.
+//   - Stock and sales (Change.Counts): a detail page read before the change is
+//     served for at most StockLag after its read, so a product selling a
+//     thousand units a second reloads about once per StockLag, not a
+//     thousand times.
+//   - List pages live for ListTTL: the sales figures and the sales order on
+//     them are at most that old.
+//   - Any page lives at most TTL (the safety TTL), and at most StockLag while
+//     changes from other instances may have been missed (SetUnsure).
 //
-// Concurrent misses of one page share one load (singleflight), and Refresh
-// reloads the pages read in the last KeepWarm shortly before they expire,
-// products in batches, so that a page in demand rarely makes a customer wait
-// for the database.
-// Memory is bounded by MaxBytes; past it, expired pages go first, then
-// arbitrary ones.
+// The generation rule: a change bumps a generation counter (per product
+// stripe, or for all lists) after its commit; a page remembers the
+// generation taken before its rows were read and is never served once it
+// differs. A page loaded while a change was being committed is therefore
+// never served after the announcement, whichever of the load or the
+// announcement finishes first.
+//
+// Pages read in their last quarter of life are reloaded ahead of it by
+// RunRefresher (detail pages in batches of a few hundred products, two
+// statements a batch), so a page in demand rarely makes a customer wait for
+// the database. Concurrent misses of one page share one load (singleflight).
+//
+// Memory is bounded by MaxBytes, counted as the bytes of the serialised
+// bodies plus a fixed overhead per page, and eviction is W-TinyLFU (otter):
+// a page read once does not push out pages read often.
 //
 // Checkout, payment, stock decisions and staff reads never use it.
 type Cache struct {
 	store    *Store
 	clock    clock.Clock
 	ttl      time.Duration
-	maxBytes int64
+	lag      time.Duration
+	listTTL  time.Duration
+	onReload func(time.Duration)
+	pages    *otter.Cache[pageKey, *entry]
 	flight   singleflight.Group
 	// seed keys the fingerprints of detail pages.
 	seed maphash.Seed
-	// keep is KeepWarm in refresh rounds; round counts Refresh calls and
-	// stamps the pages served meanwhile.
-	keep  int64
-	round atomic.Int64
+	// due holds the pages to reload ahead of their expiry.
+	due chan pageKey
 
-	hits, misses atomic.Int64
+	// epoch moves on Flush; listGen when every list page must go; pageGen
+	// and countGen per stripe of product ids, when a product's page must go
+	// at once and when its stock or sales moved.
+	epoch    atomic.Uint64
+	listGen  atomic.Uint64
+	pageGen  []atomic.Uint64
+	countGen []atomic.Uint64
+	// unsure is set while changes from other instances may be missed.
+	unsure atomic.Bool
 
-	mu      sync.RWMutex
-	details map[int64]*entry
-	lists   map[string]*listEntry
-	bytes   int64
-	// gen counts invalidations; a load stores its page only if gen has not
-	// moved since the load began.
-	gen uint64
+	hits, misses, detailLoads, listLoads atomic.Int64
+}
+
+// pageKey names a page: a product's detail (list empty) or a list page.
+type pageKey struct {
+	product int64
+	list    string
+}
+
+// generations is what a page remembers of the counters as they were
+// before its rows were read.
+type generations struct {
+	epoch, gen, counts uint64
 }
 
 // entry is one cached page: its JSON body, or the not-found error it
-// answers, and when its rows were read.
+// answers, when its rows were read and the generations they belong to.
 type entry struct {
 	body   []byte
 	err    error
 	readAt time.Time
-	size   int64
-	// seen is the refresh round in which the page was last served, so
-	// Refresh reloads only pages that are still wanted.
-	seen atomic.Int64
+	gens   generations
+	size   uint32
+	// queued is set while the page waits for a refresh ahead of expiry.
+	queued atomic.Bool
 	// fp fingerprints the rows of a detail page and known tells whether
 	// the product existed, so that a refresh reuses an unchanged body.
 	fp    uint64
 	known bool
+	// list is the query of a list page, to reload it.
+	list *listQuery
 }
 
-// listEntry is a cached list page with the query that reloads it.
-type listEntry struct {
-	entry
+// listQuery is a list page's query.
+type listQuery struct {
 	q    ProductQuery
 	page httpx.Page
 }
@@ -124,147 +170,221 @@ func NewCache(store *Store, clk clock.Clock, o CacheOptions) (*Cache, error) {
 	if store == nil || clk == nil {
 		return nil, errors.New("catalog: nil dependency of the cache")
 	}
-	if o.TTL < 0 || o.MaxBytes < 0 || o.KeepWarm < 0 {
+	if o.TTL < 0 || o.StockLag < 0 || o.ListTTL < 0 || o.MaxBytes < 0 {
 		return nil, errors.New("catalog: negative cache option")
 	}
 	if o.TTL == 0 {
 		o.TTL = DefaultCacheTTL
 	}
+	if o.StockLag == 0 {
+		o.StockLag = DefaultStockLag
+	}
+	if o.ListTTL == 0 {
+		o.ListTTL = DefaultListTTL
+	}
 	if o.MaxBytes == 0 {
 		o.MaxBytes = DefaultCacheMaxBytes
 	}
-	if o.KeepWarm == 0 {
-		o.KeepWarm = DefaultCacheKeepWarm
+	if o.OnReload == nil {
+		o.OnReload = func(time.Duration) {}
 	}
-	return &Cache{store: store, clock: clk, ttl: o.TTL, maxBytes: o.MaxBytes, seed: maphash.MakeSeed(),
-		keep:    max(1, int64(o.KeepWarm/(o.TTL/refreshRounds))),
-		details: map[int64]*entry{}, lists: map[string]*listEntry{}}, nil
+	pages, err := otter.New(&otter.Options[pageKey, *entry]{
+		MaximumWeight: uint64(o.MaxBytes),
+		Weigher:       func(_ pageKey, e *entry) uint32 { return e.size },
+		StatsRecorder: stats.NewCounter(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Cache{store: store, clock: clk, ttl: o.TTL, lag: min(o.StockLag, o.TTL), listTTL: min(o.ListTTL, o.TTL),
+		onReload: o.OnReload, pages: pages, seed: maphash.MakeSeed(), due: make(chan pageKey, refreshQueue),
+		pageGen: make([]atomic.Uint64, 1<<stripeBits), countGen: make([]atomic.Uint64, 1<<stripeBits)}, nil
 }
 
-// TTL returns the cache's staleness bound.
+// TTL returns the cache's safety TTL.
 func (c *Cache) TTL() time.Duration { return c.ttl }
+
+// StockLag returns how late stock and sales may show on a detail page.
+func (c *Cache) StockLag() time.Duration { return c.lag }
+
+// ListTTL returns the refresh schedule of list pages.
+func (c *Cache) ListTTL() time.Duration { return c.listTTL }
 
 // CacheStats describe the cache, for metrics and tests.
 type CacheStats struct {
 	Entries int
 	Bytes   int64
-	Hits    int64
-	Misses  int64
+	// Hits are reads served from memory; Misses reads that waited for a load.
+	Hits   int64
+	Misses int64
+	// DetailLoads and ListLoads count pages read from the database, on a
+	// request or ahead of expiry.
+	DetailLoads int64
+	ListLoads   int64
+	// Evictions are pages dropped to stay within the byte budget.
+	Evictions int64
+	// Unsure is set while changes from other instances may be missed.
+	Unsure bool
 }
 
-// Stats returns the cache's current size and its hit and miss counts.
+// Stats returns the cache's current size and counters.
 func (c *Cache) Stats() CacheStats {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return CacheStats{Entries: len(c.details) + len(c.lists), Bytes: c.bytes, Hits: c.hits.Load(), Misses: c.misses.Load()}
+	return CacheStats{Entries: c.pages.EstimatedSize(), Bytes: int64(c.pages.WeightedSize()),
+		Hits: c.hits.Load(), Misses: c.misses.Load(), DetailLoads: c.detailLoads.Load(), ListLoads: c.listLoads.Load(),
+		Evictions: int64(c.pages.Stats().Evictions), Unsure: c.unsure.Load()}
 }
 
-// CatalogChanged drops the detail pages of the changed products and every
-// list page (a product's change can move it in or out of any list, or
-// reorder one); a category change drops every list page. Loads in flight
-// are not stored.
+// stripe spreads product ids over the generation tables (Fibonacci hashing).
+func stripe(id int64) int { return int(uint64(id) * 0x9E3779B97F4A7C15 >> (64 - stripeBits)) }
+
+// CatalogChanged applies a committed change: see Cache and Change. It only
+// moves counters, so it costs the same however many pages are cached.
 func (c *Cache) CatalogChanged(_ context.Context, ch Change) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.gen++
 	for _, id := range ch.ProductIDs {
-		if e, ok := c.details[id]; ok {
-			c.bytes -= e.size
-			delete(c.details, id)
+		if ch.Counts {
+			c.countGen[stripe(id)].Add(1)
+		} else {
+			c.pageGen[stripe(id)].Add(1)
 		}
 	}
-	if len(ch.ProductIDs) > 0 || ch.Categories {
-		for k, e := range c.lists {
-			c.bytes -= e.size
-			delete(c.lists, k)
+	if ch.Lists || ch.Categories {
+		c.listGen.Add(1)
+	}
+}
+
+// Flush drops every page, e.g. when changes from other instances may have
+// been missed.
+func (c *Cache) Flush() { c.epoch.Add(1) }
+
+// SetUnsure shortens the life of every page to the stock lag while changes
+// made on other instances may be missed (the Redis link is down), and
+// restores the long TTL when it is cleared.
+func (c *Cache) SetUnsure(unsure bool) { c.unsure.Store(unsure) }
+
+func (c *Cache) detailGens(id int64) generations {
+	s := stripe(id)
+	return generations{epoch: c.epoch.Load(), gen: c.pageGen[s].Load(), counts: c.countGen[s].Load()}
+}
+
+func (c *Cache) listGens() generations {
+	return generations{epoch: c.epoch.Load(), gen: c.listGen.Load()}
+}
+
+// state of a cached page.
+type state int
+
+const (
+	stale state = iota // not to be served
+	fresh
+	due // served, and to be reloaded ahead of its expiry
+)
+
+// check tells whether e may be served at now given the current
+// generations: a page whose generation moved is stale at once; otherwise it
+// lives for life, or for the stock lag when its counts moved or the cache is
+// unsure, and is due for a refresh in its last quarter.
+func (c *Cache) check(e *entry, cur generations, now time.Time, life time.Duration) state {
+	if e.gens.epoch != cur.epoch || e.gens.gen != cur.gen {
+		return stale
+	}
+	if e.gens.counts != cur.counts || c.unsure.Load() {
+		life = min(life, c.lag)
+	}
+	age := now.Sub(e.readAt)
+	switch {
+	case age >= life:
+		return stale
+	case age >= life-life/4:
+		return due
+	}
+	return fresh
+}
+
+// enqueue asks the refresher to reload k ahead of its expiry, once.
+func (c *Cache) enqueue(k pageKey, e *entry) {
+	if !e.queued.CompareAndSwap(false, true) {
+		return
+	}
+	select {
+	case c.due <- k:
+	default:
+		e.queued.Store(false)
+	}
+}
+
+// put stores e unless its generations already moved, or a page read later
+// under the same generations is there.
+func (c *Cache) put(k pageKey, e *entry, cur generations) {
+	if e.gens != cur {
+		return
+	}
+	c.pages.Compute(k, func(old *entry, found bool) (*entry, otter.ComputeOp) {
+		if found && old.gens == e.gens && old.readAt.After(e.readAt) {
+			return old, otter.CancelOp
 		}
-	}
-}
-
-// Flush drops every page, e.g. when invalidations from other instances may
-// have been missed.
-func (c *Cache) Flush() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.gen++
-	c.details = map[int64]*entry{}
-	c.lists = map[string]*listEntry{}
-	c.bytes = 0
-}
-
-func (c *Cache) fresh(e *entry, now time.Time) bool {
-	return e != nil && now.Sub(e.readAt) < c.ttl
-}
-
-// serve answers e and stamps it with the current refresh round.
-func (c *Cache) serve(e *entry) ([]byte, error) {
-	if r := c.round.Load(); e.seen.Load() != r {
-		e.seen.Store(r)
-	}
-	return e.body, e.err
-}
-
-// keepSeen carries the last round old was served in over to its
-// replacement e, so a refresh does not make a page look unwanted.
-func (e *entry) keepSeen(old *entry) {
-	if s := old.seen.Load(); s > e.seen.Load() {
-		e.seen.Store(s)
-	}
-}
-
-// newEntry makes an entry that counts as never served.
-func newEntry(readAt time.Time) *entry {
-	e := &entry{readAt: readAt}
-	e.seen.Store(-1 << 62)
-	return e
+		return e, otter.WriteOp
+	})
 }
 
 // Product returns the public detail of an on-shelf product as JSON, or the
 // not-found error an off-shelf or unknown product answers.
 func (c *Cache) Product(ctx context.Context, id int64) ([]byte, error) {
+	k := pageKey{product: id}
+	gens := c.detailGens(id)
 	now := c.clock.Now()
-	c.mu.RLock()
-	e, gen := c.details[id], c.gen
-	c.mu.RUnlock()
-	if c.fresh(e, now) {
-		c.hits.Add(1)
-		return c.serve(e)
+	if e, ok := c.pages.GetIfPresent(k); ok {
+		switch c.check(e, gens, now, c.ttl) {
+		case fresh:
+			c.hits.Add(1)
+			return e.body, e.err
+		case due:
+			c.hits.Add(1)
+			c.enqueue(k, e)
+			return e.body, e.err
+		}
 	}
 	c.misses.Add(1)
-	key := "d" + strconv.FormatInt(id, 10) + "/" + strconv.FormatUint(gen, 10)
+	key := "d" + strconv.FormatInt(id, 10) + "/" + strconv.FormatUint(gens.epoch, 10) + "/" + strconv.FormatUint(gens.gen, 10)
 	v, err, _ := c.flight.Do(key, func() (any, error) {
 		// A load that finished between our look and this call has stored
 		// the page already.
-		c.mu.RLock()
-		e, same := c.details[id], c.gen == gen
-		c.mu.RUnlock()
-		if same && c.fresh(e, c.clock.Now()) {
-			return e, nil
+		old, ok := c.pages.GetIfPresent(k)
+		if ok && c.check(old, c.detailGens(id), c.clock.Now(), c.ttl) != stale {
+			return old, nil
 		}
-		e, err := c.loadProduct(context.WithoutCancel(ctx), id)
+		gens := c.detailGens(id)
+		readAt := c.clock.Now()
+		rows, err := c.store.publicRowsOf(context.WithoutCancel(ctx), []int64{id}, c.seed)
+		if err != nil {
+			return nil, apperr.Internal(err)
+		}
+		e, err := c.detailPage(rows, id, readAt, gens, old)
 		if err != nil {
 			return nil, err
 		}
-		c.mu.Lock()
-		if c.gen == gen {
-			c.putDetail(id, e)
-		}
-		c.mu.Unlock()
+		c.put(k, e, c.detailGens(id))
 		return e, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return c.serve(v.(*entry))
+	e := v.(*entry)
+	return e.body, e.err
 }
 
-func (c *Cache) loadProduct(ctx context.Context, id int64) (*entry, error) {
-	readAt := c.clock.Now()
-	rows, err := c.store.publicRowsOf(ctx, []int64{id}, c.seed)
+// detailPage makes the page of id from rows read at readAt under gens,
+// reusing old's body when the rows are unchanged, and counts the load.
+func (c *Cache) detailPage(rows map[int64]*publicRows, id int64, readAt time.Time, gens generations, old *entry) (*entry, error) {
+	e, err := publicEntry(rows, id, readAt, old)
 	if err != nil {
-		return nil, apperr.Internal(err)
+		return nil, err
 	}
-	return publicEntry(rows, id, readAt, nil)
+	e.gens = gens
+	c.detailLoads.Add(1)
+	if old != nil {
+		c.onReload(readAt.Sub(old.readAt))
+	}
+	return e, nil
 }
 
 // publicEntry is the detail page of id among rows read at readAt: the
@@ -276,8 +396,8 @@ func publicEntry(rows map[int64]*publicRows, id int64, readAt time.Time, old *en
 	if known {
 		fp = r.fp
 	}
-	if old != nil && old.known == known && old.fp == fp {
-		e := newEntry(readAt)
+	if old != nil && old.list == nil && old.known == known && old.fp == fp {
+		e := &entry{readAt: readAt}
 		e.body, e.err, e.size, e.fp, e.known = old.body, old.err, old.size, fp, known
 		return e, nil
 	}
@@ -298,8 +418,7 @@ func publicEntry(rows map[int64]*publicRows, id int64, readAt time.Time, old *en
 }
 
 func detailEntry(p Product, notFound error, readAt time.Time) (*entry, error) {
-	e := newEntry(readAt)
-	e.err = notFound
+	e := &entry{readAt: readAt, err: notFound}
 	if notFound == nil {
 		b, err := json.Marshal(PublicProductBody(p))
 		if err != nil {
@@ -307,9 +426,12 @@ func detailEntry(p Product, notFound error, readAt time.Time) (*entry, error) {
 		}
 		e.body = b
 	}
-	e.size = int64(len(e.body)) + entryOverhead
+	e.size = weight(len(e.body) + entryOverhead)
 	return e, nil
 }
+
+// weight is a page's size as the byte budget counts it.
+func weight(n int) uint32 { return uint32(min(n, 1<<31)) }
 
 // Products returns one page of the public product list as JSON, in the
 // list envelope, or the error the query answers (a hidden or unknown
@@ -322,37 +444,40 @@ func (c *Cache) Products(ctx context.Context, q ProductQuery, page httpx.Page) (
 	if err != nil {
 		return nil, err
 	}
+	k := pageKey{list: key}
+	gens := c.listGens()
 	now := c.clock.Now()
-	c.mu.RLock()
-	e, gen := c.lists[key], c.gen
-	c.mu.RUnlock()
-	if e != nil && c.fresh(&e.entry, now) {
-		c.hits.Add(1)
-		return c.serve(&e.entry)
+	if e, ok := c.pages.GetIfPresent(k); ok {
+		switch c.check(e, gens, now, c.listTTL) {
+		case fresh:
+			c.hits.Add(1)
+			return e.body, e.err
+		case due:
+			c.hits.Add(1)
+			c.enqueue(k, e)
+			return e.body, e.err
+		}
 	}
 	c.misses.Add(1)
-	v, err, _ := c.flight.Do("l"+key+"/"+strconv.FormatUint(gen, 10), func() (any, error) {
-		c.mu.RLock()
-		e, same := c.lists[key], c.gen == gen
-		c.mu.RUnlock()
-		if same && e != nil && c.fresh(&e.entry, c.clock.Now()) {
+	v, err, _ := c.flight.Do("l"+key+"/"+strconv.FormatUint(gens.epoch, 10)+"/"+strconv.FormatUint(gens.gen, 10), func() (any, error) {
+		if e, ok := c.pages.GetIfPresent(k); ok && c.check(e, c.listGens(), c.clock.Now(), c.listTTL) != stale {
 			return e, nil
 		}
-		e, err := c.loadList(context.WithoutCancel(ctx), q, page, nil, time.Time{})
+		gens := c.listGens()
+		e, err := c.loadList(context.WithoutCancel(ctx), &listQuery{q: q, page: page}, nil, c.clock.Now())
 		if err != nil {
 			return nil, err
 		}
-		c.mu.Lock()
-		if c.gen == gen {
-			c.putList(key, e)
-		}
-		c.mu.Unlock()
+		e.gens = gens
+		e.size += weight(len(key))
+		c.put(k, e, c.listGens())
 		return e, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return c.serve(&v.(*listEntry).entry)
+	e := v.(*entry)
+	return e.body, e.err
 }
 
 // listKey names a validated query: two spellings of one keyword that cut
@@ -377,29 +502,23 @@ func listKey(q ProductQuery, page httpx.Page) (string, error) {
 	return b.String(), nil
 }
 
-// loadList loads a list page; cats is the category table if the caller has
-// read it already (at catsAt, which then counts as the page's read time, so
-// the bound holds for the categories too), else nil.
-func (c *Cache) loadList(ctx context.Context, q ProductQuery, page httpx.Page, cats []Category, catsAt time.Time) (*listEntry, error) {
-	readAt := c.clock.Now()
-	if cats != nil {
-		readAt = catsAt
-	}
-	e := &listEntry{q: q, page: page}
-	e.readAt = readAt
-	e.seen.Store(-1 << 62)
-	items, total, err := publicProducts(ctx, c.store, q, cats)
+// loadList loads a list page read at readAt; cats is the category table if
+// the caller has read it already (at or after readAt), else nil.
+func (c *Cache) loadList(ctx context.Context, lq *listQuery, cats []Category, readAt time.Time) (*entry, error) {
+	e := &entry{readAt: readAt, list: lq}
+	items, total, err := publicProducts(ctx, c.store, lq.q, cats)
 	switch {
 	case apperr.Is(err, apperr.CodeNotFound):
 		e.err = err
 	case err != nil:
 		return nil, err
 	default:
-		if e.body, err = PublicListBody(items, total, page); err != nil {
+		if e.body, err = PublicListBody(items, total, lq.page); err != nil {
 			return nil, apperr.Internal(err)
 		}
 	}
-	e.size = int64(len(e.body)) + entryOverhead
+	c.listLoads.Add(1)
+	e.size = weight(len(e.body) + entryOverhead)
 	return e, nil
 }
 
@@ -412,209 +531,121 @@ func PublicListBody(items []Product, total int64, page httpx.Page) ([]byte, erro
 	return json.Marshal(httpx.NewList(out, total, page))
 }
 
-// putDetail and putList store a page; the caller holds mu.
-func (c *Cache) putDetail(id int64, e *entry) {
-	if old, ok := c.details[id]; ok {
-		e.keepSeen(old)
-		c.bytes -= old.size
-		delete(c.details, id)
+// RefreshDue reloads the pages waiting for a refresh ahead of their expiry
+// and returns the first error it met, after trying every page: detail pages
+// in batches of a few hundred products (two statements a batch), list pages
+// one by one after one read of the category table. RunRefresher calls it
+// whenever pages are waiting; tests call it directly.
+func (c *Cache) RefreshDue(ctx context.Context) error {
+	var keys []pageKey
+	for {
+		select {
+		case k := <-c.due:
+			keys = append(keys, k)
+			continue
+		default:
+		}
+		break
 	}
-	if !c.makeRoom(e.size) {
-		return
-	}
-	c.details[id] = e
-	c.bytes += e.size
+	return c.refresh(ctx, keys)
 }
 
-func (c *Cache) putList(key string, e *listEntry) {
-	e.size += int64(len(key))
-	if old, ok := c.lists[key]; ok {
-		e.keepSeen(&old.entry)
-		c.bytes -= old.size
-		delete(c.lists, key)
-	}
-	if !c.makeRoom(e.size) {
-		return
-	}
-	c.lists[key] = e
-	c.bytes += e.size
-}
-
-// makeRoom evicts pages until size more bytes fit: expired ones first, then
-// arbitrary ones (map order is random). It reports false for a page larger
-// than the whole budget. The caller holds mu.
-func (c *Cache) makeRoom(size int64) bool {
-	if size > c.maxBytes {
-		return false
-	}
-	if c.bytes+size <= c.maxBytes {
-		return true
-	}
-	now := c.clock.Now()
-	for id, e := range c.details {
-		if !c.fresh(e, now) {
-			c.bytes -= e.size
-			delete(c.details, id)
-		}
-	}
-	for k, e := range c.lists {
-		if !c.fresh(&e.entry, now) {
-			c.bytes -= e.size
-			delete(c.lists, k)
-		}
-	}
-	for id, e := range c.details {
-		if c.bytes+size <= c.maxBytes {
-			return true
-		}
-		c.bytes -= e.size
-		delete(c.details, id)
-	}
-	for k, e := range c.lists {
-		if c.bytes+size <= c.maxBytes {
-			return true
-		}
-		c.bytes -= e.size
-		delete(c.lists, k)
-	}
-	return c.bytes+size <= c.maxBytes
-}
-
-// Refresh reloads, ahead of their expiry, the pages that are at least half
-// their TTL old and were served within the last KeepWarm (counted in calls
-// of Refresh): detail pages in batches of a few hundred products (two
-// queries a batch), list pages one by one. Pages nobody read for longer are
-// left to expire. Run it every eighth of the TTL (RunRefresher does); it returns
-// the first error it met, after trying every page.
-func (c *Cache) Refresh(ctx context.Context) error {
-	now := c.clock.Now()
-	wanted := c.round.Add(1) - c.keep
+func (c *Cache) refresh(ctx context.Context, keys []pageKey) error {
 	var ids []int64
-	type listWork struct {
-		key  string
-		q    ProductQuery
-		page httpx.Page
-	}
-	var lists []listWork
-	c.mu.RLock()
-	gen := c.gen
-	for id, e := range c.details {
-		if e.seen.Load() >= wanted && now.Sub(e.readAt) >= c.ttl/2 {
-			ids = append(ids, id)
+	var lists []pageKey
+	for _, k := range keys {
+		if k.list == "" {
+			ids = append(ids, k.product)
+		} else {
+			lists = append(lists, k)
 		}
 	}
-	for k, e := range c.lists {
-		if e.seen.Load() >= wanted && now.Sub(e.readAt) >= c.ttl/2 {
-			lists = append(lists, listWork{key: k, q: e.q, page: e.page})
-		}
-	}
-	c.mu.RUnlock()
-
-	// The work runs on a few goroutines: under load the refresher competes
-	// for the CPU with every request, and must still finish before the
-	// pages it reloads expire.
 	var first error
-	var mu sync.Mutex
-	fail := func(err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if first == nil {
+	for start := 0; start < len(ids); start += refreshBatch {
+		if err := c.refreshProducts(ctx, ids[start:min(start+refreshBatch, len(ids))]); err != nil && first == nil {
 			first = err
 		}
 	}
-	work := make(chan func())
-	var wg sync.WaitGroup
-	for range refreshWorkers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for do := range work {
-				do()
-			}
-		}()
-	}
-	for start := 0; start < len(ids); start += refreshBatch {
-		batch := ids[start:min(start+refreshBatch, len(ids))]
-		work <- func() {
-			if err := c.refreshProducts(ctx, batch, gen); err != nil {
-				fail(err)
-			}
-		}
-	}
-	// One read of the category table serves every list page of the round;
-	// it is read after the round's generation was taken, like the pages.
-	var cats []Category
-	catsAt := c.clock.Now()
 	if len(lists) > 0 {
-		var err error
-		if cats, err = c.store.Categories(ctx); err != nil {
-			fail(err)
-			lists = nil
-		}
-	}
-	for _, w := range lists {
-		work <- func() {
-			e, err := c.loadList(ctx, w.q, w.page, cats, catsAt)
+		// One read of the category table serves every list page of the
+		// round; the pages count as read when it began.
+		gens := c.listGens()
+		readAt := c.clock.Now()
+		cats, err := c.store.Categories(ctx)
+		for _, k := range lists {
+			old, ok := c.pages.GetIfPresent(k)
+			if !ok || old.list == nil {
+				continue
+			}
 			if err != nil {
-				fail(err)
-				return
+				old.queued.Store(false)
+				continue
 			}
-			c.mu.Lock()
-			if c.gen == gen {
-				c.putList(w.key, e)
+			e, err := c.loadList(ctx, old.list, cats, readAt)
+			if err != nil {
+				old.queued.Store(false)
+				if first == nil {
+					first = err
+				}
+				continue
 			}
-			c.mu.Unlock()
+			e.gens = gens
+			e.size += weight(len(k.list))
+			c.put(k, e, c.listGens())
+		}
+		if err != nil && first == nil {
+			first = err
 		}
 	}
-	close(work)
-	wg.Wait()
 	return first
 }
 
-func (c *Cache) refreshProducts(ctx context.Context, ids []int64, gen uint64) error {
-	old := make(map[int64]*entry, len(ids))
-	c.mu.RLock()
+func (c *Cache) refreshProducts(ctx context.Context, ids []int64) error {
+	olds := make(map[int64]*entry, len(ids))
+	gens := make(map[int64]generations, len(ids))
 	for _, id := range ids {
-		if e, ok := c.details[id]; ok {
-			old[id] = e
+		if e, ok := c.pages.GetIfPresent(pageKey{product: id}); ok {
+			olds[id] = e
 		}
+		gens[id] = c.detailGens(id)
 	}
-	c.mu.RUnlock()
 	readAt := c.clock.Now()
 	rows, err := c.store.publicRowsOf(ctx, ids, c.seed)
 	if err != nil {
+		for _, e := range olds {
+			e.queued.Store(false)
+		}
 		return err
 	}
-	entries := make(map[int64]*entry, len(ids))
 	for _, id := range ids {
-		e, err := publicEntry(rows, id, readAt, old[id])
+		e, err := c.detailPage(rows, id, readAt, gens[id], olds[id])
 		if err != nil {
 			return err
 		}
-		entries[id] = e
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.gen != gen {
-		return nil
-	}
-	for id, e := range entries {
-		c.putDetail(id, e)
+		c.put(pageKey{product: id}, e, c.detailGens(id))
 	}
 	return nil
 }
 
-// RunRefresher calls Refresh every eighth of the TTL until ctx ends, reporting
+// RunRefresher reloads pages as they fall due until ctx ends, reporting
 // errors to onError.
 func (c *Cache) RunRefresher(ctx context.Context, onError func(error)) {
-	t := time.NewTicker(c.ttl / refreshRounds)
-	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
-			if err := c.Refresh(ctx); err != nil && ctx.Err() == nil {
+		case k := <-c.due:
+			keys := []pageKey{k}
+		more:
+			for len(keys) < 4*refreshBatch {
+				select {
+				case k := <-c.due:
+					keys = append(keys, k)
+				default:
+					break more
+				}
+			}
+			if err := c.refresh(ctx, keys); err != nil && ctx.Err() == nil {
 				onError(err)
 			}
 		}

@@ -21,7 +21,7 @@ import (
 	"github.com/minimall/minimall/internal/platform/config"
 	"github.com/minimall/minimall/internal/platform/db"
 	"github.com/minimall/minimall/internal/platform/dbtest"
-	"github.com/minimall/minimall/internal/user"
+	accounts "github.com/minimall/minimall/internal/staff"
 )
 
 // api drives the real router.
@@ -68,13 +68,13 @@ func newAPI(t *testing.T, d *db.DB) *api {
 	if err != nil {
 		t.Fatal(err)
 	}
-	users, err := user.NewStore(d)
+	users, err := accounts.NewStore(d)
 	if err != nil {
 		t.Fatal(err)
 	}
 	x := &api{t: t, h: a.Handler(), tokens: map[string]string{}}
 	for _, role := range auth.Roles {
-		st, err := users.InsertStaff(context.Background(), "u-"+strings.ReplaceAll(string(role), "_", "-"), "not-a-real-hash", role, false, clk.Now())
+		st, err := users.Insert(context.Background(), "u-"+strings.ReplaceAll(string(role), "_", "-"), "not-a-real-hash", role, false, clk.Now())
 		if err != nil {
 			t.Fatal(err)
 		}

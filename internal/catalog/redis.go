@@ -2,9 +2,14 @@ package catalog
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -25,82 +30,213 @@ func (all Invalidators) CatalogChanged(ctx context.Context, ch Change) {
 // between instances.
 const DefaultRedisChannel = "minimall:catalog:changes"
 
+// Limits of the Redis link.
+const (
+	// redisPing is how long a quiet subscription waits before it pings
+	// Redis to prove the link is alive; a ping unanswered for as long again
+	// counts as a lost link.
+	redisPing = 5 * time.Second
+	// redisMaxPending bounds the product ids held for one message; past
+	// it, the message asks every instance to flush instead.
+	redisMaxPending = 20000
+)
+
+// Listener is the local cache as the Redis link sees it.
+type Listener interface {
+	Invalidator
+	// Flush drops every page.
+	Flush()
+	// SetUnsure shortens every page's life to the stock lag while changes
+	// may be missed, and restores it when cleared.
+	SetUnsure(unsure bool)
+}
+
 // RedisInvalidations shares catalog changes between instances over a Redis
-// channel: CatalogChanged publishes a change, and Run hands every change
-// published by any instance (this one included) to the local cache.
+// channel: CatalogChanged publishes a change, and Listen hands every change
+// published by the other instances to the local cache.
 //
-// Redis pub/sub delivers at most once. A message lost while an instance was
-// disconnected only delays that instance until its pages expire, so the
-// cache's TTL stays the staleness bound; Run also flushes the local cache
-// whenever it (re)subscribes, since changes may have been missed meanwhile.
+// Changes that must show at once are published at once. Stock and sales
+// changes are coalesced per product and published at most once per window
+// (a quarter of the stock lag), so a product selling a thousand units a
+// second costs a few messages a second, not a thousand; other instances
+// therefore show them within the stock lag plus the window.
+//
+// Redis pub/sub delivers at most once, so the link is honest about what it
+// may have missed: until the first subscription is confirmed, while the
+// connection is down or a ping goes unanswered, the local cache is unsure
+// (pages live at most the stock lag); every (re)subscription flushes the
+// local cache and makes it sure again. A publish that fails is kept and
+// retried with the next window, merged with newer changes.
 type RedisInvalidations struct {
 	client  *redis.Client
 	channel string
-	local   Invalidator
-	flush   func()
+	local   Listener
 	log     *slog.Logger
+	window  time.Duration
+	// self tags this instance's messages, which it has applied already.
+	self string
+
+	mu      sync.Mutex
+	pending wireChange
+	timer   *time.Timer
 }
 
 // NewRedisInvalidations returns the link between client's channel and the
-// local cache: local receives every change and flush is called on every
-// (re)subscription.
-func NewRedisInvalidations(client *redis.Client, channel string, local Invalidator, flush func(), log *slog.Logger) (*RedisInvalidations, error) {
-	if client == nil || local == nil || flush == nil || log == nil {
+// local cache, which it makes unsure until the first subscription. Stock
+// and sales changes are published at most once per window.
+func NewRedisInvalidations(client *redis.Client, channel string, local Listener, window time.Duration, log *slog.Logger) (*RedisInvalidations, error) {
+	if client == nil || local == nil || log == nil {
 		return nil, errors.New("catalog: nil dependency of the redis invalidations")
 	}
-	if channel == "" {
-		return nil, errors.New("catalog: empty redis channel")
+	if channel == "" || window <= 0 {
+		return nil, errors.New("catalog: empty redis channel or window")
 	}
-	return &RedisInvalidations{client: client, channel: channel, local: local, flush: flush, log: log}, nil
+	var id [8]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return nil, err
+	}
+	local.SetUnsure(true)
+	return &RedisInvalidations{client: client, channel: channel, local: local, log: log, window: window,
+		self: hex.EncodeToString(id[:])}, nil
 }
 
-// wireChange is a Change on the wire.
+// wireChange is one message on the channel: ProductIDs drop at once,
+// CountIDs moved stock or sales, Flush asks for a whole flush.
 type wireChange struct {
+	From       string  `json:"from,omitempty"`
 	ProductIDs []int64 `json:"product_ids,omitempty"`
+	CountIDs   []int64 `json:"count_ids,omitempty"`
 	Categories bool    `json:"categories,omitempty"`
+	Lists      bool    `json:"lists,omitempty"`
+	Flush      bool    `json:"flush,omitempty"`
 }
 
-// CatalogChanged publishes ch. A failure is logged and not returned: the
-// write has committed, and other instances catch up within the TTL.
+func (w *wireChange) empty() bool {
+	return len(w.ProductIDs) == 0 && len(w.CountIDs) == 0 && !w.Categories && !w.Lists && !w.Flush
+}
+
+// merge adds o to w; past redisMaxPending ids, w becomes a flush.
+func (w *wireChange) merge(o wireChange) {
+	w.ProductIDs = append(w.ProductIDs, o.ProductIDs...)
+	w.CountIDs = append(w.CountIDs, o.CountIDs...)
+	w.Categories = w.Categories || o.Categories
+	w.Lists = w.Lists || o.Lists
+	w.Flush = w.Flush || o.Flush
+	if len(w.CountIDs) > redisMaxPending {
+		slices.Sort(w.CountIDs)
+		w.CountIDs = slices.Compact(w.CountIDs)
+	}
+	if w.Flush || len(w.ProductIDs)+len(w.CountIDs) > redisMaxPending {
+		*w = wireChange{Flush: true}
+	}
+}
+
+// CatalogChanged publishes ch: at once, or with the next window for stock
+// and sales. A failure is logged and retried with the next window; it is
+// never returned, since the write has committed.
 func (r *RedisInvalidations) CatalogChanged(ctx context.Context, ch Change) {
-	b, err := json.Marshal(wireChange{ProductIDs: ch.ProductIDs, Categories: ch.Categories})
+	w := wireChange{Categories: ch.Categories, Lists: ch.Lists}
+	if ch.Counts {
+		w.CountIDs = ch.ProductIDs
+	} else {
+		w.ProductIDs = ch.ProductIDs
+	}
+	if w.empty() {
+		return
+	}
+	if !ch.Counts && r.publish(ctx, w) == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	w.CountIDs = slices.Clone(w.CountIDs)
+	r.pending.merge(w)
+	if r.timer == nil {
+		r.timer = time.AfterFunc(r.window, r.publishPending)
+	}
+}
+
+// publishPending publishes what waited for the window; on failure it keeps
+// it for the next one.
+func (r *RedisInvalidations) publishPending() {
+	r.mu.Lock()
+	w := r.pending
+	r.pending, r.timer = wireChange{}, nil
+	r.mu.Unlock()
+	if w.empty() {
+		return
+	}
+	slices.Sort(w.CountIDs)
+	w.CountIDs = slices.Compact(w.CountIDs)
+	if err := r.publish(context.Background(), w); err != nil && !errors.Is(err, redis.ErrClosed) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.pending.merge(w)
+		if r.timer == nil {
+			r.timer = time.AfterFunc(max(r.window, time.Second), r.publishPending)
+		}
+	}
+}
+
+func (r *RedisInvalidations) publish(ctx context.Context, w wireChange) error {
+	w.From = r.self
+	b, err := json.Marshal(w)
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 		defer cancel()
 		err = r.client.Publish(ctx, r.channel, b).Err()
 	}
 	if err != nil {
-		r.log.WarnContext(ctx, "catalog change not shared; other instances catch up within the cache TTL", "err", err)
+		r.log.WarnContext(ctx, "catalog change not shared yet; retrying", "err", err)
 	}
+	return err
 }
 
 // Subscribe subscribes to the channel and returns once Redis has confirmed
-// it; Run then receives on the subscription. Split in two so that a caller
-// (a test, the start-up sequence) knows when changes start to arrive.
+// it, having flushed the local cache and made it sure: changes missed before
+// cannot show any more. Run then receives on the subscription. Split in two
+// so that a caller (a test, the start-up sequence) knows when changes start
+// to arrive.
 func (r *RedisInvalidations) Subscribe(ctx context.Context) (*redis.PubSub, error) {
 	ps := r.client.Subscribe(ctx, r.channel)
 	if _, err := ps.Receive(ctx); err != nil {
 		_ = ps.Close()
 		return nil, err
 	}
-	r.flush()
+	r.local.Flush()
+	r.local.SetUnsure(false)
 	return ps, nil
 }
 
-// Run receives changes on ps until ctx ends, then closes ps. go-redis
-// reconnects and resubscribes by itself after a lost connection; each new
-// subscription flushes the local cache.
+// Run receives changes on ps until ctx ends or the link is lost, then
+// closes ps; the local cache is unsure when it returns on a lost link.
+// go-redis reconnects and resubscribes by itself after a failed read: the
+// cache is unsure from the failure until the new subscription, which
+// flushes it. A quiet channel is pinged, and a ping left unanswered counts
+// as a lost link (a connection that died without closing).
 func (r *RedisInvalidations) Run(ctx context.Context, ps *redis.PubSub) {
 	stop := context.AfterFunc(ctx, func() { _ = ps.Close() })
 	defer stop()
 	defer ps.Close()
+	pinged := false
 	for {
-		msg, err := ps.Receive(ctx)
+		msg, err := ps.ReceiveTimeout(ctx, redisPing)
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, redis.ErrClosed) {
 				return
 			}
-			r.log.WarnContext(ctx, "catalog changes: redis receive failed", "err", err)
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() && !pinged {
+				if err := ps.Ping(ctx); err == nil {
+					pinged = true
+					continue
+				}
+			}
+			r.local.SetUnsure(true)
+			r.log.WarnContext(ctx, "catalog changes: redis link lost; pages live at most the stock lag until it is back", "err", err)
+			if pinged {
+				return
+			}
 			select {
 			case <-ctx.Done():
 				return
@@ -108,37 +244,53 @@ func (r *RedisInvalidations) Run(ctx context.Context, ps *redis.PubSub) {
 			}
 			continue
 		}
+		pinged = false
 		switch m := msg.(type) {
 		case *redis.Subscription:
 			if m.Kind == "subscribe" {
-				r.flush()
+				r.local.Flush()
+				r.local.SetUnsure(false)
 			}
 		case *redis.Message:
-			var w wireChange
-			if err := json.Unmarshal([]byte(m.Payload), &w); err != nil {
-				r.log.WarnContext(ctx, "catalog changes: bad message; flushing the cache", "err", err)
-				r.flush()
-				continue
-			}
-			r.local.CatalogChanged(ctx, Change{ProductIDs: w.ProductIDs, Categories: w.Categories})
+			r.apply(ctx, m.Payload)
 		}
 	}
 }
 
+func (r *RedisInvalidations) apply(ctx context.Context, payload string) {
+	var w wireChange
+	if err := json.Unmarshal([]byte(payload), &w); err != nil {
+		r.log.WarnContext(ctx, "catalog changes: bad message; flushing the cache", "err", err)
+		r.local.Flush()
+		return
+	}
+	if w.From == r.self {
+		return
+	}
+	if w.Flush {
+		r.local.Flush()
+		return
+	}
+	if len(w.ProductIDs) > 0 || w.Categories || w.Lists {
+		r.local.CatalogChanged(ctx, Change{ProductIDs: w.ProductIDs, Categories: w.Categories, Lists: w.Lists})
+	}
+	if len(w.CountIDs) > 0 {
+		r.local.CatalogChanged(ctx, Change{ProductIDs: w.CountIDs, Counts: true})
+	}
+}
+
 // Listen subscribes, retrying every few seconds while Redis is unreachable,
-// and then runs until ctx ends. Until the first subscription, the cache's
-// TTL alone bounds staleness.
+// and runs until ctx ends, subscribing again whenever the link is lost.
+// Until a subscription is confirmed the local cache is unsure.
 func (r *RedisInvalidations) Listen(ctx context.Context) {
 	for {
 		ps, err := r.Subscribe(ctx)
 		if err == nil {
 			r.Run(ctx, ps)
-			return
+		} else if ctx.Err() == nil {
+			r.local.SetUnsure(true)
+			r.log.WarnContext(ctx, "catalog changes: cannot subscribe to redis; retrying", "err", err)
 		}
-		if ctx.Err() != nil {
-			return
-		}
-		r.log.WarnContext(ctx, "catalog changes: cannot subscribe to redis; retrying", "err", err)
 		select {
 		case <-ctx.Done():
 			return

@@ -14,18 +14,32 @@ import (
 	"github.com/minimall/minimall/internal/platform/db"
 )
 
-// Change tells an Invalidator what a committed staff write touched.
+// Change tells an Invalidator what a committed write touched. Every change
+// to what a public product page or list page shows is announced, after
+// commit, with the products it touched: the catalog's own staff writes, stock
+// and sales moved by other modules (StockChanged) and anything else a page
+// shows, such as a rating summary (ProductsChanged).
 type Change struct {
-	// ProductIDs are the products whose list entry or detail changed.
+	// ProductIDs are the products whose pages changed.
 	ProductIDs []int64
 	// Categories is true when the category tree changed (which can change
-	// what a category filter covers).
+	// what a category filter covers): every list page drops.
 	Categories bool
+	// Lists is true when the change can add a product to a list, remove it
+	// or reorder a list by price (staff product writes, shelf state): every
+	// list page drops.
+	Lists bool
+	// Counts is true when only stock or sales figures moved (checkout,
+	// cancel, an approved return, the sales job): detail pages may show the
+	// old figures for up to the stock lag, and list pages keep their own
+	// refresh schedule, so a product selling fast does not reload its page
+	// for every unit.
+	Counts bool
 }
 
-// Invalidator is told about every committed catalog write, so a read cache
-// can drop what the write made stale. It must not fail the write: the write
-// has already committed when it is called.
+// Invalidator is told about every committed change to what public pages
+// show, so a read cache can drop what the change made stale. It must not
+// fail the write: the write has already committed when it is called.
 type Invalidator interface {
 	CatalogChanged(ctx context.Context, ch Change)
 }
@@ -99,6 +113,26 @@ func (s *Service) checkImages(ctx context.Context, in ProductInput) error {
 // Store returns the service's store, for modules (checkout) that move stock
 // inside their own transactions.
 func (s *Service) Store() *Store { return s.store }
+
+// ProductsChanged announces that something the public pages of these
+// products show changed outside the catalog's own writes (a review changed a
+// rating summary): their detail pages are not served again. Call it after
+// the change has committed, never inside the transaction; it cannot fail.
+func (s *Service) ProductsChanged(ctx context.Context, productIDs ...int64) {
+	if len(productIDs) > 0 {
+		s.notify.CatalogChanged(ctx, Change{ProductIDs: productIDs})
+	}
+}
+
+// StockChanged announces that the stock or sales of these products moved
+// (checkout, a cancel, an approved return, the sales job): their detail
+// pages show it within the stock lag. Call it after the change has
+// committed, never inside the transaction; it cannot fail.
+func (s *Service) StockChanged(ctx context.Context, productIDs ...int64) {
+	if len(productIDs) > 0 {
+		s.notify.CatalogChanged(ctx, Change{ProductIDs: productIDs, Counts: true})
+	}
+}
 
 // write runs fn in a transaction and, once it has committed, announces the
 // change. Every staff write of the catalog goes through here.
@@ -497,7 +531,7 @@ func (s *Service) CreateProduct(ctx context.Context, staffID int64, in ProductIn
 		if err := s.afterProductWrite(ctx, p.ID, p.Title); err != nil {
 			return Change{}, err
 		}
-		return Change{ProductIDs: []int64{p.ID}}, s.record(ctx, staffID, "product.create", "product", p.ID, p.Title)
+		return Change{ProductIDs: []int64{p.ID}, Lists: true}, s.record(ctx, staffID, "product.create", "product", p.ID, p.Title)
 	})
 	if err != nil {
 		return Product{}, err
@@ -651,7 +685,7 @@ func (s *Service) UpdateProduct(ctx context.Context, staffID, id int64, in Produ
 		if err := s.afterProductWrite(ctx, id, p.Title); err != nil {
 			return Change{}, err
 		}
-		return Change{ProductIDs: []int64{id}}, s.record(ctx, staffID, "product.update", "product", id, p.Title)
+		return Change{ProductIDs: []int64{id}, Lists: true}, s.record(ctx, staffID, "product.update", "product", id, p.Title)
 	})
 	if err != nil {
 		return Product{}, err
@@ -681,7 +715,7 @@ func (s *Service) SetShelf(ctx context.Context, staffID, id int64, on bool) (Pro
 				return Change{}, apperr.InvalidState("off_shelf", "a product needs at least one sku to go on shelf")
 			}
 		}
-		return Change{ProductIDs: []int64{id}}, s.record(ctx, staffID, action, "product", id, "")
+		return Change{ProductIDs: []int64{id}, Lists: true}, s.record(ctx, staffID, action, "product", id, "")
 	})
 	if err != nil {
 		return Product{}, err

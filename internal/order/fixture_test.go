@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minimall/minimall/internal/address"
 	"github.com/minimall/minimall/internal/apperr"
 	"github.com/minimall/minimall/internal/audit"
 	"github.com/minimall/minimall/internal/cart"
@@ -20,7 +21,6 @@ import (
 	"github.com/minimall/minimall/internal/platform/clock"
 	"github.com/minimall/minimall/internal/platform/db"
 	"github.com/minimall/minimall/internal/platform/dbtest"
-	"github.com/minimall/minimall/internal/user"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
@@ -43,7 +43,7 @@ type fixture struct {
 	clk   *clock.Fake
 	cat   *catalog.Service
 	carts *cart.Service
-	addrs *user.AddressService
+	addrs *address.Service
 	store *order.Store
 	svc   *order.Service
 	gate  *fakeGate
@@ -116,6 +116,8 @@ func (c testCatalog) AddSales(ctx context.Context, productID, n int64) error {
 	return c.store.AddSales(ctx, productID, n)
 }
 
+func (c testCatalog) StockChanged(context.Context, []int64) {}
+
 type testCart struct{ svc *cart.Service }
 
 func (c testCart) Selected(ctx context.Context, customerID int64) ([]order.CartLine, error) {
@@ -138,7 +140,7 @@ func (c testCart) Remove(ctx context.Context, customerID int64, ordered []order.
 	return c.svc.RemoveOrdered(ctx, customerID, units)
 }
 
-type testAddresses struct{ svc *user.AddressService }
+type testAddresses struct{ svc *address.Service }
 
 func (c testAddresses) Address(ctx context.Context, customerID, id int64) (order.Address, error) {
 	a, err := c.svc.Get(ctx, customerID, id)
@@ -161,9 +163,9 @@ func newFixture(t *testing.T, d *db.DB) *fixture {
 	must(t, err)
 	f.carts, err = cart.NewService(d, cartStore, cst, f.clk)
 	must(t, err)
-	as, err := user.NewAddressStore(d)
+	as, err := address.NewStore(d)
 	must(t, err)
-	f.addrs, err = user.NewAddressService(d, as, f.clk)
+	f.addrs, err = address.NewService(d, as, f.clk)
 	must(t, err)
 	f.store, err = order.NewStore(d)
 	must(t, err)
@@ -224,7 +226,7 @@ func (f *fixture) offShelf(t testing.TB, skuID int64) {
 // address creates an address of customerID and returns its id.
 func (f *fixture) address(t testing.TB, customerID int64) int64 {
 	t.Helper()
-	a, err := f.addrs.Create(context.Background(), customerID, user.AddressInput{
+	a, err := f.addrs.Create(context.Background(), customerID, address.Input{
 		Name: "张三", Phone: "13800138000", Province: "浙江省", City: "杭州市", District: "西湖区", Detail: "文三路 1 号",
 	})
 	must(t, err)

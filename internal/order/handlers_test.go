@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/minimall/minimall/internal/address"
 	"github.com/minimall/minimall/internal/app"
 	"github.com/minimall/minimall/internal/audit"
 	"github.com/minimall/minimall/internal/auth"
@@ -22,7 +23,7 @@ import (
 	"github.com/minimall/minimall/internal/platform/config"
 	"github.com/minimall/minimall/internal/platform/db"
 	"github.com/minimall/minimall/internal/platform/dbtest"
-	"github.com/minimall/minimall/internal/user"
+	"github.com/minimall/minimall/internal/staff"
 )
 
 // api is the real router on a test database, with functions to call it as a
@@ -33,8 +34,8 @@ type api struct {
 	h      http.Handler
 	tokens *auth.Tokens
 	cat    *catalog.Service
-	addrs  *user.AddressService
-	users  *user.Store
+	addrs  *address.Service
+	users  *staff.Store
 	cid    int64
 	seq    int
 }
@@ -63,11 +64,11 @@ func newAPI(t *testing.T, d *db.DB) *api {
 	must(t, err)
 	x.cat, err = catalog.NewService(d, cst, lg, clk, catalog.NopInvalidator{})
 	must(t, err)
-	as, err := user.NewAddressStore(d)
+	as, err := address.NewStore(d)
 	must(t, err)
-	x.addrs, err = user.NewAddressService(d, as, clk)
+	x.addrs, err = address.NewService(d, as, clk)
 	must(t, err)
-	x.users, err = user.NewStore(d)
+	x.users, err = staff.NewStore(d)
 	must(t, err)
 	name := "服装"
 	c, err := x.cat.CreateCategory(context.Background(), staffID, catalog.CategoryInput{Name: &name})
@@ -89,7 +90,7 @@ func (x *api) sku(priceFen, stock int64) int64 {
 
 func (x *api) address(customerID int64) int64 {
 	x.t.Helper()
-	a, err := x.addrs.Create(context.Background(), customerID, user.AddressInput{
+	a, err := x.addrs.Create(context.Background(), customerID, address.Input{
 		Name: "李四", Phone: "13900139000", Province: "上海市", City: "上海市", District: "徐汇区", Detail: "漕溪北路 2 号",
 	})
 	must(x.t, err)
@@ -106,7 +107,7 @@ func (x *api) customer(id int64) string {
 func (x *api) staff(role auth.Role) string {
 	x.t.Helper()
 	x.seq++
-	s, err := x.users.InsertStaff(context.Background(), fmt.Sprintf("staff%d", x.seq), "x", role, false, start)
+	s, err := x.users.Insert(context.Background(), fmt.Sprintf("staff%d", x.seq), "x", role, false, start)
 	must(x.t, err)
 	tok, _, err := x.tokens.IssueStaff(s.ID, role)
 	must(x.t, err)

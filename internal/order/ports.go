@@ -36,6 +36,10 @@ type Catalog interface {
 	ReturnStock(ctx context.Context, skuID, n int64) (bool, error)
 	// AddSales adds n to a product's sales counter.
 	AddSales(ctx context.Context, productID, n int64) error
+	// StockChanged announces, after commit and never inside a transaction,
+	// that the stock or sales of these products moved, so the product pages
+	// show it within the catalog's stock lag. It cannot fail.
+	StockChanged(ctx context.Context, productIDs []int64)
 }
 
 // CartLine is a selected line of a customer's cart.

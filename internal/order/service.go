@@ -242,6 +242,9 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (Order, bool, 
 	if len(q.ShortSKUIDs) > 0 {
 		return Order{}, false, outOfStock(q.ShortSKUIDs)
 	}
+	if err := s.store.EnsureGuard(ctx, in.CustomerID, s.now()); err != nil {
+		return Order{}, false, asAppErr(err)
+	}
 	for attempt := 1; ; attempt++ {
 		o, err := s.place(ctx, in, hash, addr, q)
 		if err == nil {
@@ -362,7 +365,20 @@ func (s *Service) place(ctx context.Context, in CheckoutInput, hash string, addr
 	if err != nil {
 		return Order{}, err
 	}
+	s.catalog.StockChanged(ctx, productsOf(q.Items))
 	return n.Order, nil
+}
+
+// productsOf returns the products of items, each once, for the catalog's
+// announcement after commit.
+func productsOf(items []Item) []int64 {
+	ids := make([]int64, 0, len(items))
+	for _, it := range items {
+		if !slices.Contains(ids, it.ProductID) {
+			ids = append(ids, it.ProductID)
+		}
+	}
+	return ids
 }
 
 // ---- reads ----
@@ -525,7 +541,11 @@ func (s *Service) cancel(ctx context.Context, o Order, actor Actor, reason strin
 		}
 		return nil
 	})
-	return asAppErr(err)
+	if err != nil {
+		return asAppErr(err)
+	}
+	s.catalog.StockChanged(ctx, productsOf(items))
+	return nil
 }
 
 // Confirm records that the customer received a shipped order.
@@ -668,8 +688,9 @@ func (s *Service) CountSales(ctx context.Context, limit int) (int, error) {
 		return 0, err
 	}
 	counted := 0
+	var moved []int64
 	err = s.db.Tx(ctx, func(ctx context.Context) error {
-		counted = 0
+		counted, moved = 0, nil
 		claimed := make([]int64, 0, len(ids))
 		for _, id := range ids {
 			ok, err := s.store.ClaimSales(ctx, id)
@@ -691,10 +712,14 @@ func (s *Service) CountSales(ctx context.Context, limit int) (int, error) {
 			if err := s.catalog.AddSales(ctx, u.ProductID, u.Units); err != nil {
 				return err
 			}
+			moved = append(moved, u.ProductID)
 		}
 		counted = len(claimed)
 		return nil
 	})
+	if err == nil && len(moved) > 0 {
+		s.catalog.StockChanged(ctx, moved)
+	}
 	return counted, err
 }
 

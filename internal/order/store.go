@@ -3,6 +3,7 @@ package order
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -183,17 +184,36 @@ type checkoutGuardRow struct {
 
 func (checkoutGuardRow) TableName() string { return "order_checkout_guards" }
 
-// GuardCheckout writes the customer's checkout guard row (creating it on the
-// first checkout). Inside a transaction the write holds the row until commit
-// on MySQL, and SQLite's IMMEDIATE transactions run one writer at a time, so
-// one customer's checkouts run one after another from here on.
+// EnsureGuard creates the customer's checkout guard row when it is missing.
+// It runs outside the checkout transaction (once per customer in practice):
+// inserting new keys inside many concurrent transactions would make MySQL's
+// duplicate checks lock gaps and deadlock unrelated customers.
+func (s *Store) EnsureGuard(ctx context.Context, customerID int64, now time.Time) error {
+	var n int64
+	if err := s.db.Reader(ctx).Model(&checkoutGuardRow{}).Where("customer_id = ?", customerID).Count(&n).Error; err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	return s.db.Writer(ctx).Clauses(clause.OnConflict{DoNothing: true}).
+		Create(&checkoutGuardRow{CustomerID: customerID, UpdatedAt: now}).Error
+}
+
+// GuardCheckout writes the customer's checkout guard row, which EnsureGuard
+// created. Inside a transaction the write holds the row until commit on
+// MySQL, and SQLite's IMMEDIATE transactions run one writer at a time, so one
+// customer's checkouts run one after another from here on.
 func (s *Store) GuardCheckout(ctx context.Context, customerID int64, now time.Time) error {
-	return s.db.Writer(ctx).Clauses(clause.OnConflict{
-		Columns: []clause.Column{{Name: "customer_id"}},
-		DoUpdates: clause.Assignments(map[string]any{
-			"checkouts": gorm.Expr("checkouts + 1"), "updated_at": now,
-		}),
-	}).Create(&checkoutGuardRow{CustomerID: customerID, Checkouts: 1, UpdatedAt: now}).Error
+	res := s.db.Writer(ctx).Model(&checkoutGuardRow{}).Where("customer_id = ?", customerID).
+		Updates(map[string]any{"checkouts": gorm.Expr("checkouts + 1"), "updated_at": now})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected != 1 {
+		return fmt.Errorf("order: no checkout guard row for customer %d", customerID)
+	}
+	return nil
 }
 
 // CountUnpaid returns how many orders of the customer wait for payment.

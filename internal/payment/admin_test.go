@@ -11,7 +11,7 @@ import (
 	"github.com/minimall/minimall/internal/auth"
 	"github.com/minimall/minimall/internal/platform/config"
 	"github.com/minimall/minimall/internal/sandbox"
-	"github.com/minimall/minimall/internal/user"
+	"github.com/minimall/minimall/internal/staff"
 )
 
 // staffToken creates a staff member of role and logs it in.
@@ -21,11 +21,11 @@ func (e *env) staffToken(name string, role auth.Role) string {
 	must(e.t, err)
 	lg, err := audit.New(e.d, e.clk)
 	must(e.t, err)
-	us, err := user.NewStore(e.d)
+	us, err := staff.NewStore(e.d)
 	must(e.t, err)
-	staff, err := user.NewStaffService(e.d, us, tokens, lg, e.clk)
+	svc, err := staff.NewService(e.d, us, tokens, lg, e.clk)
 	must(e.t, err)
-	_, err = staff.Create(context.Background(), user.SystemActor, user.NewStaff{Username: name, Password: name + "-password", Role: role})
+	_, err = svc.Create(context.Background(), staff.SystemActor, staff.NewAccount{Username: name, Password: name + "-password", Role: role})
 	must(e.t, err)
 	var out struct {
 		AccessToken string `json:"access_token"`

@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minimall/minimall/internal/address"
 	"github.com/minimall/minimall/internal/payment"
 	"github.com/minimall/minimall/internal/platform/db"
 	"github.com/minimall/minimall/internal/platform/dbtest"
 	"github.com/minimall/minimall/internal/sandbox"
-	"github.com/minimall/minimall/internal/user"
 )
 
 // alipayLogin logs name in through Alipay and gives it an address.
@@ -29,7 +29,7 @@ func (e *env) alipayLogin(name string) customer {
 		} `json:"user"`
 	}
 	e.call("", http.MethodPost, "/api/v1/auth/alipay/login", map[string]string{"code": "test-" + name}, http.StatusOK, &out)
-	a, err := e.addrs.Create(context.Background(), out.User.ID, user.AddressInput{
+	a, err := e.addrs.Create(context.Background(), out.User.ID, address.Input{
 		Name: "李四", Phone: "13900139000", Province: "上海市", City: "上海市", District: "浦东新区", Detail: "世纪大道 1 号",
 	})
 	must(e.t, err)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/wechatpay-apiv3/wechatpay-go/utils"
 
+	"github.com/minimall/minimall/internal/address"
 	"github.com/minimall/minimall/internal/app"
 	"github.com/minimall/minimall/internal/audit"
 	"github.com/minimall/minimall/internal/catalog"
@@ -31,7 +32,6 @@ import (
 	"github.com/minimall/minimall/internal/platform/db"
 	"github.com/minimall/minimall/internal/platform/dbtest"
 	"github.com/minimall/minimall/internal/sandbox"
-	"github.com/minimall/minimall/internal/user"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
@@ -50,7 +50,7 @@ type env struct {
 	vars  map[string]string
 	serve *atomic.Value // the API's handler, replaced by reconfigure
 	cat   *catalog.Service
-	addrs *user.AddressService
+	addrs *address.Service
 	store *payment.Store
 	cid   int64
 	seq   atomic.Int64
@@ -140,9 +140,9 @@ func newEnvWith(t *testing.T, d *db.DB, opts sandbox.Options) *env {
 	must(t, err)
 	e.cat, err = catalog.NewService(d, cst, lg, clk, catalog.NopInvalidator{})
 	must(t, err)
-	as, err := user.NewAddressStore(d)
+	as, err := address.NewStore(d)
 	must(t, err)
-	e.addrs, err = user.NewAddressService(d, as, clk)
+	e.addrs, err = address.NewService(d, as, clk)
 	must(t, err)
 	e.store, err = payment.NewStore(d)
 	must(t, err)
@@ -207,7 +207,7 @@ func (e *env) login(name string) customer {
 		} `json:"user"`
 	}
 	e.call("", http.MethodPost, "/api/v1/auth/wechat/login", map[string]string{"code": "test-" + name}, http.StatusOK, &out)
-	a, err := e.addrs.Create(context.Background(), out.User.ID, user.AddressInput{
+	a, err := e.addrs.Create(context.Background(), out.User.ID, address.Input{
 		Name: "张三", Phone: "13800138000", Province: "浙江省", City: "杭州市", District: "西湖区", Detail: "文三路 1 号",
 	})
 	must(e.t, err)

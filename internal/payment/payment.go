@@ -38,10 +38,10 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/minimall/minimall/internal/customer"
 	"github.com/minimall/minimall/internal/order"
 	"github.com/minimall/minimall/internal/platform/alipay"
 	"github.com/minimall/minimall/internal/platform/wechatpay"
-	"github.com/minimall/minimall/internal/user"
 )
 
 // Channel is a payment platform.
@@ -170,9 +170,9 @@ type Orders interface {
 	MarkPaid(ctx context.Context, orderID, paidFen int64, at time.Time, actor order.Actor) (order.Order, error)
 }
 
-// Identities finds a customer's platform accounts (*user.Store).
+// Identities finds a customer's platform accounts (*customer.Store).
 type Identities interface {
-	Identities(ctx context.Context, customerID int64, channel string) ([]user.Identity, error)
+	Identities(ctx context.Context, customerID int64, channel string) ([]customer.Identity, error)
 }
 
 // WeChatPay is the WeChat Pay adapter (*wechatpay.Client).

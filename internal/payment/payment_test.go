@@ -11,7 +11,7 @@ import (
 	"github.com/minimall/minimall/internal/auth"
 	"github.com/minimall/minimall/internal/payment"
 	"github.com/minimall/minimall/internal/sandbox"
-	"github.com/minimall/minimall/internal/user"
+	"github.com/minimall/minimall/internal/staff"
 )
 
 func TestPayThenNotificationPaysTheOrder(t *testing.T) {
@@ -469,11 +469,11 @@ func TestNoRouteMarksAnOrderPaid(t *testing.T) {
 		_, sku := e.product(450, 10)
 		lena := e.login("lena")
 		o := e.order(lena, sku, 1)
-		users, err := user.NewStore(e.d)
+		users, err := staff.NewStore(e.d)
 		must(t, err)
 		hash, err := auth.HashPassword("owner-password-123")
 		must(t, err)
-		_, err = users.InsertStaff(context.Background(), "owner", hash, auth.RoleOwner, false, e.clk.Now())
+		_, err = users.Insert(context.Background(), "owner", hash, auth.RoleOwner, false, e.clk.Now())
 		must(t, err)
 		var staff struct {
 			AccessToken string `json:"access_token"`

@@ -11,12 +11,12 @@ import (
 	"time"
 
 	"github.com/minimall/minimall/internal/apperr"
+	"github.com/minimall/minimall/internal/customer"
 	"github.com/minimall/minimall/internal/order"
 	"github.com/minimall/minimall/internal/platform/alipay"
 	"github.com/minimall/minimall/internal/platform/clock"
 	"github.com/minimall/minimall/internal/platform/db"
 	"github.com/minimall/minimall/internal/platform/wechatpay"
-	"github.com/minimall/minimall/internal/user"
 )
 
 // Where the platforms deliver payment notifications.
@@ -193,7 +193,7 @@ func (s *Service) prepay(ctx context.Context, a Attempt, p payer) (string, error
 			OutTradeNo: a.OutTradeNo, Subject: a.Description, AmountFen: a.AmountFen, TimeExpire: a.ExpiresAt,
 			NotifyURL: a.NotifyURL,
 		}
-		if p.kind == user.KindAlipayOpenID {
+		if p.kind == customer.KindAlipayOpenID {
 			req.BuyerOpenID = a.PayerID
 		} else {
 			req.BuyerID = a.PayerID

@@ -13,12 +13,12 @@ import (
 	"time"
 
 	"github.com/minimall/minimall/internal/apperr"
+	customers "github.com/minimall/minimall/internal/customer"
 	"github.com/minimall/minimall/internal/order"
 	"github.com/minimall/minimall/internal/payment"
 	"github.com/minimall/minimall/internal/platform/clock"
 	"github.com/minimall/minimall/internal/platform/db"
 	"github.com/minimall/minimall/internal/platform/dbtest"
-	"github.com/minimall/minimall/internal/user"
 )
 
 // noOrders fails the test when the service reaches for an order it must not
@@ -42,7 +42,7 @@ func (o noOrders) MarkPaid(context.Context, int64, int64, time.Time, order.Actor
 
 type noIdentities struct{}
 
-func (noIdentities) Identities(context.Context, int64, string) ([]user.Identity, error) {
+func (noIdentities) Identities(context.Context, int64, string) ([]customers.Identity, error) {
 	return nil, nil
 }
 

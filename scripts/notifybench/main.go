@@ -34,6 +34,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/minimall/minimall/internal/address"
 	"github.com/minimall/minimall/internal/app"
 	"github.com/minimall/minimall/internal/audit"
 	"github.com/minimall/minimall/internal/catalog"
@@ -41,7 +42,6 @@ import (
 	"github.com/minimall/minimall/internal/platform/config"
 	"github.com/minimall/minimall/internal/platform/db"
 	"github.com/minimall/minimall/internal/sandbox"
-	"github.com/minimall/minimall/internal/user"
 )
 
 func main() {
@@ -255,11 +255,11 @@ func prepare(ctx context.Context, o options, d *db.DB, sb *sandbox.Server, base 
 		}
 		skus[i] = p.SKUs[0].ID
 	}
-	as, err := user.NewAddressStore(d)
+	as, err := address.NewStore(d)
 	if err != nil {
 		return nil, err
 	}
-	addrs, err := user.NewAddressService(d, as, clk)
+	addrs, err := address.NewService(d, as, clk)
 	if err != nil {
 		return nil, err
 	}
@@ -278,7 +278,7 @@ func prepare(ctx context.Context, o options, d *db.DB, sb *sandbox.Server, base 
 		if err := call(base, "", http.MethodPost, "/api/v1/auth/wechat/login", map[string]string{"code": fmt.Sprintf("test-bench%d", i)}, http.StatusOK, &login); err != nil {
 			return nil, err
 		}
-		a, err := addrs.Create(ctx, login.User.ID, user.AddressInput{
+		a, err := addrs.Create(ctx, login.User.ID, address.Input{
 			Name: "张三", Phone: "13800138000", Province: "浙江省", City: "杭州市", District: "西湖区", Detail: "文三路 1 号",
 		})
 		if err != nil {

@@ -53,6 +53,7 @@ type Config struct {
 	Review    Review    `koanf:"review"`
 	Upload    Upload    `koanf:"upload"`
 	Media     Media     `koanf:"media"`
+	Catalog   Catalog   `koanf:"catalog"`
 	Redis     Redis     `koanf:"redis"`
 	Debug     Debug     `koanf:"debug"`
 	Bootstrap Bootstrap `koanf:"bootstrap"`
@@ -196,6 +197,20 @@ type Media struct {
 
 // S3 reports whether images go to an object store.
 func (m Media) S3() bool { return m.S3Endpoint != "" }
+
+// Catalog tunes the read cache of the public product pages
+// (docs/performance.md).
+type Catalog struct {
+	// CacheTTL is the safety TTL of a page that hears of no change.
+	CacheTTL time.Duration `koanf:"cache_ttl"`
+	// StockLag bounds how late stock and sales show on a product page; it
+	// is also every page's life while changes may have been missed.
+	StockLag time.Duration `koanf:"stock_lag"`
+	// ListTTL is the refresh schedule of list pages.
+	ListTTL time.Duration `koanf:"list_ttl"`
+	// CacheMaxBytes is the byte budget of the cached pages.
+	CacheMaxBytes ByteSize `koanf:"cache_max_bytes"`
+}
 
 // Redis optionally shares cache invalidation and rate limits across instances.
 type Redis struct {
@@ -462,6 +477,18 @@ func (c *Config) Validate() error {
 		}
 	} else if c.Media.Dir == "" {
 		bad("MINIMALL_MEDIA_DIR", "must name a directory (or set MINIMALL_MEDIA_S3_ENDPOINT)")
+	}
+	if c.Catalog.CacheTTL < time.Second || c.Catalog.CacheTTL > 24*time.Hour {
+		bad("MINIMALL_CATALOG_CACHE_TTL", "must be between 1s and 24h")
+	}
+	if c.Catalog.StockLag < 100*time.Millisecond || c.Catalog.StockLag > c.Catalog.CacheTTL {
+		bad("MINIMALL_CATALOG_STOCK_LAG", "must be between 100ms and MINIMALL_CATALOG_CACHE_TTL")
+	}
+	if c.Catalog.ListTTL < time.Second || c.Catalog.ListTTL > c.Catalog.CacheTTL {
+		bad("MINIMALL_CATALOG_LIST_TTL", "must be between 1s and MINIMALL_CATALOG_CACHE_TTL")
+	}
+	if c.Catalog.CacheMaxBytes < 1<<20 {
+		bad("MINIMALL_CATALOG_CACHE_MAX_BYTES", "must be at least 1MiB")
 	}
 	if c.Payment.ReconcileAfter < time.Second {
 		bad("MINIMALL_PAYMENT_RECONCILE_AFTER", "must be at least 1s")

@@ -1,4 +1,4 @@
-package user
+package staff
 
 import (
 	"context"
@@ -18,10 +18,10 @@ import (
 // bootstrap owner, demo data).
 const SystemActor int64 = 0
 
-// StaffService holds the rules of staff accounts: creation and changes by the
+// Service holds the rules of staff accounts: creation and changes by the
 // owner, password login with lockout, and the role check behind every staff
 // route. It implements auth.StaffChecker.
-type StaffService struct {
+type Service struct {
 	db     *db.DB
 	store  *Store
 	tokens *auth.Tokens
@@ -29,28 +29,28 @@ type StaffService struct {
 	clock  clock.Clock
 }
 
-var _ auth.StaffChecker = (*StaffService)(nil)
+var _ auth.StaffChecker = (*Service)(nil)
 
-// NewStaffService returns the staff service.
-func NewStaffService(d *db.DB, store *Store, tokens *auth.Tokens, log *audit.Log, clk clock.Clock) (*StaffService, error) {
+// NewService returns the staff service.
+func NewService(d *db.DB, store *Store, tokens *auth.Tokens, log *audit.Log, clk clock.Clock) (*Service, error) {
 	if d == nil || store == nil || tokens == nil || log == nil || clk == nil {
 		return nil, errNilDependency
 	}
-	return &StaffService{db: d, store: store, tokens: tokens, audit: log, clock: clk}, nil
+	return &Service{db: d, store: store, tokens: tokens, audit: log, clock: clk}, nil
 }
 
-// StaffSession is the answer to a successful staff login.
-type StaffSession struct {
+// Session is the answer to a successful staff login.
+type Session struct {
 	AccessToken string
 	ExpiresIn   time.Duration
-	Staff       Staff
+	Account     Account
 }
 
 // CurrentRole returns the role of an enabled account; unknown and disabled
 // accounts are unauthenticated, so a disabled account's token stops working
 // at once.
-func (s *StaffService) CurrentRole(ctx context.Context, staffID int64) (auth.Role, error) {
-	st, err := s.store.StaffByID(ctx, staffID)
+func (s *Service) CurrentRole(ctx context.Context, staffID int64) (auth.Role, error) {
+	st, err := s.store.ByID(ctx, staffID)
 	if db.IsNotFound(err) {
 		return "", apperr.Unauthenticated("staff account not found")
 	}
@@ -66,7 +66,7 @@ func (s *StaffService) CurrentRole(ctx context.Context, staffID int64) (auth.Rol
 // Login checks a username and password. Five wrong passwords in a row lock
 // the account for 15 minutes; a locked or disabled account is refused even
 // with the right password. Every refusal is unauthenticated.
-func (s *StaffService) Login(ctx context.Context, username, password string) (StaffSession, error) {
+func (s *Service) Login(ctx context.Context, username, password string) (Session, error) {
 	username = NormalizeUsername(username)
 	if username == "" || password == "" {
 		var fields []string
@@ -76,48 +76,48 @@ func (s *StaffService) Login(ctx context.Context, username, password string) (St
 		if password == "" {
 			fields = append(fields, "password")
 		}
-		return StaffSession{}, apperr.Invalid("username and password are required", fields...)
+		return Session{}, apperr.Invalid("username and password are required", fields...)
 	}
 	bad := apperr.Unauthenticated("wrong username or password")
-	row, err := s.store.staffByUsername(ctx, username)
+	row, err := s.store.byUsername(ctx, username)
 	if db.IsNotFound(err) {
 		auth.PasswordMatches("", password)
-		return StaffSession{}, bad
+		return Session{}, bad
 	}
 	if err != nil {
-		return StaffSession{}, apperr.Internal(err)
+		return Session{}, apperr.Internal(err)
 	}
 	now := s.clock.Now()
-	st := row.staff()
+	st := row.account()
 	if st.LockedAt(now) {
-		return StaffSession{}, lockedError(*st.LockedUntil, now)
+		return Session{}, lockedError(*st.LockedUntil, now)
 	}
 	if !auth.PasswordMatches(row.PasswordHash, password) {
 		locked, err := s.store.recordFailedLogin(ctx, st.ID, now)
 		if err != nil {
-			return StaffSession{}, apperr.Internal(err)
+			return Session{}, apperr.Internal(err)
 		}
 		if locked {
-			return StaffSession{}, lockedError(now.Add(LockDuration), now)
+			return Session{}, lockedError(now.Add(LockDuration), now)
 		}
-		return StaffSession{}, bad
+		return Session{}, bad
 	}
 	if st.Disabled {
-		return StaffSession{}, apperr.Unauthenticated("this staff account is disabled")
+		return Session{}, apperr.Unauthenticated("this staff account is disabled")
 	}
 	ok, err := s.store.recordLogin(ctx, st.ID, now)
 	if err != nil {
-		return StaffSession{}, apperr.Internal(err)
+		return Session{}, apperr.Internal(err)
 	}
 	if !ok {
-		return StaffSession{}, bad
+		return Session{}, bad
 	}
 	token, ttl, err := s.tokens.IssueStaff(st.ID, st.Role)
 	if err != nil {
-		return StaffSession{}, apperr.Internal(err)
+		return Session{}, apperr.Internal(err)
 	}
 	st.FailedLogins, st.LockedUntil, st.LastLoginAt = 0, nil, &now
-	return StaffSession{AccessToken: token, ExpiresIn: ttl, Staff: st}, nil
+	return Session{AccessToken: token, ExpiresIn: ttl, Account: st}, nil
 }
 
 func lockedError(until, now time.Time) error {
@@ -130,8 +130,8 @@ func lockedError(until, now time.Time) error {
 }
 
 // List returns a page of staff accounts.
-func (s *StaffService) List(ctx context.Context, offset, limit int) ([]Staff, int64, error) {
-	items, total, err := s.store.ListStaff(ctx, offset, limit)
+func (s *Service) List(ctx context.Context, offset, limit int) ([]Account, int64, error) {
+	items, total, err := s.store.List(ctx, offset, limit)
 	if err != nil {
 		return nil, 0, apperr.Internal(err)
 	}
@@ -139,13 +139,13 @@ func (s *StaffService) List(ctx context.Context, offset, limit int) ([]Staff, in
 }
 
 // Get returns one staff account.
-func (s *StaffService) Get(ctx context.Context, id int64) (Staff, error) {
-	st, err := s.store.StaffByID(ctx, id)
+func (s *Service) Get(ctx context.Context, id int64) (Account, error) {
+	st, err := s.store.ByID(ctx, id)
 	if db.IsNotFound(err) {
-		return Staff{}, apperr.NotFound("staff account")
+		return Account{}, apperr.NotFound("staff account")
 	}
 	if err != nil {
-		return Staff{}, apperr.Internal(err)
+		return Account{}, apperr.Internal(err)
 	}
 	return st, nil
 }
@@ -153,18 +153,18 @@ func (s *StaffService) Get(ctx context.Context, id int64) (Staff, error) {
 // Create makes a staff account on behalf of actorID (SystemActor for
 // bootstrap and demo data) and records it in the audit log, in one
 // transaction. A taken username is a conflict.
-func (s *StaffService) Create(ctx context.Context, actorID int64, n NewStaff) (Staff, error) {
+func (s *Service) Create(ctx context.Context, actorID int64, n NewAccount) (Account, error) {
 	if err := n.Validate(); err != nil {
-		return Staff{}, err
+		return Account{}, err
 	}
 	hash, err := auth.HashPassword(n.Password)
 	if err != nil {
-		return Staff{}, err
+		return Account{}, err
 	}
-	var st Staff
+	var st Account
 	err = s.db.Tx(ctx, func(ctx context.Context) error {
 		var err error
-		st, err = s.store.InsertStaff(ctx, n.Username, hash, n.Role, n.Disabled, s.clock.Now())
+		st, err = s.store.Insert(ctx, n.Username, hash, n.Role, n.Disabled, s.clock.Now())
 		if err != nil {
 			return err
 		}
@@ -173,10 +173,10 @@ func (s *StaffService) Create(ctx context.Context, actorID int64, n NewStaff) (S
 		})
 	})
 	if db.IsDuplicate(err) {
-		return Staff{}, apperr.Conflict("username %q is taken", n.Username).WithDetail("fields", []string{"username"})
+		return Account{}, apperr.Conflict("username %q is taken", n.Username).WithDetail("fields", []string{"username"})
 	}
 	if err != nil {
-		return Staff{}, apperr.Internal(err)
+		return Account{}, apperr.Internal(err)
 	}
 	return st, nil
 }
@@ -186,20 +186,20 @@ func (s *StaffService) Create(ctx context.Context, actorID int64, n NewStaff) (S
 // demote or disable themselves, and the last enabled owner stays one, so the
 // shop always has someone who can manage staff. A new password also clears a
 // lockout.
-func (s *StaffService) Update(ctx context.Context, actorID, id int64, c StaffChange) (Staff, error) {
+func (s *Service) Update(ctx context.Context, actorID, id int64, c Change) (Account, error) {
 	if err := c.Validate(); err != nil {
-		return Staff{}, err
+		return Account{}, err
 	}
 	var hash string
 	if c.Password != nil {
 		var err error
 		if hash, err = auth.HashPassword(*c.Password); err != nil {
-			return Staff{}, err
+			return Account{}, err
 		}
 	}
-	var st Staff
+	var st Account
 	err := s.db.Tx(ctx, func(ctx context.Context) error {
-		cur, err := s.store.StaffByID(ctx, id)
+		cur, err := s.store.ByID(ctx, id)
 		if db.IsNotFound(err) {
 			return apperr.NotFound("staff account")
 		}
@@ -240,40 +240,40 @@ func (s *StaffService) Update(ctx context.Context, actorID, id int64, c StaffCha
 			set["locked_until"] = nil
 			detail["password"] = "changed"
 		}
-		if _, err := s.store.updateStaff(ctx, id, set); err != nil {
+		if _, err := s.store.update(ctx, id, set); err != nil {
 			return err
 		}
 		if err := s.record(ctx, actorID, "staff.update", id, detail); err != nil {
 			return err
 		}
-		st, err = s.store.StaffByID(ctx, id)
+		st, err = s.store.ByID(ctx, id)
 		return err
 	})
 	switch {
 	case db.IsDuplicate(err):
-		return Staff{}, apperr.Conflict("username %q is taken", *c.Username).WithDetail("fields", []string{"username"})
+		return Account{}, apperr.Conflict("username %q is taken", *c.Username).WithDetail("fields", []string{"username"})
 	case err == nil:
 		return st, nil
 	}
 	var ae *apperr.Error
 	if errors.As(err, &ae) {
-		return Staff{}, ae
+		return Account{}, ae
 	}
-	return Staff{}, apperr.Internal(err)
+	return Account{}, apperr.Internal(err)
 }
 
 // Bootstrap creates the first owner when there is no staff account at all,
 // and reports whether it did. It runs at start-up from configuration and in
 // demo seeding.
-func (s *StaffService) Bootstrap(ctx context.Context, username, password string) (bool, error) {
-	n, err := s.store.CountStaff(ctx)
+func (s *Service) Bootstrap(ctx context.Context, username, password string) (bool, error) {
+	n, err := s.store.Count(ctx)
 	if err != nil {
 		return false, apperr.Internal(err)
 	}
 	if n > 0 {
 		return false, nil
 	}
-	_, err = s.Create(ctx, SystemActor, NewStaff{Username: username, Password: password, Role: auth.RoleOwner})
+	_, err = s.Create(ctx, SystemActor, NewAccount{Username: username, Password: password, Role: auth.RoleOwner})
 	if apperr.Is(err, apperr.CodeConflict) {
 		// Another instance bootstrapped the same owner at the same moment.
 		return false, nil
@@ -281,7 +281,7 @@ func (s *StaffService) Bootstrap(ctx context.Context, username, password string)
 	return err == nil, err
 }
 
-func (s *StaffService) record(ctx context.Context, actorID int64, action string, staffID int64, detail map[string]any) error {
+func (s *Service) record(ctx context.Context, actorID int64, action string, staffID int64, detail map[string]any) error {
 	b, err := json.Marshal(detail)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package user_test
+package staff_test
 
 import (
 	"os"

@@ -1,4 +1,4 @@
-package user
+package customer
 
 import (
 	"context"
@@ -24,9 +24,9 @@ type AlipayLogin interface {
 	OAuthToken(ctx context.Context, code string) (alipay.Account, error)
 }
 
-// LoginService logs customers in through the mini-programs and keeps them
+// Service logs customers in through the mini-programs and keeps them
 // logged in with rotating refresh tokens.
-type LoginService struct {
+type Service struct {
 	db      *db.DB
 	store   *Store
 	tokens  *auth.Tokens
@@ -36,15 +36,15 @@ type LoginService struct {
 	alipay  AlipayLogin
 }
 
-// NewLoginService returns the login service. wechat and alipay may be nil
+// NewService returns the login service. wechat and alipay may be nil
 // when that channel is not configured; logging in through it then answers
 // channel_unavailable.
-func NewLoginService(d *db.DB, store *Store, tokens *auth.Tokens, refresh *auth.RefreshTokens, clk clock.Clock,
-	wc WeChatLogin, ali AlipayLogin) (*LoginService, error) {
+func NewService(d *db.DB, store *Store, tokens *auth.Tokens, refresh *auth.RefreshTokens, clk clock.Clock,
+	wc WeChatLogin, ali AlipayLogin) (*Service, error) {
 	if d == nil || store == nil || tokens == nil || refresh == nil || clk == nil {
 		return nil, errNilDependency
 	}
-	return &LoginService{db: d, store: store, tokens: tokens, refresh: refresh, clock: clk, wechat: wc, alipay: ali}, nil
+	return &Service{db: d, store: store, tokens: tokens, refresh: refresh, clock: clk, wechat: wc, alipay: ali}, nil
 }
 
 // Session is the answer to a login or a refresh.
@@ -64,7 +64,7 @@ type account struct {
 
 // LoginWeChat logs in with a wx.login code. The platform is asked first;
 // nothing is written unless it accepted the code.
-func (s *LoginService) LoginWeChat(ctx context.Context, code string) (Session, error) {
+func (s *Service) LoginWeChat(ctx context.Context, code string) (Session, error) {
 	if err := checkLoginCode(code); err != nil {
 		return Session{}, err
 	}
@@ -83,7 +83,7 @@ func (s *LoginService) LoginWeChat(ctx context.Context, code string) (Session, e
 
 // LoginAlipay logs in with a my.getAuthCode code (scope auth_base), for apps
 // that receive user_id as well as for open_id apps.
-func (s *LoginService) LoginAlipay(ctx context.Context, code string) (Session, error) {
+func (s *Service) LoginAlipay(ctx context.Context, code string) (Session, error) {
 	if err := checkLoginCode(code); err != nil {
 		return Session{}, err
 	}
@@ -107,7 +107,7 @@ func (s *LoginService) LoginAlipay(ctx context.Context, code string) (Session, e
 // refresh token family, in one transaction. When a concurrent first login of
 // the same account wins the unique key, the transaction is run again and
 // finds the winner's identity.
-func (s *LoginService) login(ctx context.Context, acc account) (Session, error) {
+func (s *Service) login(ctx context.Context, acc account) (Session, error) {
 	if acc.subject == "" {
 		return Session{}, apperr.New(apperr.CodeUpstreamError, "the platform answered without a user id")
 	}
@@ -133,7 +133,7 @@ func (s *LoginService) login(ctx context.Context, acc account) (Session, error) 
 	return s.session(customerID, acc.channel, refresh)
 }
 
-func (s *LoginService) findOrCreate(ctx context.Context, acc account) (int64, error) {
+func (s *Service) findOrCreate(ctx context.Context, acc account) (int64, error) {
 	now := s.clock.Now()
 	id, err := s.store.IdentityBySubject(ctx, acc.channel, acc.appID, acc.subject)
 	if err == nil {
@@ -149,7 +149,7 @@ func (s *LoginService) findOrCreate(ctx context.Context, acc account) (int64, er
 		}
 	}
 	if customerID == 0 {
-		if customerID, err = s.store.InsertCustomer(ctx, now); err != nil {
+		if customerID, err = s.store.Insert(ctx, now); err != nil {
 			return 0, err
 		}
 	}
@@ -160,7 +160,7 @@ func (s *LoginService) findOrCreate(ctx context.Context, acc account) (int64, er
 	return customerID, err
 }
 
-func (s *LoginService) session(customerID int64, channel, refresh string) (Session, error) {
+func (s *Service) session(customerID int64, channel, refresh string) (Session, error) {
 	access, ttl, err := s.tokens.IssueCustomer(customerID, channel)
 	if err != nil {
 		return Session{}, apperr.Internal(err)
@@ -170,7 +170,7 @@ func (s *LoginService) session(customerID int64, channel, refresh string) (Sessi
 
 // Refresh rotates a refresh token and issues a new access token. A reused
 // token answers refresh_reused and ends every session of that login.
-func (s *LoginService) Refresh(ctx context.Context, token string) (Session, error) {
+func (s *Service) Refresh(ctx context.Context, token string) (Session, error) {
 	if token == "" {
 		return Session{}, apperr.Invalid("refresh_token is required", "refresh_token")
 	}
@@ -181,14 +181,14 @@ func (s *LoginService) Refresh(ctx context.Context, token string) (Session, erro
 	return s.session(r.CustomerID, r.Channel, r.Token)
 }
 
-// Customer returns a customer's profile.
-func (s *LoginService) Customer(ctx context.Context, id int64) (Customer, error) {
-	c, err := s.store.CustomerByID(ctx, id)
+// Profile returns a customer's profile.
+func (s *Service) Profile(ctx context.Context, id int64) (Profile, error) {
+	c, err := s.store.ByID(ctx, id)
 	if db.IsNotFound(err) {
-		return Customer{}, apperr.NotFound("customer")
+		return Profile{}, apperr.NotFound("customer")
 	}
 	if err != nil {
-		return Customer{}, apperr.Internal(err)
+		return Profile{}, apperr.Internal(err)
 	}
 	return c, nil
 }

@@ -1,4 +1,7 @@
-package user
+// Package customer owns the shop's customers: their identities per channel
+// (WeChat openid/unionid, Alipay user_id/open_id), login through the
+// mini-programs with rotating refresh tokens, and their profile.
+package customer
 
 import (
 	"time"
@@ -19,8 +22,8 @@ const (
 	KindAlipayOpenID = "open_id"
 )
 
-// Customer is a person who buys in the shop, whichever channel they use.
-type Customer struct {
+// Profile is a person who buys in the shop, whichever channel they use.
+type Profile struct {
 	ID        int64
 	Nickname  string
 	AvatarURL string

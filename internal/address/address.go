@@ -1,4 +1,6 @@
-package user
+// Package address owns customers' shipping addresses (the address book):
+// at most MaxPerCustomer each, exactly one default among them.
+package address
 
 import (
 	"context"
@@ -17,11 +19,11 @@ import (
 
 // Limits of a customer's addresses.
 const (
-	MaxAddresses          = 20
-	MaxAddressNameLen     = 20
-	MaxAddressRegionLen   = 32
-	MaxAddressDetailLen   = 120
-	addressAttemptsOnRace = 8
+	MaxPerCustomer = 20
+	MaxNameLen     = 20
+	MaxRegionLen   = 32
+	MaxDetailLen   = 120
+	attemptsOnRace = 8
 )
 
 // Address is a customer's shipping address. A customer with addresses has
@@ -40,8 +42,8 @@ type Address struct {
 	UpdatedAt  time.Time
 }
 
-// AddressInput is an address as a customer writes it.
-type AddressInput struct {
+// Input is an address as a customer writes it.
+type Input struct {
 	Name      string
 	Phone     string
 	Province  string
@@ -72,18 +74,18 @@ func NormalizeMobile(s string) (string, bool) {
 	return s, true
 }
 
-func (in *AddressInput) validate() error {
+func (in *Input) validate() error {
 	type field struct {
 		name string
 		v    *string
 		max  int
 	}
 	for _, f := range []field{
-		{"name", &in.Name, MaxAddressNameLen},
-		{"province", &in.Province, MaxAddressRegionLen},
-		{"city", &in.City, MaxAddressRegionLen},
-		{"district", &in.District, MaxAddressRegionLen},
-		{"detail", &in.Detail, MaxAddressDetailLen},
+		{"name", &in.Name, MaxNameLen},
+		{"province", &in.Province, MaxRegionLen},
+		{"city", &in.City, MaxRegionLen},
+		{"district", &in.District, MaxRegionLen},
+		{"detail", &in.Detail, MaxDetailLen},
 	} {
 		*f.v = strings.TrimSpace(*f.v)
 		if *f.v == "" || utf8.RuneCountInString(*f.v) > f.max {
@@ -98,19 +100,19 @@ func (in *AddressInput) validate() error {
 	return nil
 }
 
-// AddressService keeps customers' addresses.
-type AddressService struct {
+// Service keeps customers' addresses.
+type Service struct {
 	db    *db.DB
-	store *AddressStore
+	store *Store
 	clock clock.Clock
 }
 
-// NewAddressService returns the address service.
-func NewAddressService(d *db.DB, store *AddressStore, clk clock.Clock) (*AddressService, error) {
+// NewService returns the address service.
+func NewService(d *db.DB, store *Store, clk clock.Clock) (*Service, error) {
 	if d == nil || store == nil || clk == nil {
-		return nil, errors.New("user: nil dependency")
+		return nil, errors.New("address: nil dependency")
 	}
-	return &AddressService{db: d, store: store, clock: clk}, nil
+	return &Service{db: d, store: store, clock: clk}, nil
 }
 
 // isDeadlock reports whether MySQL refused the transaction as a deadlock
@@ -120,32 +122,32 @@ func isDeadlock(err error) bool {
 	return errors.As(err, &me) && me.Number == 1213
 }
 
-// errAddressRace marks a write that lost a race for the default address;
+// errRace marks a write that lost a race for the default address;
 // the database's unique index refused it and the use case runs again.
-var errAddressRace = errors.New("user: concurrent default address change")
+var errRace = errors.New("address: concurrent default address change")
 
 // tx runs fn in a transaction that first takes the customer's address row
 // locks, so one customer's address writes run one after another; a write
 // refused by the one-default unique index is retried.
-func (s *AddressService) tx(ctx context.Context, customerID int64, fn func(ctx context.Context) error) error {
+func (s *Service) tx(ctx context.Context, customerID int64, fn func(ctx context.Context) error) error {
 	var err error
-	for attempt := 0; attempt < addressAttemptsOnRace; attempt++ {
+	for attempt := 0; attempt < attemptsOnRace; attempt++ {
 		err = s.db.Tx(ctx, func(ctx context.Context) error {
 			if err := s.store.lockCustomer(ctx, customerID); err != nil {
 				return err
 			}
 			err := fn(ctx)
 			if db.IsDuplicate(err) || isDeadlock(err) {
-				return errAddressRace
+				return errRace
 			}
 			return err
 		})
 		if isDeadlock(err) {
 			// MySQL chose this transaction as a deadlock victim (two first
 			// addresses racing for the one-default index): run it again.
-			err = errAddressRace
+			err = errRace
 		}
-		if !errors.Is(err, errAddressRace) {
+		if !errors.Is(err, errRace) {
 			break
 		}
 	}
@@ -160,7 +162,7 @@ func (s *AddressService) tx(ctx context.Context, customerID int64, fn func(ctx c
 }
 
 // List returns the customer's addresses, the default first, then newest first.
-func (s *AddressService) List(ctx context.Context, customerID int64) ([]Address, error) {
+func (s *Service) List(ctx context.Context, customerID int64) ([]Address, error) {
 	out, err := s.store.list(ctx, customerID)
 	if err != nil {
 		return nil, apperr.Internal(err)
@@ -170,7 +172,7 @@ func (s *AddressService) List(ctx context.Context, customerID int64) ([]Address,
 
 // Get returns one of the customer's addresses; another customer's address is
 // not found. Checkout snapshots it.
-func (s *AddressService) Get(ctx context.Context, customerID, id int64) (Address, error) {
+func (s *Service) Get(ctx context.Context, customerID, id int64) (Address, error) {
 	a, found, err := s.store.get(ctx, customerID, id)
 	if err != nil {
 		return Address{}, apperr.Internal(err)
@@ -183,7 +185,7 @@ func (s *AddressService) Get(ctx context.Context, customerID, id int64) (Address
 
 // Create adds an address. The first address is the default whatever the
 // input says; a new default replaces the old one in the same transaction.
-func (s *AddressService) Create(ctx context.Context, customerID int64, in AddressInput) (Address, error) {
+func (s *Service) Create(ctx context.Context, customerID int64, in Input) (Address, error) {
 	if err := in.validate(); err != nil {
 		return Address{}, err
 	}
@@ -193,8 +195,8 @@ func (s *AddressService) Create(ctx context.Context, customerID int64, in Addres
 		if err != nil {
 			return err
 		}
-		if n >= MaxAddresses {
-			return apperr.New(apperr.CodeLimitExceeded, "at most %d addresses", MaxAddresses).WithDetail("max", MaxAddresses)
+		if n >= MaxPerCustomer {
+			return apperr.New(apperr.CodeLimitExceeded, "at most %d addresses", MaxPerCustomer).WithDetail("max", MaxPerCustomer)
 		}
 		now := s.clock.Now()
 		a := Address{CustomerID: customerID, Name: in.Name, Phone: in.Phone, Province: in.Province, City: in.City,
@@ -216,7 +218,7 @@ func (s *AddressService) Create(ctx context.Context, customerID int64, in Addres
 // Update replaces an address. is_default true makes it the default; false
 // on the current default leaves it the default (a customer with addresses
 // always has one: choose another address as default instead).
-func (s *AddressService) Update(ctx context.Context, customerID, id int64, in AddressInput) (Address, error) {
+func (s *Service) Update(ctx context.Context, customerID, id int64, in Input) (Address, error) {
 	if err := in.validate(); err != nil {
 		return Address{}, err
 	}
@@ -253,7 +255,7 @@ func (s *AddressService) Update(ctx context.Context, customerID, id int64, in Ad
 
 // Delete removes an address; when it was the default, the newest remaining
 // address becomes the default in the same transaction.
-func (s *AddressService) Delete(ctx context.Context, customerID, id int64) error {
+func (s *Service) Delete(ctx context.Context, customerID, id int64) error {
 	return s.tx(ctx, customerID, func(ctx context.Context) error {
 		a, found, err := s.store.get(ctx, customerID, id)
 		if err != nil {

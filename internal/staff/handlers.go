@@ -1,4 +1,4 @@
-package user
+package staff
 
 import (
 	"net/http"
@@ -10,21 +10,21 @@ import (
 	"github.com/minimall/minimall/internal/platform/httpx"
 )
 
-// StaffHandlers serve staff login and staff management.
-type StaffHandlers struct {
-	staff *StaffService
+// Handlers serve staff login and staff management.
+type Handlers struct {
+	staff *Service
 }
 
-// NewStaffHandlers returns the staff handlers.
-func NewStaffHandlers(staff *StaffService) (*StaffHandlers, error) {
+// NewHandlers returns the staff handlers.
+func NewHandlers(staff *Service) (*Handlers, error) {
 	if staff == nil {
 		return nil, errNilDependency
 	}
-	return &StaffHandlers{staff: staff}, nil
+	return &Handlers{staff: staff}, nil
 }
 
-// StaffJSON is a staff account as the admin API shows it.
-type StaffJSON struct {
+// AccountJSON is a staff account as the admin API shows it.
+type AccountJSON struct {
 	ID          int64      `json:"id"`
 	Username    string     `json:"username"`
 	Role        auth.Role  `json:"role"`
@@ -35,8 +35,8 @@ type StaffJSON struct {
 	UpdatedAt   time.Time  `json:"updated_at"`
 }
 
-func staffJSON(s Staff) StaffJSON {
-	return StaffJSON{
+func accountJSON(s Account) AccountJSON {
+	return AccountJSON{
 		ID: s.ID, Username: s.Username, Role: s.Role, Disabled: s.Disabled, LockedUntil: s.LockedUntil,
 		LastLoginAt: s.LastLoginAt, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt,
 	}
@@ -56,11 +56,11 @@ type staffBrief struct {
 type staffLoginResponse struct {
 	AccessToken string     `json:"access_token"`
 	ExpiresIn   int64      `json:"expires_in"`
-	Staff       staffBrief `json:"staff"`
+	Account     staffBrief `json:"staff"`
 }
 
 // Login serves POST /api/v1/admin/auth/login.
-func (h *StaffHandlers) Login(c *gin.Context) {
+func (h *Handlers) Login(c *gin.Context) {
 	var req staffLoginRequest
 	if err := httpx.DecodeJSON(c, &req); err != nil {
 		httpx.Error(c, err)
@@ -73,12 +73,12 @@ func (h *StaffHandlers) Login(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, staffLoginResponse{
 		AccessToken: s.AccessToken, ExpiresIn: int64(s.ExpiresIn / time.Second),
-		Staff: staffBrief{ID: s.Staff.ID, Username: s.Staff.Username, Role: s.Staff.Role},
+		Account: staffBrief{ID: s.Account.ID, Username: s.Account.Username, Role: s.Account.Role},
 	})
 }
 
 // List serves GET /api/v1/admin/staff.
-func (h *StaffHandlers) List(c *gin.Context) {
+func (h *Handlers) List(c *gin.Context) {
 	p, err := httpx.ParsePage(c)
 	if err != nil {
 		httpx.Error(c, err)
@@ -89,9 +89,9 @@ func (h *StaffHandlers) List(c *gin.Context) {
 		httpx.Error(c, err)
 		return
 	}
-	out := make([]StaffJSON, len(items))
+	out := make([]AccountJSON, len(items))
 	for i, s := range items {
-		out[i] = staffJSON(s)
+		out[i] = accountJSON(s)
 	}
 	c.JSON(http.StatusOK, httpx.NewList(out, total, p))
 }
@@ -104,18 +104,18 @@ type createStaffRequest struct {
 }
 
 // Create serves POST /api/v1/admin/staff.
-func (h *StaffHandlers) Create(c *gin.Context) {
+func (h *Handlers) Create(c *gin.Context) {
 	var req createStaffRequest
 	if err := httpx.DecodeJSON(c, &req); err != nil {
 		httpx.Error(c, err)
 		return
 	}
-	s, err := h.staff.Create(c.Request.Context(), auth.StaffID(c), NewStaff(req))
+	s, err := h.staff.Create(c.Request.Context(), auth.StaffID(c), NewAccount(req))
 	if err != nil {
 		httpx.Error(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, staffJSON(s))
+	c.JSON(http.StatusCreated, accountJSON(s))
 }
 
 type updateStaffRequest struct {
@@ -126,7 +126,7 @@ type updateStaffRequest struct {
 }
 
 // Update serves PUT /api/v1/admin/staff/{id}; fields left out stay as they are.
-func (h *StaffHandlers) Update(c *gin.Context) {
+func (h *Handlers) Update(c *gin.Context) {
 	id, err := httpx.ParamID(c, "id")
 	if err != nil {
 		httpx.Error(c, err)
@@ -137,10 +137,10 @@ func (h *StaffHandlers) Update(c *gin.Context) {
 		httpx.Error(c, err)
 		return
 	}
-	s, err := h.staff.Update(c.Request.Context(), auth.StaffID(c), id, StaffChange(req))
+	s, err := h.staff.Update(c.Request.Context(), auth.StaffID(c), id, Change(req))
 	if err != nil {
 		httpx.Error(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, staffJSON(s))
+	c.JSON(http.StatusOK, accountJSON(s))
 }

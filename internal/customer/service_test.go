@@ -1,4 +1,4 @@
-package user_test
+package customer_test
 
 import (
 	"context"
@@ -9,14 +9,16 @@ import (
 
 	"github.com/minimall/minimall/internal/apperr"
 	"github.com/minimall/minimall/internal/auth"
+	"github.com/minimall/minimall/internal/customer"
 	"github.com/minimall/minimall/internal/platform/alipay"
 	"github.com/minimall/minimall/internal/platform/clock"
 	"github.com/minimall/minimall/internal/platform/db"
 	"github.com/minimall/minimall/internal/platform/dbtest"
 	"github.com/minimall/minimall/internal/platform/wechat"
 	"github.com/minimall/minimall/internal/sandbox"
-	"github.com/minimall/minimall/internal/user"
 )
+
+const testSecret = "test-secret-test-secret-test-secret-0123"
 
 type platforms struct {
 	sb     *sandbox.Server
@@ -47,7 +49,7 @@ func newPlatforms(t *testing.T, opts sandbox.Options) platforms {
 
 type loginFixture struct {
 	clock   *clock.Fake
-	store   *user.Store
+	store   *customer.Store
 	tokens  *auth.Tokens
 	refresh *auth.RefreshTokens
 }
@@ -63,16 +65,16 @@ func newLoginFixture(t *testing.T, d *db.DB) loginFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := user.NewStore(d)
+	store, err := customer.NewStore(d)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return loginFixture{clock: clk, store: store, tokens: tokens, refresh: refresh}
 }
 
-func (f loginFixture) service(t *testing.T, d *db.DB, p platforms) *user.LoginService {
+func (f loginFixture) service(t *testing.T, d *db.DB, p platforms) *customer.Service {
 	t.Helper()
-	svc, err := user.NewLoginService(d, f.store, f.tokens, f.refresh, f.clock, p.wechat, p.alipay)
+	svc, err := customer.NewService(d, f.store, f.tokens, f.refresh, f.clock, p.wechat, p.alipay)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +110,7 @@ func TestLoginBothChannels(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if w1.CustomerID != w2.CustomerID || w1.CustomerID == 0 || w1.Channel != user.ChannelWeChat {
+		if w1.CustomerID != w2.CustomerID || w1.CustomerID == 0 || w1.Channel != customer.ChannelWeChat {
 			t.Errorf("same WeChat name gave customers %d and %d", w1.CustomerID, w2.CustomerID)
 		}
 		wb, err := svc.LoginWeChat(ctx, "test-bob")
@@ -126,13 +128,13 @@ func TestLoginBothChannels(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if a1.CustomerID != a2.CustomerID || a1.Channel != user.ChannelAlipay {
+		if a1.CustomerID != a2.CustomerID || a1.Channel != customer.ChannelAlipay {
 			t.Errorf("same Alipay name gave customers %d and %d", a1.CustomerID, a2.CustomerID)
 		}
 		if a1.CustomerID == w1.CustomerID {
 			t.Error("an Alipay account was merged with a WeChat one without any link")
 		}
-		for _, s := range []user.Session{w1, a1} {
+		for _, s := range []customer.Session{w1, a1} {
 			cl, err := f.tokens.Verify(s.AccessToken)
 			if err != nil {
 				t.Fatal(err)
@@ -144,14 +146,14 @@ func TestLoginBothChannels(t *testing.T) {
 				t.Errorf("session %+v", s)
 			}
 		}
-		ids, err := f.store.Identities(ctx, a1.CustomerID, user.ChannelAlipay)
+		ids, err := f.store.Identities(ctx, a1.CustomerID, customer.ChannelAlipay)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(ids) != 1 || ids[0].Subject != sandbox.AlipayUserID("alice") || ids[0].SubjectKind != user.KindAlipayUserID {
+		if len(ids) != 1 || ids[0].Subject != sandbox.AlipayUserID("alice") || ids[0].SubjectKind != customer.KindAlipayUserID {
 			t.Errorf("alipay identities = %+v", ids)
 		}
-		ids, err = f.store.Identities(ctx, w1.CustomerID, user.ChannelWeChat)
+		ids, err = f.store.Identities(ctx, w1.CustomerID, customer.ChannelWeChat)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -187,7 +189,7 @@ func TestUnionIDLinksSecondWeChatApp(t *testing.T) {
 		if s1.CustomerID != s2.CustomerID {
 			t.Errorf("unionid did not link: customers %d and %d", s1.CustomerID, s2.CustomerID)
 		}
-		ids, err := f.store.Identities(ctx, s1.CustomerID, user.ChannelWeChat)
+		ids, err := f.store.Identities(ctx, s1.CustomerID, customer.ChannelWeChat)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,11 +213,11 @@ func TestLoginAlipayOpenIDApp(t *testing.T) {
 		if err != nil || s2.CustomerID != s1.CustomerID {
 			t.Fatalf("second login: %+v, %v", s2, err)
 		}
-		ids, err := f.store.Identities(ctx, s1.CustomerID, user.ChannelAlipay)
+		ids, err := f.store.Identities(ctx, s1.CustomerID, customer.ChannelAlipay)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(ids) != 1 || ids[0].SubjectKind != user.KindAlipayOpenID || ids[0].Subject != p.sb.AlipayOpenID("dan") {
+		if len(ids) != 1 || ids[0].SubjectKind != customer.KindAlipayOpenID || ids[0].Subject != p.sb.AlipayOpenID("dan") {
 			t.Errorf("identities = %+v", ids)
 		}
 	})
@@ -233,19 +235,19 @@ func TestRefusedCodesWriteNothing(t *testing.T) {
 			channel, code string
 			want          apperr.Code
 		}{
-			{user.ChannelWeChat, "bad-code", apperr.CodeInvalidCode},
-			{user.ChannelWeChat, "risky", apperr.CodeLoginBlocked},
-			{user.ChannelWeChat, "busy", apperr.CodeUpstreamUnavailable},
-			{user.ChannelWeChat, "slow-down", apperr.CodeRateLimited},
-			{user.ChannelWeChat, "", apperr.CodeInvalid},
-			{user.ChannelWeChat, "test-x&appid=evil", apperr.CodeInvalid},
-			{user.ChannelAlipay, "bad-code", apperr.CodeInvalidCode},
-			{user.ChannelAlipay, "busy", apperr.CodeUpstreamUnavailable},
+			{customer.ChannelWeChat, "bad-code", apperr.CodeInvalidCode},
+			{customer.ChannelWeChat, "risky", apperr.CodeLoginBlocked},
+			{customer.ChannelWeChat, "busy", apperr.CodeUpstreamUnavailable},
+			{customer.ChannelWeChat, "slow-down", apperr.CodeRateLimited},
+			{customer.ChannelWeChat, "", apperr.CodeInvalid},
+			{customer.ChannelWeChat, "test-x&appid=evil", apperr.CodeInvalid},
+			{customer.ChannelAlipay, "bad-code", apperr.CodeInvalidCode},
+			{customer.ChannelAlipay, "busy", apperr.CodeUpstreamUnavailable},
 		}
 		for _, tt := range tests {
 			t.Run(tt.channel+"/"+tt.code, func(t *testing.T) {
 				var err error
-				if tt.channel == user.ChannelWeChat {
+				if tt.channel == customer.ChannelWeChat {
 					_, err = svc.LoginWeChat(ctx, tt.code)
 				} else {
 					_, err = svc.LoginAlipay(ctx, tt.code)
@@ -266,7 +268,7 @@ func TestRefusedCodesWriteNothing(t *testing.T) {
 func TestUnconfiguredChannel(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newLoginFixture(t, d)
-		svc, err := user.NewLoginService(d, f.store, f.tokens, f.refresh, f.clock, nil, nil)
+		svc, err := customer.NewService(d, f.store, f.tokens, f.refresh, f.clock, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

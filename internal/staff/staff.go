@@ -1,4 +1,6 @@
-package user
+// Package staff owns the merchant's staff accounts: their roles, password
+// login with lockout, and account management by owners.
+package staff
 
 import (
 	"strings"
@@ -8,16 +10,16 @@ import (
 	"github.com/minimall/minimall/internal/auth"
 )
 
-// Staff lockout rules: after MaxFailedLogins wrong passwords in a row the
+// Account lockout rules: after MaxFailedLogins wrong passwords in a row the
 // account refuses every login for LockDuration.
 const (
 	MaxFailedLogins = 5
 	LockDuration    = 15 * time.Minute
 )
 
-// Staff is a merchant staff account. The password hash never leaves the
+// Account is a merchant staff account. The password hash never leaves the
 // package.
-type Staff struct {
+type Account struct {
 	ID           int64
 	Username     string
 	Role         auth.Role
@@ -30,21 +32,21 @@ type Staff struct {
 }
 
 // LockedAt reports whether the account refuses logins at now.
-func (s Staff) LockedAt(now time.Time) bool {
+func (s Account) LockedAt(now time.Time) bool {
 	return s.LockedUntil != nil && s.LockedUntil.After(now)
 }
 
-// NewStaff is what creating a staff account needs.
-type NewStaff struct {
+// NewAccount is what creating a staff account needs.
+type NewAccount struct {
 	Username string
 	Password string
 	Role     auth.Role
 	Disabled bool
 }
 
-// StaffChange is a partial update of a staff account; nil fields stay as
+// Change is a partial update of a staff account; nil fields stay as
 // they are.
-type StaffChange struct {
+type Change struct {
 	Username *string
 	Password *string
 	Role     *auth.Role
@@ -78,7 +80,7 @@ func checkRole(r auth.Role) error {
 }
 
 // Validate checks a new account and normalises its username.
-func (n *NewStaff) Validate() error {
+func (n *NewAccount) Validate() error {
 	n.Username = NormalizeUsername(n.Username)
 	if err := checkUsername(n.Username); err != nil {
 		return err
@@ -90,7 +92,7 @@ func (n *NewStaff) Validate() error {
 }
 
 // Validate checks a change and normalises its username.
-func (c *StaffChange) Validate() error {
+func (c *Change) Validate() error {
 	if c.Username == nil && c.Password == nil && c.Role == nil && c.Disabled == nil {
 		return apperr.Invalid("nothing to change: send username, password, role or disabled")
 	}

@@ -1,4 +1,4 @@
-package user
+package customer
 
 import (
 	"net/http"
@@ -10,17 +10,17 @@ import (
 	"github.com/minimall/minimall/internal/platform/httpx"
 )
 
-// LoginHandlers serve customer login, refresh and profile.
-type LoginHandlers struct {
-	login *LoginService
+// Handlers serve customer login, refresh and profile.
+type Handlers struct {
+	login *Service
 }
 
-// NewLoginHandlers returns the customer login handlers.
-func NewLoginHandlers(login *LoginService) (*LoginHandlers, error) {
+// NewHandlers returns the customer login handlers.
+func NewHandlers(login *Service) (*Handlers, error) {
 	if login == nil {
 		return nil, errNilDependency
 	}
-	return &LoginHandlers{login: login}, nil
+	return &Handlers{login: login}, nil
 }
 
 type loginRequest struct {
@@ -52,7 +52,7 @@ func writeSession(c *gin.Context, s Session) {
 }
 
 // WeChat serves POST /api/v1/auth/wechat/login.
-func (h *LoginHandlers) WeChat(c *gin.Context) {
+func (h *Handlers) WeChat(c *gin.Context) {
 	var req loginRequest
 	if err := httpx.DecodeJSON(c, &req); err != nil {
 		httpx.Error(c, err)
@@ -67,7 +67,7 @@ func (h *LoginHandlers) WeChat(c *gin.Context) {
 }
 
 // Alipay serves POST /api/v1/auth/alipay/login.
-func (h *LoginHandlers) Alipay(c *gin.Context) {
+func (h *Handlers) Alipay(c *gin.Context) {
 	var req loginRequest
 	if err := httpx.DecodeJSON(c, &req); err != nil {
 		httpx.Error(c, err)
@@ -82,7 +82,7 @@ func (h *LoginHandlers) Alipay(c *gin.Context) {
 }
 
 // Refresh serves POST /api/v1/auth/refresh.
-func (h *LoginHandlers) Refresh(c *gin.Context) {
+func (h *Handlers) Refresh(c *gin.Context) {
 	var req refreshRequest
 	if err := httpx.DecodeJSON(c, &req); err != nil {
 		httpx.Error(c, err)
@@ -106,8 +106,8 @@ type meResponse struct {
 
 // Me serves GET /api/v1/me: the customer's profile and the channel of the
 // current login.
-func (h *LoginHandlers) Me(c *gin.Context) {
-	cu, err := h.login.Customer(c.Request.Context(), auth.CustomerID(c))
+func (h *Handlers) Me(c *gin.Context) {
+	cu, err := h.login.Profile(c.Request.Context(), auth.CustomerID(c))
 	if err != nil {
 		httpx.Error(c, err)
 		return

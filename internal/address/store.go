@@ -1,4 +1,4 @@
-package user
+package address
 
 import (
 	"context"
@@ -8,19 +8,19 @@ import (
 	"github.com/minimall/minimall/internal/platform/db"
 )
 
-// AddressStore reads and writes addresses; writes join the transaction
+// Store reads and writes addresses; writes join the transaction
 // carried by the context. The default address is the one whose default_for
 // column holds the customer id; a unique index allows one per customer.
-type AddressStore struct {
+type Store struct {
 	db *db.DB
 }
 
-// NewAddressStore returns a store on d.
-func NewAddressStore(d *db.DB) (*AddressStore, error) {
+// NewStore returns a store on d.
+func NewStore(d *db.DB) (*Store, error) {
 	if d == nil {
-		return nil, errors.New("user: nil database")
+		return nil, errors.New("address: nil database")
 	}
-	return &AddressStore{db: d}, nil
+	return &Store{db: d}, nil
 }
 
 type addressRow struct {
@@ -46,21 +46,21 @@ func (r addressRow) address() Address {
 }
 
 // lockCustomer takes the row locks of the customer's addresses until commit.
-func (s *AddressStore) lockCustomer(ctx context.Context, customerID int64) error {
+func (s *Store) lockCustomer(ctx context.Context, customerID int64) error {
 	return s.db.Writer(ctx).Exec("UPDATE addresses SET updated_at = updated_at WHERE customer_id = ?", customerID).Error
 }
 
-func (s *AddressStore) count(ctx context.Context, customerID int64) (int64, error) {
+func (s *Store) count(ctx context.Context, customerID int64) (int64, error) {
 	var n int64
 	err := s.db.Reader(ctx).Model(&addressRow{}).Where("customer_id = ?", customerID).Count(&n).Error
 	return n, err
 }
 
-func (s *AddressStore) clearDefault(ctx context.Context, customerID int64, now time.Time) error {
+func (s *Store) clearDefault(ctx context.Context, customerID int64, now time.Time) error {
 	return s.db.Writer(ctx).Exec("UPDATE addresses SET default_for = NULL, updated_at = ? WHERE default_for = ?", now, customerID).Error
 }
 
-func (s *AddressStore) insert(ctx context.Context, a *Address) error {
+func (s *Store) insert(ctx context.Context, a *Address) error {
 	r := addressRow{CustomerID: a.CustomerID, Name: a.Name, Phone: a.Phone, Province: a.Province, City: a.City,
 		District: a.District, Detail: a.Detail, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
 	if a.IsDefault {
@@ -73,7 +73,7 @@ func (s *AddressStore) insert(ctx context.Context, a *Address) error {
 	return nil
 }
 
-func (s *AddressStore) update(ctx context.Context, a Address) (bool, error) {
+func (s *Store) update(ctx context.Context, a Address) (bool, error) {
 	var def *int64
 	if a.IsDefault {
 		def = &a.CustomerID
@@ -84,13 +84,13 @@ func (s *AddressStore) update(ctx context.Context, a Address) (bool, error) {
 	return res.RowsAffected == 1, res.Error
 }
 
-func (s *AddressStore) delete(ctx context.Context, customerID, id int64) (bool, error) {
+func (s *Store) delete(ctx context.Context, customerID, id int64) (bool, error) {
 	res := s.db.Writer(ctx).Exec("DELETE FROM addresses WHERE id = ? AND customer_id = ?", id, customerID)
 	return res.RowsAffected == 1, res.Error
 }
 
 // promoteNewest makes the customer's newest address the default.
-func (s *AddressStore) promoteNewest(ctx context.Context, customerID int64, now time.Time) error {
+func (s *Store) promoteNewest(ctx context.Context, customerID int64, now time.Time) error {
 	var ids []int64
 	if err := s.db.Reader(ctx).Model(&addressRow{}).Where("customer_id = ?", customerID).
 		Order("id DESC").Limit(1).Pluck("id", &ids).Error; err != nil {
@@ -103,7 +103,7 @@ func (s *AddressStore) promoteNewest(ctx context.Context, customerID int64, now 
 		customerID, now, ids[0], customerID).Error
 }
 
-func (s *AddressStore) get(ctx context.Context, customerID, id int64) (Address, bool, error) {
+func (s *Store) get(ctx context.Context, customerID, id int64) (Address, bool, error) {
 	var rows []addressRow
 	if err := s.db.Reader(ctx).Where("id = ? AND customer_id = ?", id, customerID).Limit(1).Find(&rows).Error; err != nil {
 		return Address{}, false, err
@@ -115,7 +115,7 @@ func (s *AddressStore) get(ctx context.Context, customerID, id int64) (Address, 
 }
 
 // list returns the default first, then the newest first.
-func (s *AddressStore) list(ctx context.Context, customerID int64) ([]Address, error) {
+func (s *Store) list(ctx context.Context, customerID int64) ([]Address, error) {
 	var rows []addressRow
 	if err := s.db.Reader(ctx).Where("customer_id = ?", customerID).
 		Order("CASE WHEN default_for IS NULL THEN 1 ELSE 0 END, id DESC").Find(&rows).Error; err != nil {

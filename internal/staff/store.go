@@ -1,4 +1,4 @@
-package user
+package staff
 
 import (
 	"context"
@@ -11,8 +11,7 @@ import (
 	"github.com/minimall/minimall/internal/platform/db"
 )
 
-// Store reads and writes customers, their identities and staff accounts. It
-// joins the transaction carried by the context.
+// Store reads and writes staff accounts. It joins the transaction carried by the context.
 type Store struct {
 	db *db.DB
 }
@@ -20,7 +19,7 @@ type Store struct {
 // NewStore returns a store on d.
 func NewStore(d *db.DB) (*Store, error) {
 	if d == nil {
-		return nil, errors.New("user: nil database")
+		return nil, errors.New("staff: nil database")
 	}
 	return &Store{db: d}, nil
 }
@@ -40,8 +39,8 @@ type staffRow struct {
 
 func (staffRow) TableName() string { return "staff" }
 
-func (r staffRow) staff() Staff {
-	return Staff{
+func (r staffRow) account() Account {
+	return Account{
 		ID: r.ID, Username: r.Username, Role: auth.Role(r.Role), Disabled: r.Disabled,
 		FailedLogins: r.FailedLogins, LockedUntil: utcPtr(r.LockedUntil), LastLoginAt: utcPtr(r.LastLoginAt),
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
@@ -56,37 +55,37 @@ func utcPtr(t *time.Time) *time.Time {
 	return &u
 }
 
-// InsertStaff inserts an account with an already hashed password and returns
+// Insert inserts an account with an already hashed password and returns
 // it; a taken username is reported by db.IsDuplicate on the error.
-func (s *Store) InsertStaff(ctx context.Context, username, passwordHash string, role auth.Role, disabled bool, now time.Time) (Staff, error) {
+func (s *Store) Insert(ctx context.Context, username, passwordHash string, role auth.Role, disabled bool, now time.Time) (Account, error) {
 	r := staffRow{
 		Username: username, PasswordHash: passwordHash, Role: string(role), Disabled: disabled,
 		CreatedAt: now, UpdatedAt: now,
 	}
 	if err := s.db.Writer(ctx).Create(&r).Error; err != nil {
-		return Staff{}, err
+		return Account{}, err
 	}
-	return r.staff(), nil
+	return r.account(), nil
 }
 
-// StaffByID returns one account; db.IsNotFound reports an unknown id.
-func (s *Store) StaffByID(ctx context.Context, id int64) (Staff, error) {
+// ByID returns one account; db.IsNotFound reports an unknown id.
+func (s *Store) ByID(ctx context.Context, id int64) (Account, error) {
 	var r staffRow
 	if err := s.db.Reader(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
-		return Staff{}, err
+		return Account{}, err
 	}
-	return r.staff(), nil
+	return r.account(), nil
 }
 
-// staffByUsername returns an account with its password hash.
-func (s *Store) staffByUsername(ctx context.Context, username string) (staffRow, error) {
+// byUsername returns an account with its password hash.
+func (s *Store) byUsername(ctx context.Context, username string) (staffRow, error) {
 	var r staffRow
 	err := s.db.Reader(ctx).Where("username = ?", username).Take(&r).Error
 	return r, err
 }
 
-// ListStaff returns a page of accounts ordered by id, and the total.
-func (s *Store) ListStaff(ctx context.Context, offset, limit int) ([]Staff, int64, error) {
+// List returns a page of accounts ordered by id, and the total.
+func (s *Store) List(ctx context.Context, offset, limit int) ([]Account, int64, error) {
 	var total int64
 	q := s.db.Reader(ctx).Model(&staffRow{})
 	if err := q.Count(&total).Error; err != nil {
@@ -96,15 +95,15 @@ func (s *Store) ListStaff(ctx context.Context, offset, limit int) ([]Staff, int6
 	if err := s.db.Reader(ctx).Order("id").Offset(offset).Limit(limit).Find(&rows).Error; err != nil {
 		return nil, 0, err
 	}
-	out := make([]Staff, len(rows))
+	out := make([]Account, len(rows))
 	for i, r := range rows {
-		out[i] = r.staff()
+		out[i] = r.account()
 	}
 	return out, total, nil
 }
 
-// CountStaff returns the number of accounts.
-func (s *Store) CountStaff(ctx context.Context) (int64, error) {
+// Count returns the number of accounts.
+func (s *Store) Count(ctx context.Context) (int64, error) {
 	var n int64
 	err := s.db.Reader(ctx).Model(&staffRow{}).Count(&n).Error
 	return n, err
@@ -134,8 +133,8 @@ func (s *Store) countActiveOwners(ctx context.Context, exceptID int64) (int64, e
 	return n, nil
 }
 
-// updateStaff applies set to one account and reports whether it exists.
-func (s *Store) updateStaff(ctx context.Context, id int64, set map[string]any) (bool, error) {
+// update applies set to one account and reports whether it exists.
+func (s *Store) update(ctx context.Context, id int64, set map[string]any) (bool, error) {
 	res := s.db.Writer(ctx).Model(&staffRow{}).Where("id = ?", id).Updates(set)
 	return res.RowsAffected == 1, res.Error
 }
@@ -169,4 +168,4 @@ func (s *Store) recordLogin(ctx context.Context, id int64, now time.Time) (bool,
 	return res.RowsAffected == 1, res.Error
 }
 
-var errNilDependency = errors.New("user: nil dependency")
+var errNilDependency = errors.New("staff: nil dependency")

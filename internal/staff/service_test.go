@@ -1,4 +1,4 @@
-package user_test
+package staff_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/minimall/minimall/internal/platform/clock"
 	"github.com/minimall/minimall/internal/platform/db"
 	"github.com/minimall/minimall/internal/platform/dbtest"
-	"github.com/minimall/minimall/internal/user"
+	"github.com/minimall/minimall/internal/staff"
 )
 
 const testSecret = "test-secret-test-secret-test-secret-0123"
@@ -21,8 +21,8 @@ const testSecret = "test-secret-test-secret-test-secret-0123"
 type staffFixture struct {
 	d     *db.DB
 	clock *clock.Fake
-	store *user.Store
-	svc   *user.StaffService
+	store *staff.Store
+	svc   *staff.Service
 	audit *audit.Log
 }
 
@@ -37,11 +37,11 @@ func newStaffFixture(t *testing.T, d *db.DB) staffFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := user.NewStore(d)
+	store, err := staff.NewStore(d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := user.NewStaffService(d, store, tokens, log, clk)
+	svc, err := staff.NewService(d, store, tokens, log, clk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func TestStaffLockout(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newStaffFixture(t, d)
 		ctx := context.Background()
-		st, err := f.svc.Create(ctx, user.SystemActor, user.NewStaff{Username: "Ops.Lead", Password: "right-password-1", Role: auth.RoleOperator})
+		st, err := f.svc.Create(ctx, staff.SystemActor, staff.NewAccount{Username: "Ops.Lead", Password: "right-password-1", Role: auth.RoleOperator})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -60,7 +60,7 @@ func TestStaffLockout(t *testing.T) {
 			t.Errorf("username = %q, want it lower-cased", st.Username)
 		}
 		// Four failures, then the right password: the count starts again.
-		for i := 0; i < user.MaxFailedLogins-1; i++ {
+		for i := 0; i < staff.MaxFailedLogins-1; i++ {
 			if _, err := f.svc.Login(ctx, "ops.lead", "wrong-password"); apperr.CodeOf(err) != apperr.CodeUnauthenticated {
 				t.Fatalf("failure %d: got %v, want unauthenticated", i+1, err)
 			}
@@ -69,7 +69,7 @@ func TestStaffLockout(t *testing.T) {
 			t.Fatalf("right password after 4 failures: %v", err)
 		}
 		// Five failures in a row lock the account, even for the right password.
-		for i := 0; i < user.MaxFailedLogins; i++ {
+		for i := 0; i < staff.MaxFailedLogins; i++ {
 			_, err := f.svc.Login(ctx, "ops.lead", "wrong-password")
 			if apperr.CodeOf(err) != apperr.CodeUnauthenticated {
 				t.Fatalf("failure %d: got %v", i+1, err)
@@ -87,7 +87,7 @@ func TestStaffLockout(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.LockedUntil == nil || !got.LockedUntil.Equal(f.clock.Now().Add(user.LockDuration)) {
+		if got.LockedUntil == nil || !got.LockedUntil.Equal(f.clock.Now().Add(staff.LockDuration)) {
 			t.Errorf("locked_until = %v, want now + 15m", got.LockedUntil)
 		}
 		// Further wrong passwords while locked do not extend the lock.
@@ -103,7 +103,7 @@ func TestStaffLockout(t *testing.T) {
 		if err != nil {
 			t.Fatalf("after the lock: %v", err)
 		}
-		if s.AccessToken == "" || s.Staff.Role != auth.RoleOperator || s.ExpiresIn != auth.StaffTTL {
+		if s.AccessToken == "" || s.Account.Role != auth.RoleOperator || s.ExpiresIn != auth.StaffTTL {
 			t.Errorf("session = %+v", s)
 		}
 	})
@@ -121,7 +121,7 @@ func TestStaffLoginRefusals(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newStaffFixture(t, d)
 		ctx := context.Background()
-		if _, err := f.svc.Create(ctx, user.SystemActor, user.NewStaff{Username: "gone", Password: "right-password-1", Role: auth.RoleWarehouse, Disabled: true}); err != nil {
+		if _, err := f.svc.Create(ctx, staff.SystemActor, staff.NewAccount{Username: "gone", Password: "right-password-1", Role: auth.RoleWarehouse, Disabled: true}); err != nil {
 			t.Fatal(err)
 		}
 		tests := []struct {
@@ -150,18 +150,18 @@ func TestStaffWritesAreAudited(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newStaffFixture(t, d)
 		ctx := context.Background()
-		owner, err := f.svc.Create(ctx, user.SystemActor, user.NewStaff{Username: "owner", Password: "owner-password", Role: auth.RoleOwner})
+		owner, err := f.svc.Create(ctx, staff.SystemActor, staff.NewAccount{Username: "owner", Password: "owner-password", Role: auth.RoleOwner})
 		if err != nil {
 			t.Fatal(err)
 		}
-		cs, err := f.svc.Create(ctx, owner.ID, user.NewStaff{Username: "cs1", Password: "cs1-password", Role: auth.RoleCustomerService})
+		cs, err := f.svc.Create(ctx, owner.ID, staff.NewAccount{Username: "cs1", Password: "cs1-password", Role: auth.RoleCustomerService})
 		if err != nil {
 			t.Fatal(err)
 		}
 		role := auth.RoleWarehouse
 		pw := "new-password-123"
 		disabled := true
-		if _, err := f.svc.Update(ctx, owner.ID, cs.ID, user.StaffChange{Role: &role, Password: &pw, Disabled: &disabled}); err != nil {
+		if _, err := f.svc.Update(ctx, owner.ID, cs.ID, staff.Change{Role: &role, Password: &pw, Disabled: &disabled}); err != nil {
 			t.Fatal(err)
 		}
 		got, err := f.audit.ListByTarget(ctx, "staff", strconv.FormatInt(cs.ID, 10))
@@ -185,7 +185,7 @@ func TestStaffWritesAreAudited(t *testing.T) {
 			t.Errorf("audit detail must never hold the password: %s", got[1].Detail)
 		}
 		// A refused write leaves no audit row.
-		if _, err := f.svc.Create(ctx, owner.ID, user.NewStaff{Username: "CS1", Password: "another-password", Role: auth.RoleOperator}); apperr.CodeOf(err) != apperr.CodeConflict {
+		if _, err := f.svc.Create(ctx, owner.ID, staff.NewAccount{Username: "CS1", Password: "another-password", Role: auth.RoleOperator}); apperr.CodeOf(err) != apperr.CodeConflict {
 			t.Fatalf("duplicate username: got %v, want conflict", err)
 		}
 		var n int64
@@ -211,11 +211,11 @@ func TestStaffUpdateRules(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newStaffFixture(t, d)
 		ctx := context.Background()
-		owner, err := f.svc.Create(ctx, user.SystemActor, user.NewStaff{Username: "owner", Password: "owner-password", Role: auth.RoleOwner})
+		owner, err := f.svc.Create(ctx, staff.SystemActor, staff.NewAccount{Username: "owner", Password: "owner-password", Role: auth.RoleOwner})
 		if err != nil {
 			t.Fatal(err)
 		}
-		op, err := f.svc.Create(ctx, owner.ID, user.NewStaff{Username: "ops", Password: "op-password-1", Role: auth.RoleOperator})
+		op, err := f.svc.Create(ctx, owner.ID, staff.NewAccount{Username: "ops", Password: "op-password-1", Role: auth.RoleOperator})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -227,17 +227,17 @@ func TestStaffUpdateRules(t *testing.T) {
 			name   string
 			actor  int64
 			target int64
-			change user.StaffChange
+			change staff.Change
 			want   apperr.Code
 		}{
-			{"demote self", owner.ID, owner.ID, user.StaffChange{Role: ptr(auth.RoleOperator)}, apperr.CodeInvalidState},
-			{"disable self", owner.ID, owner.ID, user.StaffChange{Disabled: &yes}, apperr.CodeInvalidState},
-			{"last owner by another", op.ID, owner.ID, user.StaffChange{Disabled: &yes}, apperr.CodeInvalidState},
-			{"short password", owner.ID, op.ID, user.StaffChange{Password: &short}, apperr.CodeInvalid},
-			{"bad role", owner.ID, op.ID, user.StaffChange{Role: ptr("boss")}, apperr.CodeInvalid},
-			{"nothing", owner.ID, op.ID, user.StaffChange{}, apperr.CodeInvalid},
-			{"unknown id", owner.ID, 9999, user.StaffChange{Disabled: &yes}, apperr.CodeNotFound},
-			{"username taken", owner.ID, owner.ID, user.StaffChange{Username: &taken}, apperr.CodeConflict},
+			{"demote self", owner.ID, owner.ID, staff.Change{Role: ptr(auth.RoleOperator)}, apperr.CodeInvalidState},
+			{"disable self", owner.ID, owner.ID, staff.Change{Disabled: &yes}, apperr.CodeInvalidState},
+			{"last owner by another", op.ID, owner.ID, staff.Change{Disabled: &yes}, apperr.CodeInvalidState},
+			{"short password", owner.ID, op.ID, staff.Change{Password: &short}, apperr.CodeInvalid},
+			{"bad role", owner.ID, op.ID, staff.Change{Role: ptr("boss")}, apperr.CodeInvalid},
+			{"nothing", owner.ID, op.ID, staff.Change{}, apperr.CodeInvalid},
+			{"unknown id", owner.ID, 9999, staff.Change{Disabled: &yes}, apperr.CodeNotFound},
+			{"username taken", owner.ID, owner.ID, staff.Change{Username: &taken}, apperr.CodeConflict},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -247,18 +247,18 @@ func TestStaffUpdateRules(t *testing.T) {
 			})
 		}
 		// With a second owner, the first may be demoted by the second.
-		owner2, err := f.svc.Create(ctx, owner.ID, user.NewStaff{Username: "owner2", Password: "owner2-password", Role: auth.RoleOwner})
+		owner2, err := f.svc.Create(ctx, owner.ID, staff.NewAccount{Username: "owner2", Password: "owner2-password", Role: auth.RoleOwner})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.svc.Update(ctx, owner2.ID, owner.ID, user.StaffChange{Role: ptr(auth.RoleOperator)}); err != nil {
+		if _, err := f.svc.Update(ctx, owner2.ID, owner.ID, staff.Change{Role: ptr(auth.RoleOperator)}); err != nil {
 			t.Fatalf("second owner demotes the first: %v", err)
 		}
 		if r, err := f.svc.CurrentRole(ctx, owner.ID); err != nil || r != auth.RoleOperator {
 			t.Errorf("role after demotion = %q, %v", r, err)
 		}
 		// Disabling takes effect on the role check at once.
-		if _, err := f.svc.Update(ctx, owner2.ID, op.ID, user.StaffChange{Disabled: &yes}); err != nil {
+		if _, err := f.svc.Update(ctx, owner2.ID, op.ID, staff.Change{Disabled: &yes}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := f.svc.CurrentRole(ctx, op.ID); apperr.CodeOf(err) != apperr.CodeUnauthenticated {
@@ -272,18 +272,18 @@ func TestCreateStaffValidation(t *testing.T) {
 		f := newStaffFixture(t, d)
 		tests := []struct {
 			name  string
-			n     user.NewStaff
+			n     staff.NewAccount
 			field string
 		}{
-			{"short password", user.NewStaff{Username: "abc", Password: "123456789", Role: auth.RoleOperator}, "password"},
-			{"long password", user.NewStaff{Username: "abc", Password: string(make([]byte, 73)), Role: auth.RoleOperator}, "password"},
-			{"bad username", user.NewStaff{Username: "a b", Password: "0123456789", Role: auth.RoleOperator}, "username"},
-			{"short username", user.NewStaff{Username: "ab", Password: "0123456789", Role: auth.RoleOperator}, "username"},
-			{"no role", user.NewStaff{Username: "abc", Password: "0123456789"}, "role"},
+			{"short password", staff.NewAccount{Username: "abc", Password: "123456789", Role: auth.RoleOperator}, "password"},
+			{"long password", staff.NewAccount{Username: "abc", Password: string(make([]byte, 73)), Role: auth.RoleOperator}, "password"},
+			{"bad username", staff.NewAccount{Username: "a b", Password: "0123456789", Role: auth.RoleOperator}, "username"},
+			{"short username", staff.NewAccount{Username: "ab", Password: "0123456789", Role: auth.RoleOperator}, "username"},
+			{"no role", staff.NewAccount{Username: "abc", Password: "0123456789"}, "role"},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				_, err := f.svc.Create(context.Background(), user.SystemActor, tt.n)
+				_, err := f.svc.Create(context.Background(), staff.SystemActor, tt.n)
 				var ae *apperr.Error
 				if !asApp(err, &ae) || ae.Code != apperr.CodeInvalid {
 					t.Fatalf("got %v, want invalid_argument", err)
@@ -293,7 +293,7 @@ func TestCreateStaffValidation(t *testing.T) {
 				}
 			})
 		}
-		if n, _ := f.store.CountStaff(context.Background()); n != 0 {
+		if n, _ := f.store.Count(context.Background()); n != 0 {
 			t.Errorf("%d accounts written by refused creates", n)
 		}
 	})
@@ -314,7 +314,7 @@ func TestBootstrapOnlyOnEmptyTable(t *testing.T) {
 		if _, err := f.svc.Login(ctx, "boss", "boss-password"); err != nil {
 			t.Errorf("bootstrap owner cannot log in: %v", err)
 		}
-		if n, _ := f.store.CountStaff(ctx); n != 1 {
+		if n, _ := f.store.Count(ctx); n != 1 {
 			t.Errorf("accounts = %d, want 1", n)
 		}
 	})
@@ -328,11 +328,11 @@ func TestOwnersDemotingEachOtherKeepOne(t *testing.T) {
 		ctx := context.Background()
 		operator := auth.RoleOperator
 		for round := range 5 {
-			a, err := f.svc.Create(ctx, user.SystemActor, user.NewStaff{Username: "owner-a" + strconv.Itoa(round), Password: "owner-password-1", Role: auth.RoleOwner})
+			a, err := f.svc.Create(ctx, staff.SystemActor, staff.NewAccount{Username: "owner-a" + strconv.Itoa(round), Password: "owner-password-1", Role: auth.RoleOwner})
 			if err != nil {
 				t.Fatal(err)
 			}
-			b, err := f.svc.Create(ctx, user.SystemActor, user.NewStaff{Username: "owner-b" + strconv.Itoa(round), Password: "owner-password-1", Role: auth.RoleOwner})
+			b, err := f.svc.Create(ctx, staff.SystemActor, staff.NewAccount{Username: "owner-b" + strconv.Itoa(round), Password: "owner-password-1", Role: auth.RoleOwner})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -348,7 +348,7 @@ func TestOwnersDemotingEachOtherKeepOne(t *testing.T) {
 			for _, pair := range [][2]int64{{a.ID, b.ID}, {b.ID, a.ID}} {
 				go func() {
 					<-start
-					_, err := f.svc.Update(ctx, pair[0], pair[1], user.StaffChange{Role: &operator})
+					_, err := f.svc.Update(ctx, pair[0], pair[1], staff.Change{Role: &operator})
 					errs <- err
 				}()
 			}

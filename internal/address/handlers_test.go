@@ -1,4 +1,4 @@
-package user_test
+package address_test
 
 import (
 	"encoding/json"

@@ -1,9 +1,28 @@
-package user
+package customer
 
 import (
 	"context"
+	"errors"
 	"time"
+
+	"github.com/minimall/minimall/internal/platform/db"
 )
+
+// Store reads and writes customers and their identities. It joins the
+// transaction carried by the context.
+type Store struct {
+	db *db.DB
+}
+
+// NewStore returns a store on d.
+func NewStore(d *db.DB) (*Store, error) {
+	if d == nil {
+		return nil, errors.New("customer: nil database")
+	}
+	return &Store{db: d}, nil
+}
+
+var errNilDependency = errors.New("customer: nil dependency")
 
 type customerRow struct {
 	ID        int64
@@ -36,17 +55,17 @@ func (r identityRow) identity() Identity {
 	}
 }
 
-// CustomerByID returns one customer; db.IsNotFound reports an unknown id.
-func (s *Store) CustomerByID(ctx context.Context, id int64) (Customer, error) {
+// ByID returns one customer; db.IsNotFound reports an unknown id.
+func (s *Store) ByID(ctx context.Context, id int64) (Profile, error) {
 	var r customerRow
 	if err := s.db.Reader(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
-		return Customer{}, err
+		return Profile{}, err
 	}
-	return Customer{ID: r.ID, Nickname: r.Nickname, AvatarURL: r.AvatarURL, CreatedAt: r.CreatedAt.UTC()}, nil
+	return Profile{ID: r.ID, Nickname: r.Nickname, AvatarURL: r.AvatarURL, CreatedAt: r.CreatedAt.UTC()}, nil
 }
 
-// InsertCustomer creates a customer and returns its id.
-func (s *Store) InsertCustomer(ctx context.Context, now time.Time) (int64, error) {
+// Insert creates a customer and returns its id.
+func (s *Store) Insert(ctx context.Context, now time.Time) (int64, error) {
 	r := customerRow{CreatedAt: now, UpdatedAt: now}
 	if err := s.db.Writer(ctx).Create(&r).Error; err != nil {
 		return 0, err

@@ -1,4 +1,4 @@
-package user
+package address
 
 import (
 	"errors"
@@ -12,21 +12,21 @@ import (
 	"github.com/minimall/minimall/internal/platform/httpx"
 )
 
-// AddressHandlers serve the customer's shipping addresses.
-type AddressHandlers struct {
-	svc *AddressService
+// Handlers serve the customer's shipping addresses.
+type Handlers struct {
+	svc *Service
 }
 
-// NewAddressHandlers returns the address HTTP handlers.
-func NewAddressHandlers(svc *AddressService) (*AddressHandlers, error) {
+// NewHandlers returns the address HTTP handlers.
+func NewHandlers(svc *Service) (*Handlers, error) {
 	if svc == nil {
-		return nil, errors.New("user: nil address service")
+		return nil, errors.New("address: nil address service")
 	}
-	return &AddressHandlers{svc: svc}, nil
+	return &Handlers{svc: svc}, nil
 }
 
-// AddressBody is an address as the API shows it.
-type AddressBody struct {
+// Body is an address as the API shows it.
+type Body struct {
 	ID        int64     `json:"id"`
 	Name      string    `json:"name"`
 	Phone     string    `json:"phone"`
@@ -39,8 +39,8 @@ type AddressBody struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-func addressBody(a Address) AddressBody {
-	return AddressBody{ID: a.ID, Name: a.Name, Phone: a.Phone, Province: a.Province, City: a.City,
+func addressBody(a Address) Body {
+	return Body{ID: a.ID, Name: a.Name, Phone: a.Phone, Province: a.Province, City: a.City,
 		District: a.District, Detail: a.Detail, IsDefault: a.IsDefault, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
 }
 
@@ -54,7 +54,7 @@ type addressRequest struct {
 	IsDefault *bool   `json:"is_default"`
 }
 
-func (r addressRequest) input() (AddressInput, error) {
+func (r addressRequest) input() (Input, error) {
 	var missing []string
 	for _, f := range []struct {
 		name string
@@ -65,37 +65,37 @@ func (r addressRequest) input() (AddressInput, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return AddressInput{}, apperr.Invalid("missing required fields", missing...)
+		return Input{}, apperr.Invalid("missing required fields", missing...)
 	}
-	in := AddressInput{Name: *r.Name, Phone: *r.Phone, Province: *r.Province, City: *r.City, District: *r.District, Detail: *r.Detail}
+	in := Input{Name: *r.Name, Phone: *r.Phone, Province: *r.Province, City: *r.City, District: *r.District, Detail: *r.Detail}
 	if r.IsDefault != nil {
 		in.IsDefault = *r.IsDefault
 	}
 	return in, nil
 }
 
-func (h *AddressHandlers) decode(c *gin.Context) (AddressInput, bool) {
+func (h *Handlers) decode(c *gin.Context) (Input, bool) {
 	var req addressRequest
 	if err := httpx.DecodeJSON(c, &req); err != nil {
 		httpx.Error(c, err)
-		return AddressInput{}, false
+		return Input{}, false
 	}
 	in, err := req.input()
 	if err != nil {
 		httpx.Error(c, err)
-		return AddressInput{}, false
+		return Input{}, false
 	}
 	return in, true
 }
 
 // List serves GET /api/v1/addresses: the default first, then newest first.
-func (h *AddressHandlers) List(c *gin.Context) {
+func (h *Handlers) List(c *gin.Context) {
 	list, err := h.svc.List(c.Request.Context(), auth.CustomerID(c))
 	if err != nil {
 		httpx.Error(c, err)
 		return
 	}
-	out := make([]AddressBody, len(list))
+	out := make([]Body, len(list))
 	for i, a := range list {
 		out[i] = addressBody(a)
 	}
@@ -103,7 +103,7 @@ func (h *AddressHandlers) List(c *gin.Context) {
 }
 
 // Create serves POST /api/v1/addresses.
-func (h *AddressHandlers) Create(c *gin.Context) {
+func (h *Handlers) Create(c *gin.Context) {
 	in, ok := h.decode(c)
 	if !ok {
 		return
@@ -117,7 +117,7 @@ func (h *AddressHandlers) Create(c *gin.Context) {
 }
 
 // Update serves PUT /api/v1/addresses/{id}.
-func (h *AddressHandlers) Update(c *gin.Context) {
+func (h *Handlers) Update(c *gin.Context) {
 	id, err := httpx.ParamID(c, "id")
 	if err != nil {
 		httpx.Error(c, err)
@@ -136,7 +136,7 @@ func (h *AddressHandlers) Update(c *gin.Context) {
 }
 
 // Delete serves DELETE /api/v1/addresses/{id}.
-func (h *AddressHandlers) Delete(c *gin.Context) {
+func (h *Handlers) Delete(c *gin.Context) {
 	id, err := httpx.ParamID(c, "id")
 	if err != nil {
 		httpx.Error(c, err)

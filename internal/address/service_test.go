@@ -1,4 +1,4 @@
-package user_test
+package address_test
 
 import (
 	"context"
@@ -7,32 +7,32 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minimall/minimall/internal/address"
 	"github.com/minimall/minimall/internal/apperr"
 	"github.com/minimall/minimall/internal/platform/clock"
 	"github.com/minimall/minimall/internal/platform/db"
 	"github.com/minimall/minimall/internal/platform/dbtest"
-	"github.com/minimall/minimall/internal/user"
 )
 
-func newAddressService(t *testing.T, d *db.DB) *user.AddressService {
+func newAddressService(t *testing.T, d *db.DB) *address.Service {
 	t.Helper()
-	st, err := user.NewAddressStore(d)
+	st, err := address.NewStore(d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := user.NewAddressService(d, st, clock.NewFake(time.Date(2026, 11, 1, 2, 0, 0, 0, time.UTC)))
+	svc, err := address.NewService(d, st, clock.NewFake(time.Date(2026, 11, 1, 2, 0, 0, 0, time.UTC)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return svc
 }
 
-func addressInput(name string, isDefault bool) user.AddressInput {
-	return user.AddressInput{Name: name, Phone: "138 0013 8000", Province: "浙江省", City: "杭州市",
+func addressInput(name string, isDefault bool) address.Input {
+	return address.Input{Name: name, Phone: "138 0013 8000", Province: "浙江省", City: "杭州市",
 		District: "西湖区", Detail: "文三路 100 号", IsDefault: isDefault}
 }
 
-func defaults(t *testing.T, svc *user.AddressService, customer int64) []int64 {
+func defaults(t *testing.T, svc *address.Service, customer int64) []int64 {
 	t.Helper()
 	list, err := svc.List(context.Background(), customer)
 	if err != nil {
@@ -52,23 +52,23 @@ func TestAddressValidation(t *testing.T) {
 		ctx := context.Background()
 		svc := newAddressService(t, d)
 		long := ""
-		for range user.MaxAddressDetailLen + 1 {
+		for range address.MaxDetailLen + 1 {
 			long += "路"
 		}
 		cases := []struct {
 			name  string
-			edit  func(in *user.AddressInput)
+			edit  func(in *address.Input)
 			field string
 		}{
-			{"empty name", func(in *user.AddressInput) { in.Name = " " }, "name"},
-			{"landline", func(in *user.AddressInput) { in.Phone = "0571-88888888" }, "phone"},
-			{"short mobile", func(in *user.AddressInput) { in.Phone = "1380013800" }, "phone"},
-			{"bad prefix", func(in *user.AddressInput) { in.Phone = "12800138000" }, "phone"},
-			{"letters", func(in *user.AddressInput) { in.Phone = "1380013800a" }, "phone"},
-			{"no province", func(in *user.AddressInput) { in.Province = "" }, "province"},
-			{"no city", func(in *user.AddressInput) { in.City = "" }, "city"},
-			{"no district", func(in *user.AddressInput) { in.District = "" }, "district"},
-			{"long detail", func(in *user.AddressInput) { in.Detail = long }, "detail"},
+			{"empty name", func(in *address.Input) { in.Name = " " }, "name"},
+			{"landline", func(in *address.Input) { in.Phone = "0571-88888888" }, "phone"},
+			{"short mobile", func(in *address.Input) { in.Phone = "1380013800" }, "phone"},
+			{"bad prefix", func(in *address.Input) { in.Phone = "12800138000" }, "phone"},
+			{"letters", func(in *address.Input) { in.Phone = "1380013800a" }, "phone"},
+			{"no province", func(in *address.Input) { in.Province = "" }, "province"},
+			{"no city", func(in *address.Input) { in.City = "" }, "city"},
+			{"no district", func(in *address.Input) { in.District = "" }, "district"},
+			{"long detail", func(in *address.Input) { in.Detail = long }, "detail"},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
@@ -84,7 +84,7 @@ func TestAddressValidation(t *testing.T) {
 				}
 			})
 		}
-		a, err := svc.Create(ctx, 1, user.AddressInput{Name: "李四", Phone: "+86 139-0000-1111", Province: "北京市",
+		a, err := svc.Create(ctx, 1, address.Input{Name: "李四", Phone: "+86 139-0000-1111", Province: "北京市",
 			City: "北京市", District: "朝阳区", Detail: "建国路 1 号"})
 		if err != nil {
 			t.Fatal(err)
@@ -166,7 +166,7 @@ func TestAddressLimit(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		svc := newAddressService(t, d)
-		for i := range user.MaxAddresses {
+		for i := range address.MaxPerCustomer {
 			if _, err := svc.Create(ctx, 1, addressInput(fmt.Sprint("地址", i), false)); err != nil {
 				t.Fatal(err)
 			}
@@ -175,8 +175,8 @@ func TestAddressLimit(t *testing.T) {
 		if apperr.CodeOf(err) != apperr.CodeLimitExceeded {
 			t.Fatalf("21st address: %v, want limit_exceeded", err)
 		}
-		if list, _ := svc.List(ctx, 1); len(list) != user.MaxAddresses {
-			t.Fatalf("%d addresses, want %d", len(list), user.MaxAddresses)
+		if list, _ := svc.List(ctx, 1); len(list) != address.MaxPerCustomer {
+			t.Fatalf("%d addresses, want %d", len(list), address.MaxPerCustomer)
 		}
 	})
 }

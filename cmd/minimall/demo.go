@@ -191,11 +191,15 @@ func startSandbox(cfg *config.Config, log *slog.Logger) (*runningSandbox, error)
 	return rs, nil
 }
 
+// pushPath is where minimall receives the mini-program message push.
+const pushPath = "/api/v1/notify/wechat"
+
 // pointAt configures every platform minimall talks to at the sandbox.
 func (rs *runningSandbox) pointAt(cfg *config.Config) {
 	s := rs.sb.Settings()
 	ep := sandbox.EndpointsAt(rs.base)
-	cfg.WeChat = config.WeChat{AppID: s.WeChatAppID, Secret: s.WeChatSecret, APIBase: ep.WeChatAPIBase}
+	cfg.WeChat = config.WeChat{AppID: s.WeChatAppID, Secret: s.WeChatSecret, APIBase: ep.WeChatAPIBase,
+		PushToken: s.WeChatPushToken, PushAESKey: s.WeChatPushAESKey}
 	cfg.Alipay.AppID = s.AlipayAppID
 	cfg.Alipay.PrivateKeyFile = rs.priv
 	cfg.Alipay.PublicKeyFile = rs.pub
@@ -218,6 +222,9 @@ func runSandboxServer(ctx context.Context, cfg *config.Config, log *slog.Logger,
 		return err
 	}
 	dir := sandboxDir(cfg)
+	// The message push (content-check verdicts) goes to where `minimall
+	// serve` will listen with the same configuration.
+	rs.sb.SetWeChatPushURL(cfg.HTTP.PublicBaseURL + pushPath)
 	fmt.Fprintf(stdout, "sandbox listening on %s\n", rs.base)
 	fmt.Fprintf(stdout, "settings written to %s: run `set -a; . %s; set +a` before `minimall serve`\n",
 		dir, filepath.Join(dir, sandbox.FileEnv))

@@ -29,13 +29,11 @@ type Dir struct {
 	root string
 }
 
-// NewDir returns a directory storage rooted at root, creating it.
+// NewDir returns a directory storage rooted at root; the directory is
+// created with the first image stored.
 func NewDir(root string) (*Dir, error) {
 	if root == "" {
 		return nil, errors.New("media: empty media directory")
-	}
-	if err := os.MkdirAll(root, 0o750); err != nil {
-		return nil, fmt.Errorf("media: create %s: %w", root, err)
 	}
 	return &Dir{root: root}, nil
 }
@@ -52,6 +50,9 @@ func (d *Dir) Put(_ context.Context, key string, body []byte, _ string) error {
 	path := filepath.Join(d.root, key)
 	if _, err := os.Stat(path); err == nil {
 		return nil
+	}
+	if err := os.MkdirAll(d.root, 0o755); err != nil {
+		return fmt.Errorf("media: create %s: %w", d.root, err)
 	}
 	tmp, err := os.CreateTemp(d.root, ".upload-*")
 	if err != nil {

@@ -40,14 +40,17 @@ if ! ping_db; then
   ping_db || { log "MariaDB did not come up"; exit 1; }
 fi
 
-# A fresh MariaDB authenticates root through the unix socket only.
+# A fresh MariaDB authenticates root through the unix socket only. The test
+# packages run in parallel, each with its own pool (up to 64 connections), so
+# the default limit of 151 connections is raised.
 sql="CREATE USER IF NOT EXISTS '${user}'@'localhost' IDENTIFIED BY '${pass}';
 CREATE USER IF NOT EXISTS '${user}'@'127.0.0.1' IDENTIFIED BY '${pass}';
 ALTER USER '${user}'@'localhost' IDENTIFIED BY '${pass}';
 ALTER USER '${user}'@'127.0.0.1' IDENTIFIED BY '${pass}';
 GRANT ALL PRIVILEGES ON \`minimall\\_test\\_%\`.* TO '${user}'@'localhost';
 GRANT ALL PRIVILEGES ON \`minimall\\_test\\_%\`.* TO '${user}'@'127.0.0.1';
-FLUSH PRIVILEGES;"
+FLUSH PRIVILEGES;
+SET GLOBAL max_connections = GREATEST(@@max_connections, 1000);"
 if ! as_root mysql --protocol=socket -uroot -e "$sql" 2>/dev/null; then
   mysql -h127.0.0.1 -uroot -e "$sql"
 fi

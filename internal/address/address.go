@@ -5,16 +5,15 @@ package address
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/minimall/minimall/internal/apperr"
 	"github.com/minimall/minimall/internal/platform/clock"
 	"github.com/minimall/minimall/internal/platform/db"
+	"github.com/minimall/minimall/internal/platform/text"
 )
 
 // Limits of a customer's addresses.
@@ -87,10 +86,11 @@ func (in *Input) validate() error {
 		{"district", &in.District, MaxRegionLen},
 		{"detail", &in.Detail, MaxDetailLen},
 	} {
-		*f.v = strings.TrimSpace(*f.v)
-		if *f.v == "" || utf8.RuneCountInString(*f.v) > f.max {
-			return apperr.Invalid(fmt.Sprintf("%s must have 1 to %d characters", f.name, f.max), f.name)
+		v, err := text.Line(f.name, *f.v, 1, f.max)
+		if err != nil {
+			return err
 		}
+		*f.v = v
 	}
 	phone, ok := NormalizeMobile(in.Phone)
 	if !ok {

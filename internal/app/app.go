@@ -13,7 +13,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/minimall/minimall/docs"
 	"github.com/minimall/minimall/internal/address"
+	"github.com/minimall/minimall/internal/apidocs"
 	"github.com/minimall/minimall/internal/audit"
 	"github.com/minimall/minimall/internal/auth"
 	"github.com/minimall/minimall/internal/cart"
@@ -91,6 +93,10 @@ type App struct {
 	mediaH   *media.Handlers
 	reviews  *review.Service
 	reviewsH *review.Handlers
+
+	// apiDocsH serves the API reference at /docs; nil when it is off
+	// (http.api_docs, off in production by default).
+	apiDocsH *apidocs.Handlers
 }
 
 // Job is long-running background work that is not a step job (a listener,
@@ -140,13 +146,21 @@ func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App,
 		BodyLimits: map[string]int64{
 			"/api/v1/uploads": a.mediaH.BodyLimit(), "/api/v1/admin/uploads": a.mediaH.BodyLimit(),
 		},
+
+		TooLarge: notifyTooLarge(),
 	})
 	if err != nil {
 		return nil, err
 	}
 	a.engine = e
+	if cfg.APIDocsEnabled() {
+		if a.apiDocsH, err = apidocs.NewHandlers(docs.OpenAPI); err != nil {
+			return nil, err
+		}
+	}
 	a.routes(e)
 	a.buildDebug()
+	a.buildMetricsListener()
 	return a, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http/pprof"
 	"time"
 
+	"github.com/minimall/minimall/internal/platform/config"
 	"github.com/minimall/minimall/internal/platform/httpx"
 )
 
@@ -33,6 +34,41 @@ func (a *App) buildDebug() {
 		}
 		if err := httpx.Serve(ctx, ln, mux, 5*time.Second, a.log); err != nil {
 			a.log.ErrorContext(ctx, "profiler listener", "err", err)
+		}
+	}})
+}
+
+// metricsOnPublic reports whether /metrics is served on the public router:
+// not when it has its own listener (MINIMALL_METRICS_ADDR), and in
+// production only when MINIMALL_METRICS_PUBLIC says so, since the metrics
+// tell an outsider the shop's traffic, errors and job backlog.
+func (a *App) metricsOnPublic() bool {
+	if a.cfg.Metrics.Addr != "" {
+		return false
+	}
+	return a.cfg.Env != config.EnvProduction || a.cfg.Metrics.Public
+}
+
+// buildMetricsListener serves /metrics on its own address when
+// MINIMALL_METRICS_ADDR is set, for a scraper on the private network.
+func (a *App) buildMetricsListener() {
+	addr := a.cfg.Metrics.Addr
+	if addr == "" {
+		if !a.metricsOnPublic() {
+			a.log.Warn("metrics are not served: set MINIMALL_METRICS_ADDR (or MINIMALL_METRICS_PUBLIC=true)")
+		}
+		return
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", a.metrics.HTTPHandler())
+	a.background = append(a.background, Job{Name: "metrics listener on " + addr, Run: func(ctx context.Context) {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			a.log.ErrorContext(ctx, "metrics listener", "addr", addr, "err", err)
+			return
+		}
+		if err := httpx.Serve(ctx, ln, mux, 5*time.Second, a.log); err != nil {
+			a.log.ErrorContext(ctx, "metrics listener", "err", err)
 		}
 	}})
 }

@@ -8,6 +8,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/minimall/minimall/internal/auth"
+	"github.com/minimall/minimall/internal/payment"
+	"github.com/minimall/minimall/internal/platform/httpx"
 )
 
 // routes is the whole API in one table: operations routes, the customer API,
@@ -16,7 +18,17 @@ import (
 func (a *App) routes(e *gin.Engine) {
 	e.GET("/healthz", a.healthz)
 	e.GET("/readyz", a.readyz)
-	e.GET("/metrics", a.metrics.Handler())
+	if a.metricsOnPublic() {
+		e.GET("/metrics", a.metrics.Handler())
+	}
+
+	// The API reference, when configured (on in development and demo mode).
+	if a.apiDocsH != nil {
+		e.GET("/docs", a.apiDocsH.Page)
+		e.GET("/docs/openapi.yaml", a.apiDocsH.Spec)
+		e.GET("/docs/assets/:name", a.apiDocsH.Asset)
+	}
+
 	// Uploaded images, when they are kept in the local media directory.
 	e.GET("/media/:key", a.mediaH.Serve)
 
@@ -24,9 +36,10 @@ func (a *App) routes(e *gin.Engine) {
 
 	// Public customer routes: login, refresh, catalog reads.
 	public := api.Group("")
-	public.POST("/auth/wechat/login", a.loginLimit.PerIP(), a.loginH.WeChat)
-	public.POST("/auth/alipay/login", a.loginLimit.PerIP(), a.loginH.Alipay)
-	public.POST("/auth/refresh", a.loginLimit.PerIP(), a.loginH.Refresh)
+	// Answers carrying tokens are never cached (httpx.NoStore).
+	public.POST("/auth/wechat/login", a.loginLimit.PerIP(), httpx.NoStore(), a.loginH.WeChat)
+	public.POST("/auth/alipay/login", a.loginLimit.PerIP(), httpx.NoStore(), a.loginH.Alipay)
+	public.POST("/auth/refresh", a.loginLimit.PerIP(), httpx.NoStore(), a.loginH.Refresh)
 	public.GET("/categories", a.catalogH.Categories)
 	public.GET("/products", a.catalogH.Products)
 	public.GET("/products/:id", a.catalogH.Product)
@@ -56,7 +69,7 @@ func (a *App) routes(e *gin.Engine) {
 	customer.POST("/uploads", a.mediaH.Upload)
 
 	// Staff login is the one admin route without a token.
-	api.POST("/admin/auth/login", a.loginLimit.PerIP(), a.staffH.Login)
+	api.POST("/admin/auth/login", a.loginLimit.PerIP(), httpx.NoStore(), a.staffH.Login)
 
 	// Staff routes under /api/v1/admin: a staff token, then a permission per route.
 	admin := api.Group("/admin", a.auth.Staff())
@@ -110,4 +123,14 @@ func (a *App) readyz(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ok", "checks": gin.H{"database": "ok"}})
+}
+
+// notifyTooLarge answers an over-limit body on each payment callback in the
+// platform's own format; the routes are in routes above.
+func notifyTooLarge() map[string]gin.HandlerFunc {
+	return map[string]gin.HandlerFunc{
+		"/api/v1/notify/wechatpay":        payment.WeChatTooLarge,
+		"/api/v1/notify/wechatpay/refund": payment.WeChatTooLarge,
+		"/api/v1/notify/alipay":           payment.AlipayTooLarge,
+	}
 }

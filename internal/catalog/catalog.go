@@ -5,6 +5,7 @@
 package catalog
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/minimall/minimall/internal/apperr"
+	"github.com/minimall/minimall/internal/platform/text"
 )
 
 // Limits of the catalog's inputs.
@@ -65,12 +67,15 @@ type CategoryInput struct {
 }
 
 func (in *CategoryInput) validate(creating bool) error {
+	if !creating && in.ParentID == nil && in.Name == nil && in.SortOrder == nil && in.Visible == nil {
+		return apperr.Invalid("nothing to change: send parent_id, name, sort_order or visible")
+	}
 	if in.Name != nil {
-		n := strings.TrimSpace(*in.Name)
-		in.Name = &n
-		if n == "" || utf8.RuneCountInString(n) > MaxCategoryNameLen {
-			return apperr.Invalid(fmt.Sprintf("name must have 1 to %d characters", MaxCategoryNameLen), "name")
+		n, err := text.Line("name", *in.Name, 1, MaxCategoryNameLen)
+		if err != nil {
+			return err
 		}
+		in.Name = &n
 	} else if creating {
 		return apperr.Invalid("name is required", "name")
 	}
@@ -189,16 +194,15 @@ func validCode(s string) bool {
 // validate trims and checks the input; errors name the offending fields
 // with their JSON names.
 func (in *ProductInput) validate() error {
-	in.Title = strings.TrimSpace(in.Title)
-	in.Subtitle = strings.TrimSpace(in.Subtitle)
 	if in.CategoryID <= 0 {
 		return apperr.Invalid("category_id must be a positive integer", "category_id")
 	}
-	if in.Title == "" || utf8.RuneCountInString(in.Title) > MaxTitleLen {
-		return apperr.Invalid(fmt.Sprintf("title must have 1 to %d characters", MaxTitleLen), "title")
+	var err error
+	if in.Title, err = text.Line("title", in.Title, 1, MaxTitleLen); err != nil {
+		return err
 	}
-	if utf8.RuneCountInString(in.Subtitle) > MaxSubtitleLen {
-		return apperr.Invalid(fmt.Sprintf("subtitle must have at most %d characters", MaxSubtitleLen), "subtitle")
+	if in.Subtitle, err = text.Line("subtitle", in.Subtitle, 0, MaxSubtitleLen); err != nil {
+		return err
 	}
 	if len(in.Images) > MaxImages {
 		return apperr.Invalid(fmt.Sprintf("at most %d images", MaxImages), "images")
@@ -209,8 +213,11 @@ func (in *ProductInput) validate() error {
 			return apperr.Invalid(f+" must be an http(s) URL of at most 512 bytes", f)
 		}
 	}
-	if len(in.Description) > MaxDescriptionBytes || !utf8.ValidString(in.Description) {
+	if len(in.Description) > MaxDescriptionBytes {
 		return apperr.Invalid(fmt.Sprintf("description must be valid text of at most %d bytes", MaxDescriptionBytes), "description")
+	}
+	if in.Description, err = text.Block("description", in.Description, 0, MaxDescriptionBytes); err != nil {
+		return err
 	}
 	if len(in.SKUs) == 0 || len(in.SKUs) > MaxSKUs {
 		return apperr.Invalid(fmt.Sprintf("a product needs 1 to %d skus", MaxSKUs), "skus")
@@ -260,12 +267,12 @@ func (in *ProductInput) validate() error {
 		}
 		clean := make(map[string]string, len(s.Specs))
 		for k, v := range s.Specs {
-			k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-			if k == "" || utf8.RuneCountInString(k) > MaxSpecKeyLen {
-				return apperr.Invalid(fmt.Sprintf("%s keys must have 1 to %d characters", f("specs"), MaxSpecKeyLen), f("specs"))
+			var err error
+			if k, err = text.Line(f("specs")+" keys", k, 1, MaxSpecKeyLen); err != nil {
+				return apperr.Invalid(specMessage(err), f("specs"))
 			}
-			if v == "" || utf8.RuneCountInString(v) > MaxSpecValueLen {
-				return apperr.Invalid(fmt.Sprintf("%s values must have 1 to %d characters", f("specs"), MaxSpecValueLen), f("specs"))
+			if v, err = text.Line(f("specs")+" values", v, 1, MaxSpecValueLen); err != nil {
+				return apperr.Invalid(specMessage(err), f("specs"))
 			}
 			if _, dup := clean[k]; dup {
 				return apperr.Invalid(f("specs")+" repeats a key", f("specs"))
@@ -386,7 +393,6 @@ type StockChange struct {
 }
 
 func (c *StockChange) validate() error {
-	c.Reason = strings.TrimSpace(c.Reason)
 	switch {
 	case c.Delta != nil && (c.Set != nil || c.Expected != nil):
 		return apperr.Invalid("give either delta, or set with expected", "delta", "set")
@@ -407,10 +413,9 @@ func (c *StockChange) validate() error {
 	default:
 		return apperr.Invalid("give either delta, or set with expected", "delta", "set")
 	}
-	if c.Reason == "" || utf8.RuneCountInString(c.Reason) > MaxReasonLen {
-		return apperr.Invalid(fmt.Sprintf("reason must have 1 to %d characters", MaxReasonLen), "reason")
-	}
-	return nil
+	var err error
+	c.Reason, err = text.Line("reason", c.Reason, 1, MaxReasonLen)
+	return err
 }
 
 // StockAdjustment is one recorded stock change.
@@ -423,4 +428,14 @@ type StockAdjustment struct {
 	StockAfter int64
 	Reason     string
 	CreatedAt  time.Time
+}
+
+// specMessage keeps the text rule's message for a spec key or value, whose
+// error names the specs field as a whole.
+func specMessage(err error) string {
+	var e *apperr.Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return err.Error()
 }

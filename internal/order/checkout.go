@@ -8,12 +8,10 @@ import (
 	"fmt"
 	"math/big"
 	"slices"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/minimall/minimall/internal/apperr"
+	"github.com/minimall/minimall/internal/platform/text"
 )
 
 // Checkout limits.
@@ -56,15 +54,11 @@ func (in *CheckoutInput) validate(needAddress bool) error {
 	if in.AddressID < 0 || needAddress && in.AddressID == 0 {
 		return apperr.Invalid("address_id must be the id of one of your addresses", "address_id")
 	}
-	in.Remark = strings.TrimSpace(in.Remark)
-	if !utf8.ValidString(in.Remark) || utf8.RuneCountInString(in.Remark) > MaxRemarkLen {
-		return apperr.Invalid(fmt.Sprintf("remark must be text of at most %d characters", MaxRemarkLen), "remark")
+	remark, err := text.Block("remark", in.Remark, 0, MaxRemarkLen)
+	if err != nil {
+		return err
 	}
-	for _, r := range in.Remark {
-		if unicode.IsControl(r) && r != '\n' {
-			return apperr.Invalid("remark must not hold control characters", "remark")
-		}
-	}
+	in.Remark = remark
 	if in.IdempotencyKey != "" && !validIdempotencyKey(in.IdempotencyKey) {
 		return apperr.Invalid(fmt.Sprintf("Idempotency-Key must be 1 to %d letters, digits, '-', '_', ':' or '.'", MaxIdempotencyKeyLen), "Idempotency-Key")
 	}

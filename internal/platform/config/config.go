@@ -56,6 +56,7 @@ type Config struct {
 	Catalog   Catalog   `koanf:"catalog"`
 	Redis     Redis     `koanf:"redis"`
 	Debug     Debug     `koanf:"debug"`
+	Metrics   Metrics   `koanf:"metrics"`
 	Bootstrap Bootstrap `koanf:"bootstrap"`
 }
 
@@ -66,6 +67,21 @@ type HTTP struct {
 	TrustedProxies List     `koanf:"trusted_proxies"`
 	MaxBody        ByteSize `koanf:"max_body"`
 	CORSOrigins    List     `koanf:"cors_origins"`
+	// APIDocs is "true", "false" or "" (the default: on in development and
+	// demo mode, off in production); see APIDocsEnabled.
+	APIDocs string `koanf:"api_docs"`
+}
+
+// APIDocsEnabled reports whether GET /docs serves the API reference: always
+// when api_docs is true, never when false, and outside production otherwise.
+func (c *Config) APIDocsEnabled() bool {
+	switch c.HTTP.APIDocs {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	return c.Env != EnvProduction
 }
 
 // DB selects and configures the system of record.
@@ -223,6 +239,14 @@ type Debug struct {
 	Addr string `koanf:"addr"`
 }
 
+// Metrics places the Prometheus endpoint: on its own listener when Addr is
+// set; otherwise on the public router, which production refuses unless
+// Public is set.
+type Metrics struct {
+	Addr   string `koanf:"addr"`
+	Public bool   `koanf:"public"`
+}
+
 // Bootstrap creates the first staff owner on an empty database.
 type Bootstrap struct {
 	Owner             string `koanf:"owner"`
@@ -341,6 +365,18 @@ func (c *Config) Validate() error {
 	}
 	if c.Debug.Addr != "" && !isLoopbackAddr(c.Debug.Addr) {
 		bad("MINIMALL_DEBUG_ADDR", "must be a loopback host:port such as 127.0.0.1:6060, got %q", c.Debug.Addr)
+	}
+	if c.Metrics.Addr != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics.Addr); err != nil {
+			bad("MINIMALL_METRICS_ADDR", "must be host:port: %v", err)
+		} else if c.Metrics.Addr == c.HTTP.Addr {
+			bad("MINIMALL_METRICS_ADDR", "must differ from MINIMALL_HTTP_ADDR")
+		}
+	}
+	switch c.HTTP.APIDocs {
+	case "", "true", "false":
+	default:
+		bad("MINIMALL_API_DOCS", "must be true or false, got %q", c.HTTP.APIDocs)
 	}
 	if c.HTTP.MaxBody < 1024 {
 		bad("MINIMALL_HTTP_MAX_BODY", "must be at least 1KiB")

@@ -175,3 +175,22 @@ func TestExampleFileListsEveryKey(t *testing.T) {
 		t.Fatalf("demo file does not load: %v", err)
 	}
 }
+
+// TestAPIDocsEnabled: on by default outside production, off in production
+// unless asked for, and api_docs false wins everywhere.
+func TestAPIDocsEnabled(t *testing.T) {
+	for _, tc := range []struct {
+		env, docs string
+		want      bool
+	}{
+		{config.EnvDevelopment, "", true},
+		{config.EnvDevelopment, "false", false},
+		{config.EnvProduction, "", false},
+		{config.EnvProduction, "true", true},
+	} {
+		c := &config.Config{Env: tc.env, HTTP: config.HTTP{APIDocs: tc.docs}}
+		if got := c.APIDocsEnabled(); got != tc.want {
+			t.Errorf("env %s api_docs %q: enabled = %v, want %v", tc.env, tc.docs, got, tc.want)
+		}
+	}
+}

@@ -48,7 +48,9 @@ func isJSONContentType(ct string) bool {
 }
 
 func decodeBytes(body []byte, v any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
+	// A literal null decodes into any struct without an error and would
+	// read as "no fields sent"; every request body is an object.
+	if trimmed := bytes.TrimSpace(body); len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null")) {
 		return apperr.Invalid("request body must be a JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))

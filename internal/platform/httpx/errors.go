@@ -3,6 +3,7 @@
 package httpx
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -62,6 +63,14 @@ type ErrorDetail struct {
 // not *apperr.Error, and internal ones, are logged with the request id and
 // shown only as "internal error".
 func Error(c *gin.Context, err error) {
+	if ClientGone(c, err) {
+		// The client closed the connection, so the request was cancelled:
+		// not a server failure. Nobody reads the answer; the access line
+		// records it once, at info, with StatusClientClosed.
+		_ = c.Error(err)
+		c.AbortWithStatus(StatusClientClosed)
+		return
+	}
 	var e *apperr.Error
 	if !errors.As(err, &e) {
 		e = apperr.Internal(err)
@@ -82,6 +91,18 @@ func Error(c *gin.Context, err error) {
 	}
 	_ = c.Error(err)
 	c.AbortWithStatusJSON(status, body)
+}
+
+// StatusClientClosed is the status recorded (in the access log and metrics)
+// for a request whose client went away before the answer: nginx's 499, so
+// it is never counted as a 5xx.
+const StatusClientClosed = 499
+
+// ClientGone reports whether err comes from the request's own context being
+// cancelled, i.e. the client closed the connection. A deadline that expired
+// is not the client's doing and stays an error.
+func ClientGone(c *gin.Context, err error) bool {
+	return errors.Is(err, context.Canceled) && errors.Is(c.Request.Context().Err(), context.Canceled)
 }
 
 // Logger returns the request's logger (the engine's logger with the

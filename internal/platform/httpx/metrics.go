@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"net/http"
 	"strconv"
 	"time"
 
@@ -47,13 +48,31 @@ func (m *Metrics) middleware() gin.HandlerFunc {
 		if route == "" {
 			route = "unmatched"
 		}
-		m.requests.WithLabelValues(c.Request.Method, route, strconv.Itoa(c.Writer.Status())).Inc()
-		m.latency.WithLabelValues(c.Request.Method, route).Observe(time.Since(start).Seconds())
+		method := MethodLabel(c.Request.Method)
+		m.requests.WithLabelValues(method, route, strconv.Itoa(c.Writer.Status())).Inc()
+		m.latency.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
 	}
 }
 
-// Handler serves the registry in the Prometheus text format.
+// MethodLabel returns the method as a metrics label: the standard methods as
+// they are, anything else as "other". The method is chosen by the client; as
+// a raw label, made-up methods would grow the metrics without bound.
+func MethodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "other"
+}
+
+// Handler serves the registry in the Prometheus text format on a gin route.
 func (m *Metrics) Handler() gin.HandlerFunc {
-	h := promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
-	return gin.WrapH(h)
+	return gin.WrapH(m.HTTPHandler())
+}
+
+// HTTPHandler serves the registry in the Prometheus text format, for a
+// listener of its own.
+func (m *Metrics) HTTPHandler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
 }

@@ -75,7 +75,11 @@ func requestID(base *slog.Logger) gin.HandlerFunc {
 		c.Set(ctxRequestID, id)
 		c.Set(ctxBaseLogger, base)
 		c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDKey{}, id))
-		c.Writer.Header()[HeaderRequestID] = []string{id}
+		h := c.Writer.Header()
+		h[HeaderRequestID] = []string{id}
+		// Every answer is JSON or plain text meant as such; browsers must
+		// not sniff it into something executable.
+		h["X-Content-Type-Options"] = []string{"nosniff"}
 		c.Next()
 	}
 }
@@ -129,7 +133,7 @@ func accessLog(base *slog.Logger) gin.HandlerFunc {
 		}
 		base.LogAttrs(ctx, slog.LevelInfo, "http",
 			slog.String("request_id", c.GetString(ctxRequestID)),
-			slog.String("method", c.Request.Method),
+			slog.String("method", logMethod(c.Request.Method)),
 			slog.String("route", route),
 			slog.String("path", c.Request.URL.Path),
 			slog.Int("status", c.Writer.Status()),
@@ -140,16 +144,41 @@ func accessLog(base *slog.Logger) gin.HandlerFunc {
 	}
 }
 
+// logMethod bounds a client-chosen method in the access log.
+func logMethod(m string) string {
+	if len(m) > 16 {
+		return m[:16] + "…"
+	}
+	return m
+}
+
+// NoStore marks an answer that carries credentials (tokens) as never to be
+// stored by a browser or a proxy cache.
+func NoStore() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Header("Cache-Control", "no-store")
+		c.Header("Pragma", "no-cache")
+		c.Next()
+	}
+}
+
 // bodyLimit refuses declared bodies over limit at once and caps the rest, so
 // a decoder sees *http.MaxBytesError when the limit is crossed. Routes listed
-// in perRoute (by their gin path) have their own limit.
-func bodyLimit(def int64, perRoute map[string]int64) gin.HandlerFunc {
+// in perRoute (by their gin path) have their own limit; routes in tooLarge
+// answer in their own format instead of the envelope: the platforms'
+// callbacks, whose senders read only their own.
+func bodyLimit(def int64, perRoute map[string]int64, tooLarge map[string]gin.HandlerFunc) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		limit := def
 		if l, ok := perRoute[c.FullPath()]; ok {
 			limit = l
 		}
 		if c.Request.ContentLength > limit {
+			if reply, ok := tooLarge[c.FullPath()]; ok {
+				reply(c)
+				c.Abort()
+				return
+			}
 			Error(c, apperr.New(apperr.CodePayloadTooLarge, "request body is larger than %d bytes", limit))
 			return
 		}

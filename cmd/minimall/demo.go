@@ -200,6 +200,11 @@ func (rs *runningSandbox) pointAt(cfg *config.Config) {
 	ep := sandbox.EndpointsAt(rs.base)
 	cfg.WeChat = config.WeChat{AppID: s.WeChatAppID, Secret: s.WeChatSecret, APIBase: ep.WeChatAPIBase,
 		PushToken: s.WeChatPushToken, PushAESKey: s.WeChatPushAESKey}
+	cfg.Courier = config.Courier{APIBase: rs.base, Key: s.CourierKey, Customer: s.CourierCustomer, Salt: s.CourierSalt}
+	// The mini-program console's message-push URL: the sandbox pushes
+	// WeChat's events (settlement, content-check verdicts) there, in safe
+	// mode; serve sets it again once it knows its listener.
+	rs.sb.SetWeChatPushURL(cfg.HTTP.PublicBaseURL+pushPath, false)
 	cfg.Alipay.AppID = s.AlipayAppID
 	cfg.Alipay.PrivateKeyFile = rs.priv
 	cfg.Alipay.PublicKeyFile = rs.pub
@@ -224,7 +229,7 @@ func runSandboxServer(ctx context.Context, cfg *config.Config, log *slog.Logger,
 	dir := sandboxDir(cfg)
 	// The message push (content-check verdicts) goes to where `minimall
 	// serve` will listen with the same configuration.
-	rs.sb.SetWeChatPushURL(cfg.HTTP.PublicBaseURL + pushPath)
+	rs.sb.SetWeChatPushURL(cfg.HTTP.PublicBaseURL+pushPath, false)
 	fmt.Fprintf(stdout, "sandbox listening on %s\n", rs.base)
 	fmt.Fprintf(stdout, "settings written to %s: run `set -a; . %s; set +a` before `minimall serve`\n",
 		dir, filepath.Join(dir, sandbox.FileEnv))

@@ -156,7 +156,7 @@ func serve(ctx context.Context, cfg *config.Config, demo bool, log *slog.Logger,
 	fmt.Fprintf(stdout, "minimall listening on http://%s\n", ln.Addr())
 	if demoSandbox != nil {
 		// The sandbox pushes content-check verdicts to this listener.
-		demoSandbox.sb.SetWeChatPushURL("http://" + ln.Addr().String() + pushPath)
+		demoSandbox.sb.SetWeChatPushURL("http://"+ln.Addr().String()+pushPath, false)
 	}
 
 	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))

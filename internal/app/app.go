@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/minimall/minimall/docs"
 	"github.com/minimall/minimall/internal/address"
@@ -21,6 +22,7 @@ import (
 	"github.com/minimall/minimall/internal/cart"
 	"github.com/minimall/minimall/internal/catalog"
 	"github.com/minimall/minimall/internal/customer"
+	"github.com/minimall/minimall/internal/logistics"
 	"github.com/minimall/minimall/internal/media"
 	"github.com/minimall/minimall/internal/order"
 	"github.com/minimall/minimall/internal/payment"
@@ -84,6 +86,10 @@ type App struct {
 	checkoutLimit *ratelimit.Limiter
 	payLimit      *ratelimit.Limiter
 
+	// Logistics: parcels, tracking, the WeChat shipping-info upload.
+	logistics  *logistics.Service
+	logisticsH *logistics.Handlers
+
 	// Payments: attempts, prepay, platform notifications and the cancel gate.
 	payments  *payment.Service
 	paymentsH *payment.Handlers
@@ -134,6 +140,9 @@ func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App,
 	if err := a.buildOrders(); err != nil {
 		return nil, err
 	}
+	if err := a.buildLogistics(); err != nil {
+		return nil, err
+	}
 	if err := a.buildReviews(); err != nil {
 		return nil, err
 	}
@@ -143,11 +152,10 @@ func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App,
 		MaxBody:        int64(cfg.HTTP.MaxBody),
 		TrustedProxies: cfg.HTTP.TrustedProxies,
 		CORSOrigins:    cfg.HTTP.CORSOrigins,
+		TooLarge:       notifyTooLarge(),
 		BodyLimits: map[string]int64{
 			"/api/v1/uploads": a.mediaH.BodyLimit(), "/api/v1/admin/uploads": a.mediaH.BodyLimit(),
 		},
-
-		TooLarge: notifyTooLarge(),
 	})
 	if err != nil {
 		return nil, err
@@ -223,9 +231,14 @@ func (a *App) buildIdentity() error {
 func (a *App) buildPlatformLogins() error {
 	var err error
 	if a.cfg.WeChat.Configured() {
-		if a.wechat, err = wechat.New(wechat.Config{
-			AppID: a.cfg.WeChat.AppID, Secret: a.cfg.WeChat.Secret, APIBase: a.cfg.WeChat.APIBase,
-		}); err != nil {
+		wc := wechat.Config{AppID: a.cfg.WeChat.AppID, Secret: a.cfg.WeChat.Secret, APIBase: a.cfg.WeChat.APIBase}
+		if a.cfg.Redis.Addr != "" {
+			// One access token shared by every instance.
+			if wc.Cache, err = wechat.NewRedisCache(redis.NewClient(&redis.Options{Addr: a.cfg.Redis.Addr})); err != nil {
+				return err
+			}
+		}
+		if a.wechat, err = wechat.New(wc); err != nil {
 			return err
 		}
 	}

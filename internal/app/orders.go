@@ -39,13 +39,15 @@ func (a *App) buildOrders() error {
 	}
 	a.orders, err = order.NewService(order.Deps{
 		DB: a.db, Store: store, Catalog: orderCatalog{store: a.catalogSvc.Store(), svc: a.catalogSvc}, Cart: orderCart{a.carts},
-		Addresses: orderAddresses{a.addresses}, Payments: a.payments, Carriers: carriers,
+		Addresses: orderAddresses{a.addresses}, Payments: a.payments, Shipping: orderShipping{a}, Carriers: carriers,
 		Audit: a.audit, Clock: a.clock, Log: a.log,
 	}, order.Config{
 		PayTimeout:  a.cfg.Order.PayTimeout,
 		AutoConfirm: a.cfg.Order.AutoConfirm,
-		Pricing:     order.Pricing{FreightFen: a.cfg.Order.FreightFen, FreeOverFen: a.cfg.Order.FreeFreightOverFen},
-		MaxUnpaid:   a.cfg.Order.MaxUnpaid,
+		// The delivery clock (MINIMALL_ORDER_AUTO_CONFIRM_AFTER_DELIVERY).
+		AutoConfirmAfterDelivery: a.cfg.Order.AutoConfirmAfterDelivery,
+		Pricing:                  order.Pricing{FreightFen: a.cfg.Order.FreightFen, FreeOverFen: a.cfg.Order.FreeFreightOverFen},
+		MaxUnpaid:                a.cfg.Order.MaxUnpaid,
 	})
 	if err != nil {
 		return err

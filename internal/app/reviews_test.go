@@ -68,7 +68,7 @@ func newReviewEnv(t *testing.T, d *db.DB) *reviewEnv {
 	}
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
-	sb.SetWeChatPushURL(srv.URL + "/api/v1/notify/wechat")
+	sb.SetWeChatPushURL(srv.URL+"/api/v1/notify/wechat", false)
 	tokens, err := auth.NewTokens(cfg.JWT.Secret, clk)
 	if err != nil {
 		t.Fatal(err)

@@ -31,8 +31,10 @@ const (
 	staffID     = int64(1)
 	payTimeout  = 30 * time.Minute
 	autoConfirm = 240 * time.Hour
-	freightFen  = 1000
-	freeOverFen = 9900
+	// afterDelivery is the auto-confirm delay from delivery.
+	afterDelivery = 168 * time.Hour
+	freightFen    = 1000
+	freeOverFen   = 9900
 )
 
 // fixture is an order service on a real database, wired to the real
@@ -173,7 +175,7 @@ func newFixture(t *testing.T, d *db.DB) *fixture {
 	must(t, err)
 	f.deps = order.Deps{
 		DB: d, Store: f.store, Catalog: testCatalog{cst}, Cart: testCart{f.carts}, Addresses: testAddresses{f.addrs},
-		Payments: f.gate, Carriers: carriers, Audit: lg, Clock: f.clk,
+		Payments: f.gate, Shipping: order.NoShipping{}, Carriers: carriers, Audit: lg, Clock: f.clk,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	f.svc, err = order.NewService(f.deps, testConfig(manyUnpaid))
@@ -190,7 +192,7 @@ func newFixture(t *testing.T, d *db.DB) *fixture {
 const manyUnpaid = 10_000
 
 func testConfig(maxUnpaid int) order.Config {
-	return order.Config{PayTimeout: payTimeout, AutoConfirm: autoConfirm, MaxUnpaid: maxUnpaid,
+	return order.Config{PayTimeout: payTimeout, AutoConfirm: autoConfirm, AutoConfirmAfterDelivery: afterDelivery, MaxUnpaid: maxUnpaid,
 		Pricing: order.Pricing{FreightFen: freightFen, FreeOverFen: freeOverFen}}
 }
 

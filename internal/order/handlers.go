@@ -54,22 +54,48 @@ type AddressJSON struct {
 
 // JSON is an order as the customer API shows it (API.md's order shape).
 type JSON struct {
-	ID          int64       `json:"id"`
-	OrderNo     string      `json:"order_no"`
-	Status      Status      `json:"status"`
-	Items       []ItemJSON  `json:"items"`
-	GoodsFen    int64       `json:"goods_fen"`
-	FreightFen  int64       `json:"freight_fen"`
-	TotalFen    int64       `json:"total_fen"`
-	PaidFen     int64       `json:"paid_fen"`
-	Address     AddressJSON `json:"address"`
-	Remark      string      `json:"remark"`
-	PayDeadline time.Time   `json:"pay_deadline"`
-	PaidAt      *time.Time  `json:"paid_at"`
-	ShippedAt   *time.Time  `json:"shipped_at"`
-	CompletedAt *time.Time  `json:"completed_at"`
-	CancelledAt *time.Time  `json:"cancelled_at"`
-	CreatedAt   time.Time   `json:"created_at"`
+	ID          int64        `json:"id"`
+	OrderNo     string       `json:"order_no"`
+	Status      Status       `json:"status"`
+	Items       []ItemJSON   `json:"items"`
+	GoodsFen    int64        `json:"goods_fen"`
+	FreightFen  int64        `json:"freight_fen"`
+	TotalFen    int64        `json:"total_fen"`
+	PaidFen     int64        `json:"paid_fen"`
+	Address     AddressJSON  `json:"address"`
+	Remark      string       `json:"remark"`
+	Parcels     []ParcelJSON `json:"parcels"`
+	PayDeadline time.Time    `json:"pay_deadline"`
+	PaidAt      *time.Time   `json:"paid_at"`
+	ShippedAt   *time.Time   `json:"shipped_at"`
+	DeliveredAt *time.Time   `json:"delivered_at"`
+	CompletedAt *time.Time   `json:"completed_at"`
+	CancelledAt *time.Time   `json:"cancelled_at"`
+	CreatedAt   time.Time    `json:"created_at"`
+}
+
+// ParcelJSON is an outbound parcel of an order; State is its tracking
+// state ("" until the courier reports).
+type ParcelJSON struct {
+	ID          int64   `json:"id"`
+	Carrier     string  `json:"carrier"`
+	CarrierName string  `json:"carrier_name"`
+	TrackingNo  string  `json:"tracking_no"`
+	ItemIDs     []int64 `json:"item_ids"`
+	State       string  `json:"state"`
+}
+
+func parcelsJSON(list []Parcel) []ParcelJSON {
+	out := make([]ParcelJSON, len(list))
+	for i, p := range list {
+		ids := p.ItemIDs
+		if ids == nil {
+			ids = []int64{}
+		}
+		out[i] = ParcelJSON{ID: p.ID, Carrier: p.Carrier, CarrierName: p.CarrierName, TrackingNo: p.TrackingNo,
+			ItemIDs: ids, State: p.State}
+	}
+	return out
 }
 
 func itemsJSON(items []Item) []ItemJSON {
@@ -89,8 +115,8 @@ func toJSON(o Order) JSON {
 		GoodsFen: o.GoodsFen, FreightFen: o.FreightFen, TotalFen: o.TotalFen, PaidFen: o.PaidFen,
 		Address: AddressJSON{Name: a.Name, Phone: a.Phone, Province: a.Province, City: a.City,
 			District: a.District, Detail: a.Detail},
-		Remark: o.Remark, PayDeadline: o.PayDeadline, PaidAt: o.PaidAt, ShippedAt: o.ShippedAt,
-		CompletedAt: o.CompletedAt, CancelledAt: o.CancelledAt, CreatedAt: o.CreatedAt,
+		Remark: o.Remark, Parcels: parcelsJSON(o.Parcels), PayDeadline: o.PayDeadline, PaidAt: o.PaidAt,
+		ShippedAt: o.ShippedAt, DeliveredAt: o.DeliveredAt, CompletedAt: o.CompletedAt, CancelledAt: o.CancelledAt, CreatedAt: o.CreatedAt,
 	}
 }
 
@@ -105,13 +131,15 @@ type EventJSON struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// ShipmentJSON is a parcel of an order.
-type ShipmentJSON struct {
-	ID         int64     `json:"id"`
-	Carrier    string    `json:"carrier"`
-	TrackingNo string    `json:"tracking_no"`
-	StaffID    int64     `json:"staff_id"`
-	CreatedAt  time.Time `json:"created_at"`
+// ShippingUploadJSON is where the order's WeChat shipping-info upload
+// stands: pending, uploaded, failed (with WeChat's errcode and errmsg) or
+// not_required; "" before the order ships.
+type ShippingUploadJSON struct {
+	State    string     `json:"state"`
+	ErrCode  int64      `json:"errcode,omitempty"`
+	ErrMsg   string     `json:"errmsg,omitempty"`
+	Attempts int        `json:"attempts"`
+	At       *time.Time `json:"at"`
 }
 
 // AdminJSON is an order as staff see it in lists: the customer shape plus
@@ -128,7 +156,7 @@ type AdminJSON struct {
 type AdminDetailJSON struct {
 	AdminJSON
 	Events          []EventJSON          `json:"events"`
-	Shipments       []ShipmentJSON       `json:"shipments"`
+	ShippingUpload  ShippingUploadJSON   `json:"shipping_upload"`
 	PaymentAttempts []PaymentAttemptJSON `json:"payment_attempts"`
 }
 
@@ -151,16 +179,17 @@ func toAdminJSON(o Order) AdminJSON {
 		ClosedAt: o.ClosedAt, UpdatedAt: o.UpdatedAt}
 }
 
+// NewAdminDetailJSON is the staff order detail of d, for the handlers of
+// other modules that answer with it (the ship route).
+func NewAdminDetailJSON(d Detail) AdminDetailJSON { return toAdminDetailJSON(d) }
+
 func toAdminDetailJSON(d Detail) AdminDetailJSON {
+	u := d.Upload
 	out := AdminDetailJSON{AdminJSON: toAdminJSON(d.Order), Events: make([]EventJSON, len(d.Events)),
-		Shipments: make([]ShipmentJSON, len(d.Shipments))}
+		ShippingUpload: ShippingUploadJSON{State: u.State, ErrCode: u.ErrCode, ErrMsg: u.ErrMsg, Attempts: u.Attempts, At: u.At}}
 	for i, e := range d.Events {
 		out.Events[i] = EventJSON{ID: e.ID, From: e.From, To: e.To, ActorType: e.ActorType, ActorID: e.ActorID,
 			Reason: e.Reason, CreatedAt: e.CreatedAt}
-	}
-	for i, s := range d.Shipments {
-		out.Shipments[i] = ShipmentJSON{ID: s.ID, Carrier: s.Carrier, TrackingNo: s.TrackingNo, StaffID: s.StaffID,
-			CreatedAt: s.CreatedAt}
 	}
 	out.PaymentAttempts = make([]PaymentAttemptJSON, len(d.Payments))
 	for i, p := range d.Payments {
@@ -315,7 +344,8 @@ func (h *Handlers) AdminList(c *gin.Context) {
 		httpx.Error(c, err)
 		return
 	}
-	f := Filter{Status: Status(c.Query("status")), OrderNo: strings.TrimSpace(c.Query("order_no"))}
+	f := Filter{Status: Status(c.Query("status")), OrderNo: strings.TrimSpace(c.Query("order_no")),
+		ShippingUpload: c.Query("shipping_upload")}
 	if s := c.Query("customer_id"); s != "" {
 		if f.CustomerID, err = strconv.ParseInt(s, 10, 64); err != nil || f.CustomerID <= 0 {
 			httpx.Error(c, apperr.Invalid("customer_id must be a positive integer", "customer_id"))
@@ -358,31 +388,6 @@ func (h *Handlers) AdminGet(c *gin.Context) {
 		return
 	}
 	d, err := h.svc.AdminGet(c.Request.Context(), id)
-	if err != nil {
-		httpx.Error(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, toAdminDetailJSON(d))
-}
-
-type shipRequest struct {
-	Carrier    string `json:"carrier"`
-	TrackingNo string `json:"tracking_no"`
-}
-
-// Ship serves POST /api/v1/admin/orders/{id}/ship.
-func (h *Handlers) Ship(c *gin.Context) {
-	id, err := httpx.ParamID(c, "id")
-	if err != nil {
-		httpx.Error(c, err)
-		return
-	}
-	var req shipRequest
-	if err := httpx.DecodeJSON(c, &req); err != nil {
-		httpx.Error(c, err)
-		return
-	}
-	d, err := h.svc.Ship(c.Request.Context(), auth.StaffID(c), id, ShipInput(req))
 	if err != nil {
 		httpx.Error(c, err)
 		return

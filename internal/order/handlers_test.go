@@ -193,8 +193,8 @@ func TestOrderRoutes(t *testing.T) {
 		if r.status != http.StatusCreated {
 			t.Fatalf("create = %d %s", r.status, r.raw)
 		}
-		wantKeys := []string{"address", "cancelled_at", "completed_at", "created_at", "freight_fen", "goods_fen", "id", "items",
-			"order_no", "paid_at", "paid_fen", "pay_deadline", "remark", "shipped_at", "status", "total_fen"}
+		wantKeys := []string{"address", "cancelled_at", "completed_at", "created_at", "delivered_at", "freight_fen", "goods_fen", "id", "items",
+			"order_no", "paid_at", "paid_fen", "parcels", "pay_deadline", "remark", "shipped_at", "status", "total_fen"}
 		if got := keys(r.body); !slices.Equal(got, wantKeys) {
 			t.Errorf("order keys = %v, want %v", got, wantKeys)
 		}
@@ -380,7 +380,7 @@ func TestAdminOrderRoutes(t *testing.T) {
 			t.Errorf("ship with unknown carrier = %d %s", r.status, r.raw)
 		}
 		r = x.do("POST", fmt.Sprintf("/api/v1/admin/orders/%d/ship", paid), wh, ship)
-		if r.status != http.StatusOK || r.body["status"] != "shipped" || len(r.body["shipments"].([]any)) != 1 {
+		if r.status != http.StatusOK || r.body["status"] != "shipped" || len(r.body["parcels"].([]any)) != 1 {
 			t.Fatalf("ship = %d %s", r.status, r.raw)
 		}
 		r = x.do("POST", fmt.Sprintf("/api/v1/admin/orders/%d/ship", paid), wh, ship)

@@ -87,11 +87,15 @@ type Order struct {
 	PayDeadline  time.Time
 	PaidAt       *time.Time
 	ShippedAt    *time.Time
+	DeliveredAt  *time.Time
 	CompletedAt  *time.Time
 	CancelledAt  *time.Time
 	ClosedAt     *time.Time
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// Parcels are the order's outbound parcels, read from the logistics
+	// module (Shipping port) by the reads that show them.
+	Parcels []Parcel
 }
 
 // Item is one order line: the SKU as it was sold.
@@ -123,6 +127,7 @@ const (
 	ActorStaff    = "staff"
 	ActorSystem   = "system"
 	ActorPayment  = "payment"
+	ActorPlatform = "platform"
 )
 
 // Actor is who moved an order: a customer, a staff member, a background job
@@ -144,6 +149,10 @@ func System() Actor { return Actor{Type: ActorSystem} }
 // Payment is the actor of the payment module; id is its payment attempt.
 func Payment(attemptID int64) Actor { return Actor{Type: ActorPayment, ID: attemptID} }
 
+// Platform is the actor of a platform's verified word about an order, e.g.
+// WeChat reporting that the buyer confirmed receipt inside WeChat.
+func Platform() Actor { return Actor{Type: ActorPlatform} }
+
 // Event is one entry of an order's history. From is "" for the creation.
 type Event struct {
 	ID        int64
@@ -156,14 +165,33 @@ type Event struct {
 	CreatedAt time.Time
 }
 
-// Shipment is a parcel staff handed to a carrier.
-type Shipment struct {
-	ID         int64
-	OrderID    int64
-	Carrier    string
-	TrackingNo string
-	StaffID    int64
-	CreatedAt  time.Time
+// Parcel is an outbound parcel of an order as the order shows it; the
+// logistics module owns parcels and their tracking.
+type Parcel struct {
+	ID          int64
+	Carrier     string
+	CarrierName string
+	TrackingNo  string
+	ItemIDs     []int64
+	State       string
+}
+
+// Shipping-info upload states (WeChat's order shipping-info management).
+const (
+	UploadPending     = "pending"
+	UploadUploaded    = "uploaded"
+	UploadFailed      = "failed"
+	UploadNotRequired = "not_required"
+)
+
+// ShippingUpload is where the WeChat shipping-info upload of an order
+// stands; State is "" before the order ships.
+type ShippingUpload struct {
+	State    string
+	ErrCode  int64
+	ErrMsg   string
+	Attempts int
+	At       *time.Time
 }
 
 func (o *Order) refuse(to Status, action string) error {

@@ -101,3 +101,27 @@ func (NoPayments) CloseOpen(context.Context, int64) (bool, error) { return false
 
 // Attempts reports none.
 func (NoPayments) Attempts(context.Context, int64) ([]PaymentAttempt, error) { return nil, nil }
+
+// Shipping is the logistics module's side of an order: its parcels and its
+// WeChat shipping-info upload, for the reads that show them. The logistics
+// module owns both and moves the order through Service.MarkShipped,
+// MarkDelivered and CompleteByPlatform.
+type Shipping interface {
+	// Parcels returns the outbound parcels of the given orders, keyed by
+	// order id, oldest first.
+	Parcels(ctx context.Context, orderIDs []int64) (map[int64][]Parcel, error)
+	// Upload returns where the order's shipping-info upload stands.
+	Upload(ctx context.Context, orderID int64) (ShippingUpload, error)
+}
+
+// NoShipping is the Shipping of a shop without a logistics module: no
+// parcels, nothing uploaded.
+type NoShipping struct{}
+
+// Parcels reports none.
+func (NoShipping) Parcels(context.Context, []int64) (map[int64][]Parcel, error) { return nil, nil }
+
+// Upload reports nothing.
+func (NoShipping) Upload(context.Context, int64) (ShippingUpload, error) {
+	return ShippingUpload{}, nil
+}

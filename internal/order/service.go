@@ -2,12 +2,10 @@ package order
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +21,10 @@ type Config struct {
 	PayTimeout time.Duration
 	// AutoConfirm is how long after shipping an order completes by itself.
 	AutoConfirm time.Duration
+	// AutoConfirmAfterDelivery is how long after delivery (every parcel
+	// signed) an order completes by itself, when that comes first; 0 leaves
+	// only AutoConfirm.
+	AutoConfirmAfterDelivery time.Duration
 	// Pricing is the freight rule.
 	Pricing Pricing
 	// MaxUnpaid is how many unpaid (pending_payment) orders one customer may
@@ -38,6 +40,8 @@ func (c Config) validate() error {
 		return errors.New("order: pay timeout must be positive")
 	case c.AutoConfirm <= 0:
 		return errors.New("order: auto-confirm delay must be positive")
+	case c.AutoConfirmAfterDelivery < 0:
+		return errors.New("order: auto-confirm after delivery must not be negative")
 	case c.Pricing.FreightFen < 0 || c.Pricing.FreeOverFen < 0:
 		return errors.New("order: freight must not be negative")
 	case c.MaxUnpaid <= 0:
@@ -54,6 +58,7 @@ type Deps struct {
 	Cart      Cart
 	Addresses Addresses
 	Payments  PaymentGate
+	Shipping  Shipping
 	Carriers  *Carriers
 	Audit     *audit.Log
 	Clock     clock.Clock
@@ -68,6 +73,7 @@ type Service struct {
 	cart      Cart
 	addresses Addresses
 	payments  PaymentGate
+	shipping  Shipping
 	carriers  *Carriers
 	audit     *audit.Log
 	clock     clock.Clock
@@ -79,14 +85,14 @@ type Service struct {
 // an invalid configuration.
 func NewService(d Deps, cfg Config) (*Service, error) {
 	if d.DB == nil || d.Store == nil || d.Catalog == nil || d.Cart == nil || d.Addresses == nil ||
-		d.Payments == nil || d.Carriers == nil || d.Audit == nil || d.Clock == nil || d.Log == nil {
+		d.Payments == nil || d.Shipping == nil || d.Carriers == nil || d.Audit == nil || d.Clock == nil || d.Log == nil {
 		return nil, errors.New("order: nil dependency")
 	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	return &Service{db: d.DB, store: d.Store, catalog: d.Catalog, cart: d.Cart, addresses: d.Addresses,
-		payments: d.Payments, carriers: d.Carriers, audit: d.Audit, clock: d.Clock, log: d.Log, cfg: cfg}, nil
+		payments: d.Payments, shipping: d.Shipping, carriers: d.Carriers, audit: d.Audit, clock: d.Clock, log: d.Log, cfg: cfg}, nil
 }
 
 // now is the clock's time at the databases' precision (milliseconds), so
@@ -393,7 +399,40 @@ func (s *Service) Get(ctx context.Context, customerID, id int64) (Order, error) 
 	if err != nil {
 		return Order{}, apperr.Internal(err)
 	}
+	if err := s.attachParcels(ctx, []*Order{&o}); err != nil {
+		return Order{}, err
+	}
 	return o, nil
+}
+
+// attachParcels fills the orders' parcels from the logistics module.
+func (s *Service) attachParcels(ctx context.Context, orders []*Order) error {
+	if len(orders) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(orders))
+	for i, o := range orders {
+		ids[i] = o.ID
+	}
+	parcels, err := s.shipping.Parcels(ctx, ids)
+	if err != nil {
+		return apperr.From(err)
+	}
+	for _, o := range orders {
+		o.Parcels = parcels[o.ID]
+		if o.Parcels == nil {
+			o.Parcels = []Parcel{}
+		}
+	}
+	return nil
+}
+
+func ptrs(list []Order) []*Order {
+	out := make([]*Order, len(list))
+	for i := range list {
+		out[i] = &list[i]
+	}
+	return out
 }
 
 // ByID returns any order with its items, whoever owns it: for modules that
@@ -420,6 +459,9 @@ func (s *Service) List(ctx context.Context, customerID int64, status Status, off
 	if err != nil {
 		return nil, 0, apperr.Internal(err)
 	}
+	if err := s.attachParcels(ctx, ptrs(out)); err != nil {
+		return nil, 0, err
+	}
 	return out, total, nil
 }
 
@@ -436,22 +478,30 @@ func (s *Service) AdminList(ctx context.Context, f Filter, offset, limit int) ([
 	if f.Status != "" && !f.Status.Valid() {
 		return nil, 0, apperr.Invalid("status must be one of "+statusList(), "status")
 	}
+	if _, ok := uploadOutboxState[f.ShippingUpload]; f.ShippingUpload != "" && !ok {
+		return nil, 0, apperr.Invalid("shipping_upload must be one of pending, uploaded, failed, not_required", "shipping_upload")
+	}
 	out, total, err := s.store.List(ctx, f, offset, limit)
 	if err != nil {
 		return nil, 0, apperr.Internal(err)
 	}
+	if err := s.attachParcels(ctx, ptrs(out)); err != nil {
+		return nil, 0, err
+	}
 	return out, total, nil
 }
 
-// Detail is an order as staff see it: with its history and parcels.
+// Detail is an order as staff see it: with its history, parcels, payment
+// attempts and the state of its WeChat shipping-info upload.
 type Detail struct {
 	Order
-	Events    []Event
-	Shipments []Shipment
-	Payments  []PaymentAttempt
+	Events   []Event
+	Payments []PaymentAttempt
+	Upload   ShippingUpload
 }
 
-// AdminGet returns an order with its events, shipments and payment attempts.
+// AdminGet returns an order with its events, parcels, payment attempts and
+// shipping-info upload.
 func (s *Service) AdminGet(ctx context.Context, id int64) (Detail, error) {
 	o, err := s.ByID(ctx, id)
 	if err != nil {
@@ -461,8 +511,11 @@ func (s *Service) AdminGet(ctx context.Context, id int64) (Detail, error) {
 	if d.Events, err = s.store.Events(ctx, id); err != nil {
 		return Detail{}, apperr.Internal(err)
 	}
-	if d.Shipments, err = s.store.Shipments(ctx, id); err != nil {
-		return Detail{}, apperr.Internal(err)
+	if err := s.attachParcels(ctx, []*Order{&d.Order}); err != nil {
+		return Detail{}, err
+	}
+	if d.Upload, err = s.shipping.Upload(ctx, id); err != nil {
+		return Detail{}, apperr.From(err)
 	}
 	if d.Payments, err = s.payments.Attempts(ctx, id); err != nil {
 		return Detail{}, apperr.Internal(err)
@@ -572,62 +625,51 @@ func (s *Service) complete(ctx context.Context, o Order, actor Actor, reason str
 	return asAppErr(err)
 }
 
-// ShipInput is what staff record when they hand a paid order to a carrier.
-type ShipInput struct {
-	Carrier    string
-	TrackingNo string
-}
-
-// MaxTrackingNoLen is the longest tracking number.
-const MaxTrackingNoLen = 32
-
-func (in *ShipInput) validate(carriers *Carriers) error {
-	in.Carrier = strings.ToUpper(strings.TrimSpace(in.Carrier))
-	in.TrackingNo = strings.ToUpper(strings.TrimSpace(in.TrackingNo))
-	if _, ok := carriers.Lookup(in.Carrier); !ok {
-		return apperr.Invalid("carrier must be one of "+strings.Join(carriers.Codes(), ", "), "carrier")
-	}
-	if len(in.TrackingNo) < 6 || len(in.TrackingNo) > MaxTrackingNoLen ||
-		strings.Trim(in.TrackingNo, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != "" {
-		return apperr.Invalid(fmt.Sprintf("tracking_no must be 6 to %d letters or digits", MaxTrackingNoLen), "tracking_no")
-	}
-	return nil
-}
-
-// Ship moves a paid order to shipped on behalf of staffID: a shipment row,
-// the event and the audit entry are written in the same transaction.
-func (s *Service) Ship(ctx context.Context, staffID, id int64, in ShipInput) (Detail, error) {
-	if err := in.validate(s.carriers); err != nil {
-		return Detail{}, err
-	}
-	o, err := s.ByID(ctx, id)
-	if err != nil {
-		return Detail{}, err
-	}
-	if err := o.CanShip(); err != nil {
-		return Detail{}, err
-	}
-	err = s.db.Tx(ctx, func(ctx context.Context) error {
-		now := s.now()
-		if err := s.move(ctx, id, Change{From: StatusPaid, To: StatusShipped, At: now,
-			Set: map[string]any{"shipped_at": now}}, Staff(staffID), "shipped with "+in.Carrier); err != nil {
-			return err
+// MarkShipped moves a paid order to shipped (shipped_at now) with its event.
+// Only the logistics module calls it, inside the transaction that records
+// the parcels, which it joins. An order that is not paid answers
+// invalid_state with its status; an unknown one not_found.
+func (s *Service) MarkShipped(ctx context.Context, id int64, actor Actor, reason string) (time.Time, error) {
+	now := s.now()
+	err := s.db.Tx(ctx, func(ctx context.Context) error {
+		o, err := s.store.ByID(ctx, id)
+		if isNotFound(err) {
+			return apperr.NotFound("order")
 		}
-		if err := s.store.AddShipment(ctx, &Shipment{OrderID: id, Carrier: in.Carrier, TrackingNo: in.TrackingNo,
-			StaffID: staffID, CreatedAt: now}); err != nil {
-			return err
-		}
-		detail, err := json.Marshal(map[string]string{"carrier": in.Carrier, "tracking_no": in.TrackingNo})
 		if err != nil {
 			return err
 		}
-		return s.audit.Record(ctx, audit.Entry{StaffID: staffID, Action: "order.ship", TargetType: "order",
-			TargetID: strconv.FormatInt(id, 10), Detail: string(detail)})
+		if err := o.CanShip(); err != nil {
+			return err
+		}
+		return s.move(ctx, id, Change{From: StatusPaid, To: StatusShipped, At: now,
+			Set: map[string]any{"shipped_at": now}}, actor, reason)
 	})
+	return now, apperr.From(err)
+}
+
+// MarkDelivered records that every parcel of a shipped order was signed for
+// and reports whether this call recorded it (false: already recorded, or
+// the order is no longer shipped). It joins the caller's transaction. The
+// auto-confirm clock then also runs from delivered_at.
+func (s *Service) MarkDelivered(ctx context.Context, id int64, at time.Time) (bool, error) {
+	ok, err := s.store.SetDelivered(ctx, id, at.UTC().Truncate(time.Millisecond), s.now())
 	if err != nil {
-		return Detail{}, asAppErr(err)
+		return false, apperr.Internal(err)
 	}
-	return s.AdminGet(ctx, id)
+	return ok, nil
+}
+
+// CompleteByPlatform completes a shipped order on a platform's verified
+// word (WeChat's settlement event: the buyer confirmed receipt inside
+// WeChat), with actor platform. An order already completed, or in any
+// status but shipped, answers invalid_state and changes nothing.
+func (s *Service) CompleteByPlatform(ctx context.Context, id int64, reason string) error {
+	o, err := s.ByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	return s.complete(ctx, o, Platform(), reason)
 }
 
 // MarkPaid moves an order from pending_payment to paid and returns it as
@@ -765,14 +807,25 @@ func (s *Service) CancelExpired(ctx context.Context, limit int) (int, error) {
 }
 
 // ConfirmOverdue completes up to limit orders shipped longer ago than the
-// auto-confirm delay and returns how many it completed. It is safe to run
-// on several instances at once.
+// auto-confirm delay, or delivered longer ago than the delay after delivery
+// (whichever comes first), and returns how many it completed. It is safe to
+// run on several instances at once.
 func (s *Service) ConfirmOverdue(ctx context.Context, limit int) (int, error) {
-	cutoff := s.now().Add(-s.cfg.AutoConfirm)
+	done, err := s.confirmDue(ctx, limit, s.store.ShippedBefore, s.now().Add(-s.cfg.AutoConfirm), "confirmed automatically")
+	if err != nil || done >= limit || s.cfg.AutoConfirmAfterDelivery == 0 {
+		return done, err
+	}
+	more, err := s.confirmDue(ctx, limit-done, s.store.DeliveredBefore, s.now().Add(-s.cfg.AutoConfirmAfterDelivery),
+		"confirmed automatically after delivery")
+	return done + more, err
+}
+
+func (s *Service) confirmDue(ctx context.Context, limit int,
+	list func(context.Context, time.Time, Due, int) ([]Due, error), cutoff time.Time, reason string) (int, error) {
 	var after Due
 	done, seen := 0, 0
 	for seen < limit {
-		due, err := s.store.ShippedBefore(ctx, cutoff, after, min(limit-seen, 100))
+		due, err := list(ctx, cutoff, after, min(limit-seen, 100))
 		if err != nil {
 			return done, err
 		}
@@ -785,7 +838,7 @@ func (s *Service) ConfirmOverdue(ctx context.Context, limit int) (int, error) {
 			err := s.db.Tx(ctx, func(ctx context.Context) error {
 				now := s.now()
 				return s.move(ctx, d.ID, Change{From: StatusShipped, To: StatusCompleted, At: now,
-					Set: map[string]any{"completed_at": now}}, System(), "confirmed automatically")
+					Set: map[string]any{"completed_at": now}}, System(), reason)
 			})
 			switch {
 			case err == nil:

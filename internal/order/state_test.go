@@ -100,7 +100,7 @@ func TestOtherCustomersOrderIsNotFound(t *testing.T) {
 		a := f.sku(t, 100, 10)
 		o := f.order(t, 7, f.address(t, 7), line(a, 1))
 		shipped := f.paid(t, 7, f.address(t, 7), line(a, 1))
-		_, err := f.svc.Ship(ctx, staffID, shipped.ID, order.ShipInput{Carrier: "SF", TrackingNo: "SF1234567890"})
+		_, err := f.svc.MarkShipped(ctx, shipped.ID, order.Staff(staffID), "shipped")
 		must(t, err)
 		calls := []struct {
 			name string
@@ -128,90 +128,6 @@ func TestOtherCustomersOrderIsNotFound(t *testing.T) {
 	})
 }
 
-func TestShipOnlyFromPaid(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		f := newFixture(t, d)
-		ctx := context.Background()
-		a := f.sku(t, 100, 10)
-		addr := f.address(t, 7)
-		pending := f.order(t, 7, addr, line(a, 1))
-		_, err := f.svc.Ship(ctx, staffID, pending.ID, order.ShipInput{Carrier: "SF", TrackingNo: "SF1234567890"})
-		wantCode(t, err, apperr.CodeInvalidState)
-
-		o := f.paid(t, 7, addr, line(a, 1))
-		bad := []order.ShipInput{
-			{Carrier: "UPS", TrackingNo: "SF1234567890"},
-			{Carrier: "", TrackingNo: "SF1234567890"},
-			{Carrier: "SF", TrackingNo: "123"},
-			{Carrier: "SF", TrackingNo: "SF12345 67890"},
-			{Carrier: "SF", TrackingNo: "SF123456789012345678901234567890123"},
-		}
-		for _, in := range bad {
-			_, err := f.svc.Ship(ctx, staffID, o.ID, in)
-			wantCode(t, err, apperr.CodeInvalid)
-		}
-		if statusOf(t, f, o.ID) != order.StatusPaid || f.count(t, "shipments") != 0 {
-			t.Fatal("bad ship input changed the order")
-		}
-		f.clk.Advance(time.Hour)
-		det, err := f.svc.Ship(ctx, staffID, o.ID, order.ShipInput{Carrier: " zto ", TrackingNo: "zt7531598520"})
-		must(t, err)
-		if det.Status != order.StatusShipped || det.ShippedAt == nil || !det.ShippedAt.Equal(start.Add(time.Hour)) {
-			t.Errorf("shipped order = %s at %v", det.Status, det.ShippedAt)
-		}
-		if len(det.Shipments) != 1 || det.Shipments[0].Carrier != "ZTO" || det.Shipments[0].TrackingNo != "ZT7531598520" ||
-			det.Shipments[0].StaffID != staffID {
-			t.Errorf("shipments = %+v", det.Shipments)
-		}
-		last := det.Events[len(det.Events)-1]
-		if last.From != order.StatusPaid || last.To != order.StatusShipped || last.ActorType != order.ActorStaff || last.ActorID != staffID {
-			t.Errorf("ship event = %+v", last)
-		}
-		var audits int64
-		must(t, d.Reader(ctx).Raw("SELECT COUNT(*) FROM audit_logs WHERE action = 'order.ship' AND target_id = ?", o.ID).Scan(&audits).Error)
-		if audits != 1 {
-			t.Errorf("audit rows = %d, want 1", audits)
-		}
-		_, err = f.svc.Ship(ctx, staffID, o.ID, order.ShipInput{Carrier: "SF", TrackingNo: "SF1234567890"})
-		wantCode(t, err, apperr.CodeInvalidState)
-		_, err = f.svc.Ship(ctx, staffID, 999999, order.ShipInput{Carrier: "SF", TrackingNo: "SF1234567890"})
-		wantCode(t, err, apperr.CodeNotFound)
-		if f.count(t, "shipments") != 1 {
-			t.Errorf("shipments = %d, want 1", f.count(t, "shipments"))
-		}
-	})
-}
-
-// Staff shipping the same order from two screens at once: one shipment.
-func TestShipConcurrent(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		f := newFixture(t, d)
-		ctx := context.Background()
-		o := f.paid(t, 7, f.address(t, 7), line(f.sku(t, 100, 10), 1))
-		var wg sync.WaitGroup
-		errs := make([]error, 10)
-		for i := range errs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_, errs[i] = f.svc.Ship(ctx, staffID, o.ID, order.ShipInput{Carrier: "SF", TrackingNo: "SF1234567890"})
-			}()
-		}
-		wg.Wait()
-		ok := 0
-		for _, err := range errs {
-			if err == nil {
-				ok++
-			} else if !apperr.Is(err, apperr.CodeInvalidState) {
-				t.Errorf("unexpected error %v", err)
-			}
-		}
-		if ok != 1 || f.count(t, "shipments") != 1 {
-			t.Errorf("%d ships succeeded, %d shipments; want 1 and 1", ok, f.count(t, "shipments"))
-		}
-	})
-}
-
 func TestConfirmOnlyFromShipped(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
@@ -224,7 +140,7 @@ func TestConfirmOnlyFromShipped(t *testing.T) {
 			_, err := f.svc.Confirm(ctx, 7, id)
 			wantCode(t, err, apperr.CodeInvalidState)
 		}
-		_, err := f.svc.Ship(ctx, staffID, paid.ID, order.ShipInput{Carrier: "JD", TrackingNo: "JD0001234567"})
+		_, err := f.svc.MarkShipped(ctx, paid.ID, order.Staff(staffID), "shipped")
 		must(t, err)
 		got, err := f.svc.Confirm(ctx, 7, paid.ID)
 		must(t, err)
@@ -562,10 +478,10 @@ func TestAutoConfirmJob(t *testing.T) {
 		first := f.paid(t, 7, addr, line(a, 1))
 		second := f.paid(t, 7, addr, line(a, 1))
 		unshipped := f.paid(t, 7, addr, line(a, 1))
-		_, err := f.svc.Ship(ctx, staffID, first.ID, order.ShipInput{Carrier: "SF", TrackingNo: "SF0000000001"})
+		_, err := f.svc.MarkShipped(ctx, first.ID, order.Staff(staffID), "shipped")
 		must(t, err)
 		f.clk.Advance(time.Hour)
-		_, err = f.svc.Ship(ctx, staffID, second.ID, order.ShipInput{Carrier: "SF", TrackingNo: "SF0000000002"})
+		_, err = f.svc.MarkShipped(ctx, second.ID, order.Staff(staffID), "shipped")
 		must(t, err)
 		f.clk.Set(start.Add(autoConfirm - time.Second))
 		n, err := f.svc.ConfirmOverdue(ctx, 100)
@@ -665,5 +581,53 @@ func TestCustomerAndAdminLists(t *testing.T) {
 		if total != 3 || len(list) != 1 || list[0].ID != o2.ID {
 			t.Errorf("page 2 of size 1 = %d orders, total %d", len(list), total)
 		}
+	})
+}
+
+// The auto-confirm clock runs from shipping and from delivery, whichever
+// comes first: an order delivered a day after shipping completes 168 h after
+// delivery (192 h after shipping), before the 240 h from shipping.
+func TestAutoConfirmAfterDelivery(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		ctx := context.Background()
+		a := f.sku(t, 100, 10)
+		addr := f.address(t, 7)
+		delivered := f.paid(t, 7, addr, line(a, 1))
+		undelivered := f.paid(t, 7, addr, line(a, 1))
+		for _, id := range []int64{delivered.ID, undelivered.ID} {
+			_, err := f.svc.MarkShipped(ctx, id, order.Staff(staffID), "shipped")
+			must(t, err)
+		}
+		ok, err := f.svc.MarkDelivered(ctx, delivered.ID, start.Add(24*time.Hour))
+		must(t, err)
+		again, err := f.svc.MarkDelivered(ctx, delivered.ID, start.Add(25*time.Hour))
+		must(t, err)
+		if !ok || again {
+			t.Fatalf("MarkDelivered = %v then %v, want true then false", ok, again)
+		}
+		f.clk.Set(start.Add(24*time.Hour + afterDelivery - time.Second))
+		n, err := f.svc.ConfirmOverdue(ctx, 100)
+		must(t, err)
+		if n != 0 {
+			t.Fatalf("completed %d before the delay after delivery", n)
+		}
+		f.clk.Set(start.Add(24*time.Hour + afterDelivery))
+		n, err = f.svc.ConfirmOverdue(ctx, 100)
+		must(t, err)
+		if n != 1 || statusOf(t, f, delivered.ID) != order.StatusCompleted || statusOf(t, f, undelivered.ID) != order.StatusShipped {
+			t.Fatalf("completed %d: %s, %s", n, statusOf(t, f, delivered.ID), statusOf(t, f, undelivered.ID))
+		}
+		det, err := f.svc.AdminGet(ctx, delivered.ID)
+		must(t, err)
+		if det.DeliveredAt == nil || !det.DeliveredAt.Equal(start.Add(24*time.Hour)) {
+			t.Errorf("delivered_at = %v", det.DeliveredAt)
+		}
+		if last := det.Events[len(det.Events)-1]; last.Reason != "confirmed automatically after delivery" {
+			t.Errorf("event = %+v", last)
+		}
+		// The platform's word completes a shipped order once.
+		must(t, f.svc.CompleteByPlatform(ctx, undelivered.ID, "receipt confirmed in WeChat"))
+		wantCode(t, f.svc.CompleteByPlatform(ctx, undelivered.ID, "receipt confirmed in WeChat"), apperr.CodeInvalidState)
 	})
 }

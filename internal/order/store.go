@@ -13,7 +13,7 @@ import (
 	"github.com/minimall/minimall/internal/platform/db"
 )
 
-// Store reads and writes orders, their items, events and shipments. Writes
+// Store reads and writes orders, their items and events. Writes
 // join the transaction carried by the context; every status change is a
 // conditional UPDATE.
 type Store struct {
@@ -51,6 +51,7 @@ type orderRow struct {
 	PayDeadline    time.Time  `gorm:"column:pay_deadline"`
 	PaidAt         *time.Time `gorm:"column:paid_at"`
 	ShippedAt      *time.Time `gorm:"column:shipped_at"`
+	DeliveredAt    *time.Time `gorm:"column:delivered_at"`
 	CompletedAt    *time.Time `gorm:"column:completed_at"`
 	CancelledAt    *time.Time `gorm:"column:cancelled_at"`
 	ClosedAt       *time.Time `gorm:"column:closed_at"`
@@ -77,7 +78,7 @@ func (r orderRow) domain() Order {
 		Address: Address{Name: r.ShipName, Phone: r.ShipPhone, Province: r.ShipProvince, City: r.ShipCity,
 			District: r.ShipDistrict, Detail: r.ShipDetail},
 		Remark: r.Remark, CancelReason: r.CancelReason, PayDeadline: r.PayDeadline.UTC(),
-		PaidAt: utc(r.PaidAt), ShippedAt: utc(r.ShippedAt), CompletedAt: utc(r.CompletedAt),
+		PaidAt: utc(r.PaidAt), ShippedAt: utc(r.ShippedAt), DeliveredAt: utc(r.DeliveredAt), CompletedAt: utc(r.CompletedAt),
 		CancelledAt: utc(r.CancelledAt), ClosedAt: utc(r.ClosedAt),
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
@@ -116,18 +117,6 @@ type eventRow struct {
 }
 
 func (eventRow) TableName() string { return "order_events" }
-
-type shipmentRow struct {
-	ID         int64     `gorm:"column:id;primaryKey"`
-	OrderID    int64     `gorm:"column:order_id"`
-	Carrier    string    `gorm:"column:carrier"`
-	TrackingNo string    `gorm:"column:tracking_no"`
-	StaffID    int64     `gorm:"column:staff_id"`
-	CreatedAt  time.Time `gorm:"column:created_at"`
-	UpdatedAt  time.Time `gorm:"column:updated_at"`
-}
-
-func (shipmentRow) TableName() string { return "shipments" }
 
 // NewOrder is an order about to be inserted, with its lines.
 type NewOrder struct {
@@ -285,6 +274,17 @@ type Filter struct {
 	OrderNo       string
 	CreatedFrom   time.Time // inclusive
 	CreatedBefore time.Time // exclusive
+	// ShippingUpload selects orders by the state of their WeChat
+	// shipping-info upload (UploadPending, ...).
+	ShippingUpload string
+}
+
+// uploadOutboxState is the logistics outbox state (table logistics_outbox,
+// kind wechat_upload) behind each shipping-upload state the order list
+// filters on. The logistics module owns that table; the filter only reads
+// it, in the same query as the page.
+var uploadOutboxState = map[string]string{
+	UploadPending: "pending", UploadUploaded: "done", UploadFailed: "failed", UploadNotRequired: "not_required",
 }
 
 // List returns one page of orders, newest first, with their items, and the
@@ -299,6 +299,10 @@ func (s *Store) List(ctx context.Context, f Filter, offset, limit int) ([]Order,
 	}
 	if f.OrderNo != "" {
 		q = q.Where("order_no = ?", f.OrderNo)
+	}
+	if f.ShippingUpload != "" {
+		q = q.Where("id IN (SELECT ref_id FROM logistics_outbox WHERE kind = ? AND state = ?)",
+			"wechat_upload", uploadOutboxState[f.ShippingUpload])
 	}
 	if !f.CreatedFrom.IsZero() {
 		q = q.Where("created_at >= ?", f.CreatedFrom)
@@ -409,29 +413,13 @@ func (s *Store) Events(ctx context.Context, orderID int64) ([]Event, error) {
 	return out, nil
 }
 
-// AddShipment records a parcel.
-func (s *Store) AddShipment(ctx context.Context, sh *Shipment) error {
-	r := shipmentRow{OrderID: sh.OrderID, Carrier: sh.Carrier, TrackingNo: sh.TrackingNo, StaffID: sh.StaffID,
-		CreatedAt: sh.CreatedAt, UpdatedAt: sh.CreatedAt}
-	if err := s.db.Writer(ctx).Create(&r).Error; err != nil {
-		return err
-	}
-	sh.ID = r.ID
-	return nil
-}
-
-// Shipments returns an order's parcels, oldest first.
-func (s *Store) Shipments(ctx context.Context, orderID int64) ([]Shipment, error) {
-	var rows []shipmentRow
-	if err := s.db.Reader(ctx).Where("order_id = ?", orderID).Order("id").Find(&rows).Error; err != nil {
-		return nil, err
-	}
-	out := make([]Shipment, len(rows))
-	for i, r := range rows {
-		out[i] = Shipment{ID: r.ID, OrderID: r.OrderID, Carrier: r.Carrier, TrackingNo: r.TrackingNo,
-			StaffID: r.StaffID, CreatedAt: r.CreatedAt.UTC()}
-	}
-	return out, nil
+// SetDelivered records delivered_at on a shipped order that has none yet
+// and reports whether it did.
+func (s *Store) SetDelivered(ctx context.Context, id int64, at, now time.Time) (bool, error) {
+	res := s.db.Writer(ctx).Model(&orderRow{}).
+		Where("id = ? AND status = ? AND delivered_at IS NULL", id, string(StatusShipped)).
+		Updates(map[string]any{"delivered_at": at, "updated_at": now})
+	return res.RowsAffected == 1, res.Error
 }
 
 // Due is an order a background job should look at, with the time that made
@@ -452,6 +440,12 @@ func (s *Store) ExpiredUnpaid(ctx context.Context, now time.Time, after Due, lim
 // cutoff, after the cursor (At, ID), oldest first.
 func (s *Store) ShippedBefore(ctx context.Context, cutoff time.Time, after Due, limit int) ([]Due, error) {
 	return s.due(ctx, "shipped_at", StatusShipped, cutoff, after, limit)
+}
+
+// DeliveredBefore returns up to limit shipped orders delivered at or before
+// cutoff, after the cursor (At, ID), oldest first.
+func (s *Store) DeliveredBefore(ctx context.Context, cutoff time.Time, after Due, limit int) ([]Due, error) {
+	return s.due(ctx, "delivered_at", StatusShipped, cutoff, after, limit)
 }
 
 func (s *Store) due(ctx context.Context, column string, st Status, upTo time.Time, after Due, limit int) ([]Due, error) {

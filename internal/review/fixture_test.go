@@ -155,7 +155,7 @@ func newFixture(t *testing.T, d *db.DB, cfg review.Config) *fixture {
 	e.POST("/api/v1/notify/wechat", disp.Receive)
 	pushSrv := httptest.NewServer(e)
 	t.Cleanup(pushSrv.Close)
-	f.sb.SetWeChatPushURL(pushSrv.URL + "/api/v1/notify/wechat")
+	f.sb.SetWeChatPushURL(pushSrv.URL+"/api/v1/notify/wechat", false)
 	return f
 }
 

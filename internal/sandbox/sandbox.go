@@ -67,10 +67,6 @@ type Options struct {
 type Settings struct {
 	WeChatAppID  string
 	WeChatSecret string
-	// The mini-program's message push (消息推送): its Token and
-	// EncodingAESKey (safe mode), set in the console and handed to minimall.
-	WeChatPushToken  string
-	WeChatPushAESKey string
 
 	AlipayAppID         string
 	AlipayAppPrivateKey string // the application's private key (PKCS#8 PEM), handed to minimall
@@ -82,6 +78,14 @@ type Settings struct {
 	AlipayAppCert    string
 	AlipayRootCert   string
 	AlipayPublicCert string
+
+	// Message push (token, EncodingAESKey) and the courier API
+	// (wechat_shipping.go, courier.go).
+	WeChatPushToken  string
+	WeChatPushAESKey string
+	CourierKey       string
+	CourierCustomer  string
+	CourierSalt      string
 
 	WeChatPayMchID       string
 	WeChatPaySerial      string // serial of the merchant API certificate
@@ -108,6 +112,8 @@ type Server struct {
 	alipayPay *alipayPay  // Alipay's trades and notifications (alipay_trade.go)
 	wxRefunds *wxRefunds  // WeChat Pay's refunds and their notifications (wechatpay_refund.go)
 	aliRefund *aliRefunds // Alipay's refunds (alipay_refund.go)
+	wxShip    *wxShipping // WeChat shipping info and message push (wechat_shipping.go)
+	courier   *courierSim // the courier tracking API (courier.go)
 
 	// security is WeChat's content security (wechat_security.go).
 	security *contentSecurity
@@ -155,7 +161,6 @@ func New(opts Options) (*Server, error) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	s.registerWeChat()
-	s.registerWeChatSecurity()
 	s.registerAlipay()
 	if s.wechatPay, err = newWeChatPay(&s.settings, opts.WeChatPayNotifySchedule); err != nil {
 		return nil, err
@@ -167,6 +172,8 @@ func New(opts Options) (*Server, error) {
 	}
 	s.registerAlipayTrade()
 	s.registerAlipayRefunds()
+	s.registerWeChatShipping()
+	s.registerWeChatSecurity()
 	return s, nil
 }
 
@@ -219,13 +226,17 @@ func (s *Server) WriteFiles(dir, base string) (privateKeyFile, publicKeyFile str
 		"MINIMALL_WECHAT_APPID=" + s.settings.WeChatAppID,
 		"MINIMALL_WECHAT_SECRET=" + s.settings.WeChatSecret,
 		"MINIMALL_WECHAT_API_BASE=" + ep.WeChatAPIBase,
-		"MINIMALL_WECHAT_PUSH_TOKEN=" + s.settings.WeChatPushToken,
-		"MINIMALL_WECHAT_PUSH_AES_KEY=" + s.settings.WeChatPushAESKey,
 		"MINIMALL_ALIPAY_APPID=" + s.settings.AlipayAppID,
 		"MINIMALL_ALIPAY_PRIVATE_KEY_FILE=" + absPriv,
 		"MINIMALL_ALIPAY_PUBLIC_KEY_FILE=" + absPub,
 		"MINIMALL_ALIPAY_GATEWAY=" + ep.AlipayGateway,
 		"MINIMALL_ALIPAY_SELLER_ID=" + s.settings.AlipaySellerID,
+		"MINIMALL_WECHAT_PUSH_TOKEN=" + s.settings.WeChatPushToken,
+		"MINIMALL_WECHAT_PUSH_AES_KEY=" + s.settings.WeChatPushAESKey,
+		"MINIMALL_COURIER_API_BASE=" + strings.TrimRight(base, "/"),
+		"MINIMALL_COURIER_KEY=" + s.settings.CourierKey,
+		"MINIMALL_COURIER_CUSTOMER=" + s.settings.CourierCustomer,
+		"MINIMALL_COURIER_SALT=" + s.settings.CourierSalt,
 	}, "\n") + "\n"
 	wxpay, err := s.WeChatPayFiles(dir, base)
 	if err != nil {

@@ -1,28 +1,24 @@
 package sandbox
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/silenceper/wechat/v2/util"
 )
 
 // WeChat content security (内容安全): msgSecCheck and mediaCheckAsync on
 // their real paths, with the verdict of an image pushed to the mini-program's
-// message-push URL as the wxa_media_check event, signed and encrypted as
-// WeChat does in safe mode.
+// message-push URL as the wxa_media_check event.
+//
+// The push itself (URL, token, EncodingAESKey, signatures) is the message
+// push of wechat_shipping.go.
 //
 // Verdicts: text (or an image URL) containing KeywordRisky is risky, one
 // containing KeywordReview is review, anything else pass. A control sets the
@@ -53,14 +49,12 @@ type mediaCheck struct {
 
 // contentSecurity is the state of the simulated content-security API.
 type contentSecurity struct {
-	delay  time.Duration
-	client *http.Client
+	delay time.Duration
 
 	mu       sync.Mutex
 	outage   int               // the next outage calls answer -1
 	verdicts map[string]string // media URL → suggest, set by the control
 	pending  map[string]mediaCheck
-	pushURL  string
 	texts    int // msgSecCheck calls answered
 }
 
@@ -69,25 +63,12 @@ func (s *Server) registerWeChatSecurity() {
 	if delay == 0 {
 		delay = DefaultMediaCheckDelay
 	}
-	s.security = &contentSecurity{delay: delay, client: &http.Client{Timeout: 5 * time.Second},
-		verdicts: map[string]string{}, pending: map[string]mediaCheck{}}
-	s.settings.WeChatPushToken = "sbx" + randomHex(12)
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	s.settings.WeChatPushAESKey = strings.TrimRight(base64.StdEncoding.EncodeToString(key), "=")
+	s.security = &contentSecurity{delay: delay, verdicts: map[string]string{}, pending: map[string]mediaCheck{}}
 	s.mux.HandleFunc("POST /wxa/msg_sec_check", s.msgSecCheck)
 	s.mux.HandleFunc("POST /wxa/media_check_async", s.mediaCheckAsync)
 	s.mux.HandleFunc("POST /_sandbox/wechat/media-check", s.controlMediaVerdict)
 	s.mux.HandleFunc("POST /_sandbox/wechat/media-check/deliver", s.controlDeliverMediaChecks)
 	s.mux.HandleFunc("POST /_sandbox/wechat/security/outage", s.controlSecurityOutage)
-}
-
-// SetWeChatPushURL sets the mini-program's message-push URL (the console's
-// 消息推送 setting): minimall's /api/v1/notify/wechat.
-func (s *Server) SetWeChatPushURL(u string) {
-	s.security.mu.Lock()
-	s.security.pushURL = u
-	s.security.mu.Unlock()
 }
 
 // suggestOf is the sandbox's verdict of a text or an image URL.
@@ -236,6 +217,17 @@ func (s *Server) PushMediaCheck(ctx context.Context, traceID, suggest string) (i
 	return s.pushEvent(ctx, mediaCheckEvent(s.settings.WeChatAppID, traceID, "", suggest))
 }
 
+// pushEvent delivers an event through the message push of
+// wechat_shipping.go (signed, and encrypted in safe mode).
+func (s *Server) pushEvent(ctx context.Context, msg map[string]any) (int, string, error) {
+	raw, err := json.Marshal(msg)
+	if err != nil {
+		return 0, "", err
+	}
+	res, err := s.PushWeChat(ctx, raw)
+	return res.Status, res.Reply, err
+}
+
 // MsgSecChecks returns how many msgSecCheck calls the sandbox answered.
 func (s *Server) MsgSecChecks() int {
 	s.security.mu.Lock()
@@ -295,56 +287,6 @@ func mediaCheckEvent(appID, traceID, openID, suggest string) map[string]any {
 		"errcode": 0, "errmsg": "ok",
 		"result": map[string]any{"suggest": suggest, "label": label},
 	}
-}
-
-// pushEvent delivers a message-push event to the configured URL in safe
-// mode, JSON format: the message is encrypted with the EncodingAESKey
-// (AES-256-CBC of random(16) + length + message + appid), and the query
-// carries signature (SHA-1 of the sorted token, timestamp and nonce),
-// msg_signature (the same with the ciphertext) and encrypt_type=aes.
-func (s *Server) pushEvent(ctx context.Context, msg map[string]any) (int, string, error) {
-	s.security.mu.Lock()
-	target := s.security.pushURL
-	s.security.mu.Unlock()
-	if target == "" {
-		return 0, "", errors.New("sandbox: no message-push URL set (SetWeChatPushURL)")
-	}
-	raw, err := json.Marshal(msg)
-	if err != nil {
-		return 0, "", err
-	}
-	random := []byte(randomHex(8))
-	enc, err := util.EncryptMsg(random, raw, s.settings.WeChatAppID, s.settings.WeChatPushAESKey)
-	if err != nil {
-		return 0, "", err
-	}
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	nonce := randomHex(8)
-	token := s.settings.WeChatPushToken
-	q := url.Values{
-		"signature":     {util.Signature(token, ts, nonce)},
-		"timestamp":     {ts},
-		"nonce":         {nonce},
-		"encrypt_type":  {"aes"},
-		"msg_signature": {util.Signature(token, ts, nonce, string(enc))},
-	}
-	body, _ := json.Marshal(map[string]string{"ToUserName": "gh_sandbox", "Encrypt": string(enc)})
-	sep := "?"
-	if strings.Contains(target, "?") {
-		sep = "&"
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target+sep+q.Encode(), bytes.NewReader(body))
-	if err != nil {
-		return 0, "", err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := s.security.client.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	reply, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	return resp.StatusCode, string(reply), nil
 }
 
 // controlMediaVerdict serves POST /_sandbox/wechat/media-check

@@ -176,6 +176,10 @@ type Courier struct {
 	Salt     string `koanf:"salt"`
 }
 
+// Configured reports whether any courier credential is set; Validate then
+// requires all three.
+func (c Courier) Configured() bool { return c.Key != "" || c.Customer != "" || c.Salt != "" }
+
 // Sandbox configures the local platform simulator of demo mode.
 type Sandbox struct {
 	Addr string `koanf:"addr"`
@@ -481,6 +485,17 @@ func (c *Config) Validate() error {
 			}
 		case c.Alipay.PublicKeyFile == "":
 			bad("MINIMALL_ALIPAY_PUBLIC_KEY_FILE", "is required once Alipay is configured (or the three certificate files)")
+		}
+	}
+	if c.Courier.Configured() {
+		for _, f := range []struct{ env, val string }{
+			{"MINIMALL_COURIER_KEY", c.Courier.Key},
+			{"MINIMALL_COURIER_CUSTOMER", c.Courier.Customer},
+			{"MINIMALL_COURIER_SALT", c.Courier.Salt},
+		} {
+			if f.val == "" {
+				bad(f.env, "is required once the courier API is configured")
+			}
 		}
 	}
 	if _, _, err := net.SplitHostPort(c.Sandbox.Addr); err != nil {

@@ -89,6 +89,10 @@ type Config struct {
 	AppID   string
 	Secret  string
 	APIBase string // scheme and host, e.g. https://api.weixin.qq.com
+	// Cache holds the access token. Several instances must share one
+	// (RedisCache) so that one refresh does not revoke the others' tokens;
+	// nil: this process's memory.
+	Cache cache.Cache
 }
 
 // Client calls the mini-program server API of one app.
@@ -96,6 +100,7 @@ type Client struct {
 	appID string
 	base  *url.URL
 	mp    *miniprogram.MiniProgram
+	cache cache.Cache
 }
 
 // New returns a client for cfg and makes sure the transport is installed.
@@ -111,10 +116,13 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("wechat: api base %q is not an http(s) URL", cfg.APIBase)
 	}
 	InstallTransport()
+	if cfg.Cache == nil {
+		cfg.Cache = cache.NewMemory()
+	}
 	mp := miniprogram.NewMiniProgram(&mpconfig.Config{
-		AppID: cfg.AppID, AppSecret: cfg.Secret, Cache: cache.NewMemory(),
+		AppID: cfg.AppID, AppSecret: cfg.Secret, Cache: cfg.Cache,
 	})
-	return &Client{appID: cfg.AppID, base: base, mp: mp}, nil
+	return &Client{appID: cfg.AppID, base: base, mp: mp, cache: cfg.Cache}, nil
 }
 
 // AppID returns the mini-program's AppID.
@@ -141,7 +149,7 @@ func (c *Client) Code2Session(ctx context.Context, code string) (Session, error)
 		return Session{}, MapErrCode(res.ErrCode, res.ErrMsg)
 	}
 	if err != nil {
-		return Session{}, apperr.New(apperr.CodeUpstreamUnavailable, "WeChat could not be reached; try again").WithCause(err)
+		return Session{}, apperr.New(apperr.CodeUpstreamUnavailable, "WeChat could not be reached; try again").WithCause(scrub(err))
 	}
 	if res.OpenID == "" {
 		return Session{}, apperr.New(apperr.CodeUpstreamError, "WeChat answered without an openid")
@@ -154,7 +162,7 @@ func (c *Client) Code2Session(ctx context.Context, code string) (Session, error)
 func (c *Client) AccessToken(ctx context.Context) (string, error) {
 	tok, err := c.mp.GetContext().GetAccessTokenContext(c.ctx(ctx))
 	if err != nil {
-		return "", apperr.New(apperr.CodeUpstreamUnavailable, "could not get a WeChat access token").WithCause(err)
+		return "", apperr.New(apperr.CodeUpstreamUnavailable, "could not get a WeChat access token").WithCause(scrub(err))
 	}
 	return tok, nil
 }

@@ -635,6 +635,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/orders/{id}/tracking": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * where the order's parcels are
+         * @description Every parcel with its events, newest first. Stored events older than 30 minutes are
+         *     refreshed from the courier first, at most once per 30 minutes per waybill across
+         *     instances; when the courier fails, the stored events are answered with stale true.
+         *     Another customer's order answers 404; an order that has not shipped 409 invalid_state.
+         */
+        get: operations["trackOrder"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/orders/{id}/pay": {
         parameters: {
             query?: never;
@@ -706,7 +729,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** an order with its events, shipments and payment attempts (orders view permission) */
+        /** an order with its events, parcels, shipping-info upload and payment attempts (orders view permission) */
         get: operations["adminGetOrder"];
         put?: never;
         post?: never;
@@ -726,12 +749,60 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * ship a paid order (paid → shipped; orders ship permission; audited)
-         * @description Records a shipment with the carrier code (SF, ZTO, YTO, YD, STO, JT, JD, EMS) and the
-         *     tracking number (6 to 32 letters or digits, upper-cased). Any status but paid answers
-         *     409 invalid_state with details.status.
+         * ship a paid order in one or several parcels (paid → shipped; orders ship permission; audited)
+         * @description One parcel ({"carrier","tracking_no"}: every line) or several
+         *     ({"parcels":[{"carrier","tracking_no","item_ids"}]}: every order line in exactly one parcel,
+         *     at most 10). Tracking numbers are 6 to 32 of [A-Za-z0-9-], upper-cased. Any status but paid
+         *     answers 409 invalid_state with details.status. In one transaction the order moves to
+         *     shipped, the parcels are recorded, each is queued for the courier subscription and the
+         *     WeChat shipping-info upload is queued (WeChat-paid orders) or recorded not_required; the
+         *     platform calls are tried right after commit and retried by a job, and never undo the
+         *     shipment. Answers the staff order detail.
          */
         post: operations["adminShipOrder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/orders/{id}/parcels/{parcel_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * correct a parcel's carrier or tracking number while the order is shipped (orders ship permission; audited)
+         * @description The parcel's tracking starts again (events dropped), the new waybill is subscribed at the
+         *     courier and the order's shipping information is uploaded to WeChat again. An order that
+         *     is not shipped answers 409 invalid_state; a parcel of another order 404.
+         */
+        put: operations["adminCorrectParcel"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/orders/{id}/shipping-upload/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * re-queue a failed WeChat shipping-info upload (orders ship permission; audited)
+         * @description Only an upload in state failed can be retried (anything else: 409 invalid_state with
+         *     details.shipping_upload). The upload is tried at once; the answer shows its new state.
+         */
+        post: operations["adminRetryShippingUpload"];
         delete?: never;
         options?: never;
         head?: never;
@@ -806,6 +877,31 @@ export interface paths {
          *     Malformed input is never answered with a 5xx.
          */
         post: operations["notifyAlipay"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notify/courier": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * courier tracking push (kuaidi100)
+         * @description kuaidi100 posts form fields param (JSON with lastResult) and sign = upper-case MD5 of
+         *     param + MINIMALL_COURIER_SALT, compared in constant time. A bad sign answers 400 and
+         *     stores nothing. Events are stored once each (a push delivered twice stores nothing new)
+         *     and normalised to collected, in_transit, out_for_delivery, signed, problem, returning,
+         *     returned, keeping the raw code and text. A push for a waybill the shop does not follow is
+         *     acknowledged and ignored. The success JSON is sent only after the events are stored.
+         */
+        post: operations["notifyCourier"];
         delete?: never;
         options?: never;
         head?: never;
@@ -986,12 +1082,58 @@ export interface components {
             paid_at?: string | null;
             /** Format: date-time */
             shipped_at?: string | null;
+            /**
+             * Format: date-time
+             * @description every parcel signed for
+             */
+            delivered_at?: string | null;
             /** Format: date-time */
             completed_at?: string | null;
             /** Format: date-time */
             cancelled_at?: string | null;
             /** Format: date-time */
             created_at?: string;
+            /** @description the order's outbound parcels, oldest first (empty before shipping) */
+            parcels?: components["schemas"]["OrderParcel"][];
+        };
+        OrderParcel: {
+            /** Format: int64 */
+            id?: number;
+            carrier?: components["schemas"]["Carrier"];
+            carrier_name?: string;
+            tracking_no?: string;
+            /** @description the order lines in this parcel */
+            item_ids?: number[];
+            /**
+             * @description tracking state; empty until the courier reports
+             * @enum {string}
+             */
+            state?: "" | "collected" | "in_transit" | "out_for_delivery" | "signed" | "problem" | "returning" | "returned";
+        };
+        /** @enum {string} */
+        Carrier: "SF" | "ZTO" | "YTO" | "YD" | "STO" | "JT" | "JD" | "EMS";
+        /** @enum {string} */
+        TrackingState: "collected" | "in_transit" | "out_for_delivery" | "signed" | "problem" | "returning" | "returned";
+        Tracking: {
+            parcels?: {
+                /** Format: int64 */
+                id?: number;
+                carrier?: components["schemas"]["Carrier"];
+                carrier_name?: string;
+                tracking_no?: string;
+                /** @description empty until the courier reports */
+                state?: string;
+                /** @description newest first */
+                events?: {
+                    /** Format: date-time */
+                    time?: string;
+                    description?: string;
+                    location?: string;
+                    state?: components["schemas"]["TrackingState"];
+                }[];
+            }[];
+            /** @description the stored events are older than 30 minutes and the courier could not be asked */
+            stale?: boolean;
         };
         AdminOrder: components["schemas"]["Order"] & {
             /** Format: int64 */
@@ -1011,23 +1153,30 @@ export interface components {
                 from?: string;
                 to?: components["schemas"]["OrderStatus"];
                 /** @enum {string} */
-                actor_type?: "customer" | "staff" | "system" | "payment";
+                actor_type?: "customer" | "staff" | "system" | "payment" | "platform";
                 /** Format: int64 */
                 actor_id?: number;
                 reason?: string;
                 /** Format: date-time */
                 created_at?: string;
             }[];
-            shipments?: {
-                /** Format: int64 */
-                id?: number;
-                carrier?: string;
-                tracking_no?: string;
-                /** Format: int64 */
-                staff_id?: number;
-                /** Format: date-time */
-                created_at?: string;
-            }[];
+            /** @description the WeChat shipping-info upload; state is empty before the order ships */
+            shipping_upload?: {
+                /** @enum {string} */
+                state?: "" | "pending" | "uploaded" | "failed" | "not_required";
+                /**
+                 * Format: int64
+                 * @description WeChat's errcode of the last failed try
+                 */
+                errcode?: number;
+                errmsg?: string;
+                attempts?: number;
+                /**
+                 * Format: date-time
+                 * @description when it was uploaded
+                 */
+                at?: string | null;
+            };
             /** @description every payment attempt of the order, oldest first */
             payment_attempts?: {
                 /** Format: int64 */
@@ -2670,6 +2819,32 @@ export interface operations {
             409: components["responses"]["Error"];
         };
     };
+    trackOrder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the parcels */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tracking"];
+                };
+            };
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            409: components["responses"]["Error"];
+        };
+    };
     payOrder: {
         parameters: {
             query?: never;
@@ -2768,6 +2943,8 @@ export interface operations {
                 /** @description exact order number */
                 order_no?: string;
                 customer_id?: number;
+                /** @description state of the WeChat shipping-info upload */
+                shipping_upload?: "pending" | "uploaded" | "failed" | "not_required";
                 /** @description inclusive; an RFC 3339 time, or a date (YYYY-MM-DD, Beijing time) meaning its start */
                 created_from?: string;
                 /** @description inclusive; an RFC 3339 time, or a date (YYYY-MM-DD, Beijing time) meaning all of that day */
@@ -2838,9 +3015,13 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @enum {string} */
-                    carrier: "SF" | "ZTO" | "YTO" | "YD" | "STO" | "JT" | "JD" | "EMS";
-                    tracking_no: string;
+                    carrier?: components["schemas"]["Carrier"];
+                    tracking_no?: string;
+                    parcels?: {
+                        carrier: components["schemas"]["Carrier"];
+                        tracking_no: string;
+                        item_ids: number[];
+                    }[];
                 };
             };
         };
@@ -2855,6 +3036,67 @@ export interface operations {
                 };
             };
             400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            409: components["responses"]["Error"];
+        };
+    };
+    adminCorrectParcel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+                parcel_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    carrier?: components["schemas"]["Carrier"];
+                    tracking_no?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description the order with the corrected parcel */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminOrderDetail"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            409: components["responses"]["Error"];
+        };
+    };
+    adminRetryShippingUpload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the order with its upload re-queued (or already uploaded) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminOrderDetail"];
+                };
+            };
             401: components["responses"]["Error"];
             403: components["responses"]["Error"];
             404: components["responses"]["Error"];
@@ -2976,6 +3218,39 @@ export interface operations {
                     "text/plain": "fail";
                 };
             };
+        };
+    };
+    notifyCourier: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    param: string;
+                    sign: string;
+                };
+            };
+        };
+        responses: {
+            /** @description stored (or ignored): {"result":true,"returnCode":"200","message":"成功"} */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        result?: boolean;
+                        returnCode?: string;
+                        message?: string;
+                    };
+                };
+            };
+            400: components["responses"]["Error"];
+            500: components["responses"]["Error"];
         };
     };
     verifyWeChatPush: {

@@ -1,0 +1,132 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/minimall/minimall/internal/logistics"
+	"github.com/minimall/minimall/internal/order"
+	"github.com/minimall/minimall/internal/payment"
+	"github.com/minimall/minimall/internal/platform/courier"
+	"github.com/minimall/minimall/internal/platform/jobs"
+	"github.com/minimall/minimall/internal/platform/wechat/push"
+)
+
+// logisticsOutboxEvery is how often the logistics outbox job looks for due
+// platform calls (ARCHITECTURE.md: 10 s or less).
+const logisticsOutboxEvery = 5 * time.Second
+
+// logisticsOutboxBatch bounds one step of the outbox job.
+const logisticsOutboxBatch = 100
+
+// buildLogistics wires the logistics module to the order service, the
+// payment attempts, the WeChat client and the courier API, registers its
+// WeChat push events and its outbox job. It runs after buildOrders.
+func (a *App) buildLogistics() error {
+	store, err := logistics.NewStore(a.db)
+	if err != nil {
+		return err
+	}
+	payStore, err := payment.NewStore(a.db)
+	if err != nil {
+		return err
+	}
+	// Typed nil pointers would make non-nil interfaces: pass only
+	// configured platforms.
+	var wc logistics.WeChat = logistics.NoWeChat{}
+	if a.wechat != nil {
+		wc = a.wechat
+	}
+	var cc logistics.Courier = logistics.NoCourier{}
+	if a.cfg.Courier.Configured() {
+		if cc, err = courier.New(courier.Config{APIBase: a.cfg.Courier.APIBase, Key: a.cfg.Courier.Key,
+			Customer: a.cfg.Courier.Customer, Salt: a.cfg.Courier.Salt}); err != nil {
+			return err
+		}
+	}
+	if a.logistics, err = logistics.NewService(logistics.Deps{
+		DB: a.db, Store: store, Orders: a.orders,
+		Payments: logisticsPayments{store: payStore, mchID: a.cfg.WeChatPay.MchID},
+		WeChat:   wc, Courier: cc, Audit: a.audit, Clock: a.clock, Log: a.log,
+	}, logistics.Config{CallbackURL: a.cfg.HTTP.PublicBaseURL + "/api/v1/notify/courier"}); err != nil {
+		return err
+	}
+	if a.logisticsH, err = logistics.NewHandlers(a.logistics); err != nil {
+		return err
+	}
+	for name, h := range map[string]func(context.Context, push.Event) error{
+		logistics.EventOrderSettlement: a.logistics.OnSettlement,
+		logistics.EventRemindShipping:  a.logistics.OnReminder,
+		logistics.EventRemindAccessAPI: a.logistics.OnReminder,
+	} {
+		if err := a.wechatPush.Handle(name, h); err != nil {
+			return err
+		}
+	}
+	return a.addJobs(jobs.Job{Name: "logistics-outbox", Every: logisticsOutboxEvery, Batch: logisticsOutboxBatch,
+		Step: a.logistics.DeliverOutbox})
+}
+
+// Logistics returns the logistics service: TrackParcel for the modules that
+// register parcels, and the outbox job step tests drive.
+func (a *App) Logistics() *logistics.Service { return a.logistics }
+
+// orderShipping is the order module's view of the logistics module. It
+// reaches the logistics service through the App when called: the logistics
+// service needs the order service, which shows the parcels.
+type orderShipping struct{ a *App }
+
+func (s orderShipping) Parcels(ctx context.Context, orderIDs []int64) (map[int64][]order.Parcel, error) {
+	return s.a.logistics.Parcels(ctx, orderIDs)
+}
+
+func (s orderShipping) Upload(ctx context.Context, orderID int64) (order.ShippingUpload, error) {
+	return s.a.logistics.Upload(ctx, orderID)
+}
+
+// logisticsPayments is the logistics module's view of payment attempts.
+type logisticsPayments struct {
+	store *payment.Store
+	mchID string
+}
+
+// Paid returns the attempt that paid the order: the earliest paid one (a
+// later one is a double payment, refunded).
+func (p logisticsPayments) Paid(ctx context.Context, orderID int64) (logistics.Payment, bool, error) {
+	list, err := p.store.AttemptsOfOrder(ctx, orderID)
+	if err != nil {
+		return logistics.Payment{}, false, err
+	}
+	var best *payment.Attempt
+	for i, at := range list {
+		if at.Status != payment.StatusSucceeded || at.PaidAt == nil {
+			continue
+		}
+		if best == nil || at.PaidAt.Before(*best.PaidAt) {
+			best = &list[i]
+		}
+	}
+	if best == nil {
+		return logistics.Payment{}, false, nil
+	}
+	out := logistics.Payment{Channel: string(best.Channel), OutTradeNo: best.OutTradeNo,
+		TransactionID: best.ProviderTxnID, PayerID: best.PayerID}
+	if best.Channel == payment.ChannelWeChat {
+		out.MchID = p.mchID
+	}
+	return out, true, nil
+}
+
+func (p logisticsPayments) OrderOfWeChatTrade(ctx context.Context, outTradeNo, transactionID string) (int64, bool, error) {
+	if outTradeNo == "" || transactionID == "" {
+		return 0, false, nil
+	}
+	at, ok, err := p.store.AttemptByOutTradeNo(ctx, outTradeNo)
+	if err != nil || !ok {
+		return 0, false, err
+	}
+	if at.Channel != payment.ChannelWeChat || at.ProviderTxnID != transactionID {
+		return 0, false, nil
+	}
+	return at.OrderID, true, nil
+}

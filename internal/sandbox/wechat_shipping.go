@@ -1,0 +1,442 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// WeChat's mini-program order shipping-info management (发货信息管理) and
+// message push, as the platform does them:
+//
+//   - POST /wxa/sec/order/upload_shipping_info and
+//     /wxa/sec/order/notify_confirm_receive check the access_token (40001
+//     when it is not one /cgi-bin/token issued, or was revoked), the body's
+//     shape and the trade it names (a paid WeChat Pay trade of this
+//     sandbox), and answer {"errcode":0,"errmsg":"ok"}.
+//   - Controls: POST /_sandbox/wechat/shipping/fail {"errcode","times"}
+//     makes the next uploads fail with errcode; POST
+//     /_sandbox/wechat/expire-tokens revokes every access token issued;
+//     GET /_sandbox/wechat/shipping?transaction_id= shows what was uploaded.
+//   - POST /_sandbox/wechat/confirm-receipt {"transaction_id","method"?}
+//     pushes trade_manage_order_settlement (the buyer confirmed receipt in
+//     WeChat) to the message-push URL, signed with the push token and, in
+//     safe mode (the default), encrypted with the EncodingAESKey. The
+//     delivery happens during the call, which answers the push's HTTP status
+//     and reply.
+
+// ShippingUpload is one accepted upload_shipping_info body.
+type ShippingUpload struct {
+	OrderKey struct {
+		OrderNumberType int    `json:"order_number_type"`
+		TransactionID   string `json:"transaction_id"`
+		Mchid           string `json:"mchid"`
+		OutTradeNo      string `json:"out_trade_no"`
+	} `json:"order_key"`
+	LogisticsType  int  `json:"logistics_type"`
+	DeliveryMode   int  `json:"delivery_mode"`
+	IsAllDelivered bool `json:"is_all_delivered"`
+	ShippingList   []struct {
+		TrackingNo     string `json:"tracking_no"`
+		ExpressCompany string `json:"express_company"`
+		ItemDesc       string `json:"item_desc"`
+		Contact        struct {
+			ConsignorContact string `json:"consignor_contact"`
+			ReceiverContact  string `json:"receiver_contact"`
+		} `json:"contact"`
+	} `json:"shipping_list"`
+	UploadTime string `json:"upload_time"`
+	Payer      struct {
+		Openid string `json:"openid"`
+	} `json:"payer"`
+}
+
+// wxShipping is the sandbox's shipping-info management state.
+type wxShipping struct {
+	mu        sync.Mutex
+	pushURL   string
+	plaintext bool
+	uploads   map[string][]ShippingUpload // by transaction_id
+	calls     int                         // upload_shipping_info calls, failed ones included
+	fail      []int64                     // errcodes of the next uploads
+	confirms  map[string]int              // notify_confirm_receive calls by transaction_id
+	client    *http.Client
+}
+
+// registerWeChatShipping installs the shipping API, the message push and the
+// courier simulator (courier.go), and fills in their settings.
+func (s *Server) registerWeChatShipping() {
+	s.settings.WeChatPushToken = "sandbox-push-" + randomHex(8)
+	// An EncodingAESKey is 43 characters of base64 for 32 bytes.
+	s.settings.WeChatPushAESKey = base64.StdEncoding.EncodeToString([]byte(randomHex(16)))[:43]
+	s.wxShip = &wxShipping{uploads: map[string][]ShippingUpload{}, confirms: map[string]int{},
+		client: &http.Client{Timeout: 15 * time.Second}}
+	s.mux.HandleFunc("POST /wxa/sec/order/upload_shipping_info", s.wechatUploadShipping)
+	s.mux.HandleFunc("POST /wxa/sec/order/notify_confirm_receive", s.wechatNotifyConfirmReceive)
+	s.mux.HandleFunc("POST /_sandbox/wechat/shipping/fail", s.wechatShippingControlFail)
+	s.mux.HandleFunc("POST /_sandbox/wechat/expire-tokens", s.wechatControlExpireTokens)
+	s.mux.HandleFunc("GET /_sandbox/wechat/shipping", s.wechatShippingControlShow)
+	s.mux.HandleFunc("POST /_sandbox/wechat/confirm-receipt", s.wechatControlConfirmReceipt)
+	s.mux.HandleFunc("POST /_sandbox/wechat/push-url", s.wechatControlPushURL)
+	s.registerCourier()
+}
+
+// SetWeChatPushURL sets the mini-program's message-push URL (the console
+// setting), e.g. http://127.0.0.1:8080/api/v1/notify/wechat. plaintext
+// turns safe mode off.
+func (s *Server) SetWeChatPushURL(u string, plaintext bool) {
+	s.wxShip.mu.Lock()
+	defer s.wxShip.mu.Unlock()
+	s.wxShip.pushURL, s.wxShip.plaintext = u, plaintext
+}
+
+// FailWeChatShipping makes the next times uploads answer errcode.
+func (s *Server) FailWeChatShipping(errcode int64, times int) {
+	s.wxShip.mu.Lock()
+	defer s.wxShip.mu.Unlock()
+	for range times {
+		s.wxShip.fail = append(s.wxShip.fail, errcode)
+	}
+}
+
+// ExpireWeChatTokens revokes every access token issued so far.
+func (s *Server) ExpireWeChatTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.wechatTokens)
+}
+
+// WeChatShippingUploads returns the accepted uploads of a trade and the
+// number of upload calls of the whole sandbox (failed ones included).
+func (s *Server) WeChatShippingUploads(transactionID string) ([]ShippingUpload, int) {
+	s.wxShip.mu.Lock()
+	defer s.wxShip.mu.Unlock()
+	return append([]ShippingUpload(nil), s.wxShip.uploads[transactionID]...), s.wxShip.calls
+}
+
+// WeChatConfirmNotices returns how many notify_confirm_receive calls named a
+// trade.
+func (s *Server) WeChatConfirmNotices(transactionID string) int {
+	s.wxShip.mu.Lock()
+	defer s.wxShip.mu.Unlock()
+	return s.wxShip.confirms[transactionID]
+}
+
+// wxTradeOf finds a trade by transaction id, or by mchid and out_trade_no.
+func (s *Server) wxTradeOf(transactionID, mchID, outTradeNo string) (WeChatPayTrade, bool) {
+	w := s.wechatPay
+	w.mu.Lock()
+	if transactionID != "" {
+		outTradeNo = w.byTxn[transactionID]
+	} else if mchID != w.mchID {
+		outTradeNo = ""
+	}
+	w.mu.Unlock()
+	if outTradeNo == "" {
+		return WeChatPayTrade{}, false
+	}
+	t, ok := s.WeChatPayTradeOf(outTradeNo)
+	return t, ok && t.TradeState == "SUCCESS"
+}
+
+// wechatServerToken checks the access_token of a server API call.
+func (s *Server) wechatServerToken(w http.ResponseWriter, r *http.Request) bool {
+	if !s.WeChatAccessTokenValid(r.URL.Query().Get("access_token")) {
+		writeJSON(w, http.StatusOK, wechatError{40001, "invalid credential, access_token is invalid or not latest"})
+		return false
+	}
+	return true
+}
+
+func (s *Server) wechatUploadShipping(w http.ResponseWriter, r *http.Request) {
+	if !s.wechatServerToken(w, r) {
+		return
+	}
+	sh := s.wxShip
+	sh.mu.Lock()
+	sh.calls++
+	var injected int64
+	if len(sh.fail) > 0 {
+		injected, sh.fail = sh.fail[0], sh.fail[1:]
+	}
+	sh.mu.Unlock()
+	if injected != 0 {
+		writeJSON(w, http.StatusOK, wechatError{int(injected), "sandbox: injected failure"})
+		return
+	}
+	var in ShippingUpload
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&in); err != nil {
+		writeJSON(w, http.StatusOK, wechatError{47001, "data format error"})
+		return
+	}
+	if msg := checkUpload(&in); msg != "" {
+		writeJSON(w, http.StatusOK, wechatError{47001, "data format error: " + msg})
+		return
+	}
+	k := in.OrderKey
+	txn := ""
+	if k.OrderNumberType == 2 {
+		txn = k.TransactionID
+	}
+	t, ok := s.wxTradeOf(txn, k.Mchid, k.OutTradeNo)
+	if !ok {
+		writeJSON(w, http.StatusOK, wechatError{10060001, "支付单不存在"})
+		return
+	}
+	if in.Payer.Openid != t.OpenID {
+		writeJSON(w, http.StatusOK, wechatError{10060012, "payer openid does not match the trade"})
+		return
+	}
+	sh.mu.Lock()
+	sh.uploads[t.TransactionID] = append(sh.uploads[t.TransactionID], in)
+	sh.mu.Unlock()
+	writeJSON(w, http.StatusOK, wechatError{0, "ok"})
+}
+
+// checkUpload checks the body as WeChat documents it.
+func checkUpload(in *ShippingUpload) string {
+	k := in.OrderKey
+	switch {
+	case k.OrderNumberType == 2 && k.TransactionID == "":
+		return "order_key.transaction_id is required"
+	case k.OrderNumberType == 1 && (k.Mchid == "" || k.OutTradeNo == ""):
+		return "order_key.mchid and out_trade_no are required"
+	case k.OrderNumberType != 1 && k.OrderNumberType != 2:
+		return "order_key.order_number_type must be 1 or 2"
+	case in.LogisticsType < 1 || in.LogisticsType > 4:
+		return "logistics_type must be 1 to 4"
+	case in.DeliveryMode != 1 && in.DeliveryMode != 2:
+		return "delivery_mode must be 1 or 2"
+	case len(in.ShippingList) == 0 || len(in.ShippingList) > 10:
+		return "shipping_list must hold 1 to 10 waybills"
+	case in.DeliveryMode == 1 && len(in.ShippingList) != 1:
+		return "unified delivery takes one waybill"
+	case in.Payer.Openid == "":
+		return "payer.openid is required"
+	}
+	if _, err := time.Parse(time.RFC3339, in.UploadTime); err != nil {
+		return "upload_time must be RFC 3339"
+	}
+	for _, sl := range in.ShippingList {
+		if in.LogisticsType == 1 && (sl.TrackingNo == "" || sl.ExpressCompany == "") {
+			return "tracking_no and express_company are required for express delivery"
+		}
+		if sl.ItemDesc == "" || utf8.RuneCountInString(sl.ItemDesc) > 120 {
+			return "item_desc must be 1 to 120 characters"
+		}
+		if sl.ExpressCompany == "SF" {
+			c := sl.Contact.ReceiverContact + sl.Contact.ConsignorContact
+			if c == "" || !strings.Contains(c, "*") {
+				return "SF needs a masked receiver or consignor contact"
+			}
+		}
+	}
+	return ""
+}
+
+func (s *Server) wechatNotifyConfirmReceive(w http.ResponseWriter, r *http.Request) {
+	if !s.wechatServerToken(w, r) {
+		return
+	}
+	var in struct {
+		TransactionID   string `json:"transaction_id"`
+		MerchantID      string `json:"merchant_id"`
+		MerchantTradeNo string `json:"merchant_trade_no"`
+		ReceivedTime    int64  `json:"received_time"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&in); err != nil || in.ReceivedTime <= 0 {
+		writeJSON(w, http.StatusOK, wechatError{47001, "data format error"})
+		return
+	}
+	t, ok := s.wxTradeOf(in.TransactionID, in.MerchantID, in.MerchantTradeNo)
+	if !ok {
+		writeJSON(w, http.StatusOK, wechatError{10060001, "支付单不存在"})
+		return
+	}
+	s.wxShip.mu.Lock()
+	s.wxShip.confirms[t.TransactionID]++
+	s.wxShip.mu.Unlock()
+	writeJSON(w, http.StatusOK, wechatError{0, "ok"})
+}
+
+func (s *Server) wechatShippingControlFail(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		ErrCode int64 `json:"errcode"`
+		Times   int   `json:"times"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil || req.ErrCode == 0 || req.Times < 0 || req.Times > 1000 {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": `body must be {"errcode":-1,"times":1}`})
+		return
+	}
+	if req.Times == 0 {
+		req.Times = 1
+	}
+	s.FailWeChatShipping(req.ErrCode, req.Times)
+	writeJSON(w, http.StatusOK, req)
+}
+
+func (s *Server) wechatControlExpireTokens(w http.ResponseWriter, _ *http.Request) {
+	s.ExpireWeChatTokens()
+	writeJSON(w, http.StatusOK, map[string]string{"status": "revoked"})
+}
+
+func (s *Server) wechatShippingControlShow(w http.ResponseWriter, r *http.Request) {
+	txn := r.URL.Query().Get("transaction_id")
+	uploads, calls := s.WeChatShippingUploads(txn)
+	writeJSON(w, http.StatusOK, map[string]any{"uploads": uploads, "upload_calls": calls,
+		"confirm_notices": s.WeChatConfirmNotices(txn)})
+}
+
+func (s *Server) wechatControlPushURL(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		URL       string `json:"url"`
+		Plaintext bool   `json:"plaintext"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil || !strings.HasPrefix(req.URL, "http") {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": `body must be {"url":"http://.../api/v1/notify/wechat"}`})
+		return
+	}
+	s.SetWeChatPushURL(req.URL, req.Plaintext)
+	writeJSON(w, http.StatusOK, req)
+}
+
+// PushResult is what the message-push URL answered.
+type PushResult struct {
+	Status int    `json:"status"`
+	Reply  string `json:"reply"`
+}
+
+// ConfirmReceipt pushes trade_manage_order_settlement for a paid trade: the
+// buyer confirmed receipt in WeChat (method 2) or WeChat did automatically
+// (method 1).
+func (s *Server) ConfirmReceipt(ctx context.Context, transactionID string, method int) (PushResult, error) {
+	t, ok := s.wxTradeOf(transactionID, "", "")
+	if !ok {
+		return PushResult{}, fmt.Errorf("sandbox: no paid trade %q", transactionID)
+	}
+	if method == 0 {
+		method = 2
+	}
+	now := time.Now().Unix()
+	ev := map[string]any{
+		"ToUserName": "gh_sandbox", "FromUserName": "o_wechat_system", "CreateTime": now, "MsgType": "event",
+		"Event": "trade_manage_order_settlement", "transaction_id": t.TransactionID,
+		"merchant_id": s.settings.WeChatPayMchID, "merchant_trade_no": t.OutTradeNo,
+		"confirm_receive_method": method, "confirm_receive_time": now, "settlement_time": now,
+	}
+	msg, err := json.Marshal(ev)
+	if err != nil {
+		return PushResult{}, err
+	}
+	return s.PushWeChat(ctx, msg)
+}
+
+// PushWeChat delivers one message to the message-push URL as WeChat does:
+// signature over the token, timestamp and nonce; in safe mode the message
+// is encrypted and msg_signature covers it too.
+func (s *Server) PushWeChat(ctx context.Context, msg []byte) (PushResult, error) {
+	s.wxShip.mu.Lock()
+	target, plaintext := s.wxShip.pushURL, s.wxShip.plaintext
+	s.wxShip.mu.Unlock()
+	if target == "" {
+		return PushResult{}, errors.New("sandbox: no message-push URL is set (SetWeChatPushURL or /_sandbox/wechat/push-url)")
+	}
+	token := s.settings.WeChatPushToken
+	ts, nonce := strconv.FormatInt(time.Now().Unix(), 10), randomHex(8)
+	q := url.Values{"signature": {wxPushSign(token, ts, nonce)}, "timestamp": {ts}, "nonce": {nonce}}
+	body := msg
+	if !plaintext {
+		enc, err := wxPushEncrypt(s.settings.WeChatPushAESKey, s.settings.WeChatAppID, msg)
+		if err != nil {
+			return PushResult{}, err
+		}
+		body, err = json.Marshal(map[string]string{"ToUserName": "gh_sandbox", "Encrypt": enc})
+		if err != nil {
+			return PushResult{}, err
+		}
+		q.Set("encrypt_type", "aes")
+		q.Set("msg_signature", wxPushSign(token, ts, nonce, enc))
+	}
+	sep := "?"
+	if strings.Contains(target, "?") {
+		sep = "&"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target+sep+q.Encode(), bytes.NewReader(body))
+	if err != nil {
+		return PushResult{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := s.wxShip.client.Do(req)
+	if err != nil {
+		return PushResult{}, err
+	}
+	defer res.Body.Close()
+	reply, _ := io.ReadAll(io.LimitReader(res.Body, 1<<16))
+	return PushResult{Status: res.StatusCode, Reply: string(reply)}, nil
+}
+
+func (s *Server) wechatControlConfirmReceipt(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		TransactionID string `json:"transaction_id"`
+		Method        int    `json:"method"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil || req.TransactionID == "" {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": `body must be {"transaction_id":"..."}`})
+		return
+	}
+	res, err := s.ConfirmReceipt(r.Context(), req.TransactionID, req.Method)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// wxPushSign is WeChat's push signature: hex SHA1 of the sorted parts.
+func wxPushSign(parts ...string) string {
+	p := append([]string(nil), parts...)
+	sort.Strings(p)
+	h := sha1.Sum([]byte(strings.Join(p, "")))
+	return hex.EncodeToString(h[:])
+}
+
+// wxPushEncrypt is safe mode's encryption: AES-256-CBC, IV the key's first
+// 16 bytes, PKCS#7 padding to 32 bytes, over random(16) + length(4, big
+// endian) + message + appid, base64.
+func wxPushEncrypt(encodingAESKey, appID string, msg []byte) (string, error) {
+	key, err := base64.StdEncoding.DecodeString(encodingAESKey + "=")
+	if err != nil || len(key) != 32 {
+		return "", errors.New("sandbox: bad EncodingAESKey")
+	}
+	var buf bytes.Buffer
+	buf.WriteString(randomHex(8)) // 16 random bytes
+	_ = binary.Write(&buf, binary.BigEndian, uint32(len(msg)))
+	buf.Write(msg)
+	buf.WriteString(appID)
+	pad := 32 - buf.Len()%32
+	buf.Write(bytes.Repeat([]byte{byte(pad)}, pad))
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return "", err
+	}
+	out := make([]byte, buf.Len())
+	cipher.NewCBCEncrypter(block, key[:16]).CryptBlocks(out, buf.Bytes())
+	return base64.StdEncoding.EncodeToString(out), nil
+}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
@@ -192,6 +193,10 @@ func (a *App) buildIdentity() error {
 	if a.staffH, err = staff.NewHandlers(a.staff); err != nil {
 		return err
 	}
+	if err := a.addJobs(jobs.Job{Name: "staff-login-failures-prune", Every: 10 * time.Minute, Batch: 500,
+		Step: a.staff.PruneLoginFailures}); err != nil {
+		return err
+	}
 	if a.auth, err = auth.NewMiddleware(a.tokens, a.staff); err != nil {
 		return err
 	}
@@ -247,7 +252,8 @@ func (a *App) buildPlatformLogins() error {
 		if err != nil {
 			return fmt.Errorf("MINIMALL_ALIPAY_PRIVATE_KEY_FILE: %w", err)
 		}
-		ac := alipay.Config{AppID: a.cfg.Alipay.AppID, PrivateKey: priv, Gateway: a.cfg.Alipay.Gateway}
+		ac := alipay.Config{AppID: a.cfg.Alipay.AppID, PrivateKey: priv, Gateway: a.cfg.Alipay.Gateway,
+			Timeout: a.cfg.Payment.PlatformTimeout}
 		if a.cfg.Alipay.CertMode() {
 			if ac.AppCert, ac.RootCert, ac.PublicCert, err = alipay.LoadCertFiles(
 				a.cfg.Alipay.AppCertFile, a.cfg.Alipay.RootCertFile, a.cfg.Alipay.PublicCertFile); err != nil {

@@ -266,7 +266,7 @@ func TestReviewsHTTP(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		staffTok, _, err := e.tokens.IssueStaff(st.ID, st.Role)
+		staffTok, _, err := e.tokens.IssueStaff(st.ID, st.Role, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -55,6 +55,7 @@ var Keys = []Key{
 	{"MINIMALL_COURIER_SALT", "courier.salt", "", "salt that signs courier tracking pushes"},
 	{"MINIMALL_SANDBOX_ADDR", "sandbox.addr", "127.0.0.1:8090", "listen address of the sandbox in demo mode"},
 	{"MINIMALL_PAYMENT_RECONCILE_AFTER", "payment.reconcile_after", "60s", "query a payment attempt still pending this long after prepay"},
+	{"MINIMALL_PAYMENT_PLATFORM_TIMEOUT", "payment.platform_timeout", "10s", "longest wait for one WeChat Pay or Alipay call; a call cut there answers 503 upstream_unavailable"},
 	{"MINIMALL_REVIEW_WINDOW", "review.window", "720h", "order lines may be reviewed and followed up this long after the order completes"},
 	{"MINIMALL_REVIEW_AUTO_PUBLISH_ALIPAY", "review.auto_publish_alipay", false, "publish Alipay customers' reviews without staff moderation (WeChat's content checks do not cover them)"},
 	{"MINIMALL_UPLOAD_MAX_BYTES", "upload.max_bytes", "5MiB", "largest image upload"},

@@ -62,6 +62,8 @@ type App struct {
 	staff     *staff.Service
 	staffH    *staff.Handlers
 	loginH    *customer.Handlers
+	// profileH serves the customer's own profile changes (PATCH /me).
+	profileH *customer.ProfileHandlers
 	// loginLimit rate-limits login and refresh attempts per client IP.
 	loginLimit *ratelimit.Limiter
 	// wechat and alipay are nil when their channel is not configured.
@@ -135,13 +137,22 @@ func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App,
 	if err := a.buildCatalog(); err != nil {
 		return nil, err
 	}
-	if err := a.buildPayments(); err != nil {
-		return nil, err
-	}
 	if err := a.buildOrders(); err != nil {
 		return nil, err
 	}
+	if err := a.buildPayments(); err != nil {
+		return nil, err
+	}
 	if err := a.buildLogistics(); err != nil {
+		return nil, err
+	}
+	// Orders sit below payments and logistics, which read and move them; the
+	// order module reaches up through its ports, connected once all exist:
+	// payments close open trades before a cancel, logistics shows parcels.
+	if err := a.orders.ConnectPayments(a.payments); err != nil {
+		return nil, err
+	}
+	if err := a.orders.ConnectShipping(a.logistics); err != nil {
 		return nil, err
 	}
 	if err := a.buildReviews(); err != nil {
@@ -224,6 +235,15 @@ func (a *App) buildIdentity() error {
 		return err
 	}
 	if a.loginH, err = customer.NewHandlers(login); err != nil {
+		return err
+	}
+	// Avatars must be the shop's own uploads: files under the public
+	// /media/ base (docs/identity.md).
+	profiles, err := customer.NewProfiles(a.customers, a.clock, customer.MediaPrefix(a.cfg.HTTP.PublicBaseURL+"/media/"))
+	if err != nil {
+		return err
+	}
+	if a.profileH, err = customer.NewProfileHandlers(profiles); err != nil {
 		return err
 	}
 	// API.md: 120 login attempts a minute per client IP, bursts of 60.

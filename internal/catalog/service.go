@@ -110,8 +110,8 @@ func (s *Service) checkImages(ctx context.Context, in ProductInput) error {
 	return nil
 }
 
-// Store returns the service's store, for modules (checkout) that move stock
-// inside their own transactions.
+// Store returns the service's store, for tests that inspect or arrange rows
+// directly; other modules use the service's methods.
 func (s *Service) Store() *Store { return s.store }
 
 // ProductsChanged announces that something the public pages of these

@@ -59,6 +59,13 @@ func (g *gormLogger) Error(ctx context.Context, msg string, args ...any) {
 	g.log.ErrorContext(ctx, msg, "args", args)
 }
 
+// ParamsFilter drops the statement's values from what is logged: SQL lines
+// show placeholders only, so phone numbers, addresses, tokens and other
+// personal data in the values never reach the logs.
+func (g *gormLogger) ParamsFilter(_ context.Context, sql string, _ ...any) (string, []any) {
+	return sql, nil
+}
+
 func (g *gormLogger) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
 	elapsed := time.Since(begin)
 	switch {

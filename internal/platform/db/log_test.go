@@ -37,3 +37,23 @@ func TestSlowBackgroundSQLIsNotLoggedEachTime(t *testing.T) {
 		t.Errorf("3 slow request statements logged %d lines, want 3", n)
 	}
 }
+
+// Logged SQL carries placeholders, never the values (phone numbers,
+// addresses).
+func TestLoggedSQLHasNoValues(t *testing.T) {
+	var buf bytes.Buffer
+	d, err := Open(context.Background(), "sqlite", t.TempDir()+"/t.db", Options{Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	// A failing statement is logged with its SQL.
+	_ = d.Writer(context.Background()).Exec("INSERT INTO no_such_table (phone, detail) VALUES (?, ?)", "13800138000", "文三路 1 号").Error
+	out := buf.String()
+	if !strings.Contains(out, "no_such_table") {
+		t.Fatalf("the failing statement was not logged: %s", out)
+	}
+	if strings.Contains(out, "13800138000") || strings.Contains(out, "文三路") {
+		t.Errorf("values reached the log: %s", out)
+	}
+}

@@ -4,7 +4,11 @@
 # BENCH_CONNECTIONS (32) connections for BENCH_DURATION (15s), first spread
 # over every SKU, then all on one hot SKU, and checks stock conservation after
 # each run (stock + units of live orders unchanged). Prints orders/s, p50, p99
-# and the durability settings of the database.
+# and the durability settings of the database. During the hot run,
+# BENCH_READERS (8) connections also read the hot product's public page, and
+# the run prints how often that page was reloaded from the database
+# (minimall_catalog_cache_detail_loads_total): about once per stock lag.
+# BENCH_MODES ("spread hot") picks the runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,8 +44,8 @@ MINIMALL_JWT_SECRET="$secret" MINIMALL_HTTP_ADDR="127.0.0.1:${api_port}" \
 pids+=($!)
 for _ in $(seq 1 200); do curl -fsS "http://127.0.0.1:${api_port}/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 
-for mode in spread hot; do
+for mode in ${BENCH_MODES:-spread hot}; do
   echo
   bin/checkoutbench -url "http://127.0.0.1:${api_port}" -dsn "$dsn" -secret "$secret" \
-    -mode "$mode" -conns "$conns" -duration "$duration" -customers 2000
+    -mode "$mode" -conns "$conns" -duration "$duration" -customers 2000 -readers "${BENCH_READERS:-8}"
 done

@@ -9,7 +9,16 @@
 # that returns a fixed 1 KB JSON body; the table shows requests/s, p50, p99 and
 # each endpoint's ratio to the bare handler. Everything stays on 127.0.0.1 and
 # every process is stopped at the end. BENCH_ENDPOINTS (e.g. "cart") runs a
-# subset; BENCH_PRODUCTS (10000) sizes the MySQL catalog.
+# subset.
+#
+# Catalog growth: BENCH_PRODUCTS (10000; e.g. 100000) sizes the MySQL catalog
+# (3 SKUs a product, seeded in batched inserts), BENCH_PATTERN picks the
+# detail ids (uniform, the default, or zipf with exponent BENCH_ZIPF_S, 0.99),
+# and BENCH_CACHE_BYTES sets MINIMALL_CATALOG_CACHE_MAX_BYTES (the server's
+# default when unset). Before the endpoints run, every product page is read
+# once (BENCH_WARM=0 skips it). Beside each endpoint the table shows the
+# cache hit rate of its measured run (from /metrics) and the server's RSS
+# after it.
 #
 # BENCH_PROFILE=1 also turns on the server's loopback profiler
 # (MINIMALL_DEBUG_ADDR=127.0.0.1:18082) and writes a CPU profile of each
@@ -61,6 +70,11 @@ if [ "$profile" = 1 ]; then
   export MINIMALL_DEBUG_ADDR="127.0.0.1:${debug_port}"
   mkdir -p bin/profiles
 fi
+if [ -n "${BENCH_CACHE_BYTES:-}" ]; then
+  export MINIMALL_CATALOG_CACHE_MAX_BYTES="$BENCH_CACHE_BYTES"
+fi
+export BENCH_PATTERN="${BENCH_PATTERN:-uniform}"
+case "$BENCH_PATTERN" in uniform|zipf) ;; *) echo "bench: BENCH_PATTERN must be uniform or zipf" >&2; exit 2 ;; esac
 
 wait_http() {
   for _ in $(seq 1 200); do
@@ -84,12 +98,14 @@ case "$mode" in
     export MINIMALL_DB_DRIVER=mysql MINIMALL_DB_DSN="$dsn"
     bin/minimall serve > "$work/server.out" 2> "$work/server.log" &
     pids+=($!)
+    server_pid=$!
     endpoints="detail list search cart"
     ;;
   demo)
     # exec: the recorded pid is the server's own, so cleanup stops it.
     (cd "$work" && MINIMALL_SANDBOX_ADDR=127.0.0.1:18090 exec "$OLDPWD/bin/minimall" serve --demo > server.out 2> server.log) &
     pids+=($!)
+    server_pid=$!
     wait_http "http://127.0.0.1:${api_port}/healthz"
     bin/bench demo-env -url "http://127.0.0.1:${api_port}" > "$work/env"
     endpoints="detail list"
@@ -107,6 +123,13 @@ bin/bench bare -addr "127.0.0.1:${bare_port}" > /dev/null 2>&1 &
 pids+=($!)
 wait_http "http://127.0.0.1:${api_port}/healthz"
 wait_http "http://127.0.0.1:${bare_port}/bare"
+if [ "${BENCH_WARM:-1}" = 1 ]; then
+  bin/bench warm -url "http://127.0.0.1:${api_port}" -products "$BENCH_PRODUCTS" >&2
+fi
+
+# metric NAME: a counter or gauge of the server's /metrics.
+metric() { curl -fsS "http://127.0.0.1:${api_port}/metrics" | awk -v n="$1" '$1 == n { printf "%.0f", $2 }'; }
+rss_mib() { awk '/^VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/${server_pid}/status"; }
 
 # run NAME SCRIPT URL: two warm-up seconds, then the measured run (profiled
 # for all but its last second when BENCH_PROFILE=1).
@@ -118,8 +141,14 @@ run() {
     curl -fsS -o "bin/profiles/${mode}-$1.pprof" "http://127.0.0.1:${debug_port}/debug/pprof/profile?seconds=${secs}" &
     prof_pid=$!
   fi
+  local h0 m0
+  h0="$(metric minimall_catalog_cache_hits_total)"; m0="$(metric minimall_catalog_cache_misses_total)"
   wrk -t"$threads" -c"$conns" -d"$duration" --latency -s "scripts/wrk/$2.lua" "$3" > "$work/$1.txt"
   if [ -n "$prof_pid" ]; then wait "$prof_pid" || echo "bench: no profile for $1" >&2; fi
+  local h1 m1
+  h1="$(metric minimall_catalog_cache_hits_total)"; m1="$(metric minimall_catalog_cache_misses_total)"
+  awk -v h="$((h1 - h0))" -v m="$((m1 - m0))" 'BEGIN { if (h + m == 0) print "-"; else printf "%.1f%%", 100 * h / (h + m) }' > "$work/$1.hit"
+  rss_mib > "$work/$1.rss"
 }
 to_ms() { awk '{ v=$1; if (v ~ /us$/) { sub(/us$/,"",v); v=v/1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v) } else if (v ~ /s$/) { sub(/s$/,"",v); v=v*1000 }; printf "%.2f", v }'; }
 field() { # file percentile
@@ -128,17 +157,25 @@ field() { # file percentile
 rps() { awk '/^Requests\/sec/ { printf "%.0f", $2 }' "$1"; }
 errors() { awk '/Non-2xx|Socket errors/ { printf "%s ", $0 }' "$1"; }
 
-run bare bare "http://127.0.0.1:${bare_port}"
+echo "-" > "$work/bare.rss"
+run_bare() {
+  wrk -t"$threads" -c"$conns" -d2s -s scripts/wrk/bare.lua "http://127.0.0.1:${bare_port}" > /dev/null 2>&1 || true
+  wrk -t"$threads" -c"$conns" -d"$duration" --latency -s scripts/wrk/bare.lua "http://127.0.0.1:${bare_port}" > "$work/bare.txt"
+  echo "-" > "$work/bare.hit"
+}
+run_bare
 for e in $endpoints; do
   run "$e" "$e" "http://127.0.0.1:${api_port}"
 done
 
 bare_rps="$(rps "$work/bare.txt")"
 echo
-echo "mode=${mode} connections=${conns} threads=${threads} duration=${duration} cores=$(nproc) load_before=${load_before}"
-printf "%-8s %10s %9s %9s %7s  %s\n" endpoint "req/s" "p50 ms" "p99 ms" ratio notes
+echo "mode=${mode} products=${BENCH_PRODUCTS} pattern=${BENCH_PATTERN} connections=${conns} threads=${threads} duration=${duration} cores=$(nproc) load_before=${load_before} load_after=$(cut -d' ' -f1-3 /proc/loadavg)"
+echo "cache: entries=$(metric minimall_catalog_cache_entries) bytes=$(metric minimall_catalog_cache_bytes) evictions=$(metric minimall_catalog_cache_evictions_total) budget=${MINIMALL_CATALOG_CACHE_MAX_BYTES:-default}"
+printf "%-8s %10s %9s %9s %7s %8s %8s  %s\n" endpoint "req/s" "p50 ms" "p99 ms" ratio "hit" "RSS MiB" notes
 for e in bare $endpoints; do
   r="$(rps "$work/$e.txt")"
   ratio="$(awk -v a="$r" -v b="$bare_rps" 'BEGIN { printf "%.2f", a / b }')"
-  printf "%-8s %10s %9s %9s %7s  %s\n" "$e" "$r" "$(field "$work/$e.txt" 50%)" "$(field "$work/$e.txt" 99%)" "$ratio" "$(errors "$work/$e.txt")"
+  printf "%-8s %10s %9s %9s %7s %8s %8s  %s\n" "$e" "$r" "$(field "$work/$e.txt" 50%)" "$(field "$work/$e.txt" 99%)" "$ratio" \
+    "$(cat "$work/$e.hit")" "$(cat "$work/$e.rss")" "$(errors "$work/$e.txt")"
 done

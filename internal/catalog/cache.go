@@ -312,14 +312,17 @@ func (c *Cache) enqueue(k pageKey, e *entry) {
 	}
 }
 
-// put stores e unless its generations already moved, or a page read later
-// under the same generations is there.
+// put stores e unless a change that drops pages was announced since its
+// rows were read, or a page read later under the same generations is there.
+// A stock or sales announcement does not stop it: such a page is served for
+// the stock lag after its read (see check), which is what coalesces a hot
+// product's reloads while checkouts keep announcing.
 func (c *Cache) put(k pageKey, e *entry, cur generations) {
-	if e.gens != cur {
+	if e.gens.epoch != cur.epoch || e.gens.gen != cur.gen {
 		return
 	}
 	c.pages.Compute(k, func(old *entry, found bool) (*entry, otter.ComputeOp) {
-		if found && old.gens == e.gens && old.readAt.After(e.readAt) {
+		if found && old.gens.epoch == e.gens.epoch && old.gens.gen == e.gens.gen && old.readAt.After(e.readAt) {
 			return old, otter.CancelOp
 		}
 		return e, otter.WriteOp

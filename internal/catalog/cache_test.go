@@ -338,6 +338,18 @@ func TestCacheHotProductReloadsOncePerStockLag(t *testing.T) {
 		if _, err := x.svc.AdjustStock(ctx, staff, sku, catalog.StockChange{Delta: ptr(int64(990)), Reason: "备货"}); err != nil {
 			t.Fatal(err)
 		}
+		// Checkouts never pause: one more is announced while every load of
+		// the page is between its two statements.
+		name := "minimall:test:busy"
+		cb := d.Reader(ctx).Callback()
+		if err := cb.Row().Before("gorm:row").Register(name, func(tx *gorm.DB) {
+			if strings.Contains(tx.Statement.SQL.String(), "FROM skus WHERE product_id IN") {
+				x.svc.StockChanged(ctx, p.ID)
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cb.Row().Remove(name) })
 		detail(t, x.a, p.ID)
 		before := x.a.Stats().DetailLoads
 		const windows, steps, buyers = 10, 8, 6

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,7 +24,6 @@ import (
 
 	"github.com/minimall/minimall/internal/audit"
 	"github.com/minimall/minimall/internal/auth"
-	"github.com/minimall/minimall/internal/cart"
 	"github.com/minimall/minimall/internal/catalog"
 	"github.com/minimall/minimall/internal/platform/clock"
 	"github.com/minimall/minimall/internal/platform/db"
@@ -38,7 +38,7 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: bench seed|bare|demo-env|tokens [flags]")
+		return errors.New("usage: bench seed|bare|demo-env|tokens|warm [flags]")
 	}
 	switch args[0] {
 	case "seed":
@@ -49,6 +49,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return demoEnv(args[1:], stdout)
 	case "tokens":
 		return tokensOnly(args[1:])
+	case "warm":
+		return warm(ctx, args[1:], stdout)
 	default:
 		return fmt.Errorf("unknown command %q", args[0])
 	}
@@ -159,57 +161,14 @@ func seed(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, *workers)
-	for w := 0; w < *workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= *products {
-					return
-				}
-				in := catalog.ProductInput{
-					CategoryID:  leaves[i%len(leaves)],
-					Title:       fmt.Sprintf("%s%s%s %d号", brands[i%len(brands)], adjs[(i/len(brands))%len(adjs)], nouns[(i/7)%len(nouns)], i+1),
-					Subtitle:    "压测商品",
-					Images:      []string{fmt.Sprintf("https://img.example.com/p/%d.jpg", i+1)},
-					Description: "<p>压测商品描述</p>",
-				}
-				for k := 0; k < *skusPer; k++ {
-					in.SKUs = append(in.SKUs, catalog.SKUInput{
-						Code:             fmt.Sprintf("B%06d-%d", i+1, k+1),
-						Specs:            map[string]string{"颜色": colors[k%len(colors)], "尺码": sizes[(k/len(colors))%len(sizes)]},
-						PriceFen:         int64(990 + (i*37+k*100)%50000),
-						OriginalPriceFen: int64(990 + (i*37+k*100)%50000 + 1000),
-						Stock:            1000,
-					})
-				}
-				if _, err := cat.CreateProduct(ctx, staff, in, true); err != nil {
-					errs <- fmt.Errorf("product %d: %w", i+1, err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
+	catsDone := time.Now()
+	if err := seedProducts(ctx, d, leaves, *products, *skusPer, *workers); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "seeded %d products with %d SKUs each in %s\n", *products, *skusPer, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(os.Stderr, "seeded %d categories in %s, then %d products in %s\n", len(leaves)+len(mids)+4,
+		catsDone.Sub(start).Round(time.Millisecond), *products, time.Since(catsDone).Round(time.Millisecond))
 
-	cartStore, err := cart.NewStore(d)
-	if err != nil {
-		return err
-	}
-	carts, err := cart.NewService(d, cartStore, cat, clk)
-	if err != nil {
-		return err
-	}
-	toks, err := auth.NewTokens(*secret, clk)
+	issuer, err := auth.NewTokens(*secret, clk)
 	if err != nil {
 		return err
 	}
@@ -219,17 +178,18 @@ func seed(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer f.Close()
 	totalSKUs := int64(*products * *skusPer)
+	toks := make([]string, *customers)
+	if err := seedCarts(ctx, d, *customers, *lines, totalSKUs); err != nil {
+		return err
+	}
 	for c := 1; c <= *customers; c++ {
-		for l := 0; l < *lines; l++ {
-			sku := (int64(c)*7919+int64(l)*104729)%totalSKUs + 1
-			if _, err := carts.Add(ctx, int64(c), sku, 1); err != nil {
-				return fmt.Errorf("cart of customer %d: %w", c, err)
-			}
-		}
-		tok, _, err := toks.IssueCustomer(int64(c), "wechat")
+		tok, _, err := issuer.IssueCustomer(int64(c), "wechat")
 		if err != nil {
 			return err
 		}
+		toks[c-1] = tok
+	}
+	for _, tok := range toks {
 		fmt.Fprintln(f, tok)
 	}
 	fmt.Fprintf(os.Stderr, "seeded %d carts of %d lines in %s\n", *customers, *lines, time.Since(start).Round(time.Millisecond))
@@ -242,6 +202,186 @@ func seed(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "BENCH_PRODUCTS=%d\nBENCH_CATEGORY_IDS=%s\nBENCH_QUERIES=%s\n",
 		*products, strings.Join(ids, ","), strings.Join(queries(), ","))
 	return nil
+}
+
+// seedBatch is how many products one transaction inserts.
+const seedBatch = 500
+
+// seedProducts inserts products 1..n on shelf, with skusPer SKUs of 1,000
+// units each, their lowest price and their search tokens, in multi-row
+// INSERTs of seedBatch products per transaction on several workers: 100,000
+// products take seconds instead of the minutes that one service call per
+// product would. The rows are what catalog.Service.CreateProduct writes,
+// less the audit rows and the initial stock adjustments, which no read
+// under test shows. The database must hold no product yet.
+func seedProducts(ctx context.Context, d *db.DB, leaves []int64, n, skusPer, workers int) error {
+	var next atomic.Int64
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var tokens []tokenRow
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				from := int(next.Add(seedBatch)) - seedBatch
+				if from >= n {
+					return
+				}
+				var toks []tokenRow
+				if err := d.Tx(ctx, func(ctx context.Context) error {
+					var err error
+					toks, err = insertBatch(ctx, d, leaves, from, min(from+seedBatch, n), skusPer)
+					return err
+				}); err != nil {
+					errs <- fmt.Errorf("products %d..%d: %w", from+1, min(from+seedBatch, n), err)
+					return
+				}
+				mu.Lock()
+				tokens = append(tokens, toks...)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := insertTokens(ctx, d, tokens, workers); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "seeded %d search tokens in %s\n", len(tokens), time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// seedCarts gives customers 1..n lines SKUs each, selected, quantity 1, in
+// one multi-row INSERT per 200 customers.
+func seedCarts(ctx context.Context, d *db.DB, customers, lines int, totalSKUs int64) error {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	for from := 1; from <= customers; from += 200 {
+		var b strings.Builder
+		var args []any
+		b.WriteString("INSERT INTO cart_items (customer_id, sku_id, quantity, selected, created_at, updated_at) VALUES ")
+		for c := int64(from); c <= int64(min(from+199, customers)); c++ {
+			seen := map[int64]bool{}
+			for l := 0; l < lines; l++ {
+				sku := (c*7919+int64(l)*104729)%totalSKUs + 1
+				if seen[sku] {
+					continue
+				}
+				seen[sku] = true
+				if len(args) > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString("(?,?,?,?,?,?)")
+				args = append(args, c, sku, int64(1), true, now, now)
+			}
+		}
+		if err := d.Writer(ctx).Exec(b.String(), args...).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tokenRow is a row of product_search_tokens.
+type tokenRow struct {
+	token string
+	id    int64
+}
+
+// insertTokens inserts the search tokens in primary-key order (token,
+// product), each worker a contiguous range, so that InnoDB appends to its
+// index instead of splitting pages all over it: the token table has about
+// twenty rows a product and dominates the seeding time otherwise.
+func insertTokens(ctx context.Context, d *db.DB, rows []tokenRow, workers int) error {
+	slices.SortFunc(rows, func(a, b tokenRow) int {
+		if c := strings.Compare(a.token, b.token); c != 0 {
+			return c
+		}
+		return int(a.id - b.id)
+	})
+	const batch = 5000
+	per := (len(rows) + workers - 1) / workers
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		part := rows[min(w*per, len(rows)):min((w+1)*per, len(rows))]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for start := 0; start < len(part); start += batch {
+				chunk := part[start:min(start+batch, len(part))]
+				var b strings.Builder
+				args := make([]any, 0, 2*len(chunk))
+				b.WriteString("INSERT INTO product_search_tokens (token, product_id) VALUES ")
+				for i, r := range chunk {
+					if i > 0 {
+						b.WriteByte(',')
+					}
+					b.WriteString("(?,?)")
+					args = append(args, r.token, r.id)
+				}
+				if err := d.Writer(ctx).Exec(b.String(), args...).Error; err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// insertBatch inserts products from+1..to (ids are the product numbers, SKU
+// ids follow from them) in two statements and returns their search tokens.
+func insertBatch(ctx context.Context, d *db.DB, leaves []int64, from, to, skusPer int) ([]tokenRow, error) {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	var prods, skus strings.Builder
+	var pa, sa []any
+	var toks []tokenRow
+	prods.WriteString("INSERT INTO products (id, category_id, title, subtitle, images, description, on_shelf, min_price_fen, sales, rating_count, rating_total, created_at, updated_at) VALUES ")
+	skus.WriteString("INSERT INTO skus (id, product_id, sku_code, specs, spec_text, price_fen, original_price_fen, stock, weight_grams, image, position, created_at, updated_at) VALUES ")
+	for i := from; i < to; i++ {
+		id := int64(i + 1)
+		title := fmt.Sprintf("%s%s%s %d号", brands[i%len(brands)], adjs[(i/len(brands))%len(adjs)], nouns[(i/7)%len(nouns)], i+1)
+		minPrice := int64(0)
+		for k := 0; k < skusPer; k++ {
+			price := int64(990 + (i*37+k*100)%50000)
+			if minPrice == 0 || price < minPrice {
+				minPrice = price
+			}
+			specs := map[string]string{"颜色": colors[k%len(colors)], "尺码": sizes[(k/len(colors))%len(sizes)]}
+			specJSON, err := json.Marshal(specs)
+			if err != nil {
+				return nil, err
+			}
+			if len(sa) > 0 {
+				skus.WriteByte(',')
+			}
+			skus.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?)")
+			sa = append(sa, int64(i*skusPer+k+1), id, fmt.Sprintf("B%06d-%d", i+1, k+1), string(specJSON), catalog.SpecText(specs),
+				price, price+1000, int64(1000), int64(0), "", k, now, now)
+		}
+		if len(pa) > 0 {
+			prods.WriteByte(',')
+		}
+		prods.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?)")
+		pa = append(pa, id, leaves[i%len(leaves)], title, "压测商品", fmt.Sprintf(`["https://img.example.com/p/%d.jpg"]`, i+1),
+			"<p>压测商品描述</p>", true, minPrice, int64(0), int64(0), int64(0), now, now)
+		for _, t := range catalog.TitleTokens(title) {
+			toks = append(toks, tokenRow{t, id})
+		}
+	}
+	w := d.Writer(ctx)
+	if err := w.Exec(prods.String(), pa...).Error; err != nil {
+		return nil, err
+	}
+	return toks, w.Exec(skus.String(), sa...).Error
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -339,6 +479,58 @@ func tokensOnly(args []string) error {
 			return err
 		}
 		fmt.Fprintln(f, tok)
+	}
+	return nil
+}
+
+// warm reads every product page 1..n once, c at a time, so that a measured
+// run starts from a cache that has seen the whole catalog (as a shop that
+// has been open for a while has), and prints how long it took.
+func warm(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("warm", flag.ContinueOnError)
+	base := fs.String("url", "http://127.0.0.1:18080", "server under test")
+	n := fs.Int("products", 10000, "products 1..n")
+	c := fs.Int("conns", 16, "requests in flight")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *c}, Timeout: 30 * time.Second}
+	start := time.Now()
+	var next atomic.Int64
+	var failed atomic.Int64
+	var wg sync.WaitGroup
+	for range *c {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				id := next.Add(1)
+				if id > int64(*n) {
+					return
+				}
+				req, err := http.NewRequestWithContext(ctx, http.MethodGet, *base+"/api/v1/products/"+strconv.FormatInt(id, 10), nil)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				resp, err := client.Do(req)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				_ = resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	fmt.Fprintf(stdout, "warmed %d product pages in %s (%.0f/s)\n", *n, el.Round(time.Millisecond), float64(*n)/el.Seconds())
+	if f := failed.Load(); f > 0 {
+		return fmt.Errorf("%d of %d warm-up reads failed", f, *n)
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,6 +47,7 @@ type options struct {
 	duration  time.Duration
 	mode      string
 	hotStock  int64
+	readers   int
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
@@ -59,6 +61,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.DurationVar(&o.duration, "duration", 15*time.Second, "measured time")
 	fs.StringVar(&o.mode, "mode", "spread", "spread (a random SKU per order) or hot (every order on one SKU)")
 	fs.Int64Var(&o.hotStock, "hot-stock", 1_000_000, "stock given to the hot SKU before a hot run")
+	fs.IntVar(&o.readers, "readers", 0, "hot mode: connections reading the hot product's public page during the run, to count its reloads on /metrics")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -98,6 +101,16 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 
+	var hotProduct int64
+	if o.mode == "hot" {
+		if err := conn.QueryRowContext(ctx, "SELECT product_id FROM skus WHERE id = ?", hot).Scan(&hotProduct); err != nil {
+			return err
+		}
+	}
+	loadsBefore, err := metric(ctx, client, o.url, "minimall_catalog_cache_detail_loads_total")
+	if err != nil {
+		return err
+	}
 	var (
 		ok, short, failed atomic.Int64
 		mu                sync.Mutex
@@ -137,8 +150,40 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			mu.Unlock()
 		}()
 	}
+	var reads, readErrors atomic.Int64
+	if o.mode == "hot" {
+		for range o.readers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				page := o.url + "/api/v1/products/" + strconv.FormatInt(hotProduct, 10)
+				for time.Now().Before(deadline) {
+					req, err := http.NewRequestWithContext(ctx, http.MethodGet, page, nil)
+					if err != nil {
+						readErrors.Add(1)
+						continue
+					}
+					resp, err := client.Do(req)
+					if err != nil {
+						readErrors.Add(1)
+						continue
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					_ = resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						readErrors.Add(1)
+					}
+					reads.Add(1)
+				}
+			}()
+		}
+	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	loadsAfter, err := metric(ctx, client, o.url, "minimall_catalog_cache_detail_loads_total")
+	if err != nil {
+		return err
+	}
 
 	after, err := conservation(ctx, conn)
 	if err != nil {
@@ -157,6 +202,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "mode=%s conns=%d customers=%d duration=%s skus=%d\n", o.mode, o.conns, len(custs), o.duration, len(skus))
 	fmt.Fprintf(stdout, "orders/s=%.0f orders=%d out_of_stock=%d errors=%d p50_ms=%s p99_ms=%s\n",
 		float64(ok.Load())/elapsed.Seconds(), ok.Load(), short.Load(), failed.Load(), pct(0.50), pct(0.99))
+	if o.mode == "hot" && o.readers > 0 {
+		loads := loadsAfter - loadsBefore
+		fmt.Fprintf(stdout, "hot product %d page: reads=%d read_errors=%d reloads=%.0f (one per %.2f s; minimall_catalog_cache_detail_loads_total)\n",
+			hotProduct, reads.Load(), readErrors.Load(), loads, elapsed.Seconds()/max(loads, 1))
+	}
 	fmt.Fprintf(stdout, "durability: innodb_flush_log_at_trx_commit=%s sync_binlog=%s log_bin=%s\n", flush, syncBinlog, logBin)
 	fmt.Fprintf(stdout, "stock conservation: before stock+live units=%d, after=%d", before, after)
 	if before != after {
@@ -249,6 +299,29 @@ func post(ctx context.Context, client *http.Client, url, token, body string, int
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return resp.StatusCode, nil
+}
+
+// metric reads one sample of the server's /metrics.
+func metric(ctx context.Context, client *http.Client, base, name string) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			return strconv.ParseFloat(v, 64)
+		}
+	}
+	return 0, fmt.Errorf("/metrics has no %s", name)
 }
 
 func scanInts(ctx context.Context, conn *sql.DB, into *[]int64, query string) error {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
@@ -173,6 +174,10 @@ func (a *App) buildIdentity() error {
 		return err
 	}
 	if a.staffH, err = staff.NewHandlers(a.staff); err != nil {
+		return err
+	}
+	if err := a.addJobs(jobs.Job{Name: "staff-login-failures-prune", Every: 10 * time.Minute, Batch: 500,
+		Step: a.staff.PruneLoginFailures}); err != nil {
 		return err
 	}
 	if a.auth, err = auth.NewMiddleware(a.tokens, a.staff); err != nil {

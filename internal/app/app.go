@@ -235,7 +235,8 @@ func (a *App) buildPlatformLogins() error {
 		if err != nil {
 			return fmt.Errorf("MINIMALL_ALIPAY_PRIVATE_KEY_FILE: %w", err)
 		}
-		ac := alipay.Config{AppID: a.cfg.Alipay.AppID, PrivateKey: priv, Gateway: a.cfg.Alipay.Gateway}
+		ac := alipay.Config{AppID: a.cfg.Alipay.AppID, PrivateKey: priv, Gateway: a.cfg.Alipay.Gateway,
+			Timeout: a.cfg.Payment.PlatformTimeout}
 		if a.cfg.Alipay.CertMode() {
 			if ac.AppCert, ac.RootCert, ac.PublicCert, err = alipay.LoadCertFiles(
 				a.cfg.Alipay.AppCertFile, a.cfg.Alipay.RootCertFile, a.cfg.Alipay.PublicCertFile); err != nil {

@@ -60,6 +60,8 @@ type App struct {
 	staff     *staff.Service
 	staffH    *staff.Handlers
 	loginH    *customer.Handlers
+	// profileH serves the customer's own profile changes (PATCH /me).
+	profileH *customer.ProfileHandlers
 	// loginLimit rate-limits login and refresh attempts per client IP.
 	loginLimit *ratelimit.Limiter
 	// wechat and alipay are nil when their channel is not configured.
@@ -207,6 +209,15 @@ func (a *App) buildIdentity() error {
 		return err
 	}
 	if a.loginH, err = customer.NewHandlers(login); err != nil {
+		return err
+	}
+	// Avatars must be the shop's own uploads: files under the public
+	// /media/ base (docs/identity.md).
+	profiles, err := customer.NewProfiles(a.customers, a.clock, customer.MediaPrefix(a.cfg.HTTP.PublicBaseURL+"/media/"))
+	if err != nil {
+		return err
+	}
+	if a.profileH, err = customer.NewProfileHandlers(profiles); err != nil {
 		return err
 	}
 	// API.md: 120 login attempts a minute per client IP, bursts of 60.

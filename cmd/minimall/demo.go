@@ -227,8 +227,8 @@ func runSandboxServer(ctx context.Context, cfg *config.Config, log *slog.Logger,
 		return err
 	}
 	dir := sandboxDir(cfg)
-	// The message push (content-check verdicts) goes to where `minimall
-	// serve` will listen with the same configuration.
+	// WeChat's events go to the `minimall serve` this configuration
+	// describes (POST /_sandbox/wechat/push-url points them elsewhere).
 	rs.sb.SetWeChatPushURL(cfg.HTTP.PublicBaseURL+pushPath, false)
 	fmt.Fprintf(stdout, "sandbox listening on %s\n", rs.base)
 	fmt.Fprintf(stdout, "settings written to %s: run `set -a; . %s; set +a` before `minimall serve`\n",

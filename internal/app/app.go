@@ -25,6 +25,7 @@ import (
 	"github.com/minimall/minimall/internal/catalog"
 	"github.com/minimall/minimall/internal/customer"
 	"github.com/minimall/minimall/internal/logistics"
+	"github.com/minimall/minimall/internal/media"
 	"github.com/minimall/minimall/internal/order"
 	"github.com/minimall/minimall/internal/payment"
 	"github.com/minimall/minimall/internal/platform/alipay"
@@ -36,6 +37,7 @@ import (
 	"github.com/minimall/minimall/internal/platform/ratelimit"
 	"github.com/minimall/minimall/internal/platform/wechat"
 	"github.com/minimall/minimall/internal/platform/wechat/push"
+	"github.com/minimall/minimall/internal/review"
 	"github.com/minimall/minimall/internal/staff"
 )
 
@@ -99,6 +101,11 @@ type App struct {
 	// After-sales: requests, decisions, refunds and their jobs.
 	afterSales  *aftersale.Service
 	afterSalesH *aftersale.Handlers
+	// Image uploads, and reviews with their content checks.
+	media    *media.Service
+	mediaH   *media.Handlers
+	reviews  *review.Service
+	reviewsH *review.Handlers
 
 	// apiDocsH serves the API reference at /docs; nil when it is off
 	// (http.api_docs, off in production by default).
@@ -128,6 +135,9 @@ func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App,
 	if err := a.buildWeChatPush(); err != nil {
 		return nil, err
 	}
+	if err := a.buildMedia(); err != nil {
+		return nil, err
+	}
 	if err := a.buildCatalog(); err != nil {
 		return nil, err
 	}
@@ -152,6 +162,9 @@ func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App,
 	if err := a.buildAfterSales(); err != nil {
 		return nil, err
 	}
+	if err := a.buildReviews(); err != nil {
+		return nil, err
+	}
 	e, err := httpx.NewEngine(httpx.Options{
 		Logger:         log,
 		Metrics:        a.metrics,
@@ -159,6 +172,9 @@ func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App,
 		TrustedProxies: cfg.HTTP.TrustedProxies,
 		CORSOrigins:    cfg.HTTP.CORSOrigins,
 		TooLarge:       notifyTooLarge(),
+		BodyLimits: map[string]int64{
+			"/api/v1/uploads": a.mediaH.BodyLimit(), "/api/v1/admin/uploads": a.mediaH.BodyLimit(),
+		},
 	})
 	if err != nil {
 		return nil, err
@@ -189,7 +205,11 @@ func (a *App) buildIdentity() error {
 	if err != nil {
 		return err
 	}
-	if a.staff, err = staff.NewService(a.db, staffStore, a.tokens, a.audit, a.clock); err != nil {
+	passwords, err := auth.NewPasswords(auth.DefaultPasswordCost)
+	if err != nil {
+		return err
+	}
+	if a.staff, err = staff.NewService(a.db, staffStore, passwords, a.tokens, a.audit, a.clock); err != nil {
 		return err
 	}
 	if a.staffH, err = staff.NewHandlers(a.staff); err != nil {

@@ -28,6 +28,7 @@ const (
 	CodeInvalidState        Code = "invalid_state"
 	CodeLimitExceeded       Code = "limit_exceeded"
 	CodeWindowClosed        Code = "window_closed"
+	CodeContentRejected     Code = "content_rejected"
 	CodeChannelUnavailable  Code = "channel_unavailable"
 	CodeRateLimited         Code = "rate_limited"
 	CodeUpstreamError       Code = "upstream_error"
@@ -40,8 +41,9 @@ const (
 var Codes = []Code{
 	CodeInvalid, CodeUnauthenticated, CodeInvalidCode, CodeRefreshReused, CodeLoginBlocked,
 	CodeForbidden, CodeNotFound, CodeConflict, CodeIdempotencyMismatch, CodeOutOfStock,
-	CodeUnavailableItem, CodeInvalidState, CodeLimitExceeded, CodeWindowClosed, CodeChannelUnavailable,
+	CodeUnavailableItem, CodeInvalidState, CodeLimitExceeded, CodeChannelUnavailable,
 	CodeRateLimited, CodeUpstreamError, CodeUpstreamUnavailable, CodePayloadTooLarge, CodeInternal,
+	CodeWindowClosed, CodeContentRejected,
 }
 
 // Error is a domain error: a code, a message safe to show to a user, optional

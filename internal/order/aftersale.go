@@ -158,7 +158,6 @@ func (s *Service) GrantRefund(ctx context.Context, orderID int64, claims []Claim
 		return false, apperr.InvalidState(string(o.Status), "an order that is %s cannot be closed", o.Status)
 	}
 	now := s.now()
-	err = s.move(ctx, orderID, Change{From: o.Status, To: StatusClosed, At: now,
-		Set: map[string]any{"closed_at": now}}, actor, reason)
+	err = s.move(ctx, orderID, Change{From: o.Status, To: StatusClosed, At: now}, actor, reason)
 	return err == nil, err
 }

@@ -63,6 +63,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("unknown command %q", cmd)
 	}
 	if err := fs.Parse(rest); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			// --help asked for: the flags went to stderr; that is success.
+			return nil
+		}
 		return err
 	}
 	if fs.NArg() > 0 {

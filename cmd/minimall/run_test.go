@@ -202,3 +202,21 @@ func TestRunRejectsBadInvocations(t *testing.T) {
 		})
 	}
 }
+
+// TestHelpExitsZero: --help on a command prints its flags and is not an error.
+func TestHelpExitsZero(t *testing.T) {
+	for _, args := range [][]string{{"serve", "--help"}, {"migrate", "-h"}, {"help"}} {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), args, func(string) string { return "" }, &out, &errOut)
+		if err != nil {
+			t.Errorf("run %v = %v, want nil", args, err)
+		}
+		if out.Len()+errOut.Len() == 0 {
+			t.Errorf("run %v printed nothing", args)
+		}
+	}
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"serve", "--nope"}, func(string) string { return "" }, &out, &errOut); err == nil {
+		t.Error("an unknown flag must still fail")
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
@@ -59,6 +60,8 @@ type App struct {
 	staff     *staff.Service
 	staffH    *staff.Handlers
 	loginH    *customer.Handlers
+	// profileH serves the customer's own profile changes (PATCH /me).
+	profileH *customer.ProfileHandlers
 	// loginLimit rate-limits login and refresh attempts per client IP.
 	loginLimit *ratelimit.Limiter
 	// wechat and alipay are nil when their channel is not configured.
@@ -175,6 +178,10 @@ func (a *App) buildIdentity() error {
 	if a.staffH, err = staff.NewHandlers(a.staff); err != nil {
 		return err
 	}
+	if err := a.addJobs(jobs.Job{Name: "staff-login-failures-prune", Every: 10 * time.Minute, Batch: 500,
+		Step: a.staff.PruneLoginFailures}); err != nil {
+		return err
+	}
 	if a.auth, err = auth.NewMiddleware(a.tokens, a.staff); err != nil {
 		return err
 	}
@@ -204,6 +211,15 @@ func (a *App) buildIdentity() error {
 	if a.loginH, err = customer.NewHandlers(login); err != nil {
 		return err
 	}
+	// Avatars must be the shop's own uploads: files under the public
+	// /media/ base (docs/identity.md).
+	profiles, err := customer.NewProfiles(a.customers, a.clock, customer.MediaPrefix(a.cfg.HTTP.PublicBaseURL+"/media/"))
+	if err != nil {
+		return err
+	}
+	if a.profileH, err = customer.NewProfileHandlers(profiles); err != nil {
+		return err
+	}
 	// API.md: 120 login attempts a minute per client IP, bursts of 60.
 	a.loginLimit, err = ratelimit.New(120, 60, a.clock)
 	return err
@@ -230,7 +246,8 @@ func (a *App) buildPlatformLogins() error {
 		if err != nil {
 			return fmt.Errorf("MINIMALL_ALIPAY_PRIVATE_KEY_FILE: %w", err)
 		}
-		ac := alipay.Config{AppID: a.cfg.Alipay.AppID, PrivateKey: priv, Gateway: a.cfg.Alipay.Gateway}
+		ac := alipay.Config{AppID: a.cfg.Alipay.AppID, PrivateKey: priv, Gateway: a.cfg.Alipay.Gateway,
+			Timeout: a.cfg.Payment.PlatformTimeout}
 		if a.cfg.Alipay.CertMode() {
 			if ac.AppCert, ac.RootCert, ac.PublicCert, err = alipay.LoadCertFiles(
 				a.cfg.Alipay.AppCertFile, a.cfg.Alipay.RootCertFile, a.cfg.Alipay.PublicCertFile); err != nil {

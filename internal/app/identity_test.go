@@ -258,7 +258,7 @@ func TestTokenRefusals(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		staff, _, err := e.tokens.IssueStaff(st.ID, st.Role)
+		staff, _, err := e.tokens.IssueStaff(st.ID, st.Role, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -372,7 +372,7 @@ func TestRolePermissionsOnRouter(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tokens[role], _, err = e.tokens.IssueStaff(st.ID, role); err != nil {
+			if tokens[role], _, err = e.tokens.IssueStaff(st.ID, role, 0); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -19,7 +19,7 @@ func (a *App) buildPayments() error {
 	if err != nil {
 		return err
 	}
-	var wp payment.WeChatPay
+	var channels []payment.Gateway
 	if a.cfg.WeChatPay.Configured() {
 		if a.cfg.WeChat.AppID == "" {
 			return errors.New("WeChat Pay needs the mini-program's MINIMALL_WECHAT_APPID")
@@ -28,23 +28,30 @@ func (a *App) buildPayments() error {
 		if err != nil {
 			return err
 		}
+		wc.Timeout = a.cfg.Payment.PlatformTimeout
 		client, err := wechatpay.New(wc, a.clock)
 		if err != nil {
 			return err
 		}
-		wp = client
+		g, err := payment.NewWeChatGateway(client)
+		if err != nil {
+			return err
+		}
+		channels = append(channels, g)
 	}
 	// The Alipay login client (buildPlatformLogins) is the same app that
-	// receives payments; a typed nil must not become a non-nil interface.
-	var ap payment.Alipay
+	// receives payments.
 	if a.alipay != nil {
-		ap = a.alipay
+		g, err := payment.NewAlipayGateway(a.alipay, a.cfg.Alipay.SellerID)
+		if err != nil {
+			return err
+		}
+		channels = append(channels, g)
 	}
 	if a.payments, err = payment.NewService(payment.Deps{
-		DB: a.db, Store: store, Orders: paymentOrders{a: a}, Identities: a.customers,
-		WeChatPay: wp, Alipay: ap, Clock: a.clock, Log: a.log,
-		PublicBaseURL: a.cfg.HTTP.PublicBaseURL, MaxNotifyBody: int64(a.cfg.HTTP.MaxBody),
-		AlipaySellerID: a.cfg.Alipay.SellerID, ReconcileAfter: a.cfg.Payment.ReconcileAfter,
+		DB: a.db, Store: store, Orders: paymentOrders{a: a}, Identities: a.customers, Channels: channels,
+		Clock: a.clock, Log: a.log, PublicBaseURL: a.cfg.HTTP.PublicBaseURL, MaxNotifyBody: int64(a.cfg.HTTP.MaxBody),
+		ReconcileAfter: a.cfg.Payment.ReconcileAfter,
 	}); err != nil {
 		return err
 	}

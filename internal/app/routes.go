@@ -44,6 +44,7 @@ func (a *App) routes(e *gin.Engine) {
 	// Customer routes: a customer token.
 	customer := api.Group("", a.auth.Customer())
 	customer.GET("/me", a.loginH.Me)
+	customer.PATCH("/me", a.profileH.Update)
 	customer.GET("/cart", a.cartH.Get)
 	customer.POST("/cart/items", a.cartH.Add)
 	customer.PATCH("/cart/items/:id", a.cartH.Update)

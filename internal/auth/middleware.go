@@ -13,9 +13,11 @@ import (
 
 // StaffChecker reads a staff member's current role, so that a disabled
 // account or a changed role takes effect before its token expires. It returns
-// an *apperr.Error (unauthenticated) for unknown or disabled accounts.
+// an *apperr.Error (unauthenticated) for unknown or disabled accounts and for
+// a token whose version is older than the account's (revoked by a password
+// change or by disabling the account).
 type StaffChecker interface {
-	CurrentRole(ctx context.Context, staffID int64) (Role, error)
+	CurrentRole(ctx context.Context, staffID, tokenVersion int64) (Role, error)
 }
 
 // Middleware guards the customer and staff route groups.
@@ -79,7 +81,7 @@ func (m *Middleware) Staff() gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		role, err := m.staff.CurrentRole(c.Request.Context(), cl.SubjectID())
+		role, err := m.staff.CurrentRole(c.Request.Context(), cl.SubjectID(), cl.Version)
 		if err != nil {
 			httpx.Error(c, err)
 			return

@@ -47,6 +47,10 @@ type Claims struct {
 	Type    TokenType `json:"typ"`
 	Channel string    `json:"chn,omitempty"`
 	Role    Role      `json:"role,omitempty"`
+	// Version is the staff account's token version when the token was
+	// issued; a password change or a disabled account raises the account's
+	// version, and older tokens stop working (StaffChecker).
+	Version int64 `json:"ver,omitempty"`
 }
 
 // SubjectID returns the numeric subject (customer or staff id).
@@ -77,9 +81,10 @@ func (t *Tokens) IssueCustomer(customerID int64, channel string) (string, time.D
 	return t.issue(Claims{Type: TypeCustomer, Channel: channel}, customerID, CustomerTTL)
 }
 
-// IssueStaff signs a staff access token.
-func (t *Tokens) IssueStaff(staffID int64, role Role) (string, time.Duration, error) {
-	return t.issue(Claims{Type: TypeStaff, Role: role}, staffID, StaffTTL)
+// IssueStaff signs a staff access token carrying the account's current
+// token version.
+func (t *Tokens) IssueStaff(staffID int64, role Role, version int64) (string, time.Duration, error) {
+	return t.issue(Claims{Type: TypeStaff, Role: role, Version: version}, staffID, StaffTTL)
 }
 
 func (t *Tokens) issue(c Claims, subject int64, ttl time.Duration) (string, time.Duration, error) {

@@ -49,7 +49,7 @@ func TestCartHTTP(t *testing.T) {
 		tok := map[string]string{}
 		tok["alice"], _, _ = tokens.IssueCustomer(alice, "wechat")
 		tok["bob"], _, _ = tokens.IssueCustomer(bob, "alipay")
-		tok["staff"], _, _ = tokens.IssueStaff(1, auth.RoleOwner)
+		tok["staff"], _, _ = tokens.IssueStaff(1, auth.RoleOwner, 0)
 		do := func(method, path, who, body string) answer {
 			t.Helper()
 			req := httptest.NewRequest(method, path, strings.NewReader(body))

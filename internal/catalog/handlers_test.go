@@ -78,7 +78,7 @@ func newAPI(t *testing.T, d *db.DB) *api {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if x.tokens[string(role)], _, err = tokens.IssueStaff(st.ID, role); err != nil {
+		if x.tokens[string(role)], _, err = tokens.IssueStaff(st.ID, role, 0); err != nil {
 			t.Fatal(err)
 		}
 	}

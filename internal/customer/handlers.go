@@ -116,3 +116,39 @@ func (h *Handlers) Me(c *gin.Context) {
 		ID: cu.ID, Channel: auth.Channel(c), Nickname: cu.Nickname, AvatarURL: cu.AvatarURL, CreatedAt: cu.CreatedAt,
 	})
 }
+
+// ProfileHandlers serve the customer's own profile changes.
+type ProfileHandlers struct {
+	profiles *Profiles
+}
+
+// NewProfileHandlers returns the handlers of PATCH /api/v1/me.
+func NewProfileHandlers(p *Profiles) (*ProfileHandlers, error) {
+	if p == nil {
+		return nil, errNilDependency
+	}
+	return &ProfileHandlers{profiles: p}, nil
+}
+
+type profileRequest struct {
+	Nickname  *string `json:"nickname"`
+	AvatarURL *string `json:"avatar_url"`
+}
+
+// Update serves PATCH /api/v1/me: the nickname and avatar the mini-program
+// asked the user for (the platforms no longer hand them to the server).
+func (h *ProfileHandlers) Update(c *gin.Context) {
+	var req profileRequest
+	if err := httpx.DecodeJSON(c, &req); err != nil {
+		httpx.Error(c, err)
+		return
+	}
+	cu, err := h.profiles.Update(c.Request.Context(), auth.CustomerID(c), ProfilePatch{Nickname: req.Nickname, AvatarURL: req.AvatarURL})
+	if err != nil {
+		httpx.Error(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, meResponse{
+		ID: cu.ID, Channel: auth.Channel(c), Nickname: cu.Nickname, AvatarURL: cu.AvatarURL, CreatedAt: cu.CreatedAt,
+	})
+}

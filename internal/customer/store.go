@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"gorm.io/gorm"
+
 	"github.com/minimall/minimall/internal/platform/db"
 )
 
@@ -127,4 +129,17 @@ func (s *Store) insertIdentity(ctx context.Context, id Identity) (Identity, erro
 func (s *Store) touchIdentity(ctx context.Context, id int64, unionID string, now time.Time) error {
 	return s.db.Writer(ctx).Exec(`UPDATE customer_identities SET last_login_at = ?,
 		union_id = CASE WHEN union_id = '' THEN ? ELSE union_id END WHERE id = ?`, now, unionID, id).Error
+}
+
+// updateProfile writes the given profile columns of one customer; a
+// missing customer is db's not-found error.
+func (s *Store) updateProfile(ctx context.Context, id int64, cols map[string]any) error {
+	res := s.db.Writer(ctx).Model(&customerRow{}).Where("id = ?", id).Updates(cols)
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return gorm.ErrRecordNotFound
+	}
+	return nil
 }

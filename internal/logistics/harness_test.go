@@ -170,7 +170,7 @@ func (s *shop) staff(role auth.Role) string {
 	s.seq++
 	st, err := s.users.Insert(context.Background(), fmt.Sprintf("logistics%d", s.seq), "x", role, false, s.clk.Now())
 	must(s.t, err)
-	tok, _, err := s.tokens.IssueStaff(st.ID, role)
+	tok, _, err := s.tokens.IssueStaff(st.ID, role, 0)
 	must(s.t, err)
 	return tok
 }

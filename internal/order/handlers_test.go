@@ -109,7 +109,7 @@ func (x *api) staff(role auth.Role) string {
 	x.seq++
 	s, err := x.users.Insert(context.Background(), fmt.Sprintf("staff%d", x.seq), "x", role, false, start)
 	must(x.t, err)
-	tok, _, err := x.tokens.IssueStaff(s.ID, role)
+	tok, _, err := x.tokens.IssueStaff(s.ID, role, 0)
 	must(x.t, err)
 	return tok
 }

@@ -2,8 +2,6 @@ package payment
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -184,27 +182,4 @@ func (h *Handlers) ResolveAnomaly(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, toAnomalyJSON(an))
-}
-
-// WeChatRefundNotify serves POST /api/v1/notify/wechatpay/refund in the
-// platform's own format, as WeChatNotify does for payments.
-func (h *Handlers) WeChatRefundNotify(c *gin.Context) {
-	defer func() {
-		if p := recover(); p != nil {
-			httpx.Logger(c).ErrorContext(c.Request.Context(), "wechat pay refund notification panicked", "panic", fmt.Sprint(p))
-			c.AbortWithStatusJSON(http.StatusInternalServerError, notifyFailure{"FAIL", "internal error"})
-		}
-	}()
-	err := h.svc.HandleWeChatRefundNotification(c.Request.Context(), c.Request)
-	if err == nil {
-		c.Status(http.StatusNoContent)
-		return
-	}
-	var ref *Refusal
-	if errors.As(err, &ref) {
-		c.AbortWithStatusJSON(ref.Status, notifyFailure{"FAIL", ref.Message})
-		return
-	}
-	httpx.Logger(c).ErrorContext(c.Request.Context(), "wechat pay refund notification failed", "err", err)
-	c.AbortWithStatusJSON(http.StatusInternalServerError, notifyFailure{"FAIL", "internal error"})
 }

@@ -34,7 +34,20 @@ import (
 	"github.com/minimall/minimall/internal/sandbox"
 )
 
-func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+// sandboxKeys are generated once for the package: every test's sandbox
+// signs with them (sandbox.Options.Keys), so the suite pays for RSA key
+// generation once.
+var sandboxKeys *sandbox.Keys
+
+func TestMain(m *testing.M) {
+	k, err := sandbox.NewKeys()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	sandboxKeys = k
+	os.Exit(dbtest.Main(m))
+}
 
 // env is the whole shop on a real database, served over HTTP, with its
 // WeChat and WeChat Pay pointed at an in-process sandbox: every payment goes
@@ -68,6 +81,9 @@ func newEnvWith(t *testing.T, d *db.DB, opts sandbox.Options) *env {
 	t.Helper()
 	fast := []time.Duration{5 * time.Millisecond, 5 * time.Millisecond, 5 * time.Millisecond, 5 * time.Millisecond, 5 * time.Millisecond}
 	opts.WeChatPayNotifySchedule, opts.AlipayNotifySchedule = fast, fast
+	if opts.Keys == nil {
+		opts.Keys = sandboxKeys
+	}
 	sb, err := sandbox.New(opts)
 	must(t, err)
 	sbSrv := httptest.NewServer(sb)

@@ -34,14 +34,10 @@ package payment
 
 import (
 	"context"
-	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/minimall/minimall/internal/customer"
 	"github.com/minimall/minimall/internal/order"
-	"github.com/minimall/minimall/internal/platform/alipay"
-	"github.com/minimall/minimall/internal/platform/wechatpay"
 )
 
 // Channel is a payment platform.
@@ -52,6 +48,10 @@ const (
 	ChannelWeChat Channel = "wechat"
 	ChannelAlipay Channel = "alipay"
 )
+
+// channelNames are the channels the API accepts, configured or not, with
+// their platforms' names.
+var channelNames = map[Channel]string{ChannelWeChat: "WeChat Pay", ChannelAlipay: "Alipay"}
 
 // Status is where a payment attempt stands.
 type Status string
@@ -175,31 +175,6 @@ type Identities interface {
 	Identities(ctx context.Context, customerID int64, channel string) ([]customer.Identity, error)
 }
 
-// WeChatPay is the WeChat Pay adapter (*wechatpay.Client).
-type WeChatPay interface {
-	AppID() string
-	MchID() string
-	Prepay(ctx context.Context, req wechatpay.PrepayRequest) (string, error)
-	RequestPayment(ctx context.Context, prepayID string) (wechatpay.RequestPayment, error)
-	Query(ctx context.Context, outTradeNo string) (wechatpay.Transaction, error)
-	Close(ctx context.Context, outTradeNo string) error
-	ParseNotification(ctx context.Context, r *http.Request, maxBody int64) (wechatpay.Notification, error)
-	Refund(ctx context.Context, req wechatpay.RefundRequest) (wechatpay.RefundResult, error)
-	QueryRefund(ctx context.Context, outRefundNo string) (wechatpay.RefundResult, error)
-	ParseRefundNotification(ctx context.Context, r *http.Request, maxBody int64) (wechatpay.RefundNotification, error)
-}
-
-// Alipay is the Alipay adapter (*alipay.Client).
-type Alipay interface {
-	AppID() string
-	TradeCreate(ctx context.Context, req alipay.TradeCreateRequest) (string, error)
-	Query(ctx context.Context, outTradeNo string) (alipay.Trade, error)
-	Close(ctx context.Context, outTradeNo string) error
-	ParseNotification(ctx context.Context, form url.Values) (alipay.Notification, error)
-	Refund(ctx context.Context, req alipay.RefundRequest) (alipay.RefundResult, error)
-	QueryRefund(ctx context.Context, outTradeNo, outRequestNo string) (alipay.RefundResult, error)
-}
-
 // Paid is a platform's report, from a verified notification or from a query
 // answered by the platform, that an attempt was paid. It is the same for
 // every channel, so that one settle path applies every payment.
@@ -217,13 +192,4 @@ type Paid struct {
 	// notification form, or the query answer), kept with anomalies found by
 	// a query, which have no stored notification.
 	Raw string
-}
-
-// paidFromWeChat reads a WeChat Pay transaction.
-func paidFromWeChat(tx wechatpay.Transaction) Paid {
-	return Paid{
-		Channel: ChannelWeChat, OutTradeNo: tx.OutTradeNo, ProviderTxnID: tx.TransactionID, AppID: tx.AppID,
-		MerchantID: tx.MchID, TotalFen: tx.TotalFen, PayerTotalFen: tx.PayerTotalFen, Currency: tx.Currency,
-		PaidAt: tx.SuccessTime,
-	}
 }

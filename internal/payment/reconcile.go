@@ -2,12 +2,10 @@ package payment
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/minimall/minimall/internal/order"
-
-	"github.com/minimall/minimall/internal/platform/alipay"
-	"github.com/minimall/minimall/internal/platform/wechatpay"
 )
 
 // reconcileMaxBackoff is the longest wait between two queries of a pending
@@ -72,35 +70,24 @@ func (s *Service) reconcileOne(ctx context.Context, a Attempt, final bool) {
 		}
 		return
 	}
-	switch {
-	case a.Channel == ChannelWeChat && s.wechat != nil:
-		tx, err := s.wechat.Query(ctx, a.OutTradeNo)
-		if err != nil {
-			if wechatpay.PlatformCode(err) != wechatpay.CodeOrderNotExist {
-				s.log.WarnContext(ctx, "reconciliation query failed", "out_trade_no", a.OutTradeNo, "err", err)
-			}
-			return
+	gw, ok := s.channels[a.Channel]
+	if !ok {
+		return
+	}
+	t, err := gw.Query(ctx, a)
+	if err != nil {
+		if !errors.Is(err, ErrTradeNotFound) {
+			s.log.WarnContext(ctx, "reconciliation query failed", "out_trade_no", a.OutTradeNo, "err", err)
 		}
-		switch tx.TradeState {
-		case wechatpay.TradeSuccess, wechatpay.TradeRefund:
-			s.settleReconciled(ctx, paidFromWeChat(tx))
-		case wechatpay.TradeClosed, wechatpay.TradeRevoked, wechatpay.TradePayError:
-			_, _ = s.markClosed(ctx, a)
+		return
+	}
+	switch t.State {
+	case TradePaid:
+		if err := s.settle(ctx, t.Paid, nil); err != nil {
+			s.log.WarnContext(ctx, "reconciliation found a payment it could not apply", "out_trade_no", a.OutTradeNo, "err", err)
 		}
-	case a.Channel == ChannelAlipay && s.alipay != nil:
-		t, err := s.alipay.Query(ctx, a.OutTradeNo)
-		if err != nil {
-			if alipay.SubCode(err) != alipay.SubCodeTradeNotExist {
-				s.log.WarnContext(ctx, "reconciliation query failed", "out_trade_no", a.OutTradeNo, "err", err)
-			}
-			return
-		}
-		switch t.Status {
-		case alipay.TradeSuccess, alipay.TradeFinished:
-			s.settleReconciled(ctx, s.paidFromAlipayQuery(t))
-		case alipay.TradeClosed:
-			_, _ = s.markClosed(ctx, a)
-		}
+	case TradeClosed:
+		_, _ = s.markClosed(ctx, a)
 	}
 }
 
@@ -109,12 +96,6 @@ func (s *Service) reconcileOne(ctx context.Context, a Attempt, final bool) {
 func (s *Service) awaitsPayment(ctx context.Context, orderID int64) bool {
 	o, err := s.orders.ByID(ctx, orderID)
 	return err != nil || o.Status == order.StatusPendingPayment
-}
-
-func (s *Service) settleReconciled(ctx context.Context, p Paid) {
-	if err := s.settle(ctx, p, nil); err != nil {
-		s.log.WarnContext(ctx, "reconciliation found a payment it could not apply", "out_trade_no", p.OutTradeNo, "err", err)
-	}
 }
 
 // JobBatch is how many items one run of a payment job handles at most.

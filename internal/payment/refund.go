@@ -5,17 +5,11 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/minimall/minimall/internal/apperr"
-	"github.com/minimall/minimall/internal/platform/alipay"
 	"github.com/minimall/minimall/internal/platform/db"
-	"github.com/minimall/minimall/internal/platform/wechatpay"
 )
-
-// NotifyPathWeChatRefund is where WeChat Pay delivers refund notifications.
-const NotifyPathWeChatRefund = "/api/v1/notify/wechatpay/refund"
 
 // RefundStatus is where a refund stands.
 type RefundStatus string
@@ -112,8 +106,7 @@ func (s *Service) Refund(ctx context.Context, req RefundRequest) (Refund, error)
 	if a.Status != StatusSucceeded {
 		return Refund{}, apperr.InvalidState(string(a.Status), "only a paid attempt can be refunded")
 	}
-	switch {
-	case a.Channel == ChannelWeChat && s.wechat == nil, a.Channel == ChannelAlipay && s.alipay == nil:
+	if _, ok := s.channels[a.Channel]; !ok {
 		return Refund{}, apperr.New(apperr.CodeChannelUnavailable, "%s is not configured", a.Channel)
 	}
 	now := s.clock.Now()
@@ -183,82 +176,36 @@ func newOutRefundNo(now time.Time) (string, error) {
 	return "RF" + now.UTC().Format("20060102150405") + string(b), nil
 }
 
-// refundOutcome is what a platform said about a refund.
-type refundOutcome struct {
-	status     RefundStatus // processing when unknown
-	providerID string
-	detail     string
-	at         *time.Time
-}
-
 // submitRefund asks the refund's platform, outside any transaction, and
 // applies a known outcome. It never fails: an unknown outcome is left to
 // SettleRefunds.
 func (s *Service) submitRefund(ctx context.Context, a Attempt, r Refund) {
-	var out refundOutcome
-	switch r.Channel {
-	case ChannelWeChat:
-		out = s.submitWeChatRefund(ctx, a, r)
-	case ChannelAlipay:
-		out = s.submitAlipayRefund(ctx, a, r)
+	out := RefundOutcome{Status: RefundProcessing, Detail: "the channel is not configured"}
+	if gw, ok := s.channels[r.Channel]; ok {
+		notifyURL := ""
+		if p := gw.Info().RefundNotifyPath; p != "" {
+			notifyURL = s.baseURL + p
+		}
+		res, err := gw.Refund(ctx, a, r, notifyURL)
+		if err != nil {
+			res = s.refundError(ctx, r, err)
+		}
+		out = res
 	}
 	if err := s.applyRefund(ctx, r, out, nil); err != nil {
 		s.log.ErrorContext(ctx, "recording a refund's outcome failed", "out_refund_no", r.OutRefundNo, "err", err)
 	}
 }
 
-func (s *Service) submitWeChatRefund(ctx context.Context, a Attempt, r Refund) refundOutcome {
-	res, err := s.wechat.Refund(ctx, wechatpay.RefundRequest{
-		OutTradeNo: a.OutTradeNo, OutRefundNo: r.OutRefundNo, Reason: r.Reason, RefundFen: r.AmountFen,
-		TotalFen: a.AmountFen, NotifyURL: s.baseURL + NotifyPathWeChatRefund,
-	})
-	if err != nil {
-		return s.refundError(ctx, r, err)
-	}
-	return weChatRefundOutcome(res)
-}
-
-func weChatRefundOutcome(res wechatpay.RefundResult) refundOutcome {
-	out := refundOutcome{status: RefundProcessing, providerID: res.RefundID, at: res.SuccessTime}
-	switch res.Status {
-	case wechatpay.RefundSuccess:
-		out.status = RefundSucceeded
-	case wechatpay.RefundClosed:
-		out.status, out.detail = RefundFailed, "WeChat Pay closed the refund"
-	case wechatpay.RefundAbnormal:
-		out.status, out.detail = RefundAbnormal, "WeChat Pay could not return the money to the payer's account"
-	}
-	return out
-}
-
-func (s *Service) submitAlipayRefund(ctx context.Context, a Attempt, r Refund) refundOutcome {
-	res, err := s.alipay.Refund(ctx, alipay.RefundRequest{
-		OutTradeNo: a.OutTradeNo, OutRequestNo: r.OutRefundNo, RefundFen: r.AmountFen, Reason: r.Reason,
-	})
-	if err != nil {
-		return s.refundError(ctx, r, err)
-	}
-	if res.Succeeded {
-		return refundOutcome{status: RefundSucceeded, providerID: res.TradeNo}
-	}
-	// fund_change N: a refund made before under this out_request_no, or
-	// none; the query tells.
-	q, err := s.alipay.QueryRefund(ctx, a.OutTradeNo, r.OutRefundNo)
-	if err == nil && q.Succeeded {
-		return refundOutcome{status: RefundSucceeded, providerID: q.TradeNo, at: q.RefundedAt}
-	}
-	return refundOutcome{status: RefundProcessing, providerID: res.TradeNo, detail: "Alipay answered fund_change N"}
-}
-
 // refundError maps a platform error: a business refusal fails the refund;
 // anything else leaves its outcome unknown.
-func (s *Service) refundError(ctx context.Context, r Refund, err error) refundOutcome {
+func (s *Service) refundError(ctx context.Context, r Refund, err error) RefundOutcome {
 	if apperr.Is(err, apperr.CodeUpstreamError) || apperr.Is(err, apperr.CodeInvalid) {
 		s.log.WarnContext(ctx, "the platform refused a refund", "out_refund_no", r.OutRefundNo, "err", err)
-		return refundOutcome{status: RefundFailed, detail: err.Error()}
+		return RefundOutcome{Status: RefundFailed, Detail: err.Error()}
 	}
 	s.log.WarnContext(ctx, "a refund's outcome is unknown", "out_refund_no", r.OutRefundNo, "err", err)
-	return refundOutcome{status: RefundProcessing, detail: "outcome unknown: " + err.Error()}
+	return RefundOutcome{Status: RefundProcessing, Detail: "outcome unknown: " + err.Error()}
 }
 
 // applyRefund records an outcome in one transaction (with src, a refund
@@ -266,7 +213,7 @@ func (s *Service) refundError(ctx context.Context, r Refund, err error) refundOu
 // from processing (or abnormal, which the platform may still settle), and
 // for a failure the release of its amount. Outcomes that arrive again
 // change nothing.
-func (s *Service) applyRefund(ctx context.Context, r Refund, out refundOutcome, src *Notification) error {
+func (s *Service) applyRefund(ctx context.Context, r Refund, out RefundOutcome, src *Notification) error {
 	err := s.db.TxRetry(ctx, func(ctx context.Context) error {
 		now := s.clock.Now()
 		if src != nil {
@@ -278,30 +225,30 @@ func (s *Service) applyRefund(ctx context.Context, r Refund, out refundOutcome, 
 				return err
 			}
 		}
-		switch out.status {
+		switch out.Status {
 		case RefundProcessing:
-			return s.store.NoteRefund(ctx, r.ID, out.providerID, out.detail, now)
+			return s.store.NoteRefund(ctx, r.ID, out.ProviderID, out.Detail, now)
 		case RefundSucceeded:
 			at := now
-			if out.at != nil {
-				at = *out.at
+			if out.At != nil {
+				at = *out.At
 			}
 			_, err := s.store.MoveRefund(ctx, r.ID, []RefundStatus{RefundProcessing, RefundAbnormal},
-				RefundChange{To: RefundSucceeded, ProviderRefundID: out.providerID, SucceededAt: &at}, now)
+				RefundChange{To: RefundSucceeded, ProviderRefundID: out.ProviderID, SucceededAt: &at}, now)
 			return err
 		case RefundAbnormal:
 			_, err := s.store.MoveRefund(ctx, r.ID, []RefundStatus{RefundProcessing},
-				RefundChange{To: RefundAbnormal, ProviderRefundID: out.providerID, Detail: out.detail}, now)
+				RefundChange{To: RefundAbnormal, ProviderRefundID: out.ProviderID, Detail: out.Detail}, now)
 			return err
 		case RefundFailed:
 			moved, err := s.store.MoveRefund(ctx, r.ID, []RefundStatus{RefundProcessing, RefundAbnormal},
-				RefundChange{To: RefundFailed, ProviderRefundID: out.providerID, Detail: out.detail}, now)
+				RefundChange{To: RefundFailed, ProviderRefundID: out.ProviderID, Detail: out.Detail}, now)
 			if err != nil || !moved {
 				return err
 			}
 			return s.store.ReleaseRefund(ctx, r.AttemptID, r.AmountFen, now)
 		}
-		return fmt.Errorf("payment: unknown refund outcome %q", out.status)
+		return fmt.Errorf("payment: unknown refund outcome %q", out.Status)
 	})
 	if errors.Is(err, errDuplicateNotification) {
 		return nil
@@ -337,8 +284,8 @@ func (s *Service) SettleRefunds(ctx context.Context, limit int) (int, error) {
 		if err != nil {
 			return done, err
 		}
-		out, resubmit := s.checkRefund(ctx, a, r)
-		if resubmit {
+		out, err := s.checkRefund(ctx, a, r)
+		if errors.Is(err, ErrRefundNotFound) {
 			s.submitRefund(ctx, a, r)
 			continue
 		}
@@ -352,30 +299,21 @@ func (s *Service) SettleRefunds(ctx context.Context, limit int) (int, error) {
 	return done, nil
 }
 
-// checkRefund queries a refund's platform; resubmit reports a refund the
-// platform does not have.
-func (s *Service) checkRefund(ctx context.Context, a Attempt, r Refund) (refundOutcome, bool) {
-	switch {
-	case r.Channel == ChannelWeChat && s.wechat != nil:
-		res, err := s.wechat.QueryRefund(ctx, r.OutRefundNo)
-		if wechatpay.PlatformCode(err) == wechatpay.CodeResourceNotExists {
-			return refundOutcome{}, true
-		}
-		if err != nil {
-			return refundOutcome{status: RefundProcessing, detail: "query failed: " + err.Error()}, false
-		}
-		return weChatRefundOutcome(res), false
-	case r.Channel == ChannelAlipay && s.alipay != nil:
-		res, err := s.alipay.QueryRefund(ctx, a.OutTradeNo, r.OutRefundNo)
-		if err != nil {
-			return refundOutcome{status: RefundProcessing, detail: "query failed: " + err.Error()}, false
-		}
-		if res.Succeeded {
-			return refundOutcome{status: RefundSucceeded, providerID: res.TradeNo, at: res.RefundedAt}, false
-		}
-		return refundOutcome{}, true
+// checkRefund queries a refund's platform; ErrRefundNotFound reports a
+// refund the platform does not have. A failed query leaves it processing.
+func (s *Service) checkRefund(ctx context.Context, a Attempt, r Refund) (RefundOutcome, error) {
+	gw, ok := s.channels[r.Channel]
+	if !ok {
+		return RefundOutcome{Status: RefundProcessing, Detail: "the channel is not configured"}, nil
 	}
-	return refundOutcome{status: RefundProcessing, detail: "the channel is not configured"}, false
+	out, err := gw.QueryRefund(ctx, a, r)
+	if errors.Is(err, ErrRefundNotFound) {
+		return RefundOutcome{}, err
+	}
+	if err != nil {
+		return RefundOutcome{Status: RefundProcessing, Detail: "query failed: " + err.Error()}, nil
+	}
+	return out, nil
 }
 
 // autoRefundKinds are the anomalies whose money is refunded automatically:
@@ -435,29 +373,14 @@ func (s *Service) RefundsOfAttempt(ctx context.Context, attemptID int64) ([]Refu
 	return s.store.RefundsOfAttempt(ctx, attemptID)
 }
 
-// HandleWeChatRefundNotification verifies, decrypts and applies a WeChat
-// Pay refund notification (REFUND.SUCCESS, REFUND.ABNORMAL, REFUND.CLOSED).
-// It returns nil when the notification is recorded (answer 204) and a
-// *Refusal otherwise. Duplicates change nothing; a refund we never asked
-// for is recorded as an anomaly.
-func (s *Service) HandleWeChatRefundNotification(ctx context.Context, r *http.Request) error {
-	if s.wechat == nil {
-		return &Refusal{Status: http.StatusNotFound, Message: "WeChat Pay is not configured"}
-	}
-	n, err := s.wechat.ParseRefundNotification(ctx, r, s.maxBody)
-	if err != nil {
-		var ne *wechatpay.NotifyError
-		if errors.As(err, &ne) {
-			s.log.WarnContext(ctx, "wechat pay refund notification refused", "reason", ne.Reason, "err", err)
-			return &Refusal{Status: ne.Status, Message: "notification refused: " + ne.Reason, Err: err}
-		}
-		return &Refusal{Status: http.StatusBadRequest, Message: "notification refused", Err: err}
-	}
-	src := &Notification{
-		Channel: ChannelWeChat, NotifyID: n.ID, EventType: n.EventType, OutTradeNo: n.Refund.OutTradeNo,
-		ProviderTxnID: n.Refund.RefundID, Body: n.Plaintext, Outcome: OutcomeAccepted,
-	}
-	ref, ok, err := s.store.RefundByOutRefundNo(ctx, n.Refund.OutRefundNo)
+// refundNotified applies a refund outcome a platform notified
+// (REFUND.SUCCESS, REFUND.ABNORMAL, REFUND.CLOSED for WeChat Pay) with the
+// notification stored in the same transaction. Duplicates change nothing; a
+// refund we never asked for (or of another amount) is recorded as an
+// unknown_refund anomaly and acknowledged, since retries cannot make it ours.
+func (s *Service) refundNotified(ctx context.Context, rep RefundReport, src *Notification) error {
+	src.Outcome = OutcomeAccepted
+	ref, ok, err := s.store.RefundByOutRefundNo(ctx, rep.OutRefundNo)
 	if err != nil {
 		return err
 	}
@@ -467,18 +390,18 @@ func (s *Service) HandleWeChatRefundNotification(ctx context.Context, r *http.Re
 			return err
 		}
 	}
-	if !ok || a.OutTradeNo != n.Refund.OutTradeNo || n.Refund.RefundFen != ref.AmountFen {
-		src.Outcome, src.Reason = OutcomeRefused, AnomalyUnknownRefund+": out_refund_no "+n.Refund.OutRefundNo
+	if !ok || a.OutTradeNo != rep.OutTradeNo || rep.AmountFen != ref.AmountFen {
+		src.Outcome, src.Reason = OutcomeRefused, AnomalyUnknownRefund+": out_refund_no "+rep.OutRefundNo
 		err := s.db.Tx(ctx, func(ctx context.Context) error {
 			src.ReceivedAt = s.clock.Now()
 			if err := s.store.InsertNotification(ctx, src); err != nil {
 				return err
 			}
 			return s.store.InsertAnomaly(ctx, &Anomaly{
-				Channel: ChannelWeChat, Kind: AnomalyUnknownRefund, OrderID: ref.OrderID, AttemptID: ref.AttemptID,
-				NotificationID: src.ID, OutTradeNo: n.Refund.OutTradeNo, ProviderTxnID: n.Refund.RefundID,
-				ExpectedFen: ref.AmountFen, ActualFen: n.Refund.RefundFen, CreatedAt: src.ReceivedAt,
-				Detail: fmt.Sprintf("refund %s of %d fen for %s does not match a refund of ours", n.Refund.OutRefundNo, n.Refund.RefundFen, n.Refund.OutTradeNo),
+				Channel: src.Channel, Kind: AnomalyUnknownRefund, OrderID: ref.OrderID, AttemptID: ref.AttemptID,
+				NotificationID: src.ID, OutTradeNo: rep.OutTradeNo, ProviderTxnID: src.ProviderTxnID,
+				ExpectedFen: ref.AmountFen, ActualFen: rep.AmountFen, CreatedAt: src.ReceivedAt,
+				Detail: fmt.Sprintf("refund %s of %d fen for %s does not match a refund of ours", rep.OutRefundNo, rep.AmountFen, rep.OutTradeNo),
 			})
 		})
 		if err != nil && !db.IsDuplicate(err) {
@@ -486,11 +409,10 @@ func (s *Service) HandleWeChatRefundNotification(ctx context.Context, r *http.Re
 		}
 		return nil // retries cannot make it ours; staff see the anomaly
 	}
-	out := weChatRefundOutcome(n.Refund)
-	if out.status == RefundProcessing {
+	if rep.Outcome.Status == RefundProcessing {
 		src.Outcome = OutcomeIgnored
 	}
-	return s.applyRefund(ctx, ref, out, src)
+	return s.applyRefund(ctx, ref, rep.Outcome, src)
 }
 
 // RefundOrder refunds part or all of what paid an order, through the

@@ -6,43 +6,30 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/minimall/minimall/internal/apperr"
-	"github.com/minimall/minimall/internal/customer"
 	"github.com/minimall/minimall/internal/order"
-	"github.com/minimall/minimall/internal/platform/alipay"
 	"github.com/minimall/minimall/internal/platform/clock"
 	"github.com/minimall/minimall/internal/platform/db"
-	"github.com/minimall/minimall/internal/platform/wechatpay"
 )
 
-// Where the platforms deliver payment notifications.
-const (
-	NotifyPathWeChat = "/api/v1/notify/wechatpay"
-	NotifyPathAlipay = "/api/v1/notify/alipay"
-)
-
-// Deps are the Service's collaborators. WeChatPay and Alipay are nil when
-// their channel is not configured; every other one is required.
+// Deps are the Service's collaborators. Channels are the configured
+// payment platforms (none, one or several, each once); every other one is
+// required.
 type Deps struct {
 	DB         *db.DB
 	Store      *Store
 	Orders     Orders
 	Identities Identities
-	WeChatPay  WeChatPay
-	Alipay     Alipay
+	Channels   []Gateway
 	Clock      clock.Clock
 	Log        *slog.Logger
 	// PublicBaseURL is how the platforms reach us (MINIMALL_PUBLIC_BASE_URL).
 	PublicBaseURL string
 	// MaxNotifyBody bounds a notification body (MINIMALL_HTTP_MAX_BODY).
 	MaxNotifyBody int64
-	// AlipaySellerID, when set, must be the seller_id of every Alipay
-	// payment notification (MINIMALL_ALIPAY_SELLER_ID).
-	AlipaySellerID string
 	// ReconcileAfter is how long after prepay a pending attempt is first
 	// queried at its platform (MINIMALL_PAYMENT_RECONCILE_AFTER; 60 s when
 	// zero).
@@ -51,18 +38,16 @@ type Deps struct {
 
 // Service holds the payment rules.
 type Service struct {
-	db           *db.DB
-	store        *Store
-	orders       Orders
-	identities   Identities
-	wechat       WeChatPay
-	alipay       Alipay
-	clock        clock.Clock
-	log          *slog.Logger
-	baseURL      string
-	maxBody      int64
-	alipaySeller string
-	reconcile    time.Duration
+	db         *db.DB
+	store      *Store
+	orders     Orders
+	identities Identities
+	channels   map[Channel]Gateway
+	clock      clock.Clock
+	log        *slog.Logger
+	baseURL    string
+	maxBody    int64
+	reconcile  time.Duration
 }
 
 // NewService returns the payment service; it refuses a missing dependency.
@@ -83,27 +68,43 @@ func NewService(d Deps) (*Service, error) {
 	if d.ReconcileAfter == 0 {
 		d.ReconcileAfter = time.Minute
 	}
+	channels := make(map[Channel]Gateway, len(d.Channels))
+	for _, g := range d.Channels {
+		if g == nil {
+			return nil, errors.New("payment: nil channel")
+		}
+		ch := g.Info().Channel
+		if _, dup := channels[ch]; dup || ch == "" {
+			return nil, fmt.Errorf("payment: channel %q configured twice or unnamed", ch)
+		}
+		channels[ch] = g
+	}
 	return &Service{
-		db: d.DB, store: d.Store, orders: d.Orders, identities: d.Identities, wechat: d.WeChatPay,
-		alipay: d.Alipay, clock: d.Clock, log: d.Log, baseURL: strings.TrimRight(d.PublicBaseURL, "/"),
-		maxBody: d.MaxNotifyBody, alipaySeller: d.AlipaySellerID, reconcile: d.ReconcileAfter,
+		db: d.DB, store: d.Store, orders: d.Orders, identities: d.Identities, channels: channels,
+		clock: d.Clock, log: d.Log, baseURL: strings.TrimRight(d.PublicBaseURL, "/"),
+		maxBody: d.MaxNotifyBody, reconcile: d.ReconcileAfter,
 	}, nil
 }
 
-// PayResult is what the mini-program needs to pay: wx.requestPayment's
-// parameters for WeChat, the trade_no for Alipay's my.tradePay.
-type PayResult struct {
-	Channel        Channel
-	OutTradeNo     string
-	RequestPayment *wechatpay.RequestPayment
-	TradeNo        string
+// MaxNotifyBody is the largest notification body the handlers read.
+func (s *Service) MaxNotifyBody() int64 { return s.maxBody }
+
+// gateway returns the channel's Gateway, or channel_unavailable for a
+// channel the API knows that is not configured.
+func (s *Service) gateway(ch Channel) (Gateway, error) {
+	if g, ok := s.channels[ch]; ok {
+		return g, nil
+	}
+	return nil, apperr.New(apperr.CodeChannelUnavailable, "%s is not configured", channelNames[ch])
 }
 
-// payer is the customer's account on a channel: the subject the trade is
-// made for and, for Alipay, whether it is a user_id or an open_id.
-type payer struct {
-	subject string
-	kind    string
+// PayResult is what the mini-program needs to pay: the attempt's
+// out_trade_no and the channel's own fields (wx.requestPayment's parameters
+// as request_payment for WeChat, the trade_no for Alipay's my.tradePay).
+type PayResult struct {
+	Channel    Channel
+	OutTradeNo string
+	Fields     map[string]any
 }
 
 // Pay prepares the payment of one of the customer's orders on a channel.
@@ -112,17 +113,12 @@ type payer struct {
 // new attempt (a new out_trade_no) is made and created at the platform with
 // the order's total and its payment deadline as time_expire.
 func (s *Service) Pay(ctx context.Context, customerID, orderID int64, ch Channel) (PayResult, error) {
-	switch ch {
-	case ChannelWeChat:
-		if s.wechat == nil {
-			return PayResult{}, apperr.New(apperr.CodeChannelUnavailable, "WeChat Pay is not configured")
-		}
-	case ChannelAlipay:
-		if s.alipay == nil {
-			return PayResult{}, apperr.New(apperr.CodeChannelUnavailable, "Alipay is not configured")
-		}
-	default:
+	if _, known := channelNames[ch]; !known {
 		return PayResult{}, apperr.Invalid("channel must be wechat or alipay", "channel")
+	}
+	gw, err := s.gateway(ch)
+	if err != nil {
+		return PayResult{}, err
 	}
 	o, err := s.orders.Get(ctx, customerID, orderID)
 	if err != nil {
@@ -135,16 +131,16 @@ func (s *Service) Pay(ctx context.Context, customerID, orderID int64, ch Channel
 	if !now.Before(o.PayDeadline) {
 		return PayResult{}, apperr.InvalidState(string(o.Status), "the payment deadline of this order has passed")
 	}
-	p, err := s.payer(ctx, customerID, ch)
+	p, err := s.payer(ctx, customerID, gw.Info())
 	if err != nil {
 		return PayResult{}, err
 	}
-	a, err := s.openAttempt(ctx, o, ch, p.subject)
+	a, err := s.openAttempt(ctx, o, gw.Info(), p.Subject)
 	if err != nil {
 		return PayResult{}, err
 	}
 	if a.PrepayID == "" {
-		prepayID, err := s.prepay(ctx, a, p)
+		prepayID, err := gw.Prepay(ctx, a, p)
 		if err != nil {
 			return PayResult{}, err
 		}
@@ -175,60 +171,27 @@ func (s *Service) Pay(ctx context.Context, customerID, orderID int64, ch Channel
 			return PayResult{}, apperr.InvalidState(string(cur.Status), "an order that is %s cannot be paid", cur.Status)
 		}
 	}
-	if ch == ChannelAlipay {
-		return PayResult{Channel: ChannelAlipay, OutTradeNo: a.OutTradeNo, TradeNo: a.PrepayID}, nil
-	}
-	rp, err := s.wechat.RequestPayment(ctx, a.PrepayID)
+	fields, err := gw.Checkout(ctx, a)
 	if err != nil {
 		return PayResult{}, err
 	}
-	return PayResult{Channel: ChannelWeChat, OutTradeNo: a.OutTradeNo, RequestPayment: &rp}, nil
+	return PayResult{Channel: ch, OutTradeNo: a.OutTradeNo, Fields: fields}, nil
 }
 
-// prepay creates an attempt's trade at its platform, outside any database
-// transaction, and returns WeChat's prepay_id or Alipay's trade_no.
-func (s *Service) prepay(ctx context.Context, a Attempt, p payer) (string, error) {
-	if a.Channel == ChannelAlipay {
-		req := alipay.TradeCreateRequest{
-			OutTradeNo: a.OutTradeNo, Subject: a.Description, AmountFen: a.AmountFen, TimeExpire: a.ExpiresAt,
-			NotifyURL: a.NotifyURL,
-		}
-		if p.kind == customer.KindAlipayOpenID {
-			req.BuyerOpenID = a.PayerID
-		} else {
-			req.BuyerID = a.PayerID
-		}
-		return s.alipay.TradeCreate(ctx, req)
-	}
-	return s.wechat.Prepay(ctx, wechatpay.PrepayRequest{
-		OutTradeNo: a.OutTradeNo, Description: a.Description, AmountFen: a.AmountFen, OpenID: a.PayerID,
-		TimeExpire: a.ExpiresAt, NotifyURL: a.NotifyURL,
-	})
-}
-
-// payer returns the customer's account in the paying app of a channel: the
-// WeChat openid in the mini-program, or the Alipay user_id / open_id (its
-// kind tells trade.create whether it is buyer_id or buyer_open_id).
-func (s *Service) payer(ctx context.Context, customerID int64, ch Channel) (payer, error) {
-	ids, err := s.identities.Identities(ctx, customerID, string(ch))
+// payer returns the customer's account in the paying app of a channel:
+// the WeChat openid in the mini-program, or the Alipay user_id / open_id
+// (its kind tells trade.create whether it is buyer_id or buyer_open_id).
+func (s *Service) payer(ctx context.Context, customerID int64, info ChannelInfo) (Payer, error) {
+	ids, err := s.identities.Identities(ctx, customerID, string(info.Channel))
 	if err != nil {
-		return payer{}, apperr.Internal(err)
-	}
-	appID := ""
-	if ch == ChannelAlipay {
-		appID = s.alipay.AppID()
-	} else {
-		appID = s.wechat.AppID()
+		return Payer{}, apperr.Internal(err)
 	}
 	for _, id := range ids {
-		if id.AppID == appID && id.Subject != "" {
-			return payer{subject: id.Subject, kind: id.SubjectKind}, nil
+		if id.AppID == info.AppID && id.Subject != "" {
+			return Payer{Subject: id.Subject, Kind: id.SubjectKind}, nil
 		}
 	}
-	if ch == ChannelAlipay {
-		return payer{}, apperr.New(apperr.CodeChannelUnavailable, "log in with Alipay to pay with Alipay")
-	}
-	return payer{}, apperr.New(apperr.CodeChannelUnavailable, "log in with WeChat to pay with WeChat Pay")
+	return Payer{}, apperr.New(apperr.CodeChannelUnavailable, "log in with %s to pay with %s", info.Login, info.Name)
 }
 
 // openAttempt returns the order's open attempt when it is on ch and can
@@ -241,7 +204,8 @@ func (s *Service) payer(ctx context.Context, customerID int64, ch Channel) (paye
 // key: a loser on the same channel shares the winner's attempt, a loser on
 // another channel answers conflict naming the channel the order is being
 // paid with (it never closes the winner's fresh trade).
-func (s *Service) openAttempt(ctx context.Context, o order.Order, ch Channel, payerID string) (Attempt, error) {
+func (s *Service) openAttempt(ctx context.Context, o order.Order, info ChannelInfo, payerID string) (Attempt, error) {
+	ch := info.Channel
 	for range 3 {
 		cur, ok, err := s.store.OpenAttempt(ctx, o.ID)
 		if err != nil {
@@ -261,18 +225,14 @@ func (s *Service) openAttempt(ctx context.Context, o order.Order, ch Channel, pa
 			}
 			continue
 		}
-		no, err := newOutTradeNo(ch, now)
+		no, err := newOutTradeNo(info.TradePrefix, now)
 		if err != nil {
 			return Attempt{}, apperr.Internal(err)
-		}
-		notifyPath := NotifyPathWeChat
-		if ch == ChannelAlipay {
-			notifyPath = NotifyPathAlipay
 		}
 		check := now.Add(s.reconcile)
 		a := Attempt{
 			OrderID: o.ID, CustomerID: o.CustomerID, Channel: ch, OutTradeNo: no, AmountFen: o.TotalFen,
-			Description: description(o), PayerID: payerID, NotifyURL: s.baseURL + notifyPath, ExpiresAt: o.PayDeadline,
+			Description: description(o), PayerID: payerID, NotifyURL: s.baseURL + info.NotifyPath, ExpiresAt: o.PayDeadline,
 			NextCheckAt: &check, CreatedAt: now,
 		}
 		err = s.db.Tx(ctx, func(ctx context.Context) error { return s.store.InsertAttempt(ctx, &a) })
@@ -328,10 +288,10 @@ func description(o order.Order) string {
 	return d
 }
 
-// newOutTradeNo makes an out_trade_no: "WX" (WeChat) or "AL" (Alipay), the
-// UTC time to the second and 14 random digits (30 characters; WeChat allows
-// 32, Alipay 64).
-func newOutTradeNo(ch Channel, now time.Time) (string, error) {
+// newOutTradeNo makes an out_trade_no: the channel's prefix ("WX" for
+// WeChat, "AL" for Alipay), the UTC time to the second and 14 random digits
+// (30 characters; WeChat allows 32, Alipay 64).
+func newOutTradeNo(prefix string, now time.Time) (string, error) {
 	b := make([]byte, 14)
 	if _, err := rand.Read(b); err != nil {
 		return "", err
@@ -339,66 +299,65 @@ func newOutTradeNo(ch Channel, now time.Time) (string, error) {
 	for i := range b {
 		b[i] = '0' + b[i]%10
 	}
-	prefix := "WX"
-	if ch == ChannelAlipay {
-		prefix = "AL"
-	}
 	return prefix + now.UTC().Format("20060102150405") + string(b), nil
 }
-
-// Refusal is a notification the service refused: Status is the HTTP status
-// to answer the platform with.
-type Refusal struct {
-	Status  int
-	Message string
-	Err     error
-}
-
-// Error tells the status, the message and the cause.
-func (r *Refusal) Error() string {
-	if r.Err != nil {
-		return fmt.Sprintf("notification refused (%d %s): %v", r.Status, r.Message, r.Err)
-	}
-	return fmt.Sprintf("notification refused (%d %s)", r.Status, r.Message)
-}
-
-// Unwrap exposes the cause.
-func (r *Refusal) Unwrap() error { return r.Err }
 
 // errDuplicateNotification rolls back the handling of a notification whose
 // platform id is already stored.
 var errDuplicateNotification = errors.New("payment: notification already stored")
 
-// HandleWeChatNotification verifies, decrypts and applies a WeChat Pay
-// payment notification. It returns nil when the notification is accepted or
-// is a duplicate of an accepted one (answer 204), and a *Refusal otherwise.
-func (s *Service) HandleWeChatNotification(ctx context.Context, r *http.Request) error {
-	if s.wechat == nil {
-		return &Refusal{Status: http.StatusNotFound, Message: "WeChat Pay is not configured"}
+// refused is the answer to a signed notification that failed a business
+// check: invalid_argument, so the platform delivers it again.
+func refused(kind string) *apperr.Error {
+	return apperr.Invalid("notification refused: " + kind)
+}
+
+// HandleNotification verifies a delivery of a channel's notification and
+// applies it: a payment through settle, a refund outcome through
+// applyRefund, anything else recorded without moving anything. It returns
+// nil when the notification is accepted, recorded, or a duplicate of an
+// accepted one (the platform is acknowledged), and an *apperr.Error
+// otherwise: not_found for a channel that is not configured, the Gateway's
+// refusal for one that does not verify, invalid_argument for one refused by
+// a business check, internal for our failures (the platform retries).
+func (s *Service) HandleNotification(ctx context.Context, ch Channel, d Delivery) error {
+	gw, ok := s.channels[ch]
+	if !ok {
+		return apperr.New(apperr.CodeNotFound, "%s is not configured", ch)
 	}
-	n, err := s.wechat.ParseNotification(ctx, r, s.maxBody)
+	ev, err := gw.ParseNotification(ctx, d)
 	if err != nil {
-		var ne *wechatpay.NotifyError
-		if errors.As(err, &ne) {
-			if ne.Status >= 500 {
-				s.log.ErrorContext(ctx, "wechat pay notification could not be decrypted", "err", err)
-			} else {
-				s.log.WarnContext(ctx, "wechat pay notification refused", "reason", ne.Reason, "err", err)
-			}
-			return &Refusal{Status: ne.Status, Message: "notification refused: " + ne.Reason, Err: err}
+		if apperr.CodeOf(err) == apperr.CodeInternal {
+			s.log.ErrorContext(ctx, "payment notification could not be read with our keys", "channel", ch, "err", err)
+		} else {
+			s.log.WarnContext(ctx, "payment notification refused", "channel", ch, "err", err)
 		}
-		return &Refusal{Status: http.StatusBadRequest, Message: "notification refused", Err: err}
+		return apperr.From(err)
 	}
-	src := &Notification{
-		Channel: ChannelWeChat, NotifyID: n.ID, EventType: n.EventType, OutTradeNo: n.Transaction.OutTradeNo,
-		ProviderTxnID: n.Transaction.TransactionID, Body: n.Plaintext,
+	src := ev.Notification
+	switch {
+	case ev.Paid != nil:
+		err = s.settle(ctx, *ev.Paid, &src)
+	case ev.Refund != nil:
+		err = s.refundNotified(ctx, *ev.Refund, &src)
+	case ev.Foreign:
+		err = s.recordRefused(ctx, &src)
+	default:
+		err = s.ignore(ctx, &src)
 	}
-	if n.EventType != wechatpay.EventTransactionSuccess || n.Transaction.TradeState != wechatpay.TradeSuccess {
-		return s.ignore(ctx, src)
+	return apperr.From(err)
+}
+
+// recordRefused stores a verified notification that is refused without an
+// anomaly (it names another merchant, and no money moved through it) and
+// answers it with a refusal, again on every retry that still fails.
+func (s *Service) recordRefused(ctx context.Context, src *Notification) error {
+	src.Outcome, src.ReceivedAt = OutcomeRefused, s.clock.Now()
+	err := s.db.Tx(ctx, func(ctx context.Context) error { return s.store.InsertNotification(ctx, src) })
+	if err != nil && !db.IsDuplicate(err) {
+		return err
 	}
-	p := paidFromWeChat(n.Transaction)
-	p.Raw = n.Plaintext
-	return s.settle(ctx, p, src)
+	return refused(AnomalyMerchantMismatch)
 }
 
 // ignore records a verified notification that is not a payment and
@@ -427,25 +386,12 @@ type check struct {
 	expectedFen int64
 }
 
-// merchantMatches tells whether a payment names our app and merchant on its
-// channel: WeChat's appid and mchid; Alipay's app_id and, when configured,
-// seller_id.
-func (s *Service) merchantMatches(p Paid) bool {
-	switch p.Channel {
-	case ChannelWeChat:
-		return s.wechat != nil && p.AppID == s.wechat.AppID() && p.MerchantID == s.wechat.MchID()
-	case ChannelAlipay:
-		return s.alipay != nil && p.AppID == s.alipay.AppID() && (s.alipaySeller == "" || p.MerchantID == s.alipaySeller)
-	}
-	return false
-}
-
 // checkPaid compares a platform's payment with our attempt.
 func (s *Service) checkPaid(p Paid, a Attempt, found bool) check {
 	switch {
 	case !found || a.Channel != p.Channel:
 		return check{kind: AnomalyUnknownTrade, detail: fmt.Sprintf("out_trade_no %s is not a %s attempt of ours", p.OutTradeNo, p.Channel)}
-	case !s.merchantMatches(p):
+	case s.channels[p.Channel] == nil || !s.channels[p.Channel].Owns(p):
 		return check{kind: AnomalyMerchantMismatch, detail: fmt.Sprintf("app %q merchant %q are not ours", p.AppID, p.MerchantID)}
 	case p.TotalFen != a.AmountFen || (p.Currency != "" && p.Currency != "CNY"):
 		return check{kind: AnomalyAmountMismatch, expectedFen: a.AmountFen, detail: amountMismatch(p, a)}
@@ -501,7 +447,7 @@ func (s *Service) settle(ctx context.Context, p Paid, src *Notification) error {
 			}
 		}
 		if c.kind != "" {
-			out.refusal = &Refusal{Status: http.StatusBadRequest, Message: "notification refused: " + c.kind}
+			out.refusal = refused(c.kind)
 			_, err := s.anomaly(ctx, a, p, src, c.kind, c.detail, c.expectedFen, now)
 			return err
 		}
@@ -519,9 +465,9 @@ func (s *Service) settle(ctx context.Context, p Paid, src *Notification) error {
 
 // settled is what a committed settle leaves to do.
 type settled struct {
-	refusal *Refusal // the payment was refused (an anomaly is recorded)
-	refund  *Anomaly // a late or double payment, to refund
-	paid    *Attempt // the attempt that paid its order: close the order's other trades
+	refusal *apperr.Error // the payment was refused (an anomaly is recorded)
+	refund  *Anomaly      // a late or double payment, to refund
+	paid    *Attempt      // the attempt that paid its order: close the order's other trades
 }
 
 // apply moves a checked attempt to succeeded and its order to paid, inside
@@ -675,7 +621,7 @@ func (s *Service) reconsider(ctx context.Context, p Paid, prev Notification) err
 			return err
 		}
 		if c := s.checkPaid(p, a, found); c.kind != "" {
-			out.refusal = &Refusal{Status: http.StatusBadRequest, Message: "notification refused: " + c.kind}
+			out.refusal = refused(c.kind)
 			return nil
 		}
 		ok, err := s.store.Reconsider(ctx, prev.ID, a.ID, OutcomeAccepted)
@@ -741,95 +687,44 @@ func (s *Service) CloseOpen(ctx context.Context, orderID int64) (bool, error) {
 
 // closeAttempt closes one pending attempt at its platform and reports
 // whether it turned out paid. No transaction is open while the platform is
-// called. An attempt whose channel is no longer configured cannot be closed:
-// the cancel waits rather than leave a payable trade behind.
+// called. The platform never having had the trade closes the attempt; any
+// other refusal or failure of the close is followed by a query: a paid
+// trade pays the order through settle, exactly as a notification would; a
+// closed one closes the attempt; one still waiting, or no answer, leaves it
+// pending (upstream_unavailable: the cancel is refused and tried again). An
+// attempt whose channel is no longer configured cannot be closed: the
+// cancel waits rather than leave a payable trade behind.
 func (s *Service) closeAttempt(ctx context.Context, a Attempt) (bool, error) {
-	switch {
-	case a.Channel == ChannelWeChat && s.wechat != nil:
-		return s.closeWeChat(ctx, a)
-	case a.Channel == ChannelAlipay && s.alipay != nil:
-		return s.closeAlipay(ctx, a)
+	gw, ok := s.channels[a.Channel]
+	if !ok {
+		return false, apperr.New(apperr.CodeUpstreamUnavailable, "the %s payment of this order cannot be closed now", a.Channel)
 	}
-	return false, apperr.New(apperr.CodeUpstreamUnavailable, "the %s payment of this order cannot be closed now", a.Channel)
-}
-
-// settleQueried applies a payment found by a query and maps a refusal of
-// its checks.
-func (s *Service) settleQueried(ctx context.Context, p Paid, platform string) (bool, error) {
-	if err := s.settle(ctx, p, nil); err != nil {
-		var ref *Refusal
-		if errors.As(err, &ref) {
-			return false, apperr.New(apperr.CodeUpstreamError, "%s reports a payment that does not match this order; staff have been alerted", platform)
-		}
-		return false, apperr.Internal(err)
-	}
-	return true, nil
-}
-
-// closeWeChat closes one pending WeChat Pay attempt and reports whether it
-// turned out paid.
-func (s *Service) closeWeChat(ctx context.Context, a Attempt) (bool, error) {
-	closeErr := s.wechat.Close(ctx, a.OutTradeNo)
-	if closeErr == nil || wechatpay.PlatformCode(closeErr) == wechatpay.CodeOrderNotExist {
+	closeErr := gw.Close(ctx, a)
+	if closeErr == nil || errors.Is(closeErr, ErrTradeNotFound) {
 		return s.markClosed(ctx, a)
 	}
-	tx, err := s.wechat.Query(ctx, a.OutTradeNo)
+	t, err := gw.Query(ctx, a)
 	if err != nil {
-		if wechatpay.PlatformCode(err) == wechatpay.CodeOrderNotExist {
+		if errors.Is(err, ErrTradeNotFound) {
 			return s.markClosed(ctx, a)
 		}
-		s.log.WarnContext(ctx, "wechat pay close and query failed", "out_trade_no", a.OutTradeNo, "close_err", closeErr, "query_err", err)
+		s.log.WarnContext(ctx, "closing and querying a trade failed", "channel", a.Channel, "out_trade_no", a.OutTradeNo,
+			"close_err", closeErr, "query_err", err)
 		return false, err
 	}
-	switch tx.TradeState {
-	case wechatpay.TradeSuccess, wechatpay.TradeRefund:
-		return s.settleQueried(ctx, paidFromWeChat(tx), "WeChat Pay")
-	case wechatpay.TradeClosed, wechatpay.TradeRevoked, wechatpay.TradePayError:
-		return s.markClosed(ctx, a)
-	default:
-		return false, apperr.New(apperr.CodeUpstreamUnavailable, "the payment is in progress at WeChat Pay, try again shortly").WithCause(closeErr)
-	}
-}
-
-// closeAlipay closes one pending Alipay attempt with alipay.trade.close and
-// reports whether it turned out paid. Success, or ACQ.TRADE_NOT_EXIST (the
-// trade.create never reached Alipay), closes the attempt; any other answer
-// (ACQ.TRADE_STATUS_ERROR: the trade is no longer waiting for payment; a
-// system error or no answer: unknown) is followed by alipay.trade.query.
-func (s *Service) closeAlipay(ctx context.Context, a Attempt) (bool, error) {
-	closeErr := s.alipay.Close(ctx, a.OutTradeNo)
-	if closeErr == nil || alipay.SubCode(closeErr) == alipay.SubCodeTradeNotExist {
-		return s.markClosed(ctx, a)
-	}
-	t, err := s.alipay.Query(ctx, a.OutTradeNo)
-	if err != nil {
-		if alipay.SubCode(err) == alipay.SubCodeTradeNotExist {
-			return s.markClosed(ctx, a)
+	switch t.State {
+	case TradePaid:
+		if err := s.settle(ctx, t.Paid, nil); err != nil {
+			if apperr.Is(err, apperr.CodeInvalid) {
+				return false, apperr.New(apperr.CodeUpstreamError, "%s reports a payment that does not match this order; staff have been alerted", gw.Info().Name)
+			}
+			return false, apperr.Internal(err)
 		}
-		s.log.WarnContext(ctx, "alipay close and query failed", "out_trade_no", a.OutTradeNo, "close_err", closeErr, "query_err", err)
-		return false, err
-	}
-	switch t.Status {
-	case alipay.TradeSuccess, alipay.TradeFinished:
-		return s.settleQueried(ctx, s.paidFromAlipayQuery(t), "Alipay")
-	case alipay.TradeClosed:
-		// A pending attempt was never refunded by us, so a closed trade is
-		// one closed unpaid (by us, or by Alipay at time_expire).
+		return true, nil
+	case TradeClosed:
 		return s.markClosed(ctx, a)
-	default:
-		return false, apperr.New(apperr.CodeUpstreamUnavailable, "the payment is in progress at Alipay, try again shortly").WithCause(closeErr)
 	}
-}
-
-// paidFromAlipayQuery reads a paid trade from alipay.trade.query. The query
-// answer names neither app_id nor seller_id: it was made with our app's key
-// for our own out_trade_no and its signature verified, so the app and the
-// seller are ours by construction.
-func (s *Service) paidFromAlipayQuery(t alipay.Trade) Paid {
-	return Paid{
-		Channel: ChannelAlipay, OutTradeNo: t.OutTradeNo, ProviderTxnID: t.TradeNo, AppID: s.alipay.AppID(),
-		MerchantID: s.alipaySeller, TotalFen: t.TotalFen, PayerTotalFen: t.BuyerPayFen, PaidAt: t.PaidAt, Raw: t.Raw,
-	}
+	return false, apperr.New(apperr.CodeUpstreamUnavailable, "the payment is in progress at %s, try again shortly", gw.Info().Name).WithCause(closeErr)
 }
 
 // markClosed records that an attempt's trade is closed at its platform, or

@@ -6,9 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
-	"strings"
 	"testing"
 	"time"
 
@@ -19,6 +16,7 @@ import (
 	"github.com/minimall/minimall/internal/platform/clock"
 	"github.com/minimall/minimall/internal/platform/db"
 	"github.com/minimall/minimall/internal/platform/dbtest"
+	"github.com/minimall/minimall/internal/platform/httpx"
 )
 
 // noOrders fails the test when the service reaches for an order it must not
@@ -62,13 +60,13 @@ func TestWithoutWeChatPayConfigured(t *testing.T) {
 				t.Errorf("pay on %s: %v, want channel_unavailable", ch, err)
 			}
 		}
-		req := httptest.NewRequest(http.MethodPost, payment.NotifyPathWeChat, strings.NewReader(`{}`))
-		var ref *payment.Refusal
-		if err := svc.HandleWeChatNotification(ctx, req); !errors.As(err, &ref) || ref.Status != http.StatusNotFound {
-			t.Errorf("notification: %v, want a 404 refusal", err)
-		}
-		if err := svc.HandleAlipayNotification(ctx, url.Values{"notify_id": {"x"}}); !errors.As(err, &ref) || ref.Status != http.StatusNotFound {
-			t.Errorf("alipay notification: %v, want a 404 refusal", err)
+		// The handlers answer a notification for a channel that is not
+		// configured with 404 in the platform's format.
+		for _, ch := range []payment.Channel{payment.ChannelWeChat, payment.ChannelAlipay} {
+			err := svc.HandleNotification(ctx, ch, payment.Delivery{Header: http.Header{}, Body: []byte(`{}`)})
+			if code := apperr.CodeOf(err); httpx.Status(code) != http.StatusNotFound {
+				t.Errorf("%s notification: %v, want a 404 refusal", ch, err)
+			}
 		}
 		if paid, err := svc.CloseOpen(ctx, 1); paid || err != nil {
 			t.Errorf("CloseOpen without attempts: %v, %v", paid, err)
@@ -97,6 +95,7 @@ func TestNewServiceRefusesMissingDependencies(t *testing.T) {
 		{"log", func(d *payment.Deps) { d.Log = nil }},
 		{"base url", func(d *payment.Deps) { d.PublicBaseURL = "shop.example.com" }},
 		{"body limit", func(d *payment.Deps) { d.MaxNotifyBody = 0 }},
+		{"nil channel", func(d *payment.Deps) { d.Channels = []payment.Gateway{nil} }},
 	}
 	if _, err := payment.NewService(full); err != nil {
 		t.Fatalf("complete dependencies refused: %v", err)

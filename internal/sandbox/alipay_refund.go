@@ -24,10 +24,10 @@ type aliRefund struct {
 	at           time.Time
 }
 
-// aliRefunds is the refund side of the sandbox's Alipay: refunds are
+// alipayRefunds is the refund side of the sandbox's Alipay: refunds are
 // synchronous, as alipay.trade.refund is; the trade's notify_url then gets
 // the trade_status_sync notification the refund causes.
-type aliRefunds struct {
+type alipayRefunds struct {
 	mu sync.Mutex
 	// byKey holds refunds by out_trade_no + "\x00" + out_request_no.
 	byKey map[string]*aliRefund
@@ -38,7 +38,7 @@ type aliRefunds struct {
 }
 
 func (s *Server) registerAlipayRefunds() {
-	s.aliRefund = &aliRefunds{byKey: map[string]*aliRefund{}, calls: map[string]int{}}
+	s.alipayRefunds = &alipayRefunds{byKey: map[string]*aliRefund{}, calls: map[string]int{}}
 	s.handleAlipayMethod("alipay.trade.refund", s.alipayTradeRefund)
 	s.handleAlipayMethod("alipay.trade.fastpay.refund.query", s.alipayRefundQuery)
 	s.mux.HandleFunc("POST /_sandbox/alipay/refunds/lose-answers", s.alipayControlLoseRefundAnswers)
@@ -47,25 +47,25 @@ func (s *Server) registerAlipayRefunds() {
 // LoseAlipayRefundAnswers makes the next n refunds happen but answer code
 // 20000 (the outcome looks unknown to the merchant).
 func (s *Server) LoseAlipayRefundAnswers(n int) {
-	s.aliRefund.mu.Lock()
-	defer s.aliRefund.mu.Unlock()
-	s.aliRefund.loseAnswers = n
+	s.alipayRefunds.mu.Lock()
+	defer s.alipayRefunds.mu.Unlock()
+	s.alipayRefunds.loseAnswers = n
 }
 
 // AlipayRefundCalls returns how many alipay.trade.refund calls named a
 // trade.
 func (s *Server) AlipayRefundCalls(outTradeNo string) int {
-	s.aliRefund.mu.Lock()
-	defer s.aliRefund.mu.Unlock()
-	return s.aliRefund.calls[outTradeNo]
+	s.alipayRefunds.mu.Lock()
+	defer s.alipayRefunds.mu.Unlock()
+	return s.alipayRefunds.calls[outTradeNo]
 }
 
 // AlipayRefundedFen returns the sum of a trade's refunds.
 func (s *Server) AlipayRefundedFen(outTradeNo string) int64 {
-	s.aliRefund.mu.Lock()
-	defer s.aliRefund.mu.Unlock()
+	s.alipayRefunds.mu.Lock()
+	defer s.alipayRefunds.mu.Unlock()
 	var n int64
-	for _, r := range s.aliRefund.byKey {
+	for _, r := range s.alipayRefunds.byKey {
 		if r.outTradeNo == outTradeNo {
 			n += r.fen
 		}
@@ -87,7 +87,7 @@ type aliRefundBody struct {
 // trade refunded in full becomes TRADE_CLOSED.
 func (s *Server) alipayTradeRefund(_ *http.Request, form url.Values) (string, any) {
 	const node = "alipay_trade_refund_response"
-	a, rs := s.alipayPay, s.aliRefund
+	a, rs := s.alipayPay, s.alipayRefunds
 	if f := a.injected(); f != nil {
 		return node, failureNode(f)
 	}
@@ -144,7 +144,7 @@ func (s *Server) alipayTradeRefund(_ *http.Request, form url.Values) (string, an
 	if refunded == t.totalFen {
 		t.status = AlipayTradeClosed
 	}
-	s.notifyRefund(t.outTradeNo, reqNo, refunded)
+	s.notifyRefund(t, reqNo, refunded)
 	if rs.loseAnswers > 0 {
 		rs.loseAnswers--
 		return node, AlipayError{Code: "20000", Msg: "Service Currently Unavailable", SubCode: "isp.unknow-error", SubMsg: "系统繁忙"}
@@ -157,36 +157,12 @@ func (s *Server) alipayTradeRefund(_ *http.Request, form url.Values) (string, an
 // notify_url: TRADE_SUCCESS carrying refund_fee for a partial refund,
 // TRADE_CLOSED once the whole total is refunded. It is not a refund
 // notification: merchants verify, record and acknowledge it.
-func (s *Server) notifyRefund(outTradeNo, outRequestNo string, refundedFen int64) {
-	a := s.alipayPay
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		opts := AlipayDeliverOptions{Refund: true, RefundFen: refundedFen, OutBizNo: outRequestNo}
-		for i := 0; ; i++ {
-			a.mu.Lock()
-			t, ok := a.trades[outTradeNo]
-			url := ""
-			if ok {
-				url = t.notifyURL
-			}
-			a.mu.Unlock()
-			if url == "" {
-				return
-			}
-			d := s.alipayDeliverOnce(a.ctx, outTradeNo, opts)
-			if d.Body == "success" || i >= len(a.schedule) {
-				return
-			}
-			timer := time.NewTimer(a.schedule[i])
-			select {
-			case <-timer.C:
-			case <-a.ctx.Done():
-				timer.Stop()
-				return
-			}
-		}
-	}()
+func (s *Server) notifyRefund(t *aliTrade, outRequestNo string, refundedFen int64) {
+	if t.notifyURL == "" {
+		return
+	}
+	opts := AlipayDeliverOptions{Refund: true, RefundFen: refundedFen, OutBizNo: outRequestNo}
+	s.alipayPay.notes.Send(t.outTradeNo, s.alipayTradeNotification(t.outTradeNo, opts))
 }
 
 // alipayRefundQuery serves alipay.trade.fastpay.refund.query: a refund made
@@ -194,7 +170,7 @@ func (s *Server) notifyRefund(outTradeNo, outRequestNo string, refundedFen int64
 // refund_status.
 func (s *Server) alipayRefundQuery(_ *http.Request, form url.Values) (string, any) {
 	const node = "alipay_trade_fastpay_refund_query_response"
-	a, rs := s.alipayPay, s.aliRefund
+	a, rs := s.alipayPay, s.alipayRefunds
 	if f := a.injected(); f != nil {
 		return node, failureNode(f)
 	}

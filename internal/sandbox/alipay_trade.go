@@ -67,24 +67,17 @@ const (
 type alipayPay struct {
 	sellerID   string
 	foreignKey *rsa.PrivateKey
-	schedule   []time.Duration
-	client     *http.Client
+	notes      *Notifier // trade notifications, by out_trade_no
 
 	// Certificate mode: serial numbers as smartwalle computes them.
 	appCertSN    string
 	rootCertSN   string
 	alipayCertSN string
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-
-	mu         sync.Mutex
-	trades     map[string]*aliTrade // by out_trade_no
-	byTradeNo  map[string]string    // trade_no → out_trade_no
-	failures   []AlipayFailure
-	deliveries map[string][]AlipayDelivery // by out_trade_no
-	acked      map[string]chan struct{}    // by out_trade_no, closed once answered "success"
+	mu        sync.Mutex
+	trades    map[string]*aliTrade // by out_trade_no
+	byTradeNo map[string]string    // trade_no → out_trade_no
+	failures  []AlipayFailure
 }
 
 // aliTrade is one trade as Alipay keeps it.
@@ -141,32 +134,21 @@ type AlipayDelivery struct {
 // newAlipayPay makes the acquiring side; in certificate mode it issues a
 // self-signed root, the app's certificate and Alipay's public-key
 // certificate, and puts them in the settings.
-func newAlipayPay(st *Settings, appPub *rsa.PublicKey, alipayKey *rsa.PrivateKey, opts Options) (*alipayPay, error) {
-	foreign, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, fmt.Errorf("sandbox: alipay foreign key: %w", err)
-	}
+func newAlipayPay(st *Settings, keys *Keys, opts Options) (*alipayPay, error) {
 	schedule := opts.AlipayNotifySchedule
 	if schedule == nil {
 		schedule = DefaultAlipayNotifySchedule()
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	a := &alipayPay{
 		sellerID:   "2088" + digits(randomHex(8), 12),
-		foreignKey: foreign,
-		schedule:   schedule,
-		client:     &http.Client{Timeout: 10 * time.Second},
-		ctx:        ctx,
-		cancel:     cancel,
+		foreignKey: keys.alipayForeign,
+		notes:      NewNotifier(schedule, AckedBody("success")),
 		trades:     map[string]*aliTrade{},
 		byTradeNo:  map[string]string{},
-		deliveries: map[string][]AlipayDelivery{},
-		acked:      map[string]chan struct{}{},
 	}
 	st.AlipaySellerID = a.sellerID
 	if opts.AlipayCertMode {
-		if err := a.issueCerts(st, appPub, alipayKey); err != nil {
-			cancel()
+		if err := a.issueCerts(st, &keys.app.PublicKey, keys.alipay, keys.alipayRoot); err != nil {
 			return nil, err
 		}
 	}
@@ -174,11 +156,7 @@ func newAlipayPay(st *Settings, appPub *rsa.PublicKey, alipayKey *rsa.PrivateKey
 }
 
 // issueCerts makes the certificate-mode files.
-func (a *alipayPay) issueCerts(st *Settings, appPub *rsa.PublicKey, alipayKey *rsa.PrivateKey) error {
-	rootKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return err
-	}
+func (a *alipayPay) issueCerts(st *Settings, appPub *rsa.PublicKey, alipayKey, rootKey *rsa.PrivateKey) error {
 	now := time.Now()
 	root := &x509.Certificate{
 		SerialNumber: big.NewInt(now.UnixNano()),
@@ -504,17 +482,10 @@ func (s *Server) PayAlipay(tradeNo string, opts AlipayPayOptions) (AlipayTrade, 
 	t.paid = time.Now()
 	t.buyerPayFen = t.totalFen - opts.DiscountFen
 	t.notifyID = randomHex(16)
-	if _, ok := a.acked[t.outTradeNo]; !ok {
-		a.acked[t.outTradeNo] = make(chan struct{})
-	}
 	view := a.view(t)
 	a.mu.Unlock()
 	if !opts.Hold {
-		a.wg.Add(1)
-		go func() {
-			defer a.wg.Done()
-			s.alipayDeliverWithRetries(view.OutTradeNo)
-		}()
+		a.notes.Send(view.OutTradeNo, s.alipayTradeNotification(view.OutTradeNo, AlipayDeliverOptions{}))
 	}
 	return view, nil
 }
@@ -537,28 +508,6 @@ func (s *Server) AlipayTradeOf(outTradeNo string) (AlipayTrade, bool) {
 	}
 	a.expireLocked(t)
 	return a.view(t), true
-}
-
-// alipayDeliverWithRetries delivers a paid trade's notification until it is
-// answered "success", waiting Alipay's schedule between attempts.
-func (s *Server) alipayDeliverWithRetries(outTradeNo string) {
-	a := s.alipayPay
-	for i := 0; ; i++ {
-		d := s.alipayDeliverOnce(a.ctx, outTradeNo, AlipayDeliverOptions{})
-		if d.Body == "success" {
-			return
-		}
-		if i >= len(a.schedule) {
-			return
-		}
-		timer := time.NewTimer(a.schedule[i])
-		select {
-		case <-timer.C:
-		case <-a.ctx.Done():
-			timer.Stop()
-			return
-		}
-	}
 }
 
 // AlipayDeliverOptions tune a delivery made on demand.
@@ -595,82 +544,47 @@ func (s *Server) DeliverAlipay(ctx context.Context, outTradeNo string, opts Alip
 	if !ok || (!paid && opts.Status == "") {
 		return nil, &AlipayErrorOf{http.StatusBadRequest, AlipayTradeNotExist, "no paid trade " + outTradeNo}
 	}
-	n := max(opts.Copies, 1)
-	out := make([]AlipayDelivery, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			out[i] = s.alipayDeliverOnce(ctx, outTradeNo, opts)
-		}()
-	}
-	close(start)
-	wg.Wait()
-	return out, nil
+	return alipayDeliveries(a.notes.Now(ctx, outTradeNo, opts.Copies, s.alipayTradeNotification(outTradeNo, opts))), nil
 }
 
 // AlipayDeliveries returns every delivery attempt made for a trade.
 func (s *Server) AlipayDeliveries(outTradeNo string) []AlipayDelivery {
-	a := s.alipayPay
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return append([]AlipayDelivery(nil), a.deliveries[outTradeNo]...)
+	return alipayDeliveries(s.alipayPay.notes.Deliveries(outTradeNo))
 }
 
 // AlipayAcknowledged returns a channel closed once the merchant has answered
 // a genuine notification of the trade with exactly "success".
 func (s *Server) AlipayAcknowledged(outTradeNo string) <-chan struct{} {
-	a := s.alipayPay
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	ch, ok := a.acked[outTradeNo]
-	if !ok {
-		ch = make(chan struct{})
-		a.acked[outTradeNo] = ch
-	}
-	return ch
+	return s.alipayPay.notes.Acknowledged(outTradeNo)
 }
 
-// alipayDeliverOnce builds, signs and posts one notification form and
-// records the answer.
-func (s *Server) alipayDeliverOnce(ctx context.Context, outTradeNo string, opts AlipayDeliverOptions) AlipayDelivery {
-	a := s.alipayPay
-	a.mu.Lock()
-	t := *a.trades[outTradeNo]
-	a.mu.Unlock()
-	form := s.alipayNotification(&t, opts)
-	d := AlipayDelivery{NotifyID: form.Get("notify_id"), Tamper: opts.Tamper, Status: form.Get("trade_status"), At: time.Now()}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.notifyURL, strings.NewReader(form.Encode()))
-	if err == nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
-		var resp *http.Response
-		resp, err = a.client.Do(req)
-		if err == nil {
-			b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-			resp.Body.Close()
-			d.HTTP, d.Body = resp.StatusCode, string(b)
-		}
+// alipayDeliveries shows the Notifier's records as Alipay's.
+func alipayDeliveries(ds []Delivery) []AlipayDelivery {
+	out := make([]AlipayDelivery, len(ds))
+	for i, d := range ds {
+		out[i] = AlipayDelivery{NotifyID: d.ID, Tamper: d.Tamper, Status: d.Event, HTTP: d.Status, Body: d.Body,
+			Error: d.Error, At: d.At}
 	}
-	if err != nil {
-		d.Error = err.Error()
+	return out
+}
+
+// alipayTradeNotification returns the build function of a trade's
+// notification form, signed afresh for every attempt. Only the plain
+// payment notification is genuine; altered forms and other statuses are
+// test variants.
+func (s *Server) alipayTradeNotification(outTradeNo string, opts AlipayDeliverOptions) func() (Notification, error) {
+	return func() (Notification, error) {
+		a := s.alipayPay
+		a.mu.Lock()
+		t := *a.trades[outTradeNo]
+		a.mu.Unlock()
+		form := s.alipayNotification(&t, opts)
+		h := http.Header{}
+		h.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+		return Notification{URL: t.notifyURL, Header: h, Body: []byte(form.Encode()), ID: form.Get("notify_id"),
+			Tamper: opts.Tamper, Event: form.Get("trade_status"),
+			Genuine: opts.Tamper == AlipayTamperNone && opts.Status == "" && !opts.Refund}, nil
 	}
-	a.mu.Lock()
-	a.deliveries[outTradeNo] = append(a.deliveries[outTradeNo], d)
-	genuine := opts.Tamper == AlipayTamperNone && opts.Status == "" && !opts.Refund
-	if d.Body == "success" && genuine {
-		if ch, ok := a.acked[outTradeNo]; ok {
-			select {
-			case <-ch:
-			default:
-				close(ch)
-			}
-		}
-	}
-	a.mu.Unlock()
-	return d
 }
 
 // alipayNotification builds the form Alipay posts for a trade, signed with
@@ -788,13 +702,6 @@ func (s *Server) FailAlipay(f AlipayFailure) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.failures = append(a.failures, f)
-}
-
-// stopAlipayDeliveries stops the Alipay notifications still retrying and
-// waits for them to end.
-func (s *Server) stopAlipayDeliveries() {
-	s.alipayPay.cancel()
-	s.alipayPay.wg.Wait()
 }
 
 // alipayControlPay serves POST /_sandbox/alipay/pay

@@ -2,10 +2,16 @@
 // real paths, formats and signatures, so that the whole shop runs on a laptop
 // and in tests without touching real money or real accounts.
 //
-// One Server holds one mux; each platform lives in its own file (wechat.go,
-// alipay.go, ...) and registers its routes in New. Keys are generated when
-// the server is made and never written anywhere but the directory WriteFiles
-// is given. Control routes live under /_sandbox/.
+// One Server holds one mux; each platform lives in its own file group
+// (wechat.go; wechatpay.go and wechatpay_refund.go; alipay.go,
+// alipay_trade.go and alipay_refund.go; ...) and registers its routes in New.
+// Every simulator delivers its notifications through a Notifier (deliver.go):
+// schedule, retries, a build function called for every attempt (so each is
+// signed afresh), acknowledgements, and on-demand copies, held and altered
+// deliveries for tests. Keys (keys.go) are generated when the server is made,
+// or shared across the sandboxes of a test package through Options.Keys, and
+// never written anywhere but the directory WriteFiles is given. Control
+// routes live under /_sandbox/.
 //
 // Login codes (API.md): test-<name> logs in customer <name>, the same name
 // always giving the same openid / Alipay user_id (WeChat also answers
@@ -21,7 +27,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
-	"fmt"
 	"maps"
 	"net/http"
 	"os"
@@ -56,6 +61,9 @@ type Options struct {
 	// must carry app_cert_sn and alipay_root_cert_sn, responses carry
 	// alipay_cert_sn, and the settings hold the three certificates.
 	AlipayCertMode bool
+	// Keys are the RSA keys to use (NewKeys); nil generates a fresh set. A
+	// test package shares one set across its sandboxes.
+	Keys *Keys
 }
 
 // Settings are the credentials a minimall instance needs to talk to the
@@ -103,25 +111,27 @@ type Server struct {
 	mu            sync.Mutex
 	wechatTokens  map[string]bool // access tokens issued by /cgi-bin/token
 	alipayMethods map[string]alipayMethod
+	hung          map[string]chan struct{} // platforms whose API calls hang, each closed to let them go (hang.go)
 
-	wechatPay *wechatPay  // WeChat Pay's merchant, trades and deliveries (wechatpay.go)
-	alipayPay *alipayPay  // Alipay's trades and notifications (alipay_trade.go)
-	wxRefunds *wxRefunds  // WeChat Pay's refunds and their notifications (wechatpay_refund.go)
-	aliRefund *aliRefunds // Alipay's refunds (alipay_refund.go)
-	wxShip    *wxShipping // WeChat shipping info and message push (wechat_shipping.go)
-	courier   *courierSim // the courier tracking API (courier.go)
+	wechatPay        *wechatPay        // WeChat Pay's merchant, trades and deliveries (wechatpay.go)
+	alipayPay        *alipayPay        // Alipay's trades and notifications (alipay_trade.go)
+	wechatPayRefunds *wechatPayRefunds // WeChat Pay's refunds and their notifications (wechatpay_refund.go)
+	alipayRefunds    *alipayRefunds    // Alipay's refunds (alipay_refund.go)
+	wxShip           *wxShipping       // WeChat shipping info and message push (wechat_shipping.go)
+	courier          *courierSim       // the courier tracking API (courier.go)
 }
 
-// New makes a sandbox with freshly generated keys and credentials.
+// New makes a sandbox with fresh credentials, and with opts.Keys or a
+// freshly generated set of keys.
 func New(opts Options) (*Server, error) {
-	alipayKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, fmt.Errorf("sandbox: alipay key: %w", err)
+	keys := opts.Keys
+	if keys == nil {
+		var err error
+		if keys, err = NewKeys(); err != nil {
+			return nil, err
+		}
 	}
-	appKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, fmt.Errorf("sandbox: app key: %w", err)
-	}
+	alipayKey, appKey := keys.alipay, keys.app
 	appPriv, err := x509.MarshalPKCS8PrivateKey(appKey)
 	if err != nil {
 		return nil, err
@@ -153,14 +163,15 @@ func New(opts Options) (*Server, error) {
 	s.mux.HandleFunc("GET /_sandbox/health", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+	s.mux.HandleFunc("POST /_sandbox/hang", s.controlHang)
 	s.registerWeChat()
 	s.registerAlipay()
-	if s.wechatPay, err = newWeChatPay(&s.settings, opts.WeChatPayNotifySchedule); err != nil {
+	if s.wechatPay, err = newWeChatPay(&s.settings, keys, opts.WeChatPayNotifySchedule); err != nil {
 		return nil, err
 	}
 	s.registerWeChatPay()
 	s.registerWeChatPayRefunds()
-	if s.alipayPay, err = newAlipayPay(&s.settings, &appKey.PublicKey, alipayKey, opts); err != nil {
+	if s.alipayPay, err = newAlipayPay(&s.settings, keys, opts); err != nil {
 		return nil, err
 	}
 	s.registerAlipayTrade()
@@ -170,7 +181,13 @@ func New(opts Options) (*Server, error) {
 }
 
 // ServeHTTP serves the platforms' routes and the control routes.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// A platform made to hang (Hang) holds the call until the caller gives up.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.hold(r) {
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
 
 // Settings returns the credentials to configure minimall with.
 func (s *Server) Settings() Settings { return s.settings }

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,12 +18,27 @@ import (
 	"github.com/minimall/minimall/internal/sandbox"
 )
 
-func start(t *testing.T, opts sandbox.Options) (*sandbox.Server, string) {
+// keys are generated once for the package's tests, as Options.Keys allows.
+var keys = sync.OnceValues(sandbox.NewKeys)
+
+// newSandbox makes a sandbox with the package's shared keys.
+func newSandbox(t *testing.T, opts sandbox.Options) *sandbox.Server {
 	t.Helper()
+	k, err := keys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Keys = k
 	sb, err := sandbox.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return sb
+}
+
+func start(t *testing.T, opts sandbox.Options) (*sandbox.Server, string) {
+	t.Helper()
+	sb := newSandbox(t, opts)
 	srv := httptest.NewServer(sb)
 	t.Cleanup(srv.Close)
 	return sb, srv.URL

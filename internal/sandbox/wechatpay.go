@@ -13,7 +13,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -81,19 +80,13 @@ type wechatPay struct {
 	platformKey *rsa.PrivateKey // signs as WeChat Pay
 	foreignKey  *rsa.PrivateKey // signs forged notifications
 	schedule    []time.Duration
-	client      *http.Client
+	notes       *Notifier // payment notifications, by out_trade_no
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-
-	mu         sync.Mutex
-	trades     map[string]*wxTrade // by out_trade_no
-	byPrepay   map[string]string   // prepay_id → out_trade_no
-	byTxn      map[string]string   // transaction_id → out_trade_no
-	failures   []WeChatPayFailure
-	deliveries map[string][]WeChatPayDelivery // by out_trade_no
-	acked      map[string]chan struct{}       // by out_trade_no, closed once acknowledged
+	mu       sync.Mutex
+	trades   map[string]*wxTrade // by out_trade_no
+	byPrepay map[string]string   // prepay_id → out_trade_no
+	byTxn    map[string]string   // transaction_id → out_trade_no
+	failures []WeChatPayFailure
 }
 
 // wxTrade is one trade as the platform keeps it.
@@ -142,21 +135,10 @@ type WeChatPayTrade struct {
 	TimeExpire    string `json:"time_expire"`
 }
 
-// newWeChatPay generates the merchant's and the platform's keys and fills in
-// the WeChat Pay part of the settings.
-func newWeChatPay(st *Settings, schedule []time.Duration) (*wechatPay, error) {
-	merchantKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, fmt.Errorf("sandbox: wechatpay merchant key: %w", err)
-	}
-	platformKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, fmt.Errorf("sandbox: wechatpay platform key: %w", err)
-	}
-	foreignKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, fmt.Errorf("sandbox: wechatpay foreign key: %w", err)
-	}
+// newWeChatPay makes the merchant with the sandbox's keys and fills in the
+// WeChat Pay part of the settings.
+func newWeChatPay(st *Settings, keys *Keys, schedule []time.Duration) (*wechatPay, error) {
+	merchantKey, platformKey, foreignKey := keys.wechatPayMerchant, keys.wechatPayPlatform, keys.wechatPayForeign
 	priv, err := x509.MarshalPKCS8PrivateKey(merchantKey)
 	if err != nil {
 		return nil, err
@@ -168,7 +150,6 @@ func newWeChatPay(st *Settings, schedule []time.Duration) (*wechatPay, error) {
 	if schedule == nil {
 		schedule = DefaultWeChatPayNotifySchedule()
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	w := &wechatPay{
 		mchID:       "19" + digits(randomHex(8), 8),
 		serial:      strings.ToUpper(randomHex(20)),
@@ -178,14 +159,10 @@ func newWeChatPay(st *Settings, schedule []time.Duration) (*wechatPay, error) {
 		platformKey: platformKey,
 		foreignKey:  foreignKey,
 		schedule:    schedule,
-		client:      &http.Client{Timeout: 10 * time.Second},
-		ctx:         ctx,
-		cancel:      cancel,
+		notes:       NewNotifier(schedule, Acked2xx),
 		trades:      map[string]*wxTrade{},
 		byPrepay:    map[string]string{},
 		byTxn:       map[string]string{},
-		deliveries:  map[string][]WeChatPayDelivery{},
-		acked:       map[string]chan struct{}{},
 	}
 	st.WeChatPayMchID = w.mchID
 	st.WeChatPaySerial = w.serial
@@ -210,9 +187,9 @@ func (s *Server) registerWeChatPay() {
 // StopDeliveries stops the notification deliveries still retrying (WeChat
 // Pay's and Alipay's) and waits for them to end.
 func (s *Server) StopDeliveries() {
-	s.wechatPay.cancel()
-	s.wechatPay.wg.Wait()
-	s.stopAlipayDeliveries()
+	for _, n := range []*Notifier{s.wechatPay.notes, s.wechatPayRefunds.notes, s.alipayPay.notes} {
+		n.Stop()
+	}
 }
 
 // wechatPayReply writes a response signed as WeChat Pay signs: RSA-SHA256 by
@@ -552,17 +529,10 @@ func (s *Server) PayWeChat(prepayID string, opts WeChatPayPayOptions) (WeChatPay
 	t.successTime = time.Now()
 	t.notifyID = strings.ToLower(randomHex(4) + "-" + randomHex(2) + "-" + randomHex(2) + "-" + randomHex(2) + "-" + randomHex(6))
 	w.byTxn[t.transactionID] = t.req.OutTradeNo
-	if _, ok := w.acked[t.req.OutTradeNo]; !ok {
-		w.acked[t.req.OutTradeNo] = make(chan struct{})
-	}
 	view := w.view(t)
 	w.mu.Unlock()
 	if !opts.Hold {
-		w.wg.Add(1)
-		go func() {
-			defer w.wg.Done()
-			w.deliverWithRetries(view.OutTradeNo)
-		}()
+		w.notes.Send(view.OutTradeNo, w.paymentNotification(view.OutTradeNo, TamperNone, false))
 	}
 	return view, nil
 }
@@ -585,27 +555,6 @@ func (s *Server) WeChatPayTradeOf(outTradeNo string) (WeChatPayTrade, bool) {
 		return WeChatPayTrade{}, false
 	}
 	return w.view(t), true
-}
-
-// deliverWithRetries delivers the notification of a paid trade until it is
-// acknowledged, waiting the platform's schedule between attempts.
-func (w *wechatPay) deliverWithRetries(outTradeNo string) {
-	for i := 0; ; i++ {
-		d := w.deliverOnce(w.ctx, outTradeNo, TamperNone, false)
-		if d.Status >= 200 && d.Status < 300 {
-			return
-		}
-		if i >= len(w.schedule) {
-			return
-		}
-		timer := time.NewTimer(w.schedule[i])
-		select {
-		case <-timer.C:
-		case <-w.ctx.Done():
-			timer.Stop()
-			return
-		}
-	}
 }
 
 // WeChatPayDeliverOptions tune a delivery made on demand.
@@ -631,91 +580,52 @@ func (s *Server) DeliverWeChatPay(ctx context.Context, outTradeNo string, opts W
 	if !paid {
 		return nil, &WeChatPayError{http.StatusBadRequest, WeChatPayOrderNotExist, "no paid trade " + outTradeNo}
 	}
-	n := max(opts.Copies, 1)
-	out := make([]WeChatPayDelivery, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			out[i] = w.deliverOnce(ctx, outTradeNo, opts.Tamper, opts.DistinctIDs)
-		}()
-	}
-	close(start)
-	wg.Wait()
-	return out, nil
+	return weChatPayDeliveries(w.notes.Now(ctx, outTradeNo, opts.Copies, w.paymentNotification(outTradeNo, opts.Tamper, opts.DistinctIDs))), nil
 }
 
 // WeChatPayDeliveries returns every delivery attempt made for a trade.
 func (s *Server) WeChatPayDeliveries(outTradeNo string) []WeChatPayDelivery {
-	w := s.wechatPay
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]WeChatPayDelivery(nil), w.deliveries[outTradeNo]...)
+	return weChatPayDeliveries(s.wechatPay.notes.Deliveries(outTradeNo))
 }
 
 // WeChatPayAcknowledged returns a channel closed once the merchant has
 // acknowledged a notification of the paid trade outTradeNo with a 2xx.
 func (s *Server) WeChatPayAcknowledged(outTradeNo string) <-chan struct{} {
-	w := s.wechatPay
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	ch, ok := w.acked[outTradeNo]
-	if !ok {
-		ch = make(chan struct{})
-		w.acked[outTradeNo] = ch
-	}
-	return ch
+	return s.wechatPay.notes.Acknowledged(outTradeNo)
 }
 
-// deliverOnce builds, signs and posts one notification and records the
-// answer.
-func (w *wechatPay) deliverOnce(ctx context.Context, outTradeNo, tamper string, freshID bool) WeChatPayDelivery {
-	w.mu.Lock()
-	t := w.trades[outTradeNo]
-	tx := w.transaction(t)
-	notifyID, url := t.notifyID, t.req.NotifyURL
-	w.mu.Unlock()
-	if freshID {
-		notifyID = strings.ToLower(randomHex(16))
+// weChatPayDeliveries shows the Notifier's records as WeChat Pay's.
+func weChatPayDeliveries(ds []Delivery) []WeChatPayDelivery {
+	out := make([]WeChatPayDelivery, len(ds))
+	for i, d := range ds {
+		out[i] = WeChatPayDelivery{NotificationID: d.ID, Nonce: d.Nonce, Tamper: d.Tamper, Status: d.Status,
+			Body: d.Body, Error: d.Error, At: d.At}
 	}
+	return out
+}
 
-	d := WeChatPayDelivery{NotificationID: notifyID, Tamper: tamper, At: time.Now()}
-	body, header, err := w.notification(notifyID, tx, tamper)
-	if err == nil {
-		d.NotificationID, d.Nonce = header.Get("X-Sandbox-Notification-Id"), header.Get("Wechatpay-Nonce")
-		header.Del("X-Sandbox-Notification-Id")
-		var req *http.Request
-		req, err = http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-		if err == nil {
-			req.Header = header
-			var resp *http.Response
-			resp, err = w.client.Do(req)
-			if err == nil {
-				b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-				resp.Body.Close()
-				d.Status, d.Body = resp.StatusCode, string(b)
-			}
+// paymentNotification returns the build function of a paid trade's
+// notification: read, encrypted and signed afresh for every attempt,
+// altered as tamper says, under a fresh id when freshID.
+func (w *wechatPay) paymentNotification(outTradeNo, tamper string, freshID bool) func() (Notification, error) {
+	return func() (Notification, error) {
+		w.mu.Lock()
+		t := w.trades[outTradeNo]
+		tx := w.transaction(t)
+		notifyID, url := t.notifyID, t.req.NotifyURL
+		w.mu.Unlock()
+		if freshID || tamper != TamperNone {
+			// A tampered notification is another notification: it must not
+			// share the genuine one's id.
+			notifyID = strings.ToLower(randomHex(16))
 		}
-	}
-	if err != nil {
-		d.Error = err.Error()
-	}
-	w.mu.Lock()
-	w.deliveries[outTradeNo] = append(w.deliveries[outTradeNo], d)
-	if d.Status >= 200 && d.Status < 300 && tamper == TamperNone {
-		if ch, ok := w.acked[outTradeNo]; ok {
-			select {
-			case <-ch:
-			default:
-				close(ch)
-			}
+		body, header, err := w.notification(notifyID, tx, tamper)
+		if err != nil {
+			return Notification{}, err
 		}
+		return Notification{URL: url, Header: header, Body: body, ID: notifyID, Nonce: header.Get("Wechatpay-Nonce"),
+			Tamper: tamper, Event: "TRANSACTION.SUCCESS", Genuine: tamper == TamperNone}, nil
 	}
-	w.mu.Unlock()
-	return d
 }
 
 // notification builds the encrypted, signed TRANSACTION.SUCCESS
@@ -733,30 +643,9 @@ func (w *wechatPay) notification(notifyID string, tx map[string]any, tamper stri
 	case TamperOutTradeNo:
 		tx["out_trade_no"] = "UNKNOWN" + strings.ToUpper(randomHex(8))
 	}
-	if tamper != TamperNone {
-		// A tampered notification is another notification: it must not share
-		// the genuine one's id.
-		notifyID = strings.ToLower(randomHex(16))
-	}
-	plain, err := json.Marshal(tx)
+	env, err := w.envelope(notifyID, "TRANSACTION.SUCCESS", "支付成功", "transaction", tx)
 	if err != nil {
 		return nil, nil, err
-	}
-	nonce := randomAlnum(12)
-	ciphertext, err := sealAESGCM([]byte(w.apiv3Key), []byte(nonce), plain, []byte("transaction"))
-	if err != nil {
-		return nil, nil, err
-	}
-	env := map[string]any{
-		"id":            notifyID,
-		"create_time":   time.Now().In(beijingZone).Format(time.RFC3339),
-		"resource_type": "encrypt-resource",
-		"event_type":    "TRANSACTION.SUCCESS",
-		"summary":       "支付成功",
-		"resource": map[string]string{
-			"original_type": "transaction", "algorithm": "AEAD_AES_256_GCM",
-			"ciphertext": ciphertext, "associated_data": "transaction", "nonce": nonce,
-		},
 	}
 	if tamper == TamperNoResource {
 		delete(env, "resource")
@@ -772,33 +661,61 @@ func (w *wechatPay) notification(notifyID string, tx map[string]any, tamper stri
 	if tamper == TamperStale {
 		now = now.Add(-10 * time.Minute)
 	}
-	ts := strconv.FormatInt(now.Unix(), 10)
-	hdrNonce := randomHex(16)
 	key := w.platformKey
 	if tamper == TamperForeignKey {
 		key = w.foreignKey
 	}
-	sig := signRSA(key, ts+"\n"+hdrNonce+"\n"+string(body)+"\n")
+	h := w.signedHeader(body, now, key)
 	switch tamper {
 	case TamperSignature:
-		raw, _ := base64.StdEncoding.DecodeString(sig)
+		raw, _ := base64.StdEncoding.DecodeString(h.Get("Wechatpay-Signature"))
 		raw[len(raw)/2] ^= 0xff
-		sig = base64.StdEncoding.EncodeToString(raw)
+		h.Set("Wechatpay-Signature", base64.StdEncoding.EncodeToString(raw))
 	case TamperProbe:
-		sig = "WECHATPAY/SIGNTEST/" + base64.StdEncoding.EncodeToString([]byte(randomHex(32)))
+		h.Set("Wechatpay-Signature", "WECHATPAY/SIGNTEST/"+base64.StdEncoding.EncodeToString([]byte(randomHex(32))))
 	case TamperBody:
 		body = bytes.Replace(body, []byte(`"summary":"支付成功"`), []byte(`"summary":"支付成功 "`), 1)
 	}
+	return body, h, nil
+}
+
+// envelope encrypts plain with the APIv3 key as a notification resource of
+// originalType and wraps it in the notification's envelope.
+func (w *wechatPay) envelope(notifyID, eventType, summary, originalType string, plain any) (map[string]any, error) {
+	raw, err := json.Marshal(plain)
+	if err != nil {
+		return nil, err
+	}
+	nonce := randomAlnum(12)
+	ciphertext, err := sealAESGCM([]byte(w.apiv3Key), []byte(nonce), raw, []byte(originalType))
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{
+		"id": notifyID, "create_time": time.Now().In(beijingZone).Format(time.RFC3339),
+		"resource_type": "encrypt-resource", "event_type": eventType, "summary": summary,
+		"resource": map[string]string{
+			"original_type": originalType, "algorithm": "AEAD_AES_256_GCM",
+			"ciphertext": ciphertext, "associated_data": originalType, "nonce": nonce,
+		},
+	}, nil
+}
+
+// signedHeader signs a notification body as the platform does, at the
+// given time and with the given key: RSA-SHA256 over
+// "timestamp\nnonce\nbody\n", in the Wechatpay-* headers.
+func (w *wechatPay) signedHeader(body []byte, at time.Time, key *rsa.PrivateKey) http.Header {
+	ts := strconv.FormatInt(at.Unix(), 10)
+	nonce := randomHex(16)
 	h := http.Header{}
 	h.Set("Content-Type", "application/json")
 	h.Set("User-Agent", "Mozilla/4.0")
 	h.Set("Wechatpay-Timestamp", ts)
-	h.Set("Wechatpay-Nonce", hdrNonce)
+	h.Set("Wechatpay-Nonce", nonce)
 	h.Set("Wechatpay-Serial", w.publicKeyID)
-	h.Set("Wechatpay-Signature", sig)
+	h.Set("Wechatpay-Signature", signRSA(key, ts+"\n"+nonce+"\n"+string(body)+"\n"))
 	h.Set("Wechatpay-Signature-Type", "WECHATPAY2-SHA256-RSA2048")
-	h.Set("X-Sandbox-Notification-Id", notifyID)
-	return body, h, nil
+	return h
 }
 
 // wechatPayControlPay serves POST /_sandbox/wechatpay/pay
@@ -956,13 +873,11 @@ func (s *Server) WeChatPayNotification(outTradeNo string) (url string, body []by
 		w.mu.Unlock()
 		return "", nil, nil, &WeChatPayError{http.StatusBadRequest, WeChatPayOrderNotExist, "no paid trade " + outTradeNo}
 	}
-	tx := w.transaction(t)
-	notifyID, url := t.notifyID, t.req.NotifyURL
 	w.mu.Unlock()
-	body, header, err = w.notification(notifyID, tx, TamperNone)
+	n, err := w.paymentNotification(outTradeNo, TamperNone, false)()
 	if err != nil {
 		return "", nil, nil, err
 	}
-	header.Del("X-Sandbox-Notification-Id")
+	url, body, header = n.URL, n.Body, n.Header
 	return url, body, header, nil
 }

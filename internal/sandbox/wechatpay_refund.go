@@ -1,12 +1,10 @@
 package sandbox
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -63,17 +61,16 @@ type WeChatPayRefund struct {
 	NotifyURL   string `json:"notify_url"`
 }
 
-// wxRefunds is the refund side of the sandbox's WeChat Pay.
-type wxRefunds struct {
-	mu         sync.Mutex
-	opts       WeChatPayRefundOptions
-	byNo       map[string]*wxRefund
-	deliveries map[string][]WeChatPayDelivery // by out_refund_no
-	acked      map[string]chan struct{}       // by out_refund_no
+// wechatPayRefunds is the refund side of the sandbox's WeChat Pay.
+type wechatPayRefunds struct {
+	mu    sync.Mutex
+	opts  WeChatPayRefundOptions
+	byNo  map[string]*wxRefund
+	notes *Notifier // refund notifications, by out_refund_no
 }
 
 func (s *Server) registerWeChatPayRefunds() {
-	s.wxRefunds = &wxRefunds{byNo: map[string]*wxRefund{}, deliveries: map[string][]WeChatPayDelivery{}, acked: map[string]chan struct{}{}}
+	s.wechatPayRefunds = &wechatPayRefunds{byNo: map[string]*wxRefund{}, notes: NewNotifier(s.wechatPay.schedule, Acked2xx)}
 	s.mux.HandleFunc("POST /v3/refund/domestic/refunds", s.wechatPayMerchant(s.wechatPayRefundCreate))
 	s.mux.HandleFunc("GET /v3/refund/domestic/refunds/{out_refund_no}", s.wechatPayMerchant(s.wechatPayRefundQuery))
 	s.mux.HandleFunc("POST /_sandbox/wechatpay/refunds/options", s.wechatPayControlRefundOptions)
@@ -83,9 +80,9 @@ func (s *Server) registerWeChatPayRefunds() {
 
 // SetWeChatPayRefunds chooses how later refunds are handled.
 func (s *Server) SetWeChatPayRefunds(o WeChatPayRefundOptions) {
-	s.wxRefunds.mu.Lock()
-	defer s.wxRefunds.mu.Unlock()
-	s.wxRefunds.opts = o
+	s.wechatPayRefunds.mu.Lock()
+	defer s.wechatPayRefunds.mu.Unlock()
+	s.wechatPayRefunds.opts = o
 }
 
 type wxRefundBody struct {
@@ -123,7 +120,7 @@ func (w *wechatPay) refundJSON(r *wxRefund, txID string, payerTotal int64) map[s
 // out_refund_no with the same content answers the same refund; the refunds
 // of a trade that are not closed never exceed its total.
 func (s *Server) wechatPayRefundCreate(rw http.ResponseWriter, _ *http.Request, body []byte) {
-	w, rs := s.wechatPay, s.wxRefunds
+	w, rs := s.wechatPay, s.wechatPayRefunds
 	var req wxRefundBody
 	if err := json.Unmarshal(body, &req); err != nil {
 		w.reply(rw, http.StatusBadRequest, wxError{WeChatPayParamError, "输入源“/body”映射到字段失败"})
@@ -241,16 +238,13 @@ func (s *Server) endRefundLocked(r *wxRefund, status string) {
 		r.success = time.Now()
 	}
 	r.notifyID = strings.ToLower(randomHex(4) + "-" + randomHex(2) + "-" + randomHex(2) + "-" + randomHex(2) + "-" + randomHex(6))
-	if _, ok := s.wxRefunds.acked[r.outRefundNo]; !ok {
-		s.wxRefunds.acked[r.outRefundNo] = make(chan struct{})
-	}
 }
 
 // CompleteWeChatRefund ends a PROCESSING refund at status (SUCCESS,
 // ABNORMAL or CLOSED) and, unless refund notifications are held, delivers
 // its notification in the background with retries.
 func (s *Server) CompleteWeChatRefund(outRefundNo, status string) (WeChatPayRefund, error) {
-	rs := s.wxRefunds
+	rs := s.wechatPayRefunds
 	switch status {
 	case WeChatPayRefundSuccess, WeChatPayRefundAbnormal, WeChatPayRefundClosed:
 	default:
@@ -279,7 +273,7 @@ func refundView(r *wxRefund) WeChatPayRefund {
 
 // WeChatRefundOf returns the sandbox's view of a refund.
 func (s *Server) WeChatRefundOf(outRefundNo string) (WeChatPayRefund, bool) {
-	rs := s.wxRefunds
+	rs := s.wechatPayRefunds
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	r, ok := rs.byNo[outRefundNo]
@@ -291,7 +285,7 @@ func (s *Server) WeChatRefundOf(outRefundNo string) (WeChatPayRefund, bool) {
 
 // WeChatRefundsOfTrade returns the refunds of a trade.
 func (s *Server) WeChatRefundsOfTrade(outTradeNo string) []WeChatPayRefund {
-	rs := s.wxRefunds
+	rs := s.wechatPayRefunds
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	var out []WeChatPayRefund
@@ -305,7 +299,7 @@ func (s *Server) WeChatRefundsOfTrade(outTradeNo string) []WeChatPayRefund {
 
 // wechatPayRefundQuery serves GET /v3/refund/domestic/refunds/{out_refund_no}.
 func (s *Server) wechatPayRefundQuery(rw http.ResponseWriter, r *http.Request, _ []byte) {
-	w, rs := s.wechatPay, s.wxRefunds
+	w, rs := s.wechatPay, s.wechatPayRefunds
 	rs.mu.Lock()
 	ref, ok := rs.byNo[r.PathValue("out_refund_no")]
 	var cp wxRefund
@@ -324,31 +318,16 @@ func (s *Server) wechatPayRefundQuery(rw http.ResponseWriter, r *http.Request, _
 	w.reply(rw, http.StatusOK, w.refundJSON(&cp, txID, payerTotal))
 }
 
+// deliverRefundInBackground delivers an ended refund's notification until
+// acknowledged, on the platform's schedule.
 func (s *Server) deliverRefundInBackground(outRefundNo string) {
-	w := s.wechatPay
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		for i := 0; ; i++ {
-			d := s.deliverRefundOnce(w.ctx, outRefundNo)
-			if d.Status >= 200 && d.Status < 300 || i >= len(w.schedule) {
-				return
-			}
-			timer := time.NewTimer(w.schedule[i])
-			select {
-			case <-timer.C:
-			case <-w.ctx.Done():
-				timer.Stop()
-				return
-			}
-		}
-	}()
+	s.wechatPayRefunds.notes.Send(outRefundNo, s.refundNotification(outRefundNo))
 }
 
 // DeliverWeChatRefund delivers the notification of an ended refund now,
 // copies times at once, without retrying, and returns each answer.
 func (s *Server) DeliverWeChatRefund(ctx context.Context, outRefundNo string, copies int) ([]WeChatPayDelivery, error) {
-	rs := s.wxRefunds
+	rs := s.wechatPayRefunds
 	rs.mu.Lock()
 	r, ok := rs.byNo[outRefundNo]
 	ended := ok && r.notifyID != ""
@@ -356,121 +335,47 @@ func (s *Server) DeliverWeChatRefund(ctx context.Context, outRefundNo string, co
 	if !ended {
 		return nil, &WeChatPayError{http.StatusBadRequest, WeChatPayResourceNotExists, "no ended refund " + outRefundNo}
 	}
-	out := make([]WeChatPayDelivery, max(copies, 1))
-	var wg sync.WaitGroup
-	for i := range out {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out[i] = s.deliverRefundOnce(ctx, outRefundNo)
-		}()
-	}
-	wg.Wait()
-	return out, nil
+	return weChatPayDeliveries(rs.notes.Now(ctx, outRefundNo, copies, s.refundNotification(outRefundNo))), nil
 }
 
 // WeChatRefundAcknowledged returns a channel closed once the merchant has
 // acknowledged a notification of the refund with a 2xx.
 func (s *Server) WeChatRefundAcknowledged(outRefundNo string) <-chan struct{} {
-	rs := s.wxRefunds
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	ch, ok := rs.acked[outRefundNo]
-	if !ok {
-		ch = make(chan struct{})
-		rs.acked[outRefundNo] = ch
-	}
-	return ch
+	return s.wechatPayRefunds.notes.Acknowledged(outRefundNo)
 }
 
-// deliverRefundOnce builds, encrypts, signs and posts one refund
-// notification.
-func (s *Server) deliverRefundOnce(ctx context.Context, outRefundNo string) WeChatPayDelivery {
-	w, rs := s.wechatPay, s.wxRefunds
-	rs.mu.Lock()
-	r := *rs.byNo[outRefundNo]
-	rs.mu.Unlock()
-	w.mu.Lock()
-	txID, payerTotal := w.trades[r.outTradeNo].transactionID, w.trades[r.outTradeNo].payerTotal
-	w.mu.Unlock()
-	plain := map[string]any{
-		"mchid": w.mchID, "transaction_id": txID, "out_trade_no": r.outTradeNo, "refund_id": r.refundID,
-		"out_refund_no": r.outRefundNo, "refund_status": r.status, "user_received_account": "支付用户零钱",
-		"amount": map[string]any{"total": r.total, "refund": r.refund, "payer_total": payerTotal, "payer_refund": r.refund},
-	}
-	if r.status == WeChatPayRefundSuccess {
-		plain["success_time"] = r.success.In(beijingZone).Format(time.RFC3339)
-	}
-	summary := map[string]string{WeChatPayRefundSuccess: "退款成功", WeChatPayRefundAbnormal: "退款异常", WeChatPayRefundClosed: "退款关闭"}[r.status]
-	d := WeChatPayDelivery{NotificationID: r.notifyID, At: time.Now()}
-	body, header, err := w.signedNotification(r.notifyID, "REFUND."+r.status, summary, "refund", plain)
-	if err == nil {
-		d.Nonce = header.Get("Wechatpay-Nonce")
-		var req *http.Request
-		req, err = http.NewRequestWithContext(ctx, http.MethodPost, r.notifyURL, bytes.NewReader(body))
-		if err == nil {
-			req.Header = header
-			var resp *http.Response
-			resp, err = w.client.Do(req)
-			if err == nil {
-				b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-				resp.Body.Close()
-				d.Status, d.Body = resp.StatusCode, string(b)
-			}
+// refundNotification returns the build function of an ended refund's
+// notification, encrypted and signed afresh for every attempt.
+func (s *Server) refundNotification(outRefundNo string) func() (Notification, error) {
+	return func() (Notification, error) {
+		w, rs := s.wechatPay, s.wechatPayRefunds
+		rs.mu.Lock()
+		r := *rs.byNo[outRefundNo]
+		rs.mu.Unlock()
+		w.mu.Lock()
+		txID, payerTotal := w.trades[r.outTradeNo].transactionID, w.trades[r.outTradeNo].payerTotal
+		w.mu.Unlock()
+		plain := map[string]any{
+			"mchid": w.mchID, "transaction_id": txID, "out_trade_no": r.outTradeNo, "refund_id": r.refundID,
+			"out_refund_no": r.outRefundNo, "refund_status": r.status, "user_received_account": "支付用户零钱",
+			"amount": map[string]any{"total": r.total, "refund": r.refund, "payer_total": payerTotal, "payer_refund": r.refund},
 		}
-	}
-	if err != nil {
-		d.Error = err.Error()
-	}
-	rs.mu.Lock()
-	rs.deliveries[outRefundNo] = append(rs.deliveries[outRefundNo], d)
-	if d.Status >= 200 && d.Status < 300 {
-		if ch, ok := rs.acked[outRefundNo]; ok {
-			select {
-			case <-ch:
-			default:
-				close(ch)
-			}
+		if r.status == WeChatPayRefundSuccess {
+			plain["success_time"] = r.success.In(beijingZone).Format(time.RFC3339)
 		}
+		summary := map[string]string{WeChatPayRefundSuccess: "退款成功", WeChatPayRefundAbnormal: "退款异常", WeChatPayRefundClosed: "退款关闭"}[r.status]
+		env, err := w.envelope(r.notifyID, "REFUND."+r.status, summary, "refund", plain)
+		if err != nil {
+			return Notification{}, err
+		}
+		body, err := json.Marshal(env)
+		if err != nil {
+			return Notification{}, err
+		}
+		h := w.signedHeader(body, time.Now(), w.platformKey)
+		return Notification{URL: r.notifyURL, Header: h, Body: body, ID: r.notifyID, Nonce: h.Get("Wechatpay-Nonce"),
+			Event: "REFUND." + r.status, Genuine: true}, nil
 	}
-	rs.mu.Unlock()
-	return d
-}
-
-// signedNotification encrypts plain as a notification resource of
-// originalType and signs the envelope as the platform does.
-func (w *wechatPay) signedNotification(notifyID, eventType, summary, originalType string, plain any) ([]byte, http.Header, error) {
-	raw, err := json.Marshal(plain)
-	if err != nil {
-		return nil, nil, err
-	}
-	nonce := randomAlnum(12)
-	ciphertext, err := sealAESGCM([]byte(w.apiv3Key), []byte(nonce), raw, []byte(originalType))
-	if err != nil {
-		return nil, nil, err
-	}
-	body, err := json.Marshal(map[string]any{
-		"id": notifyID, "create_time": time.Now().In(beijingZone).Format(time.RFC3339),
-		"resource_type": "encrypt-resource", "event_type": eventType, "summary": summary,
-		"resource": map[string]string{
-			"original_type": originalType, "algorithm": "AEAD_AES_256_GCM",
-			"ciphertext": ciphertext, "associated_data": originalType, "nonce": nonce,
-		},
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	hdrNonce := randomHex(16)
-	h := http.Header{}
-	h.Set("Content-Type", "application/json")
-	h.Set("User-Agent", "Mozilla/4.0")
-	h.Set("Wechatpay-Timestamp", ts)
-	h.Set("Wechatpay-Nonce", hdrNonce)
-	h.Set("Wechatpay-Serial", w.publicKeyID)
-	h.Set("Wechatpay-Signature", signRSA(w.platformKey, ts+"\n"+hdrNonce+"\n"+string(body)+"\n"))
-	h.Set("Wechatpay-Signature-Type", "WECHATPAY2-SHA256-RSA2048")
-	return body, h, nil
 }
 
 // wechatPayControlRefundOptions serves POST /_sandbox/wechatpay/refunds/options
@@ -517,8 +422,6 @@ func (s *Server) wechatPayControlRefund(rw http.ResponseWriter, r *http.Request)
 		writeJSON(rw, http.StatusNotFound, wxError{WeChatPayResourceNotExists, "退款单不存在"})
 		return
 	}
-	s.wxRefunds.mu.Lock()
-	ds := append([]WeChatPayDelivery(nil), s.wxRefunds.deliveries[v.OutRefundNo]...)
-	s.wxRefunds.mu.Unlock()
+	ds := weChatPayDeliveries(s.wechatPayRefunds.notes.Deliveries(v.OutRefundNo))
 	writeJSON(rw, http.StatusOK, map[string]any{"refund": v, "deliveries": ds})
 }

@@ -60,10 +60,7 @@ type wxFixture struct {
 
 func newWXFixture(t *testing.T, schedule []time.Duration) *wxFixture {
 	t.Helper()
-	sb, err := sandbox.New(sandbox.Options{WeChatPayNotifySchedule: schedule})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sb := newSandbox(t, sandbox.Options{WeChatPayNotifySchedule: schedule})
 	t.Cleanup(sb.StopDeliveries)
 	srv := httptest.NewServer(sb)
 	t.Cleanup(srv.Close)

@@ -66,7 +66,7 @@ func (h *Handlers) Login(c *gin.Context) {
 		httpx.Error(c, err)
 		return
 	}
-	s, err := h.staff.Login(c.Request.Context(), req.Username, req.Password)
+	s, err := h.staff.Login(c.Request.Context(), LoginInput{Username: req.Username, Password: req.Password, ClientIP: c.ClientIP()})
 	if err != nil {
 		httpx.Error(c, err)
 		return

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"sync"
 	"time"
+
+	"gorm.io/gorm"
 
 	"github.com/minimall/minimall/internal/apperr"
 	"github.com/minimall/minimall/internal/audit"
@@ -27,6 +30,18 @@ type Service struct {
 	tokens *auth.Tokens
 	audit  *audit.Log
 	clock  clock.Clock
+
+	// checks caches what CurrentRole read, for at most CheckCacheTTL.
+	mu     sync.Mutex
+	checks map[int64]check
+}
+
+// check is what a staff token check needs of an account.
+type check struct {
+	role     auth.Role
+	version  int64
+	disabled bool
+	read     time.Time
 }
 
 var _ auth.StaffChecker = (*Service)(nil)
@@ -36,7 +51,7 @@ func NewService(d *db.DB, store *Store, tokens *auth.Tokens, log *audit.Log, clk
 	if d == nil || store == nil || tokens == nil || log == nil || clk == nil {
 		return nil, errNilDependency
 	}
-	return &Service{db: d, store: store, tokens: tokens, audit: log, clock: clk}, nil
+	return &Service{db: d, store: store, tokens: tokens, audit: log, clock: clk, checks: map[int64]check{}}, nil
 }
 
 // Session is the answer to a successful staff login.
@@ -46,28 +61,63 @@ type Session struct {
 	Account     Account
 }
 
-// CurrentRole returns the role of an enabled account; unknown and disabled
-// accounts are unauthenticated, so a disabled account's token stops working
-// at once.
-func (s *Service) CurrentRole(ctx context.Context, staffID int64) (auth.Role, error) {
-	st, err := s.store.ByID(ctx, staffID)
-	if db.IsNotFound(err) {
-		return "", apperr.Unauthenticated("staff account not found")
+// CurrentRole returns the role of an enabled account for a token of the
+// given version. Unknown and disabled accounts, and tokens older than the
+// account's token version (issued before a password change or before the
+// account was disabled), are unauthenticated. What it reads is reused for at
+// most CheckCacheTTL; a change made through this service clears it at once.
+func (s *Service) CurrentRole(ctx context.Context, staffID, tokenVersion int64) (auth.Role, error) {
+	now := s.clock.Now()
+	s.mu.Lock()
+	c, ok := s.checks[staffID]
+	s.mu.Unlock()
+	if !ok || now.Sub(c.read) >= CheckCacheTTL || now.Before(c.read) {
+		st, err := s.store.ByID(ctx, staffID)
+		if db.IsNotFound(err) {
+			return "", apperr.Unauthenticated("staff account not found")
+		}
+		if err != nil {
+			return "", apperr.Internal(err)
+		}
+		c = check{role: st.Role, version: st.TokenVersion, disabled: st.Disabled, read: now}
+		s.mu.Lock()
+		if len(s.checks) > 10_000 {
+			clear(s.checks)
+		}
+		s.checks[staffID] = c
+		s.mu.Unlock()
 	}
-	if err != nil {
-		return "", apperr.Internal(err)
-	}
-	if st.Disabled {
+	switch {
+	case c.disabled:
 		return "", apperr.Unauthenticated("staff account is disabled")
+	case tokenVersion != c.version:
+		return "", apperr.Unauthenticated("this token was revoked: log in again")
 	}
-	return st.Role, nil
+	return c.role, nil
 }
 
-// Login checks a username and password. Five wrong passwords in a row lock
-// the account for 15 minutes; a locked or disabled account is refused even
-// with the right password. Every refusal is unauthenticated.
-func (s *Service) Login(ctx context.Context, username, password string) (Session, error) {
-	username = NormalizeUsername(username)
+// forget drops the cached check of an account this service just changed.
+func (s *Service) forget(staffID int64) {
+	s.mu.Lock()
+	delete(s.checks, staffID)
+	s.mu.Unlock()
+}
+
+// LoginInput is a staff login attempt and the client address it came from
+// (gin's ClientIP, which believes X-Forwarded-For only from trusted proxies).
+type LoginInput struct {
+	Username string
+	Password string
+	ClientIP string
+}
+
+// Login checks a username and password. Wrong passwords are counted per
+// username and client address; from the fifth in a row that address is
+// locked out of that username for a while (LockFor), even with the right
+// password, while other addresses are not. Unknown usernames are counted and
+// answered exactly like existing ones. Every refusal is unauthenticated.
+func (s *Service) Login(ctx context.Context, in LoginInput) (Session, error) {
+	username, password := NormalizeUsername(in.Username), in.Password
 	if username == "" || password == "" {
 		var fields []string
 		if username == "" {
@@ -78,45 +128,58 @@ func (s *Service) Login(ctx context.Context, username, password string) (Session
 		}
 		return Session{}, apperr.Invalid("username and password are required", fields...)
 	}
-	bad := apperr.Unauthenticated("wrong username or password")
-	row, err := s.store.byUsername(ctx, username)
-	if db.IsNotFound(err) {
+	if len(username) > 64 {
+		// Longer than any username can be; not worth a failure row.
 		auth.PasswordMatches("", password)
-		return Session{}, bad
+		return Session{}, apperr.Unauthenticated("wrong username or password")
 	}
+	now := s.clock.Now()
+	until, err := s.store.lockedUntil(ctx, username, in.ClientIP)
 	if err != nil {
 		return Session{}, apperr.Internal(err)
 	}
-	now := s.clock.Now()
-	st := row.account()
-	if st.LockedAt(now) {
-		return Session{}, lockedError(*st.LockedUntil, now)
+	if until.After(now) {
+		return Session{}, lockedError(until, now)
 	}
-	if !auth.PasswordMatches(row.PasswordHash, password) {
-		locked, err := s.store.recordFailedLogin(ctx, st.ID, now)
+	row, err := s.store.byUsername(ctx, username)
+	found := err == nil
+	if err != nil && !db.IsNotFound(err) {
+		return Session{}, apperr.Internal(err)
+	}
+	// An unknown username costs the same bcrypt comparison as a known one.
+	hash := ""
+	if found {
+		hash = row.PasswordHash
+	}
+	if !auth.PasswordMatches(hash, password) || !found {
+		until, err := s.store.recordFailure(ctx, username, in.ClientIP, now)
 		if err != nil {
 			return Session{}, apperr.Internal(err)
 		}
-		if locked {
-			return Session{}, lockedError(now.Add(LockDuration), now)
+		if until.After(now) {
+			return Session{}, lockedError(until, now)
 		}
-		return Session{}, bad
+		return Session{}, apperr.Unauthenticated("wrong username or password")
 	}
+	st := row.account()
 	if st.Disabled {
 		return Session{}, apperr.Unauthenticated("this staff account is disabled")
+	}
+	if err := s.store.clearFailures(ctx, username, in.ClientIP); err != nil {
+		return Session{}, apperr.Internal(err)
 	}
 	ok, err := s.store.recordLogin(ctx, st.ID, now)
 	if err != nil {
 		return Session{}, apperr.Internal(err)
 	}
 	if !ok {
-		return Session{}, bad
+		return Session{}, apperr.Unauthenticated("this staff account is disabled")
 	}
-	token, ttl, err := s.tokens.IssueStaff(st.ID, st.Role)
+	token, ttl, err := s.tokens.IssueStaff(st.ID, st.Role, st.TokenVersion)
 	if err != nil {
 		return Session{}, apperr.Internal(err)
 	}
-	st.FailedLogins, st.LockedUntil, st.LastLoginAt = 0, nil, &now
+	st.LastLoginAt = &now
 	return Session{AccessToken: token, ExpiresIn: ttl, Account: st}, nil
 }
 
@@ -125,7 +188,7 @@ func lockedError(until, now time.Time) error {
 	if secs < 1 {
 		secs = 1
 	}
-	return apperr.Unauthenticated("too many failed logins: this account is locked for a while").
+	return apperr.Unauthenticated("too many failed logins: try again later").
 		WithDetail("retry_after_seconds", secs)
 }
 
@@ -135,7 +198,30 @@ func (s *Service) List(ctx context.Context, offset, limit int) ([]Account, int64
 	if err != nil {
 		return nil, 0, apperr.Internal(err)
 	}
+	if err := s.withLocks(ctx, items); err != nil {
+		return nil, 0, apperr.Internal(err)
+	}
 	return items, total, nil
+}
+
+// withLocks sets each account's LockedUntil: the latest lock of its
+// username from any address that is still running.
+func (s *Service) withLocks(ctx context.Context, items []Account) error {
+	names := make([]string, len(items))
+	for i, a := range items {
+		names[i] = a.Username
+	}
+	locks, err := s.store.locks(ctx, names, s.clock.Now())
+	if err != nil {
+		return err
+	}
+	for i := range items {
+		items[i].LockedUntil = nil
+		if t, ok := locks[items[i].Username]; ok {
+			items[i].LockedUntil = &t
+		}
+	}
+	return nil
 }
 
 // Get returns one staff account.
@@ -147,7 +233,11 @@ func (s *Service) Get(ctx context.Context, id int64) (Account, error) {
 	if err != nil {
 		return Account{}, apperr.Internal(err)
 	}
-	return st, nil
+	one := []Account{st}
+	if err := s.withLocks(ctx, one); err != nil {
+		return Account{}, apperr.Internal(err)
+	}
+	return one[0], nil
 }
 
 // Create makes a staff account on behalf of actorID (SystemActor for
@@ -236,9 +326,16 @@ func (s *Service) Update(ctx context.Context, actorID, id int64, c Change) (Acco
 		}
 		if c.Password != nil {
 			set["password_hash"] = hash
-			set["failed_logins"] = 0
-			set["locked_until"] = nil
 			detail["password"] = "changed"
+			if err := s.store.clearUsernameFailures(ctx, cur.Username); err != nil {
+				return err
+			}
+		}
+		// A new password or a disabled account revokes every token issued
+		// before: the token version goes up.
+		if c.Password != nil || c.Disabled != nil && *c.Disabled && !cur.Disabled {
+			set["token_version"] = gorm.Expr("token_version + 1")
+			detail["tokens"] = "revoked"
 		}
 		if _, err := s.store.update(ctx, id, set); err != nil {
 			return err
@@ -249,6 +346,7 @@ func (s *Service) Update(ctx context.Context, actorID, id int64, c Change) (Acco
 		st, err = s.store.ByID(ctx, id)
 		return err
 	})
+	s.forget(id)
 	switch {
 	case db.IsDuplicate(err):
 		return Account{}, apperr.Conflict("username %q is taken", *c.Username).WithDetail("fields", []string{"username"})
@@ -290,4 +388,10 @@ func (s *Service) record(ctx context.Context, actorID int64, action string, staf
 		StaffID: actorID, Action: action, TargetType: "staff",
 		TargetID: strconv.FormatInt(staffID, 10), Detail: string(b),
 	})
+}
+
+// PruneLoginFailures is a job step: it deletes up to limit failure counts
+// that are older than FailureMemory and no longer lock anyone out.
+func (s *Service) PruneLoginFailures(ctx context.Context, limit int) (int, error) {
+	return s.store.PruneFailures(ctx, s.clock.Now(), limit)
 }

@@ -3,6 +3,8 @@ package staff_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -48,6 +50,17 @@ func newStaffFixture(t *testing.T, d *db.DB) staffFixture {
 	return staffFixture{d: d, clock: clk, store: store, svc: svc, audit: log}
 }
 
+// testIP is the client address of the fixture's logins.
+const testIP = "192.0.2.1"
+
+func (f staffFixture) login(ctx context.Context, username, password string) (staff.Session, error) {
+	return f.svc.Login(ctx, staff.LoginInput{Username: username, Password: password, ClientIP: testIP})
+}
+
+func (f staffFixture) loginFrom(ctx context.Context, ip, username, password string) (staff.Session, error) {
+	return f.svc.Login(ctx, staff.LoginInput{Username: username, Password: password, ClientIP: ip})
+}
+
 func TestStaffLockout(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newStaffFixture(t, d)
@@ -61,50 +74,174 @@ func TestStaffLockout(t *testing.T) {
 		}
 		// Four failures, then the right password: the count starts again.
 		for i := 0; i < staff.MaxFailedLogins-1; i++ {
-			if _, err := f.svc.Login(ctx, "ops.lead", "wrong-password"); apperr.CodeOf(err) != apperr.CodeUnauthenticated {
+			if _, err := f.login(ctx, "ops.lead", "wrong-password"); apperr.CodeOf(err) != apperr.CodeUnauthenticated {
 				t.Fatalf("failure %d: got %v, want unauthenticated", i+1, err)
 			}
 		}
-		if _, err := f.svc.Login(ctx, "OPS.LEAD", "right-password-1"); err != nil {
+		if _, err := f.login(ctx, "OPS.LEAD", "right-password-1"); err != nil {
 			t.Fatalf("right password after 4 failures: %v", err)
 		}
-		// Five failures in a row lock the account, even for the right password.
+		// Five failures in a row lock this address out, even for the right password.
 		for i := 0; i < staff.MaxFailedLogins; i++ {
-			_, err := f.svc.Login(ctx, "ops.lead", "wrong-password")
+			_, err := f.login(ctx, "ops.lead", "wrong-password")
 			if apperr.CodeOf(err) != apperr.CodeUnauthenticated {
 				t.Fatalf("failure %d: got %v", i+1, err)
 			}
 		}
-		_, err = f.svc.Login(ctx, "ops.lead", "right-password-1")
+		_, err = f.login(ctx, "ops.lead", "right-password-1")
 		if apperr.CodeOf(err) != apperr.CodeUnauthenticated {
-			t.Fatalf("locked account with the right password: got %v, want unauthenticated", err)
+			t.Fatalf("locked address with the right password: got %v, want unauthenticated", err)
 		}
 		var ae *apperr.Error
-		if !asApp(err, &ae) || ae.Details["retry_after_seconds"] == nil {
-			t.Errorf("locked refusal should say when to retry: %v", err)
+		if !asApp(err, &ae) || ae.Details["retry_after_seconds"] != int64(staff.FirstLock/time.Second) {
+			t.Errorf("locked refusal should say when to retry (%v): %v", staff.FirstLock, err)
 		}
 		got, err := f.svc.Get(ctx, st.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.LockedUntil == nil || !got.LockedUntil.Equal(f.clock.Now().Add(staff.LockDuration)) {
-			t.Errorf("locked_until = %v, want now + 15m", got.LockedUntil)
+		if got.LockedUntil == nil || !got.LockedUntil.Equal(f.clock.Now().Add(staff.FirstLock)) {
+			t.Errorf("locked_until = %v, want now + %v", got.LockedUntil, staff.FirstLock)
 		}
-		// Further wrong passwords while locked do not extend the lock.
-		f.clock.Advance(14 * time.Minute)
-		if _, err := f.svc.Login(ctx, "ops.lead", "wrong-password"); err == nil {
-			t.Fatal("wrong password accepted")
+		// Another address is not locked out: anonymous guesses cannot lock
+		// the account for everyone.
+		if _, err := f.loginFrom(ctx, "198.51.100.7", "ops.lead", "right-password-1"); err != nil {
+			t.Fatalf("another address: %v", err)
 		}
-		if _, err := f.svc.Login(ctx, "ops.lead", "right-password-1"); err == nil {
-			t.Fatal("logged in 14 minutes into the lock")
+		// The delay grows with each failure after the lock, up to LockDuration.
+		wantLocks := []time.Duration{2 * time.Minute, 4 * time.Minute, 8 * time.Minute, staff.LockDuration, staff.LockDuration}
+		for i, want := range wantLocks {
+			f.clock.Advance(staff.LockDuration)
+			_, err := f.login(ctx, "ops.lead", "wrong-password")
+			if !asApp(err, &ae) || ae.Details["retry_after_seconds"] != int64(want/time.Second) {
+				t.Fatalf("failure %d after the lock: %v, want a lock of %v", staff.MaxFailedLogins+1+i, err, want)
+			}
 		}
-		f.clock.Advance(time.Minute + time.Second)
-		s, err := f.svc.Login(ctx, "ops.lead", "right-password-1")
+		f.clock.Advance(staff.LockDuration - time.Second)
+		if _, err := f.login(ctx, "ops.lead", "right-password-1"); err == nil {
+			t.Fatal("logged in a second before the lock ends")
+		}
+		f.clock.Advance(time.Second)
+		s, err := f.login(ctx, "ops.lead", "right-password-1")
 		if err != nil {
 			t.Fatalf("after the lock: %v", err)
 		}
 		if s.AccessToken == "" || s.Account.Role != auth.RoleOperator || s.ExpiresIn != auth.StaffTTL {
 			t.Errorf("session = %+v", s)
+		}
+		// The success forgot the count: one more failure does not lock.
+		if _, err := f.login(ctx, "ops.lead", "wrong-password"); !asApp(err, &ae) || ae.Details["retry_after_seconds"] != nil {
+			t.Errorf("first failure after a success: %v", err)
+		}
+	})
+}
+
+// An unknown username and a locked one get exactly the same answers, so
+// the login does not tell which usernames exist.
+func TestStaffLoginDoesNotRevealUsernames(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newStaffFixture(t, d)
+		ctx := context.Background()
+		if _, err := f.svc.Create(ctx, staff.SystemActor, staff.NewAccount{Username: "owner", Password: "right-password-1", Role: auth.RoleOwner}); err != nil {
+			t.Fatal(err)
+		}
+		answers := func(username string) []string {
+			var out []string
+			for i := 0; i < staff.MaxFailedLogins+2; i++ {
+				_, err := f.login(ctx, username, "wrong-password")
+				out = append(out, fmt.Sprint(err))
+			}
+			return out
+		}
+		known, unknown := answers("owner"), answers("nobody")
+		if !slices.Equal(known, unknown) {
+			t.Errorf("answers differ:\nknown   %q\nunknown %q", known, unknown)
+		}
+	})
+}
+
+// A password change or disabling an account revokes the tokens issued
+// before it; a role change does not need to (the role is read live).
+func TestStaffTokensRevoked(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newStaffFixture(t, d)
+		ctx := context.Background()
+		owner, err := f.svc.Create(ctx, staff.SystemActor, staff.NewAccount{Username: "owner", Password: "owner-password", Role: auth.RoleOwner})
+		if err != nil {
+			t.Fatal(err)
+		}
+		op, err := f.svc.Create(ctx, owner.ID, staff.NewAccount{Username: "oper", Password: "op-password-1", Role: auth.RoleOperator})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens, err := auth.NewTokens(testSecret, f.clock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check := func(token string) error {
+			c, err := tokens.Verify(token)
+			if err != nil {
+				return err
+			}
+			_, err = f.svc.CurrentRole(ctx, c.SubjectID(), c.Version)
+			return err
+		}
+		before, err := f.login(ctx, "oper", "op-password-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := check(before.AccessToken); err != nil {
+			t.Fatalf("fresh token: %v", err)
+		}
+		newPass := "op-password-2"
+		if _, err := f.svc.Update(ctx, owner.ID, op.ID, staff.Change{Password: &newPass}); err != nil {
+			t.Fatal(err)
+		}
+		if err := check(before.AccessToken); apperr.CodeOf(err) != apperr.CodeUnauthenticated {
+			t.Errorf("token from before the password change: %v, want unauthenticated", err)
+		}
+		after, err := f.login(ctx, "oper", newPass)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := check(after.AccessToken); err != nil {
+			t.Errorf("token after the change: %v", err)
+		}
+		yes, no := true, false
+		if _, err := f.svc.Update(ctx, owner.ID, op.ID, staff.Change{Disabled: &yes}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.Update(ctx, owner.ID, op.ID, staff.Change{Disabled: &no}); err != nil {
+			t.Fatal(err)
+		}
+		if err := check(after.AccessToken); apperr.CodeOf(err) != apperr.CodeUnauthenticated {
+			t.Errorf("token from before the account was disabled, used after it was enabled again: %v", err)
+		}
+	})
+}
+
+// Another instance's change reaches a cached check within CheckCacheTTL.
+func TestStaffCheckCacheIsShort(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newStaffFixture(t, d)
+		ctx := context.Background()
+		owner, err := f.svc.Create(ctx, staff.SystemActor, staff.NewAccount{Username: "owner", Password: "owner-password", Role: auth.RoleOwner})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.CurrentRole(ctx, owner.ID, 0); err != nil {
+			t.Fatal(err)
+		}
+		// Another instance (a second service on the same database) changes
+		// the password.
+		other := newStaffFixture(t, d)
+		pass := "owner-password-2"
+		if _, err := other.svc.Update(ctx, owner.ID, owner.ID, staff.Change{Password: &pass}); err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Advance(staff.CheckCacheTTL)
+		if _, err := f.svc.CurrentRole(ctx, owner.ID, 0); apperr.CodeOf(err) != apperr.CodeUnauthenticated {
+			t.Errorf("after CheckCacheTTL the old token still works: %v", err)
 		}
 	})
 }
@@ -135,12 +272,12 @@ func TestStaffLoginRefusals(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				if _, err := f.svc.Login(ctx, tt.username, tt.password); apperr.CodeOf(err) != tt.want {
+				if _, err := f.login(ctx, tt.username, tt.password); apperr.CodeOf(err) != tt.want {
 					t.Errorf("got %v, want %s", err, tt.want)
 				}
 			})
 		}
-		if _, err := f.svc.CurrentRole(ctx, 999); apperr.CodeOf(err) != apperr.CodeUnauthenticated {
+		if _, err := f.svc.CurrentRole(ctx, 999, 0); apperr.CodeOf(err) != apperr.CodeUnauthenticated {
 			t.Errorf("unknown staff role check: %v", err)
 		}
 	})
@@ -254,14 +391,14 @@ func TestStaffUpdateRules(t *testing.T) {
 		if _, err := f.svc.Update(ctx, owner2.ID, owner.ID, staff.Change{Role: ptr(auth.RoleOperator)}); err != nil {
 			t.Fatalf("second owner demotes the first: %v", err)
 		}
-		if r, err := f.svc.CurrentRole(ctx, owner.ID); err != nil || r != auth.RoleOperator {
+		if r, err := f.svc.CurrentRole(ctx, owner.ID, 0); err != nil || r != auth.RoleOperator {
 			t.Errorf("role after demotion = %q, %v", r, err)
 		}
 		// Disabling takes effect on the role check at once.
 		if _, err := f.svc.Update(ctx, owner2.ID, op.ID, staff.Change{Disabled: &yes}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.svc.CurrentRole(ctx, op.ID); apperr.CodeOf(err) != apperr.CodeUnauthenticated {
+		if _, err := f.svc.CurrentRole(ctx, op.ID, 0); apperr.CodeOf(err) != apperr.CodeUnauthenticated {
 			t.Errorf("disabled account role check: %v, want unauthenticated", err)
 		}
 	})
@@ -311,7 +448,7 @@ func TestBootstrapOnlyOnEmptyTable(t *testing.T) {
 		if err != nil || made {
 			t.Fatalf("second bootstrap: made=%v err=%v, want nothing done", made, err)
 		}
-		if _, err := f.svc.Login(ctx, "boss", "boss-password"); err != nil {
+		if _, err := f.login(ctx, "boss", "boss-password"); err != nil {
 			t.Errorf("bootstrap owner cannot log in: %v", err)
 		}
 		if n, _ := f.store.Count(ctx); n != 1 {

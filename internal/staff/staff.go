@@ -10,12 +10,36 @@ import (
 	"github.com/minimall/minimall/internal/auth"
 )
 
-// Account lockout rules: after MaxFailedLogins wrong passwords in a row the
-// account refuses every login for LockDuration.
+// Login throttling rules. Failures are counted per username and client
+// address together: from the MaxFailedLogins-th wrong password in a row, that
+// address is locked out of that username for FirstLock, doubling with each
+// further failure up to LockDuration. Other addresses are not affected, so
+// anonymous guessing cannot lock the owner out of the shop; unknown usernames
+// are counted and answered exactly like existing ones, so the answers do not
+// tell which usernames exist. A count is forgotten after FailureMemory
+// without failures, and on a successful login.
 const (
 	MaxFailedLogins = 5
+	FirstLock       = time.Minute
 	LockDuration    = 15 * time.Minute
+	FailureMemory   = 24 * time.Hour
 )
+
+// LockFor returns how long an address is locked out of a username after its
+// n-th wrong password in a row.
+func LockFor(n int64) time.Duration {
+	if n < MaxFailedLogins {
+		return 0
+	}
+	d := FirstLock << min(n-MaxFailedLogins, 10)
+	return min(d, LockDuration)
+}
+
+// CheckCacheTTL bounds how long a staff token check may use an account's
+// role, status and token version read earlier: a password change, a disabled
+// account or a role change on another instance takes effect within it (at
+// once on the instance that made the change).
+const CheckCacheTTL = 2 * time.Second
 
 // Account is a merchant staff account. The password hash never leaves the
 // package.
@@ -24,6 +48,7 @@ type Account struct {
 	Username     string
 	Role         auth.Role
 	Disabled     bool
+	TokenVersion int64
 	FailedLogins int
 	LockedUntil  *time.Time
 	LastLoginAt  *time.Time

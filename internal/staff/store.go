@@ -30,6 +30,7 @@ type staffRow struct {
 	PasswordHash string
 	Role         string
 	Disabled     bool
+	TokenVersion int64
 	FailedLogins int
 	LockedUntil  *time.Time
 	LastLoginAt  *time.Time
@@ -39,9 +40,105 @@ type staffRow struct {
 
 func (staffRow) TableName() string { return "staff" }
 
+// failureRow counts wrong passwords for one username from one address.
+type failureRow struct {
+	Username    string     `gorm:"column:username;primaryKey"`
+	ClientIP    string     `gorm:"column:client_ip;primaryKey"`
+	Failures    int64      `gorm:"column:failures"`
+	LockedUntil *time.Time `gorm:"column:locked_until"`
+	UpdatedAt   time.Time  `gorm:"column:updated_at"`
+}
+
+func (failureRow) TableName() string { return "staff_login_failures" }
+
+// lockedUntil returns when the address's lock on the username ends (zero
+// when there is none).
+func (s *Store) lockedUntil(ctx context.Context, username, ip string) (time.Time, error) {
+	var rows []failureRow
+	err := s.db.Reader(ctx).Where("username = ? AND client_ip = ?", username, ip).Limit(1).Find(&rows).Error
+	if err != nil || len(rows) == 0 || rows[0].LockedUntil == nil {
+		return time.Time{}, err
+	}
+	return rows[0].LockedUntil.UTC(), nil
+}
+
+// recordFailure counts one wrong password for the username from the address
+// (starting again after FailureMemory without failures) and sets the lock
+// LockFor gives the new count. It returns when the lock ends.
+func (s *Store) recordFailure(ctx context.Context, username, ip string, now time.Time) (time.Time, error) {
+	var until time.Time
+	err := s.db.TxRetry(ctx, func(ctx context.Context) error {
+		w := s.db.Writer(ctx)
+		bump := func() (int64, error) {
+			res := w.Exec(`UPDATE staff_login_failures
+				SET failures = CASE WHEN updated_at < ? THEN 1 ELSE failures + 1 END, updated_at = ?
+				WHERE username = ? AND client_ip = ?`, now.Add(-FailureMemory), now, username, ip)
+			return res.RowsAffected, res.Error
+		}
+		n, err := bump()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			err := w.Create(&failureRow{Username: username, ClientIP: ip, Failures: 1, UpdatedAt: now}).Error
+			if db.IsDuplicate(err) {
+				// A concurrent first failure inserted the row: count on it.
+				_, err = bump()
+			}
+			if err != nil {
+				return err
+			}
+		}
+		var r failureRow
+		if err := w.Where("username = ? AND client_ip = ?", username, ip).Take(&r).Error; err != nil {
+			return err
+		}
+		until = now.Add(LockFor(r.Failures))
+		var lock *time.Time
+		if until.After(now) {
+			lock = &until
+		}
+		return w.Model(&failureRow{}).Where("username = ? AND client_ip = ?", username, ip).
+			Update("locked_until", lock).Error
+	})
+	return until, err
+}
+
+// clearFailures forgets the failures of the username from the address.
+func (s *Store) clearFailures(ctx context.Context, username, ip string) error {
+	return s.db.Writer(ctx).Where("username = ? AND client_ip = ?", username, ip).Delete(&failureRow{}).Error
+}
+
+// clearUsernameFailures forgets the failures of the username from every
+// address (its password changed).
+func (s *Store) clearUsernameFailures(ctx context.Context, username string) error {
+	return s.db.Writer(ctx).Where("username = ?", username).Delete(&failureRow{}).Error
+}
+
+// PruneFailures deletes up to limit failure counts older than FailureMemory
+// whose lock has ended, and returns how many it deleted.
+func (s *Store) PruneFailures(ctx context.Context, now time.Time, limit int) (int, error) {
+	var keys []failureRow
+	if err := s.db.Reader(ctx).Select("username", "client_ip").
+		Where("updated_at < ? AND (locked_until IS NULL OR locked_until < ?)", now.Add(-FailureMemory), now).
+		Limit(limit).Find(&keys).Error; err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, k := range keys {
+		res := s.db.Writer(ctx).Where("username = ? AND client_ip = ? AND updated_at < ?", k.Username, k.ClientIP, now.Add(-FailureMemory)).
+			Delete(&failureRow{})
+		if res.Error != nil {
+			return n, res.Error
+		}
+		n += int(res.RowsAffected)
+	}
+	return n, nil
+}
+
 func (r staffRow) account() Account {
 	return Account{
-		ID: r.ID, Username: r.Username, Role: auth.Role(r.Role), Disabled: r.Disabled,
+		ID: r.ID, Username: r.Username, Role: auth.Role(r.Role), Disabled: r.Disabled, TokenVersion: r.TokenVersion,
 		FailedLogins: r.FailedLogins, LockedUntil: utcPtr(r.LockedUntil), LastLoginAt: utcPtr(r.LastLoginAt),
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
@@ -139,33 +236,31 @@ func (s *Store) update(ctx context.Context, id int64, set map[string]any) (bool,
 	return res.RowsAffected == 1, res.Error
 }
 
-// recordFailedLogin counts one wrong password on an account that is not
-// locked at now, and locks it once the count reaches MaxFailedLogins (the
-// count then starts again for the next lock). Both assignments read only the
-// old failed_logins, so MySQL's left-to-right SET and SQLite's agree.
-func (s *Store) recordFailedLogin(ctx context.Context, id int64, now time.Time) (locked bool, err error) {
-	res := s.db.Writer(ctx).Exec(`UPDATE staff SET
-		locked_until = CASE WHEN failed_logins + 1 >= ? THEN ? ELSE locked_until END,
-		failed_logins = CASE WHEN failed_logins + 1 >= ? THEN 0 ELSE failed_logins + 1 END,
-		updated_at = ?
-		WHERE id = ? AND (locked_until IS NULL OR locked_until <= ?)`,
-		MaxFailedLogins, now.Add(LockDuration), MaxFailedLogins, now, id, now)
-	if res.Error != nil {
-		return false, res.Error
-	}
-	var r staffRow
-	if err := s.db.Writer(ctx).Select("locked_until").Where("id = ?", id).Take(&r).Error; err != nil {
-		return false, err
-	}
-	return r.LockedUntil != nil && r.LockedUntil.After(now), nil
+// recordLogin stamps the login of an enabled account whose password
+// matched; false means it was disabled meanwhile.
+func (s *Store) recordLogin(ctx context.Context, id int64, now time.Time) (bool, error) {
+	res := s.db.Writer(ctx).Exec(`UPDATE staff SET last_login_at = ? WHERE id = ? AND disabled = ?`, now, id, false)
+	return res.RowsAffected == 1, res.Error
 }
 
-// recordLogin clears the failure count of an enabled, unlocked account whose
-// password matched; false means it was disabled or locked meanwhile.
-func (s *Store) recordLogin(ctx context.Context, id int64, now time.Time) (bool, error) {
-	res := s.db.Writer(ctx).Exec(`UPDATE staff SET failed_logins = 0, locked_until = NULL, last_login_at = ?
-		WHERE id = ? AND disabled = ? AND (locked_until IS NULL OR locked_until <= ?)`, now, id, false, now)
-	return res.RowsAffected == 1, res.Error
+// locks returns, per username, the latest lock still running at now from
+// any address.
+func (s *Store) locks(ctx context.Context, usernames []string, now time.Time) (map[string]time.Time, error) {
+	out := map[string]time.Time{}
+	if len(usernames) == 0 {
+		return out, nil
+	}
+	var rows []failureRow
+	if err := s.db.Reader(ctx).Select("username", "locked_until").
+		Where("username IN ? AND locked_until > ?", usernames, now).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		if t := r.LockedUntil.UTC(); t.After(out[r.Username]) {
+			out[r.Username] = t
+		}
+	}
+	return out, nil
 }
 
 var errNilDependency = errors.New("staff: nil dependency")

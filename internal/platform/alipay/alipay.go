@@ -50,6 +50,9 @@ type Config struct {
 	RootCert   string // alipayRootCert.crt (certificate mode)
 	PublicCert string // alipayCertPublicKey_RSA2.crt (certificate mode)
 	Gateway    string // full gateway URL
+	// Timeout bounds one call (MINIMALL_PAYMENT_PLATFORM_TIMEOUT); a call
+	// cut there is upstream_unavailable. 0 means 10 s.
+	Timeout time.Duration
 }
 
 // CertMode reports whether the configuration is in certificate mode.
@@ -96,6 +99,10 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Gateway == "" {
 		cfg.Gateway = DefaultGateway
 	}
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = requestTimeout
+	}
 	loc, err := time.LoadLocation("Asia/Shanghai")
 	if err != nil {
 		return nil, fmt.Errorf("alipay: load Asia/Shanghai (embed time/tzdata): %w", err)
@@ -103,7 +110,7 @@ func New(cfg Config) (*Client, error) {
 	c, err := sdk.New(cfg.AppID, normalizeKey(cfg.PrivateKey), true,
 		sdk.WithProductionGateway(cfg.Gateway),
 		sdk.WithTimeLocation(loc),
-		sdk.WithHTTPClient(&http.Client{Timeout: requestTimeout}),
+		sdk.WithHTTPClient(&http.Client{Timeout: timeout}),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("alipay: application private key: %w", err)

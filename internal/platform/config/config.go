@@ -185,6 +185,8 @@ type Sandbox struct {
 // Payment holds payment rules.
 type Payment struct {
 	ReconcileAfter time.Duration `koanf:"reconcile_after"`
+	// PlatformTimeout bounds one call to WeChat Pay or Alipay.
+	PlatformTimeout time.Duration `koanf:"platform_timeout"`
 }
 
 // Catalog tunes the read cache of the public product pages
@@ -480,6 +482,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Payment.ReconcileAfter < time.Second {
 		bad("MINIMALL_PAYMENT_RECONCILE_AFTER", "must be at least 1s")
+	}
+	if c.Payment.PlatformTimeout < 10*time.Millisecond || c.Payment.PlatformTimeout > time.Minute {
+		bad("MINIMALL_PAYMENT_PLATFORM_TIMEOUT", "must be between 10ms and 1m")
 	}
 	if (c.Bootstrap.Owner == "") != (c.Bootstrap.OwnerPasswordFile == "") {
 		bad("MINIMALL_BOOTSTRAP_OWNER", "and MINIMALL_BOOTSTRAP_OWNER_PASSWORD_FILE must be set together")

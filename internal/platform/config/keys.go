@@ -55,6 +55,7 @@ var Keys = []Key{
 	{"MINIMALL_COURIER_SALT", "courier.salt", "", "salt that signs courier tracking pushes"},
 	{"MINIMALL_SANDBOX_ADDR", "sandbox.addr", "127.0.0.1:8090", "listen address of the sandbox in demo mode"},
 	{"MINIMALL_PAYMENT_RECONCILE_AFTER", "payment.reconcile_after", "60s", "query a payment attempt still pending this long after prepay"},
+	{"MINIMALL_PAYMENT_PLATFORM_TIMEOUT", "payment.platform_timeout", "10s", "longest wait for one WeChat Pay or Alipay call; a call cut there answers 503 upstream_unavailable"},
 	{"MINIMALL_CATALOG_CACHE_TTL", "catalog.cache_ttl", "5m", "safety TTL of a cached product or list page that hears of no change"},
 	{"MINIMALL_CATALOG_STOCK_LAG", "catalog.stock_lag", "2s", "how late stock and sales may show on a cached product page; every page's life while changes from other instances may be missed"},
 	{"MINIMALL_CATALOG_LIST_TTL", "catalog.list_ttl", "30s", "refresh schedule of cached list pages (sales figures and the sales order)"},

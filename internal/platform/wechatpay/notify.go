@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/wechatpay-apiv3/wechatpay-go/services/payments"
+
+	"github.com/minimall/minimall/internal/apperr"
 )
 
 // Notification headers and the probe marker WeChat Pay uses to test that a
@@ -43,11 +45,13 @@ type Notification struct {
 	Transaction Transaction
 }
 
-// NotifyError is a refused notification: Status is the HTTP status to answer
-// and Reason a short machine-readable cause (malformed, probe, stale,
-// signature, decrypt, payload_too_large).
+// NotifyError is a refused notification: Code is the kind of refusal
+// (invalid_argument for malformed input, unauthenticated for a signature,
+// probe or stale timestamp, payload_too_large, internal for a signed
+// resource our APIv3 key cannot decrypt) and Reason a short machine-readable
+// cause (malformed, probe, stale, signature, decrypt, payload_too_large).
 type NotifyError struct {
-	Status int
+	Code   apperr.Code
 	Reason string
 	Err    error
 }
@@ -60,8 +64,8 @@ func (e *NotifyError) Error() string {
 // Unwrap exposes the cause.
 func (e *NotifyError) Unwrap() error { return e.Err }
 
-func refuse(status int, reason string, format string, args ...any) *NotifyError {
-	return &NotifyError{Status: status, Reason: reason, Err: fmt.Errorf(format, args...)}
+func refuse(code apperr.Code, reason string, format string, args ...any) *NotifyError {
+	return &NotifyError{Code: code, Reason: reason, Err: fmt.Errorf(format, args...)}
 }
 
 // envelope is the notification body with every field the SDK relies on
@@ -87,31 +91,31 @@ func checkShape(body []byte) (envelope, error) {
 	var env envelope
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&env); err != nil {
-		return env, refuse(http.StatusBadRequest, "malformed", "body is not a JSON object: %v", err)
+		return env, refuse(apperr.CodeInvalid, "malformed", "body is not a JSON object: %v", err)
 	}
 	if dec.More() {
-		return env, refuse(http.StatusBadRequest, "malformed", "body holds more than one JSON value")
+		return env, refuse(apperr.CodeInvalid, "malformed", "body holds more than one JSON value")
 	}
 	switch {
 	case env.ID == nil || *env.ID == "":
-		return env, refuse(http.StatusBadRequest, "malformed", "id is missing")
+		return env, refuse(apperr.CodeInvalid, "malformed", "id is missing")
 	case env.EventType == nil || *env.EventType == "":
-		return env, refuse(http.StatusBadRequest, "malformed", "event_type is missing")
+		return env, refuse(apperr.CodeInvalid, "malformed", "event_type is missing")
 	case env.CreateTime == nil:
-		return env, refuse(http.StatusBadRequest, "malformed", "create_time is missing")
+		return env, refuse(apperr.CodeInvalid, "malformed", "create_time is missing")
 	case env.Resource == nil:
-		return env, refuse(http.StatusBadRequest, "malformed", "resource is missing")
+		return env, refuse(apperr.CodeInvalid, "malformed", "resource is missing")
 	case env.Resource.Algorithm == nil || *env.Resource.Algorithm != aeadAlgorithm:
-		return env, refuse(http.StatusBadRequest, "malformed", "resource.algorithm must be %s", aeadAlgorithm)
+		return env, refuse(apperr.CodeInvalid, "malformed", "resource.algorithm must be %s", aeadAlgorithm)
 	case env.Resource.Ciphertext == nil || *env.Resource.Ciphertext == "":
-		return env, refuse(http.StatusBadRequest, "malformed", "resource.ciphertext is missing")
+		return env, refuse(apperr.CodeInvalid, "malformed", "resource.ciphertext is missing")
 	case env.Resource.Nonce == nil || *env.Resource.Nonce == "":
-		return env, refuse(http.StatusBadRequest, "malformed", "resource.nonce is missing")
+		return env, refuse(apperr.CodeInvalid, "malformed", "resource.nonce is missing")
 	case env.Resource.AssociatedData == nil:
-		return env, refuse(http.StatusBadRequest, "malformed", "resource.associated_data is missing")
+		return env, refuse(apperr.CodeInvalid, "malformed", "resource.associated_data is missing")
 	}
 	if _, err := time.Parse(time.RFC3339, *env.CreateTime); err != nil {
-		return env, refuse(http.StatusBadRequest, "malformed", "create_time is not RFC 3339")
+		return env, refuse(apperr.CodeInvalid, "malformed", "create_time is not RFC 3339")
 	}
 	return env, nil
 }
@@ -123,24 +127,24 @@ func (c *Client) checkHeaders(h http.Header) error {
 	sig := strings.TrimSpace(h.Get(HeaderSignature))
 	switch {
 	case sig == "":
-		return refuse(http.StatusUnauthorized, "signature", "%s is missing", HeaderSignature)
+		return refuse(apperr.CodeUnauthenticated, "signature", "%s is missing", HeaderSignature)
 	case strings.HasPrefix(sig, ProbeSignaturePrefix):
-		return refuse(http.StatusUnauthorized, "probe", "a signature probe is never accepted")
+		return refuse(apperr.CodeUnauthenticated, "probe", "a signature probe is never accepted")
 	case strings.TrimSpace(h.Get(HeaderNonce)) == "":
-		return refuse(http.StatusUnauthorized, "signature", "%s is missing", HeaderNonce)
+		return refuse(apperr.CodeUnauthenticated, "signature", "%s is missing", HeaderNonce)
 	}
 	if t := h.Get(HeaderSignatureType); t != "" && t != signatureType {
-		return refuse(http.StatusUnauthorized, "signature", "unsupported signature type %q", t)
+		return refuse(apperr.CodeUnauthenticated, "signature", "unsupported signature type %q", t)
 	}
 	if s := strings.TrimSpace(h.Get(HeaderSerial)); s != c.cfg.PublicKeyID {
-		return refuse(http.StatusUnauthorized, "signature", "signed with key %q, not the configured public key", s)
+		return refuse(apperr.CodeUnauthenticated, "signature", "signed with key %q, not the configured public key", s)
 	}
 	ts, err := strconv.ParseInt(strings.TrimSpace(h.Get(HeaderTimestamp)), 10, 64)
 	if err != nil {
-		return refuse(http.StatusUnauthorized, "stale", "%s is missing or not a number", HeaderTimestamp)
+		return refuse(apperr.CodeUnauthenticated, "stale", "%s is missing or not a number", HeaderTimestamp)
 	}
 	if d := nowUnix() - ts; d >= maxSkewSeconds || d <= -maxSkewSeconds {
-		return refuse(http.StatusUnauthorized, "stale", "timestamp %d is %d seconds away from now", ts, d)
+		return refuse(apperr.CodeUnauthenticated, "stale", "timestamp %d is %d seconds away from now", ts, d)
 	}
 	return nil
 }
@@ -170,12 +174,12 @@ func (c *Client) parseNotify(ctx context.Context, r *http.Request, maxBody int64
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return envelope{}, "", refuse(http.StatusRequestEntityTooLarge, "payload_too_large", "body over the limit")
+			return envelope{}, "", refuse(apperr.CodePayloadTooLarge, "payload_too_large", "body over the limit")
 		}
-		return envelope{}, "", refuse(http.StatusBadRequest, "malformed", "read body: %v", err)
+		return envelope{}, "", refuse(apperr.CodeInvalid, "malformed", "read body: %v", err)
 	}
 	if int64(len(body)) > maxBody {
-		return envelope{}, "", refuse(http.StatusRequestEntityTooLarge, "payload_too_large", "body over %d bytes", maxBody)
+		return envelope{}, "", refuse(apperr.CodePayloadTooLarge, "payload_too_large", "body over %d bytes", maxBody)
 	}
 	env, err := checkShape(body)
 	if err != nil {
@@ -189,12 +193,12 @@ func (c *Client) parseNotify(ctx context.Context, r *http.Request, maxBody int64
 	parsed, err := c.notify.ParseNotifyRequest(ctx, req, content)
 	if err != nil {
 		if parsed == nil {
-			return env, "", refuse(http.StatusUnauthorized, "signature", "%v", trimErr(err))
+			return env, "", refuse(apperr.CodeUnauthenticated, "signature", "%v", trimErr(err))
 		}
 		if parsed.Resource != nil && parsed.Resource.Plaintext != "" {
-			return env, "", refuse(http.StatusBadRequest, "malformed", "decrypted resource is not what its event says: %v", err)
+			return env, "", refuse(apperr.CodeInvalid, "malformed", "decrypted resource is not what its event says: %v", err)
 		}
-		return env, "", refuse(http.StatusInternalServerError, "decrypt",
+		return env, "", refuse(apperr.CodeInternal, "decrypt",
 			"a correctly signed resource did not decrypt (check MINIMALL_WECHATPAY_APIV3_KEY): %v", err)
 	}
 	return env, parsed.Resource.Plaintext, nil

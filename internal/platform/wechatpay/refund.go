@@ -7,6 +7,8 @@ import (
 
 	"github.com/wechatpay-apiv3/wechatpay-go/core"
 	"github.com/wechatpay-apiv3/wechatpay-go/services/refunddomestic"
+
+	"github.com/minimall/minimall/internal/apperr"
 )
 
 // Refund statuses the platform reports (status, refund_status).
@@ -136,7 +138,7 @@ func (c *Client) ParseRefundNotification(ctx context.Context, r *http.Request, m
 		return RefundNotification{}, err
 	}
 	if res.MchID != c.cfg.MchID || res.OutRefundNo == "" {
-		return RefundNotification{}, refuse(http.StatusBadRequest, "malformed", "refund resource of merchant %q without our out_refund_no", res.MchID)
+		return RefundNotification{}, refuse(apperr.CodeInvalid, "malformed", "refund resource of merchant %q without our out_refund_no", res.MchID)
 	}
 	out := RefundNotification{ID: *env.ID, EventType: *env.EventType, Plaintext: plain, Refund: RefundResult{
 		OutTradeNo: res.OutTradeNo, OutRefundNo: res.OutRefundNo, RefundID: res.RefundID, Status: res.RefundStatus,

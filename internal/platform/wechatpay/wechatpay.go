@@ -86,6 +86,9 @@ type Config struct {
 	PublicKeyID string
 	PublicKey   *rsa.PublicKey
 	APIBase     string // scheme and host, e.g. https://api.mch.weixin.qq.com
+	// Timeout bounds one call (MINIMALL_PAYMENT_PLATFORM_TIMEOUT); a call
+	// cut there is upstream_unavailable. 0 means 10 s.
+	Timeout time.Duration
 }
 
 // ConfigFrom reads the key files named by cfg: the merchant key
@@ -147,7 +150,11 @@ func New(cfg Config, clk clock.Clock) (*Client, error) {
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
 		return nil, fmt.Errorf("wechatpay: api base %q is not an http(s) URL", cfg.APIBase)
 	}
-	hc := &http.Client{Timeout: requestTimeout, Transport: &rewriter{base: base, next: http.DefaultTransport}}
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = requestTimeout
+	}
+	hc := &http.Client{Timeout: timeout, Transport: &rewriter{base: base, next: http.DefaultTransport}}
 	c, err := core.NewClient(context.Background(),
 		option.WithWechatPayPublicKeyAuthCipher(cfg.MchID, cfg.Serial, cfg.PrivateKey, cfg.PublicKeyID, cfg.PublicKey),
 		option.WithHTTPClient(hc),

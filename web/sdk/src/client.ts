@@ -177,6 +177,11 @@ export class Client {
     return this.request("GET", "/api/v1/me", { auth: true });
   }
 
+  /** updateMe sets the nickname and/or avatar (an upload of this shop) the user chose. */
+  updateMe(body: Body<paths["/api/v1/me"]["patch"]>): Promise<Profile> {
+    return this.request("PATCH", "/api/v1/me", { auth: true, body });
+  }
+
   categories(): Promise<Category[]> {
     return this.request("GET", "/api/v1/categories");
   }

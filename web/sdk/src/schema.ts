@@ -189,7 +189,15 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * set the customer's nickname and avatar
+         * @description WeChat and Alipay no longer hand the server a nickname or picture: the mini-program asks
+         *     the user (e.g. a nickname input and chooseAvatar), uploads the picture, and sets both here.
+         *     Fields left out stay as they are. The nickname is trimmed, 1 to 32 characters without
+         *     control characters. avatar_url must be a file under the shop's own media base
+         *     (MINIMALL_PUBLIC_BASE_URL + /media/, no query), or "" to remove it.
+         */
+        patch: operations["updateMe"];
         trace?: never;
     };
     "/api/v1/admin/auth/login": {
@@ -203,9 +211,13 @@ export interface paths {
         put?: never;
         /**
          * staff login with username and password (8 h token, no refresh)
-         * @description Five wrong passwords in a row lock the account for 15 minutes; a locked or
-         *     disabled account is refused even with the right password (401, details.retry_after_seconds
-         *     while locked). Rate limited per client IP.
+         * @description Wrong passwords are counted per username and client address: from the fifth in a row
+         *     that address is locked out of that username for 1 minute, doubling with each further
+         *     failure up to 15 minutes, even for the right password (401, details.retry_after_seconds
+         *     while locked); other addresses are not affected. Unknown usernames are answered exactly
+         *     like existing ones. A disabled account is refused. Rate limited per client IP. The
+         *     answer is Cache-Control: no-store. A password change or disabling the account revokes
+         *     the account's earlier tokens.
          */
         post: operations["adminLogin"];
         delete?: never;
@@ -1011,6 +1023,21 @@ export interface components {
                 /** @description the X-Request-Id of the answer; quote it to support */
                 request_id?: string;
             };
+        };
+        Profile: {
+            /** Format: int64 */
+            id: number;
+            /**
+             * @description the channel of the current login
+             * @enum {string}
+             */
+            channel: "wechat" | "alipay";
+            /** @description empty until the customer sets one */
+            nickname: string;
+            /** @description empty until the customer sets one */
+            avatar_url: string;
+            /** Format: date-time */
+            created_at: string;
         };
         /** @enum {string} */
         StaffRole: "owner" | "operator" | "customer_service" | "warehouse";
@@ -1872,16 +1899,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: int64 */
-                        id?: number;
-                        /** @enum {string} */
-                        channel?: "wechat" | "alipay";
-                        nickname?: string;
-                        avatar_url?: string;
-                        /** Format: date-time */
-                        created_at?: string;
-                    };
+                    "application/json": components["schemas"]["Profile"];
                 };
             };
             401: components["responses"]["Error"];
@@ -1894,6 +1912,38 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+        };
+    };
+    updateMe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @example 小明 */
+                    nickname?: string;
+                    /** @example https://shop.example.com/media/2026/11/a1b2c3.jpg */
+                    avatar_url?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description the profile as stored */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Profile"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
         };
     };
     adminLogin: {

@@ -67,6 +67,12 @@ test("WeChat: login, order (idempotent retry), pay, paid", async () => {
   assert.equal(session.user.channel, "wechat");
   const me = await client.me();
   assert.equal(me.id, session.user.id);
+  const renamed = await client.updateMe({ nickname: "小程序用户" });
+  assert.equal(renamed.nickname, "小程序用户");
+  await assert.rejects(
+    client.updateMe({ avatar_url: "https://elsewhere.example.com/a.jpg" }),
+    (e) => e instanceof ApiError && e.code === "invalid_argument",
+  );
 
   const sku = await firstSku(client);
   const addr = await client.createAddress(address);

@@ -126,13 +126,22 @@ func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App,
 	if err := a.buildCatalog(); err != nil {
 		return nil, err
 	}
-	if err := a.buildPayments(); err != nil {
-		return nil, err
-	}
 	if err := a.buildOrders(); err != nil {
 		return nil, err
 	}
+	if err := a.buildPayments(); err != nil {
+		return nil, err
+	}
 	if err := a.buildLogistics(); err != nil {
+		return nil, err
+	}
+	// Orders sit below payments and logistics, which read and move them; the
+	// order module reaches up through its ports, connected once all exist:
+	// payments close open trades before a cancel, logistics shows parcels.
+	if err := a.orders.ConnectPayments(a.payments); err != nil {
+		return nil, err
+	}
+	if err := a.orders.ConnectShipping(a.logistics); err != nil {
 		return nil, err
 	}
 	e, err := httpx.NewEngine(httpx.Options{

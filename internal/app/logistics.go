@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/minimall/minimall/internal/logistics"
-	"github.com/minimall/minimall/internal/order"
 	"github.com/minimall/minimall/internal/payment"
 	"github.com/minimall/minimall/internal/platform/courier"
 	"github.com/minimall/minimall/internal/platform/jobs"
@@ -70,19 +69,6 @@ func (a *App) buildLogistics() error {
 // Logistics returns the logistics service: TrackParcel for the modules that
 // register parcels, and the outbox job step tests drive.
 func (a *App) Logistics() *logistics.Service { return a.logistics }
-
-// orderShipping is the order module's view of the logistics module. It
-// reaches the logistics service through the App when called: the logistics
-// service needs the order service, which shows the parcels.
-type orderShipping struct{ a *App }
-
-func (s orderShipping) Parcels(ctx context.Context, orderIDs []int64) (map[int64][]order.Parcel, error) {
-	return s.a.logistics.Parcels(ctx, orderIDs)
-}
-
-func (s orderShipping) Upload(ctx context.Context, orderID int64) (order.ShippingUpload, error) {
-	return s.a.logistics.Upload(ctx, orderID)
-}
 
 // logisticsPayments is the logistics module's view of payment attempts.
 type logisticsPayments struct {

@@ -1,19 +1,17 @@
 package app
 
 import (
-	"context"
 	"errors"
 	"time"
 
-	"github.com/minimall/minimall/internal/order"
 	"github.com/minimall/minimall/internal/payment"
 	"github.com/minimall/minimall/internal/platform/jobs"
 	"github.com/minimall/minimall/internal/platform/wechatpay"
 )
 
-// buildPayments wires the payment module and, when configured, its WeChat
-// Pay and Alipay adapters. It runs before buildOrders: the order service asks the
-// payment service to close open trades before every cancel.
+// buildPayments wires the payment module on the order service and, when
+// configured, its WeChat Pay and Alipay adapters. It runs after buildOrders:
+// payments read orders and move them to paid.
 func (a *App) buildPayments() error {
 	store, err := payment.NewStore(a.db)
 	if err != nil {
@@ -49,7 +47,7 @@ func (a *App) buildPayments() error {
 		channels = append(channels, g)
 	}
 	if a.payments, err = payment.NewService(payment.Deps{
-		DB: a.db, Store: store, Orders: paymentOrders{a: a}, Identities: a.customers, Channels: channels,
+		DB: a.db, Store: store, Orders: a.orders, Identities: a.customers, Channels: channels,
 		Clock: a.clock, Log: a.log, PublicBaseURL: a.cfg.HTTP.PublicBaseURL, MaxNotifyBody: int64(a.cfg.HTTP.MaxBody),
 		ReconcileAfter: a.cfg.Payment.ReconcileAfter,
 	}); err != nil {
@@ -68,24 +66,3 @@ func (a *App) buildPayments() error {
 // paymentJobsEvery is how often the payment jobs look for due work
 // (ARCHITECTURE.md: 10 s or less).
 const paymentJobsEvery = 5 * time.Second
-
-// paymentOrders is the payment module's view of the order module. It
-// reaches the order service through the App when called, which breaks the
-// construction cycle: the order service needs the payment gate, and the
-// payment service moves orders to paid.
-type paymentOrders struct{ a *App }
-
-// Get returns one of the customer's orders.
-func (p paymentOrders) Get(ctx context.Context, customerID, orderID int64) (order.Order, error) {
-	return p.a.orders.Get(ctx, customerID, orderID)
-}
-
-// ByID returns any order with its items.
-func (p paymentOrders) ByID(ctx context.Context, orderID int64) (order.Order, error) {
-	return p.a.orders.ByID(ctx, orderID)
-}
-
-// MarkPaid moves an order to paid through the order service.
-func (p paymentOrders) MarkPaid(ctx context.Context, orderID, paidFen int64, at time.Time, actor order.Actor) (order.Order, error) {
-	return p.a.orders.MarkPaid(ctx, orderID, paidFen, at, actor)
-}

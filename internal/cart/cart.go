@@ -56,21 +56,17 @@ type Patch struct {
 	Selected *bool
 }
 
-// Catalog is what the cart needs from the catalog: live SKU facts.
-type Catalog interface {
-	Items(ctx context.Context, skuIDs []int64) (map[int64]catalog.Item, error)
-}
-
 // Service holds the cart's rules.
 type Service struct {
 	db      *db.DB
 	store   *Store
-	catalog Catalog
+	catalog *catalog.Service
 	clock   clock.Clock
 }
 
-// NewService returns the cart service.
-func NewService(d *db.DB, store *Store, cat Catalog, clk clock.Clock) (*Service, error) {
+// NewService returns the cart service; it reads live SKU facts from the
+// catalog service.
+func NewService(d *db.DB, store *Store, cat *catalog.Service, clk clock.Clock) (*Service, error) {
 	if d == nil || store == nil || cat == nil || clk == nil {
 		return nil, errors.New("cart: nil dependency")
 	}

@@ -332,9 +332,13 @@ type Item struct {
 	Deleted   bool
 }
 
-// Available reports whether the SKU can be bought at all: its product is on
-// shelf, the SKU is not deleted and it has stock.
-func (i Item) Available() bool { return i.OnShelf && !i.Deleted && i.Stock > 0 }
+// Buyable reports whether the SKU can be sold at all, stock aside: its
+// product is on shelf and the SKU is not deleted.
+func (i Item) Buyable() bool { return i.OnShelf && !i.Deleted }
+
+// Available reports whether the SKU can be bought now: it is buyable and has
+// stock.
+func (i Item) Available() bool { return i.Buyable() && i.Stock > 0 }
 
 // Sort orders of the product list.
 const (

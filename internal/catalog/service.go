@@ -68,8 +68,8 @@ func NewService(d *db.DB, store *Store, log *audit.Log, clk clock.Clock, inv Inv
 	return &Service{db: d, store: store, audit: log, clock: clk, notify: inv}, nil
 }
 
-// Store returns the service's store, for modules (checkout) that move stock
-// inside their own transactions.
+// Store returns the service's store, for tests that inspect or arrange rows
+// directly; other modules use the service's methods.
 func (s *Service) Store() *Store { return s.store }
 
 // ProductsChanged announces that something the public pages of these

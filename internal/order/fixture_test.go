@@ -37,9 +37,9 @@ const (
 	freeOverFen   = 9900
 )
 
-// fixture is an order service on a real database, wired to the real
-// catalog, cart and address book through test adapters shaped like the
-// application's.
+// fixture is an order service on a real database, built on the real
+// catalog, cart and address services, with a fake payment gate and no
+// logistics module.
 type fixture struct {
 	d     *db.DB
 	clk   *clock.Fake
@@ -91,67 +91,6 @@ func (g *fakeGate) closeCalls(orderID int64) int {
 	return g.calls[orderID]
 }
 
-type testCatalog struct{ store *catalog.Store }
-
-func (c testCatalog) SKUs(ctx context.Context, ids []int64) (map[int64]order.SKU, error) {
-	items, err := c.store.Items(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[int64]order.SKU, len(items))
-	for id, it := range items {
-		out[id] = order.SKU{ID: it.SKUID, ProductID: it.ProductID, Title: it.Title, Image: it.Image,
-			SpecText: it.SpecText, PriceFen: it.PriceFen, Stock: it.Stock, OnShelf: it.OnShelf, Deleted: it.Deleted}
-	}
-	return out, nil
-}
-
-func (c testCatalog) TakeStock(ctx context.Context, id, n int64) (bool, error) {
-	return c.store.DecrementStock(ctx, id, n)
-}
-
-func (c testCatalog) ReturnStock(ctx context.Context, id, n int64) (bool, error) {
-	return c.store.IncrementStock(ctx, id, n)
-}
-
-func (c testCatalog) AddSales(ctx context.Context, productID, n int64) error {
-	return c.store.AddSales(ctx, productID, n)
-}
-
-func (c testCatalog) StockChanged(context.Context, []int64) {}
-
-type testCart struct{ svc *cart.Service }
-
-func (c testCart) Selected(ctx context.Context, customerID int64) ([]order.CartLine, error) {
-	lines, err := c.svc.Selected(ctx, customerID)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]order.CartLine, len(lines))
-	for i, l := range lines {
-		out[i] = order.CartLine{SKUID: l.SKUID, Quantity: l.Quantity}
-	}
-	return out, nil
-}
-
-func (c testCart) Remove(ctx context.Context, customerID int64, ordered []order.CartLine) error {
-	units := make([]cart.Ordered, len(ordered))
-	for i, o := range ordered {
-		units[i] = cart.Ordered{SKUID: o.SKUID, Quantity: o.Quantity}
-	}
-	return c.svc.RemoveOrdered(ctx, customerID, units)
-}
-
-type testAddresses struct{ svc *address.Service }
-
-func (c testAddresses) Address(ctx context.Context, customerID, id int64) (order.Address, error) {
-	a, err := c.svc.Get(ctx, customerID, id)
-	if err != nil {
-		return order.Address{}, err
-	}
-	return order.Address{Name: a.Name, Phone: a.Phone, Province: a.Province, City: a.City, District: a.District, Detail: a.Detail}, nil
-}
-
 func newFixture(t *testing.T, d *db.DB) *fixture {
 	t.Helper()
 	f := &fixture{d: d, clk: clock.NewFake(start), gate: &fakeGate{calls: map[int64]int{}, paid: map[int64]bool{}}}
@@ -163,7 +102,7 @@ func newFixture(t *testing.T, d *db.DB) *fixture {
 	must(t, err)
 	cartStore, err := cart.NewStore(d)
 	must(t, err)
-	f.carts, err = cart.NewService(d, cartStore, cst, f.clk)
+	f.carts, err = cart.NewService(d, cartStore, f.cat, f.clk)
 	must(t, err)
 	as, err := address.NewStore(d)
 	must(t, err)
@@ -174,12 +113,11 @@ func newFixture(t *testing.T, d *db.DB) *fixture {
 	carriers, err := order.NewCarriers(order.DefaultCarriers())
 	must(t, err)
 	f.deps = order.Deps{
-		DB: d, Store: f.store, Catalog: testCatalog{cst}, Cart: testCart{f.carts}, Addresses: testAddresses{f.addrs},
-		Payments: f.gate, Shipping: order.NoShipping{}, Carriers: carriers, Audit: lg, Clock: f.clk,
+		DB: d, Store: f.store, Catalog: f.cat, Cart: f.carts, Addresses: f.addrs,
+		Carriers: carriers, Audit: lg, Clock: f.clk,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
-	f.svc, err = order.NewService(f.deps, testConfig(manyUnpaid))
-	must(t, err)
+	f.svc = f.service(t, testConfig(manyUnpaid))
 	name := "杂货"
 	c, err := f.cat.CreateCategory(context.Background(), staffID, catalog.CategoryInput{Name: &name})
 	must(t, err)
@@ -190,6 +128,18 @@ func newFixture(t *testing.T, d *db.DB) *fixture {
 // manyUnpaid is the unpaid-order cap of most tests, which place many orders
 // for one customer; the cap has its own tests.
 const manyUnpaid = 10_000
+
+// service builds an order service on the fixture's collaborators with cfg
+// and connects the fake payment gate and no logistics, as the application
+// connects its modules.
+func (f *fixture) service(t testing.TB, cfg order.Config) *order.Service {
+	t.Helper()
+	svc, err := order.NewService(f.deps, cfg)
+	must(t, err)
+	must(t, svc.ConnectPayments(f.gate))
+	must(t, svc.ConnectShipping(order.NoShipping{}))
+	return svc
+}
 
 func testConfig(maxUnpaid int) order.Config {
 	return order.Config{PayTimeout: payTimeout, AutoConfirm: autoConfirm, AutoConfirmAfterDelivery: afterDelivery, MaxUnpaid: maxUnpaid,

@@ -18,8 +18,7 @@ func TestCheckoutCapsUnpaidOrders(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
 		ctx := context.Background()
-		svc, err := order.NewService(f.deps, testConfig(2))
-		must(t, err)
+		svc := f.service(t, testConfig(2))
 		sku := f.sku(t, 100, 100)
 		const alice, bob = int64(1), int64(2)
 		aliceAddr, bobAddr := f.address(t, alice), f.address(t, bob)
@@ -61,8 +60,7 @@ func TestCheckoutUnpaidCapConcurrent(t *testing.T) {
 		f := newFixture(t, d)
 		ctx := context.Background()
 		const limit = 3
-		svc, err := order.NewService(f.deps, testConfig(limit))
-		must(t, err)
+		svc := f.service(t, testConfig(limit))
 		sku := f.sku(t, 100, 100)
 		const customer = int64(7)
 		addr := f.address(t, customer)

@@ -3,9 +3,10 @@
 // state machine with its event history, shipping, the payment deadline and
 // automatic confirmation.
 //
-// The module reaches the catalog, the cart and the address book only through
-// the small interfaces of ports.go, and the payment module reaches it through
-// PaymentGate and Service.MarkPaid. Every status change is a conditional
+// The module imports the modules below it (catalog, cart, address) and calls
+// their services, whose writes join its transactions. The payment module
+// sits above it: it calls Service.MarkPaid, and order asks it to close open
+// trades before a cancel through the PaymentGate port of ports.go. Every status change is a conditional
 // UPDATE whose rows-affected is checked, so concurrent requests and several
 // instances of the background jobs agree on one outcome.
 package order
@@ -13,6 +14,7 @@ package order
 import (
 	"time"
 
+	"github.com/minimall/minimall/internal/address"
 	"github.com/minimall/minimall/internal/apperr"
 )
 
@@ -119,6 +121,12 @@ type Address struct {
 	City     string
 	District string
 	Detail   string
+}
+
+// snapshotAddress copies the parts of an address-book entry an order keeps.
+func snapshotAddress(a address.Address) Address {
+	return Address{Name: a.Name, Phone: a.Phone, Province: a.Province, City: a.City,
+		District: a.District, Detail: a.Detail}
 }
 
 // Actor types of order events.

@@ -9,8 +9,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/minimall/minimall/internal/address"
 	"github.com/minimall/minimall/internal/apperr"
 	"github.com/minimall/minimall/internal/audit"
+	"github.com/minimall/minimall/internal/cart"
+	"github.com/minimall/minimall/internal/catalog"
 	"github.com/minimall/minimall/internal/platform/clock"
 	"github.com/minimall/minimall/internal/platform/db"
 )
@@ -50,15 +53,15 @@ func (c Config) validate() error {
 	return nil
 }
 
-// Deps are the Service's collaborators; every one is required.
+// Deps are the Service's collaborators; every one is required. The payment
+// gate is not among them: the payment module is built on this service, so it
+// is connected afterwards with ConnectPayments.
 type Deps struct {
 	DB        *db.DB
 	Store     *Store
-	Catalog   Catalog
-	Cart      Cart
-	Addresses Addresses
-	Payments  PaymentGate
-	Shipping  Shipping
+	Catalog   *catalog.Service
+	Cart      *cart.Service
+	Addresses *address.Service
 	Carriers  *Carriers
 	Audit     *audit.Log
 	Clock     clock.Clock
@@ -69,9 +72,9 @@ type Deps struct {
 type Service struct {
 	db        *db.DB
 	store     *Store
-	catalog   Catalog
-	cart      Cart
-	addresses Addresses
+	catalog   *catalog.Service
+	cart      *cart.Service
+	addresses *address.Service
 	payments  PaymentGate
 	shipping  Shipping
 	carriers  *Carriers
@@ -85,14 +88,49 @@ type Service struct {
 // an invalid configuration.
 func NewService(d Deps, cfg Config) (*Service, error) {
 	if d.DB == nil || d.Store == nil || d.Catalog == nil || d.Cart == nil || d.Addresses == nil ||
-		d.Payments == nil || d.Shipping == nil || d.Carriers == nil || d.Audit == nil || d.Clock == nil || d.Log == nil {
+		d.Carriers == nil || d.Audit == nil || d.Clock == nil || d.Log == nil {
 		return nil, errors.New("order: nil dependency")
 	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	return &Service{db: d.DB, store: d.Store, catalog: d.Catalog, cart: d.Cart, addresses: d.Addresses,
-		payments: d.Payments, shipping: d.Shipping, carriers: d.Carriers, audit: d.Audit, clock: d.Clock, log: d.Log, cfg: cfg}, nil
+		carriers: d.Carriers, audit: d.Audit, clock: d.Clock, log: d.Log, cfg: cfg}, nil
+}
+
+// ConnectPayments gives the service its payment gate, and ConnectShipping
+// its view of the logistics module: both modules are built on this service,
+// so the composition root connects them once they exist and before serving.
+// Each refuses nil and a second connection.
+func (s *Service) ConnectPayments(g PaymentGate) error {
+	return connect(&s.payments, g, "payment gate")
+}
+
+// ConnectShipping: see ConnectPayments.
+func (s *Service) ConnectShipping(sh Shipping) error {
+	return connect(&s.shipping, sh, "shipping")
+}
+
+func connect[P comparable](port *P, p P, what string) error {
+	var none P
+	if p == none {
+		return fmt.Errorf("order: nil %s", what)
+	}
+	if *port != none {
+		return fmt.Errorf("order: %s already connected", what)
+	}
+	*port = p
+	return nil
+}
+
+// connected returns a port, or an internal error when it was never connected
+// (a wiring mistake, never a customer's).
+func connected[P comparable](p P, what string) (P, error) {
+	var none P
+	if p == none {
+		return none, apperr.Internal(fmt.Errorf("order: no %s connected", what))
+	}
+	return p, nil
 }
 
 // now is the clock's time at the databases' precision (milliseconds), so
@@ -157,7 +195,7 @@ func (s *Service) quote(ctx context.Context, lines []LineInput) (Quote, error) {
 	for i, l := range lines {
 		ids[i] = l.SKUID
 	}
-	skus, err := s.catalog.SKUs(ctx, ids)
+	skus, err := s.catalog.Items(ctx, ids)
 	if err != nil {
 		return Quote{}, asAppErr(err)
 	}
@@ -175,7 +213,7 @@ func (s *Service) quote(ctx context.Context, lines []LineInput) (Quote, error) {
 			continue
 		}
 		sub := k.PriceFen * l.Quantity
-		q.Items = append(q.Items, Item{SKUID: k.ID, ProductID: k.ProductID, Title: k.Title, SpecText: k.SpecText,
+		q.Items = append(q.Items, Item{SKUID: k.SKUID, ProductID: k.ProductID, Title: k.Title, SpecText: k.SpecText,
 			Image: k.Image, PriceFen: k.PriceFen, Quantity: l.Quantity, SubtotalFen: sub})
 		q.GoodsFen += sub
 	}
@@ -194,7 +232,7 @@ func (s *Service) Preview(ctx context.Context, in CheckoutInput) (Quote, error) 
 		return Quote{}, err
 	}
 	if in.AddressID != 0 {
-		if _, err := s.addresses.Address(ctx, in.CustomerID, in.AddressID); err != nil {
+		if _, err := s.addresses.Get(ctx, in.CustomerID, in.AddressID); err != nil {
 			return Quote{}, asAppErr(err)
 		}
 	}
@@ -229,10 +267,11 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (Order, bool, 
 			return o, false, err
 		}
 	}
-	addr, err := s.addresses.Address(ctx, in.CustomerID, in.AddressID)
+	a, err := s.addresses.Get(ctx, in.CustomerID, in.AddressID)
 	if err != nil {
 		return Order{}, false, asAppErr(err)
 	}
+	addr := snapshotAddress(a)
 	lines, err := s.lines(ctx, &in)
 	if err != nil {
 		return Order{}, false, err
@@ -342,11 +381,11 @@ func (s *Service) place(ctx context.Context, in CheckoutInput, hash string, addr
 			return err
 		}
 		if in.FromCart {
-			ordered := make([]CartLine, len(q.Items))
+			ordered := make([]cart.Ordered, len(q.Items))
 			for i, it := range q.Items {
-				ordered[i] = CartLine{SKUID: it.SKUID, Quantity: it.Quantity}
+				ordered[i] = cart.Ordered{SKUID: it.SKUID, Quantity: it.Quantity}
 			}
-			if err := s.cart.Remove(ctx, in.CustomerID, ordered); err != nil {
+			if err := s.cart.RemoveOrdered(ctx, in.CustomerID, ordered); err != nil {
 				return err
 			}
 		}
@@ -371,7 +410,7 @@ func (s *Service) place(ctx context.Context, in CheckoutInput, hash string, addr
 	if err != nil {
 		return Order{}, err
 	}
-	s.catalog.StockChanged(ctx, productsOf(q.Items))
+	s.catalog.StockChanged(ctx, productsOf(q.Items)...)
 	return n.Order, nil
 }
 
@@ -414,7 +453,11 @@ func (s *Service) attachParcels(ctx context.Context, orders []*Order) error {
 	for i, o := range orders {
 		ids[i] = o.ID
 	}
-	parcels, err := s.shipping.Parcels(ctx, ids)
+	shipping, err := connected(s.shipping, "shipping")
+	if err != nil {
+		return err
+	}
+	parcels, err := shipping.Parcels(ctx, ids)
 	if err != nil {
 		return apperr.From(err)
 	}
@@ -514,10 +557,18 @@ func (s *Service) AdminGet(ctx context.Context, id int64) (Detail, error) {
 	if err := s.attachParcels(ctx, []*Order{&d.Order}); err != nil {
 		return Detail{}, err
 	}
-	if d.Upload, err = s.shipping.Upload(ctx, id); err != nil {
+	shipping, err := connected(s.shipping, "shipping")
+	if err != nil {
+		return Detail{}, err
+	}
+	if d.Upload, err = shipping.Upload(ctx, id); err != nil {
 		return Detail{}, apperr.From(err)
 	}
-	if d.Payments, err = s.payments.Attempts(ctx, id); err != nil {
+	gate, err := connected(s.payments, "payment gate")
+	if err != nil {
+		return Detail{}, err
+	}
+	if d.Payments, err = gate.Attempts(ctx, id); err != nil {
 		return Detail{}, apperr.Internal(err)
 	}
 	return d, nil
@@ -567,7 +618,11 @@ func (s *Service) cancel(ctx context.Context, o Order, actor Actor, reason strin
 	if err := o.CanCancel(); err != nil {
 		return err
 	}
-	paid, err := s.payments.CloseOpen(ctx, o.ID)
+	gate, err := connected(s.payments, "payment gate")
+	if err != nil {
+		return err
+	}
+	paid, err := gate.CloseOpen(ctx, o.ID)
 	if err != nil {
 		return asAppErr(err)
 	}
@@ -597,7 +652,7 @@ func (s *Service) cancel(ctx context.Context, o Order, actor Actor, reason strin
 	if err != nil {
 		return asAppErr(err)
 	}
-	s.catalog.StockChanged(ctx, productsOf(items))
+	s.catalog.StockChanged(ctx, productsOf(items)...)
 	return nil
 }
 
@@ -760,7 +815,7 @@ func (s *Service) CountSales(ctx context.Context, limit int) (int, error) {
 		return nil
 	})
 	if err == nil && len(moved) > 0 {
-		s.catalog.StockChanged(ctx, moved)
+		s.catalog.StockChanged(ctx, moved...)
 	}
 	return counted, err
 }

@@ -1,0 +1,27 @@
+package catalog
+
+import "context"
+
+// The calls below are what checkout and cancellation need from the catalog.
+// Each joins the transaction carried by ctx, so the order module moves stock
+// in the same transaction as its own rows, and returns the store's error
+// unwrapped for the caller's transaction to decide on (retry or give up).
+
+// TakeStock takes n units of a live SKU in one guarded statement
+// (stock = stock - n WHERE id = ? AND stock >= n) and reports whether it
+// did. Checkout calls it last in its transaction, in ascending SKU id order.
+func (s *Service) TakeStock(ctx context.Context, skuID, n int64) (bool, error) {
+	return s.store.DecrementStock(ctx, skuID, n)
+}
+
+// ReturnStock gives n units back to a SKU, deleted or not (a cancelled
+// order, an approved return), and reports whether the SKU exists.
+func (s *Service) ReturnStock(ctx context.Context, skuID, n int64) (bool, error) {
+	return s.store.IncrementStock(ctx, skuID, n)
+}
+
+// AddSales moves a product's sales counter by n; the order module calls it
+// off the checkout path, from its sales job.
+func (s *Service) AddSales(ctx context.Context, productID, n int64) error {
+	return s.store.AddSales(ctx, productID, n)
+}

@@ -223,6 +223,9 @@ func runSandboxServer(ctx context.Context, cfg *config.Config, log *slog.Logger,
 		return err
 	}
 	dir := sandboxDir(cfg)
+	// WeChat's events go to the `minimall serve` this configuration
+	// describes (POST /_sandbox/wechat/push-url points them elsewhere).
+	rs.sb.SetWeChatPushURL(cfg.HTTP.PublicBaseURL+"/api/v1/notify/wechat", false)
 	fmt.Fprintf(stdout, "sandbox listening on %s\n", rs.base)
 	fmt.Fprintf(stdout, "settings written to %s: run `set -a; . %s; set +a` before `minimall serve`\n",
 		dir, filepath.Join(dir, sandbox.FileEnv))

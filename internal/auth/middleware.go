@@ -54,6 +54,8 @@ func (m *Middleware) claims(c *gin.Context, want TokenType) (*Claims, bool) {
 		return nil, false
 	}
 	if cl.Type != want {
+		httpx.SetActor(c, string(cl.Type), cl.SubjectID())
+		httpx.SecurityEvent(c, "wrong_token_type")
 		httpx.Error(c, apperr.Forbidden("this route needs a "+string(want)+" token"))
 		return nil, false
 	}
@@ -67,6 +69,7 @@ func (m *Middleware) Customer() gin.HandlerFunc {
 		if !ok {
 			return
 		}
+		httpx.SetActor(c, "customer", cl.SubjectID())
 		c.Set(ctxCustomerID, cl.SubjectID())
 		c.Set(ctxChannel, cl.Channel)
 		c.Next()
@@ -81,8 +84,12 @@ func (m *Middleware) Staff() gin.HandlerFunc {
 		if !ok {
 			return
 		}
+		httpx.SetActor(c, "staff", cl.SubjectID())
 		role, err := m.staff.CurrentRole(c.Request.Context(), cl.SubjectID(), cl.Version)
 		if err != nil {
+			if apperr.Is(err, apperr.CodeUnauthenticated) {
+				httpx.SecurityEvent(c, "staff_token_refused", "reason", apperr.CodeOf(err))
+			}
 			httpx.Error(c, err)
 			return
 		}
@@ -96,6 +103,7 @@ func (m *Middleware) Staff() gin.HandlerFunc {
 func Require(p Permission) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if !StaffRole(c).Can(p) {
+			httpx.SecurityEvent(c, "permission_denied", "role", string(StaffRole(c)), "permission", string(p))
 			httpx.Error(c, apperr.Forbidden("your role does not allow this"))
 			return
 		}

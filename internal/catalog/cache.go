@@ -16,6 +16,7 @@ import (
 
 	"github.com/minimall/minimall/internal/apperr"
 	"github.com/minimall/minimall/internal/platform/clock"
+	"github.com/minimall/minimall/internal/platform/db"
 	"github.com/minimall/minimall/internal/platform/httpx"
 )
 
@@ -633,6 +634,7 @@ func (c *Cache) refreshProducts(ctx context.Context, ids []int64) error {
 // RunRefresher reloads pages as they fall due until ctx ends, reporting
 // errors to onError.
 func (c *Cache) RunRefresher(ctx context.Context, onError func(error)) {
+	ctx = db.Background(ctx)
 	for {
 		select {
 		case <-ctx.Done():

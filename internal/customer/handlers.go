@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/minimall/minimall/internal/apperr"
 	"github.com/minimall/minimall/internal/auth"
 	"github.com/minimall/minimall/internal/platform/httpx"
 )
@@ -90,6 +91,10 @@ func (h *Handlers) Refresh(c *gin.Context) {
 	}
 	s, err := h.login.Refresh(c.Request.Context(), req.RefreshToken)
 	if err != nil {
+		if apperr.Is(err, apperr.CodeRefreshReused) {
+			// A stolen or replayed refresh token: its family was revoked.
+			httpx.SecurityEvent(c, "refresh_reused")
+		}
 		httpx.Error(c, err)
 		return
 	}

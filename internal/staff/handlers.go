@@ -1,11 +1,13 @@
 package staff
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/minimall/minimall/internal/apperr"
 	"github.com/minimall/minimall/internal/auth"
 	"github.com/minimall/minimall/internal/platform/httpx"
 )
@@ -68,6 +70,14 @@ func (h *Handlers) Login(c *gin.Context) {
 	}
 	s, err := h.staff.Login(c.Request.Context(), LoginInput{Username: req.Username, Password: req.Password, ClientIP: c.ClientIP()})
 	if err != nil {
+		var ae *apperr.Error
+		if errors.As(err, &ae) && ae.Code == apperr.CodeUnauthenticated {
+			event := "staff_login_failed"
+			if ae.Details["retry_after_seconds"] != nil {
+				event = "staff_login_locked"
+			}
+			httpx.SecurityEvent(c, event, "username", logUsername(req.Username))
+		}
 		httpx.Error(c, err)
 		return
 	}
@@ -143,4 +153,14 @@ func (h *Handlers) Update(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, accountJSON(s))
+}
+
+// logUsername bounds a typed username for the log (people sometimes type a
+// password there; a username longer than any real one is cut).
+func logUsername(s string) string {
+	u := NormalizeUsername(s)
+	if len(u) > 32 {
+		return u[:32] + "…"
+	}
+	return u
 }

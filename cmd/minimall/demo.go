@@ -43,7 +43,11 @@ func staffService(cfg *config.Config, d *db.DB, clk clock.Clock) (*staff.Service
 	if err != nil {
 		return nil, nil, err
 	}
-	svc, err := staff.NewService(d, store, tokens, log, clk)
+	passwords, err := auth.NewPasswords(auth.DefaultPasswordCost)
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := staff.NewService(d, store, passwords, tokens, log, clk)
 	return svc, store, err
 }
 

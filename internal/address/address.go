@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
 	"github.com/minimall/minimall/internal/apperr"
 	"github.com/minimall/minimall/internal/platform/clock"
 	"github.com/minimall/minimall/internal/platform/db"
@@ -22,7 +20,6 @@ const (
 	MaxNameLen     = 20
 	MaxRegionLen   = 32
 	MaxDetailLen   = 120
-	attemptsOnRace = 8
 )
 
 // Address is a customer's shipping address. A customer with addresses has
@@ -115,50 +112,19 @@ func NewService(d *db.DB, store *Store, clk clock.Clock) (*Service, error) {
 	return &Service{db: d, store: store, clock: clk}, nil
 }
 
-// isDeadlock reports whether MySQL refused the transaction as a deadlock
-// victim; the whole use case can then run again.
-func isDeadlock(err error) bool {
-	var me *mysql.MySQLError
-	return errors.As(err, &me) && me.Number == 1213
-}
-
-// errRace marks a write that lost a race for the default address;
-// the database's unique index refused it and the use case runs again.
-var errRace = errors.New("address: concurrent default address change")
-
 // tx runs fn in a transaction that first takes the customer's address row
-// locks, so one customer's address writes run one after another; a write
-// refused by the one-default unique index is retried.
+// locks, so one customer's address writes run one after another. A customer
+// without addresses has no rows to lock: two first addresses can then race
+// for the one-default unique index, or MySQL picks one as a deadlock victim,
+// and the loser runs again (TxRetry) behind the winner's row.
 func (s *Service) tx(ctx context.Context, customerID int64, fn func(ctx context.Context) error) error {
-	var err error
-	for attempt := 0; attempt < attemptsOnRace; attempt++ {
-		err = s.db.Tx(ctx, func(ctx context.Context) error {
-			if err := s.store.lockCustomer(ctx, customerID); err != nil {
-				return err
-			}
-			err := fn(ctx)
-			if db.IsDuplicate(err) || isDeadlock(err) {
-				return errRace
-			}
+	err := s.db.TxRetry(ctx, func(ctx context.Context) error {
+		if err := s.store.lockCustomer(ctx, customerID); err != nil {
 			return err
-		})
-		if isDeadlock(err) {
-			// MySQL chose this transaction as a deadlock victim (two first
-			// addresses racing for the one-default index): run it again.
-			err = errRace
 		}
-		if !errors.Is(err, errRace) {
-			break
-		}
-	}
-	if err == nil {
-		return nil
-	}
-	var ae *apperr.Error
-	if errors.As(err, &ae) {
-		return err
-	}
-	return apperr.Internal(err)
+		return db.LostRace(fn(ctx))
+	})
+	return apperr.From(err)
 }
 
 // List returns the customer's addresses, the default first, then newest first.

@@ -19,6 +19,7 @@ import (
 )
 
 func TestAddressHTTP(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		cfg, err := config.Load("", func(string) string { return "" })
 		if err != nil {

@@ -48,6 +48,7 @@ func defaults(t *testing.T, svc *address.Service, customer int64) []int64 {
 }
 
 func TestAddressValidation(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		svc := newAddressService(t, d)
@@ -96,6 +97,7 @@ func TestAddressValidation(t *testing.T) {
 }
 
 func TestAddressDefaultsAndOwnership(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		svc := newAddressService(t, d)
@@ -163,6 +165,7 @@ func TestAddressDefaultsAndOwnership(t *testing.T) {
 }
 
 func TestAddressLimit(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		svc := newAddressService(t, d)
@@ -182,6 +185,7 @@ func TestAddressLimit(t *testing.T) {
 }
 
 func TestConcurrentDefaultChangesLeaveOneDefault(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		svc := newAddressService(t, d)

@@ -181,7 +181,11 @@ func (a *App) buildIdentity() error {
 	if err != nil {
 		return err
 	}
-	if a.staff, err = staff.NewService(a.db, staffStore, a.tokens, a.audit, a.clock); err != nil {
+	passwords, err := auth.NewPasswords(auth.DefaultPasswordCost)
+	if err != nil {
+		return err
+	}
+	if a.staff, err = staff.NewService(a.db, staffStore, passwords, a.tokens, a.audit, a.clock); err != nil {
 		return err
 	}
 	if a.staffH, err = staff.NewHandlers(a.staff); err != nil {

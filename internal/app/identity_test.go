@@ -17,6 +17,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/minimall/minimall/internal/app"
 	"github.com/minimall/minimall/internal/audit"
 	"github.com/minimall/minimall/internal/auth"
@@ -83,7 +85,11 @@ func newIdentityEnv(t *testing.T, d *db.DB, extra map[string]string) *identityEn
 	if err != nil {
 		t.Fatal(err)
 	}
-	staff, err := staff.NewService(d, store, tokens, log, clk)
+	passwords, err := auth.NewPasswords(bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	staff, err := staff.NewService(d, store, passwords, tokens, log, clk)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"crypto/rand"
+	"fmt"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
@@ -15,8 +17,9 @@ const MinPasswordLength = 10
 // silently truncated, so they are refused instead.
 const maxPasswordBytes = 72
 
-// passwordCost is the bcrypt work factor of new hashes.
-const passwordCost = 12
+// DefaultPasswordCost is the bcrypt work factor of new hashes in
+// production: about a quarter of a second per hash on a server core.
+const DefaultPasswordCost = 12
 
 // CheckPasswordRules refuses passwords that are too short or too long for
 // bcrypt, naming the request field.
@@ -30,28 +33,54 @@ func CheckPasswordRules(password string) error {
 	return nil
 }
 
-// HashPassword returns the bcrypt hash of a password that passed
-// CheckPasswordRules.
-func HashPassword(password string) (string, error) {
+// Passwords hashes and checks staff passwords with bcrypt at one work
+// factor. Production uses DefaultPasswordCost; tests pass bcrypt.MinCost so
+// that a hash costs microseconds instead of a quarter of a second. A hash
+// records its own cost, so hashes made at another cost still verify.
+type Passwords struct {
+	cost int
+	// dummy is compared against when the account does not exist, so that
+	// an unknown username costs as much time as a wrong password.
+	dummy []byte
+}
+
+// NewPasswords returns the password hasher for a bcrypt cost between
+// bcrypt.MinCost and bcrypt.MaxCost.
+func NewPasswords(cost int) (*Passwords, error) {
+	if cost < bcrypt.MinCost || cost > bcrypt.MaxCost {
+		return nil, fmt.Errorf("auth: bcrypt cost %d is outside %d..%d", cost, bcrypt.MinCost, bcrypt.MaxCost)
+	}
+	if cost == DefaultPasswordCost {
+		return &Passwords{cost: cost, dummy: []byte(defaultDummyHash)}, nil
+	}
+	dummy, err := bcrypt.GenerateFromPassword([]byte(rand.Text()), cost)
+	if err != nil {
+		return nil, err
+	}
+	return &Passwords{cost: cost, dummy: dummy}, nil
+}
+
+// defaultDummyHash is a hash of a forgotten random password at
+// DefaultPasswordCost, made once so that start-up does not pay for it.
+const defaultDummyHash = "$2a$12$x4ctfkZ95VG/WUChvdrvzutD2QjHkH0fclqZHqxRhiyCGk5p30rMe"
+
+// Hash returns the bcrypt hash of a password that passed CheckPasswordRules.
+func (p *Passwords) Hash(password string) (string, error) {
 	if err := CheckPasswordRules(password); err != nil {
 		return "", err
 	}
-	h, err := bcrypt.GenerateFromPassword([]byte(password), passwordCost)
+	h, err := bcrypt.GenerateFromPassword([]byte(password), p.cost)
 	if err != nil {
 		return "", err
 	}
 	return string(h), nil
 }
 
-// dummyHash is compared against when the account does not exist, so that an
-// unknown username costs as much time as a wrong password.
-const dummyHash = "$2a$12$x4ctfkZ95VG/WUChvdrvzutD2QjHkH0fclqZHqxRhiyCGk5p30rMe"
-
-// PasswordMatches reports whether password matches hash. An empty hash (an
-// unknown account) still spends one bcrypt comparison and reports false.
-func PasswordMatches(hash, password string) bool {
+// Matches reports whether password matches hash. An empty hash (an unknown
+// account) still spends one bcrypt comparison and reports false.
+func (p *Passwords) Matches(hash, password string) bool {
 	if hash == "" {
-		_ = bcrypt.CompareHashAndPassword([]byte(dummyHash), []byte(password))
+		_ = bcrypt.CompareHashAndPassword(p.dummy, []byte(password))
 		return false
 	}
 	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil

@@ -9,8 +9,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
 	"github.com/minimall/minimall/internal/apperr"
 	"github.com/minimall/minimall/internal/platform/clock"
 	"github.com/minimall/minimall/internal/platform/db"
@@ -104,23 +102,9 @@ func (r *RefreshTokens) Rotate(ctx context.Context, token string) (Rotated, erro
 		return Rotated{}, apperr.Unauthenticated("invalid refresh token")
 	}
 	hash := HashRefreshToken(token)
-	var out Rotated
-	var reused bool
-	var err error
-	// Racing rotations of one family can deadlock on MySQL while revoking it;
-	// the loser runs again and then finds the family revoked.
-	for attempt := 0; attempt < 3; attempt++ {
-		out, reused, err = r.rotate(ctx, hash)
-		if !isDeadlock(err) {
-			break
-		}
-	}
+	out, reused, err := r.rotate(ctx, hash)
 	if err != nil {
-		var ae *apperr.Error
-		if errors.As(err, &ae) {
-			return Rotated{}, ae
-		}
-		return Rotated{}, apperr.Internal(err)
+		return Rotated{}, apperr.From(err)
 	}
 	if reused {
 		return Rotated{}, apperr.New(apperr.CodeRefreshReused, "this refresh token was already used; every session of this login is revoked, log in again")
@@ -128,15 +112,12 @@ func (r *RefreshTokens) Rotate(ctx context.Context, token string) (Rotated, erro
 	return out, nil
 }
 
-// isDeadlock reports MySQL's deadlock and lock-wait-timeout errors, after
-// which InnoDB has rolled the transaction back and it may simply run again.
-func isDeadlock(err error) bool {
-	var me *mysql.MySQLError
-	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
-}
-
+// rotate runs the rotation transaction. Racing rotations of one family can
+// deadlock on MySQL while revoking it; TxRetry runs the loser again, which
+// then finds the family revoked.
 func (r *RefreshTokens) rotate(ctx context.Context, hash string) (out Rotated, reused bool, err error) {
-	err = r.db.Tx(ctx, func(ctx context.Context) error {
+	err = r.db.TxRetry(ctx, func(ctx context.Context) error {
+		out, reused = Rotated{}, false
 		now := r.clock.Now()
 		w := r.db.Writer(ctx)
 		var row refreshRow

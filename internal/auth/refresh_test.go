@@ -36,6 +36,7 @@ func revokedCount(t *testing.T, d *db.DB, customerID int64) (revoked, total int6
 }
 
 func TestRefreshRotationAndReuse(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		r, _ := newRefresh(t, d)
 		ctx := context.Background()
@@ -76,6 +77,7 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 }
 
 func TestRefreshRefusals(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		r, clk := newRefresh(t, d)
 		ctx := context.Background()
@@ -118,6 +120,7 @@ func TestRefreshRefusals(t *testing.T) {
 // the first loser is treated as reuse and revokes the family, later ones
 // find it revoked.
 func TestConcurrentRefresh(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		r, _ := newRefresh(t, d)
 		ctx := context.Background()

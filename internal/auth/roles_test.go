@@ -22,6 +22,7 @@ var apiTable = map[auth.Permission]map[auth.Role]bool{
 }
 
 func TestRolesMatchAPITable(t *testing.T) {
+	t.Parallel()
 	if len(apiTable) != len(auth.Permissions) {
 		t.Fatalf("the test table has %d permissions, the code %d", len(apiTable), len(auth.Permissions))
 	}

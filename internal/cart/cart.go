@@ -8,8 +8,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
 	"github.com/minimall/minimall/internal/apperr"
 	"github.com/minimall/minimall/internal/catalog"
 	"github.com/minimall/minimall/internal/platform/clock"
@@ -104,10 +102,6 @@ func (s *Service) item(ctx context.Context, skuID int64) (catalog.Item, error) {
 	return it, nil
 }
 
-// errRace marks a lost race with a concurrent request adding the same SKU:
-// the transaction is retried and then merges into the winner's line.
-var errRace = errors.New("cart: concurrent insert of the same line")
-
 // Add puts quantity of a SKU in the cart, merging into the SKU's existing
 // line (which becomes selected). The merged quantity may exceed neither
 // MaxQuantity (limit_exceeded) nor the SKU's current stock (out_of_stock).
@@ -118,91 +112,66 @@ func (s *Service) Add(ctx context.Context, customerID, skuID, quantity int64) (V
 	if err := checkQuantity(quantity); err != nil {
 		return View{}, err
 	}
+	// A lost race with a concurrent request adding the same SKU (db.ErrRace),
+	// or MySQL choosing this transaction as a deadlock victim among them,
+	// runs the transaction again (TxRetry), which then merges into the
+	// winner's line.
 	var out View
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		err = s.db.Tx(ctx, func(ctx context.Context) error {
-			it, err := s.item(ctx, skuID)
+	err := s.db.TxRetry(ctx, func(ctx context.Context) error {
+		it, err := s.item(ctx, skuID)
+		if err != nil {
+			return err
+		}
+		now := s.clock.Now()
+		limit := min(int64(MaxQuantity), it.Stock)
+		ok, err := s.store.increment(ctx, customerID, skuID, quantity, limit, now)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			line, found, err := s.store.lineBySKU(ctx, customerID, skuID)
 			if err != nil {
 				return err
 			}
-			now := s.clock.Now()
-			limit := min(int64(MaxQuantity), it.Stock)
-			ok, err := s.store.increment(ctx, customerID, skuID, quantity, limit, now)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				line, found, err := s.store.lineBySKU(ctx, customerID, skuID)
-				if err != nil {
-					return err
+			if found {
+				if line.Quantity+quantity > MaxQuantity {
+					return apperr.New(apperr.CodeLimitExceeded, "at most %d of one item", MaxQuantity).WithDetail("max", MaxQuantity)
 				}
-				if found {
-					if line.Quantity+quantity > MaxQuantity {
-						return apperr.New(apperr.CodeLimitExceeded, "at most %d of one item", MaxQuantity).WithDetail("max", MaxQuantity)
-					}
-					if line.Quantity+quantity > it.Stock {
-						return outOfStock(it)
-					}
-					// The line was committed by a concurrent request after our
-					// update looked (MySQL at READ COMMITTED skips rows whose
-					// insert is not yet committed): try again.
-					return errRace
-				}
-				if quantity > it.Stock {
+				if line.Quantity+quantity > it.Stock {
 					return outOfStock(it)
 				}
-				// Serialise this customer's new lines, so the line cap holds.
-				if err := s.store.lockCustomer(ctx, customerID); err != nil {
-					return err
-				}
-				n, err := s.store.count(ctx, customerID)
-				if err != nil {
-					return err
-				}
-				if n >= MaxLines {
-					return apperr.New(apperr.CodeLimitExceeded, "a cart holds at most %d lines", MaxLines).WithDetail("max", MaxLines)
-				}
-				l := Line{CustomerID: customerID, SKUID: skuID, Quantity: quantity, Selected: true, CreatedAt: now, UpdatedAt: now}
-				if err := s.store.insert(ctx, &l); err != nil {
-					if db.IsDuplicate(err) {
-						return errRace
-					}
-					return err
-				}
+				// The line was committed by a concurrent request after our
+				// update looked (MySQL at READ COMMITTED skips rows whose
+				// insert is not yet committed): try again.
+				return db.ErrRace
 			}
-			line, _, err := s.store.lineBySKU(ctx, customerID, skuID)
-			out = View{Line: line, Item: it}
-			return err
-		})
-		if isDeadlock(err) {
-			// MySQL chose this transaction as a deadlock victim among
-			// requests inserting the same line: run it again.
-			err = errRace
+			if quantity > it.Stock {
+				return outOfStock(it)
+			}
+			// Serialise this customer's new lines, so the line cap holds.
+			if err := s.store.lockCustomer(ctx, customerID); err != nil {
+				return err
+			}
+			n, err := s.store.count(ctx, customerID)
+			if err != nil {
+				return err
+			}
+			if n >= MaxLines {
+				return apperr.New(apperr.CodeLimitExceeded, "a cart holds at most %d lines", MaxLines).WithDetail("max", MaxLines)
+			}
+			l := Line{CustomerID: customerID, SKUID: skuID, Quantity: quantity, Selected: true, CreatedAt: now, UpdatedAt: now}
+			if err := s.store.insert(ctx, &l); err != nil {
+				return db.LostRace(err)
+			}
 		}
-		if !errors.Is(err, errRace) {
-			break
-		}
-	}
+		line, _, err := s.store.lineBySKU(ctx, customerID, skuID)
+		out = View{Line: line, Item: it}
+		return err
+	})
 	if err != nil {
-		return View{}, wrap(err)
+		return View{}, apperr.From(err)
 	}
 	return out, nil
-}
-
-// isDeadlock reports whether MySQL refused the transaction as a deadlock
-// victim.
-func isDeadlock(err error) bool {
-	var me *mysql.MySQLError
-	return errors.As(err, &me) && me.Number == 1213
-}
-
-func wrap(err error) error {
-	var ae *apperr.Error
-	if errors.As(err, &ae) {
-		return err
-	}
-	return apperr.Internal(err)
 }
 
 // Update changes a line's quantity (1..MaxQuantity, within current stock,
@@ -255,7 +224,7 @@ func (s *Service) Update(ctx context.Context, customerID, lineID int64, p Patch)
 		return err
 	})
 	if err != nil {
-		return View{}, wrap(err)
+		return View{}, apperr.From(err)
 	}
 	return out, nil
 }

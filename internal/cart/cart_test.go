@@ -89,6 +89,7 @@ func wantCode(t *testing.T, err error, code apperr.Code) {
 func ptr[T any](v T) *T { return &v }
 
 func TestAddMergesAndRefuses(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		f := newFixture(t, d)
@@ -146,6 +147,7 @@ func TestAddMergesAndRefuses(t *testing.T) {
 }
 
 func TestUpdateRemoveAndOwnership(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		f := newFixture(t, d)
@@ -194,6 +196,7 @@ func TestUpdateRemoveAndOwnership(t *testing.T) {
 }
 
 func TestCartShowsAvailability(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		f := newFixture(t, d)
@@ -247,6 +250,7 @@ func TestCartShowsAvailability(t *testing.T) {
 }
 
 func TestLineCap(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		f := newFixture(t, d)
@@ -279,6 +283,7 @@ func TestLineCap(t *testing.T) {
 }
 
 func TestConcurrentAddsMergeIntoOneLine(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		f := newFixture(t, d)
@@ -343,6 +348,7 @@ func countQueries(t *testing.T, d *db.DB) *atomic.Int64 {
 // The cart list runs one statement however many lines it has, and shows
 // each line exactly as the catalog describes its SKU.
 func TestCartReadsInOneQuery(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		f := newFixture(t, d)
@@ -395,6 +401,7 @@ func TestCartReadsInOneQuery(t *testing.T) {
 // TestRemoveOrderedKeepsUnitsAddedMeanwhile proves checkout takes only the
 // units it ordered off a line: units added after the cart was read stay.
 func TestRemoveOrderedKeepsUnitsAddedMeanwhile(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		f := newFixture(t, d)
@@ -433,6 +440,7 @@ func TestRemoveOrderedKeepsUnitsAddedMeanwhile(t *testing.T) {
 // TestSelectingKeepsTheQuantity proves a selection change writes only the
 // selection: the quantity a concurrent add reached is kept.
 func TestSelectingKeepsTheQuantity(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		f := newFixture(t, d)

@@ -32,6 +32,7 @@ func (r answer) code() string {
 }
 
 func TestCartHTTP(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		cfg, err := config.Load("", func(string) string { return "" })
 		if err != nil {

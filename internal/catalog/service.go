@@ -102,19 +102,10 @@ func (s *Service) write(ctx context.Context, fn func(ctx context.Context) (Chang
 		return err
 	})
 	if err != nil {
-		return wrap(err)
+		return apperr.From(err)
 	}
 	s.notify.CatalogChanged(ctx, ch)
 	return nil
-}
-
-// wrap passes domain errors through and turns anything else into internal.
-func wrap(err error) error {
-	var ae *apperr.Error
-	if errors.As(err, &ae) {
-		return err
-	}
-	return apperr.Internal(err)
 }
 
 func (s *Service) record(ctx context.Context, staffID int64, action, targetType string, targetID int64, detail string) error {

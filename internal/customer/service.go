@@ -105,28 +105,22 @@ func (s *Service) LoginAlipay(ctx context.Context, code string) (Session, error)
 
 // login finds or creates the customer of an accepted account and starts a
 // refresh token family, in one transaction. When a concurrent first login of
-// the same account wins the unique key, the transaction is run again and
-// finds the winner's identity.
+// the same account wins the unique key, the transaction runs again
+// (db.LostRace) and finds the winner's identity.
 func (s *Service) login(ctx context.Context, acc account) (Session, error) {
 	if acc.subject == "" {
 		return Session{}, apperr.New(apperr.CodeUpstreamError, "the platform answered without a user id")
 	}
 	var customerID int64
 	var refresh string
-	var err error
-	for attempt := 0; attempt < 2; attempt++ {
-		err = s.db.Tx(ctx, func(ctx context.Context) error {
-			var err error
-			if customerID, err = s.findOrCreate(ctx, acc); err != nil {
-				return err
-			}
-			refresh, err = s.refresh.Issue(ctx, customerID, acc.channel)
-			return err
-		})
-		if !db.IsDuplicate(err) {
-			break
+	err := s.db.TxRetry(ctx, func(ctx context.Context) error {
+		var err error
+		if customerID, err = s.findOrCreate(ctx, acc); err != nil {
+			return db.LostRace(err)
 		}
-	}
+		refresh, err = s.refresh.Issue(ctx, customerID, acc.channel)
+		return err
+	})
 	if err != nil {
 		return Session{}, apperr.Internal(err)
 	}

@@ -15,6 +15,7 @@ import (
 )
 
 func TestCheckoutSnapshotsPricesAndReservesStock(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
 		ctx := context.Background()
@@ -83,6 +84,7 @@ func TestCheckoutSnapshotsPricesAndReservesStock(t *testing.T) {
 }
 
 func TestFreightRule(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		p       order.Pricing
@@ -112,6 +114,7 @@ func TestFreightRule(t *testing.T) {
 }
 
 func TestCheckoutRefusesBadInputAndChangesNothing(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
 		ctx := context.Background()
@@ -173,6 +176,7 @@ func TestCheckoutRefusesBadInputAndChangesNothing(t *testing.T) {
 }
 
 func TestCheckoutFromCartRemovesOrderedLines(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
 		ctx := context.Background()
@@ -218,6 +222,7 @@ func TestCheckoutFromCartRemovesOrderedLines(t *testing.T) {
 }
 
 func TestCheckoutFromCartShortOfStockKeepsCart(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
 		ctx := context.Background()
@@ -237,6 +242,7 @@ func TestCheckoutFromCartShortOfStockKeepsCart(t *testing.T) {
 }
 
 func TestPreviewListsUnavailableAndChangesNothing(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
 		ctx := context.Background()
@@ -264,6 +270,7 @@ func TestPreviewListsUnavailableAndChangesNothing(t *testing.T) {
 // 200 customers race for the last 10 units: exactly 10 orders, the others
 // out_of_stock, stock 0 and never negative.
 func TestCheckoutNeverOversells(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
 		ctx := context.Background()
@@ -311,6 +318,7 @@ func TestCheckoutNeverOversells(t *testing.T) {
 // Multi-SKU orders in opposite line orders never deadlock and never
 // oversell: SKUs are taken in ascending id order.
 func TestCheckoutMultiSKUConcurrent(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
 		ctx := context.Background()
@@ -354,6 +362,7 @@ func TestCheckoutMultiSKUConcurrent(t *testing.T) {
 }
 
 func TestIdempotentCheckout(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
 		ctx := context.Background()
@@ -393,6 +402,7 @@ func TestIdempotentCheckout(t *testing.T) {
 
 // 20 submits with one key at once: one order, every answer that order.
 func TestIdempotentCheckoutConcurrent(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
 		ctx := context.Background()
@@ -434,6 +444,7 @@ func TestIdempotentCheckoutConcurrent(t *testing.T) {
 }
 
 func TestOrderNumbersAreUniqueAndShort(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
 		a := f.sku(t, 100, 1000)
@@ -474,6 +485,7 @@ func TestOrderNumbersAreUniqueAndShort(t *testing.T) {
 // What checkout answers equals what a later read finds, whatever the
 // clock's precision.
 func TestCheckoutAnswerMatchesStoredOrder(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
 		f.clk.Set(start.Add(999_999_999))

@@ -174,6 +174,7 @@ func num(v any) int64 {
 }
 
 func TestOrderRoutes(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		x := newAPI(t, d)
 		a := x.sku(2500, 5)
@@ -267,6 +268,7 @@ func TestOrderRoutes(t *testing.T) {
 }
 
 func TestOrderRoutesRefuseBadRequests(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		x := newAPI(t, d)
 		a := x.sku(100, 1)
@@ -326,6 +328,7 @@ func TestOrderRoutesRefuseBadRequests(t *testing.T) {
 }
 
 func TestAdminOrderRoutes(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		x := newAPI(t, d)
 		ctx := context.Background()
@@ -344,7 +347,7 @@ func TestAdminOrderRoutes(t *testing.T) {
 		st, err := order.NewStore(d)
 		must(t, err)
 		ok, err := st.Move(ctx, paid, order.Change{From: order.StatusPendingPayment, To: order.StatusPaid, At: start,
-			Set: map[string]any{"paid_at": start, "paid_fen": int64(1100)}})
+			PaidAt: start, PaidFen: 1100})
 		if err != nil || !ok {
 			t.Fatalf("pay through the store: %v %v", ok, err)
 		}

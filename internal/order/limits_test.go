@@ -15,6 +15,7 @@ import (
 // refused with limit_exceeded and reserves nothing; paying or cancelling one
 // frees a place; another customer is not affected.
 func TestCheckoutCapsUnpaidOrders(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
 		ctx := context.Background()
@@ -56,6 +57,7 @@ func TestCheckoutCapsUnpaidOrders(t *testing.T) {
 // Concurrent checkouts of one customer never get past the cap: the count
 // is taken after the customer's guard row is held.
 func TestCheckoutUnpaidCapConcurrent(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
 		ctx := context.Background()

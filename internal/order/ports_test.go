@@ -14,6 +14,7 @@ import (
 // the platform trades, or refuse to show an order rather than show it without
 // its parcels; each can be connected once only.
 func TestPortsAreConnectedOnce(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, dbtest.SQLite(t))
 	bare, err := order.NewService(f.deps, testConfig(manyUnpaid))
 	must(t, err)

@@ -22,6 +22,7 @@ func productSales(t *testing.T, d *db.DB, skuID int64) int64 {
 // paid orders, and only of paid orders, exactly once, also when several
 // instances run it at the same moment.
 func TestCountSalesCountsPaidOrdersOnce(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
 		ctx := context.Background()

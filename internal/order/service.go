@@ -140,18 +140,6 @@ func (s *Service) now() time.Time { return s.clock.Now().Truncate(time.Milliseco
 // Carriers returns the carriers staff can ship with.
 func (s *Service) Carriers() *Carriers { return s.carriers }
 
-// asAppErr passes *apperr.Error through and wraps anything else as internal.
-func asAppErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	var e *apperr.Error
-	if errors.As(err, &e) {
-		return e
-	}
-	return apperr.Internal(err)
-}
-
 // ---- checkout ----
 
 // Quote is a priced checkout: the lines that can be bought with their
@@ -176,7 +164,7 @@ func (s *Service) lines(ctx context.Context, in *CheckoutInput) ([]LineInput, er
 	}
 	cl, err := s.cart.Selected(ctx, in.CustomerID)
 	if err != nil {
-		return nil, asAppErr(err)
+		return nil, apperr.From(err)
 	}
 	if len(cl) == 0 {
 		return nil, apperr.Invalid("no cart line is selected", "from_cart")
@@ -197,7 +185,7 @@ func (s *Service) quote(ctx context.Context, lines []LineInput) (Quote, error) {
 	}
 	skus, err := s.catalog.Items(ctx, ids)
 	if err != nil {
-		return Quote{}, asAppErr(err)
+		return Quote{}, apperr.From(err)
 	}
 	var q Quote
 	for _, l := range lines {
@@ -233,7 +221,7 @@ func (s *Service) Preview(ctx context.Context, in CheckoutInput) (Quote, error) 
 	}
 	if in.AddressID != 0 {
 		if _, err := s.addresses.Get(ctx, in.CustomerID, in.AddressID); err != nil {
-			return Quote{}, asAppErr(err)
+			return Quote{}, apperr.From(err)
 		}
 	}
 	lines, err := s.lines(ctx, &in)
@@ -242,10 +230,6 @@ func (s *Service) Preview(ctx context.Context, in CheckoutInput) (Quote, error) 
 	}
 	return s.quote(ctx, lines)
 }
-
-// maxOrderNoAttempts bounds the checkout transactions of one request: after
-// an order number collision or a deadlock victim, it runs again.
-const maxOrderNoAttempts = 4
 
 // Checkout places an order and reports whether it created one (false: an
 // idempotent replay of an earlier request with the same key and body, which
@@ -269,7 +253,7 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (Order, bool, 
 	}
 	a, err := s.addresses.Get(ctx, in.CustomerID, in.AddressID)
 	if err != nil {
-		return Order{}, false, asAppErr(err)
+		return Order{}, false, apperr.From(err)
 	}
 	addr := snapshotAddress(a)
 	lines, err := s.lines(ctx, &in)
@@ -288,31 +272,25 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (Order, bool, 
 		return Order{}, false, outOfStock(q.ShortSKUIDs)
 	}
 	if err := s.store.EnsureGuard(ctx, in.CustomerID, s.now()); err != nil {
-		return Order{}, false, asAppErr(err)
+		return Order{}, false, apperr.From(err)
 	}
-	for attempt := 1; ; attempt++ {
-		o, err := s.place(ctx, in, hash, addr, q)
-		if err == nil {
-			return o, true, nil
-		}
-		if isDeadlock(err) && attempt < maxOrderNoAttempts {
-			continue
-		}
-		if !db.IsDuplicate(err) {
-			return Order{}, false, asAppErr(err)
-		}
+	o, err := s.place(ctx, in, hash, addr, q)
+	if db.IsDuplicate(err) {
 		// Either the idempotency key was taken by a request that committed
 		// meanwhile, or (rarely) the order number. The winner is read
-		// outside the failed transaction, so it is visible.
+		// outside the failed transaction, so it is visible; an order number
+		// collision places the order once more under a new number.
 		if in.IdempotencyKey != "" {
 			if o, ok, rerr := s.replay(ctx, in.CustomerID, in.IdempotencyKey, hash); ok || rerr != nil {
 				return o, false, rerr
 			}
 		}
-		if attempt == maxOrderNoAttempts {
-			return Order{}, false, apperr.Internal(fmt.Errorf("order: no free order number after %d attempts: %w", attempt, err))
-		}
+		o, err = s.place(ctx, in, hash, addr, q)
 	}
+	if err != nil {
+		return Order{}, false, apperr.From(err)
+	}
+	return o, true, nil
 }
 
 func outOfStock(ids []int64) error {
@@ -341,7 +319,9 @@ func (s *Service) replay(ctx context.Context, customerID int64, key, hash string
 	return o, true, nil
 }
 
-// place runs the checkout transaction for a priced request.
+// place runs the checkout transaction for a priced request. InnoDB can pick
+// a deadlock victim among concurrent inserts of one unique key when the
+// first inserter rolls back; TxRetry then runs the transaction again.
 func (s *Service) place(ctx context.Context, in CheckoutInput, hash string, addr Address, q Quote) (Order, error) {
 	now := s.now()
 	no, err := newOrderNo(now)
@@ -357,7 +337,7 @@ func (s *Service) place(ctx context.Context, in CheckoutInput, hash string, addr
 		},
 		IdempotencyKey: in.IdempotencyKey, RequestHash: hash,
 	}
-	err = s.db.Tx(ctx, func(ctx context.Context) error {
+	err = s.db.TxRetry(ctx, func(ctx context.Context) error {
 		// The guard row serialises this customer's checkouts, so the count
 		// below sees every unpaid order a concurrent checkout committed and
 		// the cap holds under any concurrency.
@@ -624,7 +604,7 @@ func (s *Service) cancel(ctx context.Context, o Order, actor Actor, reason strin
 	}
 	paid, err := gate.CloseOpen(ctx, o.ID)
 	if err != nil {
-		return asAppErr(err)
+		return apperr.From(err)
 	}
 	if paid {
 		return apperr.InvalidState(string(StatusPaid), "the order has been paid and cannot be cancelled")
@@ -633,8 +613,7 @@ func (s *Service) cancel(ctx context.Context, o Order, actor Actor, reason strin
 	slices.SortFunc(items, func(a, b Item) int { return compareInt64(a.SKUID, b.SKUID) })
 	err = s.db.Tx(ctx, func(ctx context.Context) error {
 		now := s.now()
-		c := Change{From: StatusPendingPayment, To: StatusCancelled, At: now,
-			Set: map[string]any{"cancelled_at": now, "cancel_reason": reason}}
+		c := Change{From: StatusPendingPayment, To: StatusCancelled, At: now, CancelReason: reason}
 		if err := s.move(ctx, o.ID, c, actor, reason); err != nil {
 			return err
 		}
@@ -650,7 +629,7 @@ func (s *Service) cancel(ctx context.Context, o Order, actor Actor, reason strin
 		return nil
 	})
 	if err != nil {
-		return asAppErr(err)
+		return apperr.From(err)
 	}
 	s.catalog.StockChanged(ctx, productsOf(items)...)
 	return nil
@@ -674,10 +653,9 @@ func (s *Service) complete(ctx context.Context, o Order, actor Actor, reason str
 	}
 	err := s.db.Tx(ctx, func(ctx context.Context) error {
 		now := s.now()
-		return s.move(ctx, o.ID, Change{From: StatusShipped, To: StatusCompleted, At: now,
-			Set: map[string]any{"completed_at": now}}, actor, reason)
+		return s.move(ctx, o.ID, Change{From: StatusShipped, To: StatusCompleted, At: now}, actor, reason)
 	})
-	return asAppErr(err)
+	return apperr.From(err)
 }
 
 // MarkShipped moves a paid order to shipped (shipped_at now) with its event.
@@ -697,8 +675,7 @@ func (s *Service) MarkShipped(ctx context.Context, id int64, actor Actor, reason
 		if err := o.CanShip(); err != nil {
 			return err
 		}
-		return s.move(ctx, id, Change{From: StatusPaid, To: StatusShipped, At: now,
-			Set: map[string]any{"shipped_at": now}}, actor, reason)
+		return s.move(ctx, id, Change{From: StatusPaid, To: StatusShipped, At: now}, actor, reason)
 	})
 	return now, apperr.From(err)
 }
@@ -757,7 +734,7 @@ func (s *Service) MarkPaid(ctx context.Context, orderID, paidFen int64, at time.
 		now := s.now()
 		paidAt := at.UTC().Truncate(time.Millisecond)
 		if err := s.move(ctx, orderID, Change{From: StatusPendingPayment, To: StatusPaid, At: now,
-			Set: map[string]any{"paid_at": paidAt, "paid_fen": paidFen, "sales_pending": true}}, actor, "payment received"); err != nil {
+			PaidAt: paidAt, PaidFen: paidFen}, actor, "payment received"); err != nil {
 			return err
 		}
 		o.Status, o.PaidFen, o.PaidAt = StatusPaid, paidFen, &paidAt
@@ -765,7 +742,7 @@ func (s *Service) MarkPaid(ctx context.Context, orderID, paidFen int64, at time.
 		return nil
 	})
 	if err != nil {
-		return Order{}, asAppErr(err)
+		return Order{}, apperr.From(err)
 	}
 	return paid, nil
 }
@@ -827,10 +804,47 @@ func (s *Service) CountSales(ctx context.Context, limit int) (int, error) {
 // It is safe to run on several instances at once.
 func (s *Service) CancelExpired(ctx context.Context, limit int) (int, error) {
 	now := s.now()
+	return s.sweep(ctx, limit, "payment deadline cancel",
+		func(after Due, n int) ([]Due, error) { return s.store.ExpiredUnpaid(ctx, now, after, n) },
+		func(o Order) error { return s.cancel(ctx, o, System(), CancelByDeadline) })
+}
+
+// ConfirmOverdue completes up to limit orders shipped longer ago than the
+// auto-confirm delay, or delivered longer ago than the delay after delivery
+// (whichever comes first), through the same path as a customer's
+// confirmation, and returns how many it completed. It is safe to run on
+// several instances at once.
+func (s *Service) ConfirmOverdue(ctx context.Context, limit int) (int, error) {
+	done, err := s.confirmDue(ctx, limit, s.store.ShippedBefore, s.now().Add(-s.cfg.AutoConfirm), "confirmed automatically")
+	if err != nil || done >= limit || s.cfg.AutoConfirmAfterDelivery == 0 {
+		return done, err
+	}
+	more, err := s.confirmDue(ctx, limit-done, s.store.DeliveredBefore, s.now().Add(-s.cfg.AutoConfirmAfterDelivery),
+		"confirmed automatically after delivery")
+	return done + more, err
+}
+
+func (s *Service) confirmDue(ctx context.Context, limit int,
+	list func(context.Context, time.Time, Due, int) ([]Due, error), cutoff time.Time, reason string) (int, error) {
+	return s.sweep(ctx, limit, "auto-confirm",
+		func(after Due, n int) ([]Due, error) { return list(ctx, cutoff, after, n) },
+		func(o Order) error { return s.complete(ctx, o, System(), reason) })
+}
+
+// sweepPage is how many due orders a job reads at a time.
+const sweepPage = 100
+
+// sweep is the shape of the order jobs: it pages through up to limit due
+// orders (next returns the page after a cursor), applies act to each and
+// returns how many act moved. An order someone else moved first answers
+// invalid_state and is skipped; any other failure of one order is logged
+// (what names the job) and the sweep goes on. A failed read ends the step.
+func (s *Service) sweep(ctx context.Context, limit int, what string,
+	next func(after Due, n int) ([]Due, error), act func(o Order) error) (int, error) {
 	var after Due
 	done, seen := 0, 0
 	for seen < limit {
-		due, err := s.store.ExpiredUnpaid(ctx, now, after, min(limit-seen, 100))
+		due, err := next(after, min(limit-seen, sweepPage))
 		if err != nil {
 			return done, err
 		}
@@ -844,63 +858,14 @@ func (s *Service) CancelExpired(ctx context.Context, limit int) (int, error) {
 			if err != nil {
 				return done, err
 			}
-			err = s.cancel(ctx, o, System(), CancelByDeadline)
+			err = act(o)
 			switch {
 			case err == nil:
 				done++
 			case apperr.Is(err, apperr.CodeInvalidState):
 				// Paid, or moved by someone else first: nothing to do.
 			default:
-				s.log.ErrorContext(ctx, "payment deadline cancel failed", "order_id", d.ID, "err", err)
-			}
-			if ctx.Err() != nil {
-				return done, ctx.Err()
-			}
-		}
-	}
-	return done, nil
-}
-
-// ConfirmOverdue completes up to limit orders shipped longer ago than the
-// auto-confirm delay, or delivered longer ago than the delay after delivery
-// (whichever comes first), and returns how many it completed. It is safe to
-// run on several instances at once.
-func (s *Service) ConfirmOverdue(ctx context.Context, limit int) (int, error) {
-	done, err := s.confirmDue(ctx, limit, s.store.ShippedBefore, s.now().Add(-s.cfg.AutoConfirm), "confirmed automatically")
-	if err != nil || done >= limit || s.cfg.AutoConfirmAfterDelivery == 0 {
-		return done, err
-	}
-	more, err := s.confirmDue(ctx, limit-done, s.store.DeliveredBefore, s.now().Add(-s.cfg.AutoConfirmAfterDelivery),
-		"confirmed automatically after delivery")
-	return done + more, err
-}
-
-func (s *Service) confirmDue(ctx context.Context, limit int,
-	list func(context.Context, time.Time, Due, int) ([]Due, error), cutoff time.Time, reason string) (int, error) {
-	var after Due
-	done, seen := 0, 0
-	for seen < limit {
-		due, err := list(ctx, cutoff, after, min(limit-seen, 100))
-		if err != nil {
-			return done, err
-		}
-		if len(due) == 0 {
-			break
-		}
-		for _, d := range due {
-			seen++
-			after = d
-			err := s.db.Tx(ctx, func(ctx context.Context) error {
-				now := s.now()
-				return s.move(ctx, d.ID, Change{From: StatusShipped, To: StatusCompleted, At: now,
-					Set: map[string]any{"completed_at": now}}, System(), reason)
-			})
-			switch {
-			case err == nil:
-				done++
-			case apperr.Is(err, apperr.CodeInvalidState):
-			default:
-				s.log.ErrorContext(ctx, "auto-confirm failed", "order_id", d.ID, "err", err)
+				s.log.ErrorContext(ctx, what+" failed", "order_id", d.ID, "err", err)
 			}
 			if ctx.Err() != nil {
 				return done, ctx.Err()

@@ -15,6 +15,7 @@ import (
 )
 
 func TestStateMachineTable(t *testing.T) {
+	t.Parallel()
 	all := order.Statuses
 	allowed := map[[2]order.Status]bool{
 		{order.StatusPendingPayment, order.StatusPaid}:      true,
@@ -60,6 +61,7 @@ func TestStateMachineTable(t *testing.T) {
 }
 
 func TestCancelReturnsStock(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
 		ctx := context.Background()
@@ -94,6 +96,7 @@ func TestCancelReturnsStock(t *testing.T) {
 }
 
 func TestOtherCustomersOrderIsNotFound(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
 		ctx := context.Background()
@@ -129,6 +132,7 @@ func TestOtherCustomersOrderIsNotFound(t *testing.T) {
 }
 
 func TestConfirmOnlyFromShipped(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
 		ctx := context.Background()
@@ -155,6 +159,7 @@ func TestConfirmOnlyFromShipped(t *testing.T) {
 }
 
 func TestMarkPaid(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
 		ctx := context.Background()
@@ -192,6 +197,7 @@ func TestMarkPaid(t *testing.T) {
 // The payment gate finds the trade paid: the cancel answers invalid_state
 // with status paid, the order is paid and its stock stays sold.
 func TestCancelFindsTradePaid(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
 		ctx := context.Background()
@@ -225,6 +231,7 @@ func TestCancelFindsTradePaid(t *testing.T) {
 // A failing gate (platform unreachable) stops the cancel: nothing changes,
 // and the deadline job tries again on its next run.
 func TestCancelWhenGateFails(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
 		ctx := context.Background()
@@ -253,6 +260,7 @@ func TestCancelWhenGateFails(t *testing.T) {
 }
 
 func TestPaymentDeadlineJob(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
 		ctx := context.Background()
@@ -296,6 +304,7 @@ func TestPaymentDeadlineJob(t *testing.T) {
 
 // The job pages by deadline and stops at its limit.
 func TestPaymentDeadlineJobLimit(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
 		ctx := context.Background()
@@ -322,6 +331,7 @@ func TestPaymentDeadlineJobLimit(t *testing.T) {
 // A customer's cancel races two instances of the deadline job: each order
 // is cancelled once and its stock returned once.
 func TestCancelRacesDeadlineJob(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
 		ctx := context.Background()
@@ -383,6 +393,7 @@ func TestCancelRacesDeadlineJob(t *testing.T) {
 // conserves stock: initial = current + units in orders that are not
 // cancelled.
 func TestStockConservation(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
 		ctx := context.Background()
@@ -470,6 +481,7 @@ func TestStockConservation(t *testing.T) {
 }
 
 func TestAutoConfirmJob(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
 		ctx := context.Background()
@@ -525,6 +537,7 @@ func TestAutoConfirmJob(t *testing.T) {
 }
 
 func TestCustomerAndAdminLists(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
 		ctx := context.Background()
@@ -588,6 +601,7 @@ func TestCustomerAndAdminLists(t *testing.T) {
 // comes first: an order delivered a day after shipping completes 168 h after
 // delivery (192 h after shipping), before the 240 h from shipping.
 func TestAutoConfirmAfterDelivery(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
 		ctx := context.Background()
@@ -629,5 +643,45 @@ func TestAutoConfirmAfterDelivery(t *testing.T) {
 		// The platform's word completes a shipped order once.
 		must(t, f.svc.CompleteByPlatform(ctx, undelivered.ID, "receipt confirmed in WeChat"))
 		wantCode(t, f.svc.CompleteByPlatform(ctx, undelivered.ID, "receipt confirmed in WeChat"), apperr.CodeInvalidState)
+	})
+}
+
+// Move writes only what a transition of the state machine allows: an edge
+// the table lacks, or a field of another transition, is refused and the
+// order stays as it was.
+func TestMoveRefusesChangesOutsideTheStateMachine(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		ctx := context.Background()
+		o := f.order(t, 7, f.address(t, 7), line(f.sku(t, 100, 10), 1))
+		for _, tt := range []struct {
+			name string
+			c    order.Change
+		}{
+			{"no such edge", order.Change{From: order.StatusPendingPayment, To: order.StatusShipped, At: start}},
+			{"backwards", order.Change{From: order.StatusPendingPayment, To: order.StatusPendingPayment, At: start}},
+			{"cancel with payment fields", order.Change{From: order.StatusPendingPayment, To: order.StatusCancelled, At: start,
+				PaidFen: 100}},
+			{"payment with a cancel reason", order.Change{From: order.StatusPendingPayment, To: order.StatusPaid, At: start,
+				PaidAt: start, PaidFen: o.TotalFen, CancelReason: order.CancelByCustomer}},
+		} {
+			if ok, err := f.store.Move(ctx, o.ID, tt.c); err == nil || ok {
+				t.Errorf("%s: Move = %v, %v; want an error", tt.name, ok, err)
+			}
+		}
+		if got := statusOf(t, f, o.ID); got != order.StatusPendingPayment {
+			t.Fatalf("status = %s, want %s", got, order.StatusPendingPayment)
+		}
+		ok, err := f.store.Move(ctx, o.ID, order.Change{From: order.StatusPendingPayment, To: order.StatusPaid, At: start,
+			PaidAt: start, PaidFen: o.TotalFen})
+		if err != nil || !ok {
+			t.Fatalf("pay: %v, %v", ok, err)
+		}
+		got, err := f.store.ByID(ctx, o.ID)
+		must(t, err)
+		if got.Status != order.StatusPaid || got.PaidFen != o.TotalFen || got.PaidAt == nil || !got.PaidAt.Equal(start) {
+			t.Errorf("paid order = %s, %d, %v; want paid, %d, %v", got.Status, got.PaidFen, got.PaidAt, o.TotalFen, start)
+		}
 	})
 }

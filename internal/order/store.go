@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
@@ -333,20 +332,53 @@ func (s *Store) List(ctx context.Context, f Filter, offset, limit int) ([]Order,
 }
 
 // Change is one guarded status change: the order moves from From to To only
-// if it still is From. Set holds the other columns the change writes (their
-// values must not depend on a read of the row).
+// if it is still in From. What the move writes follows from its transition:
+// At is the time of the new status (paid orders excepted) and of updated_at;
+// a payment writes PaidAt and PaidFen and flags the order for the sales job;
+// a cancel writes CancelReason. None of the values may depend on a read of
+// the row.
 type Change struct {
 	From, To Status
-	Set      map[string]any
 	At       time.Time
+	// PaidAt (when the platform says the money arrived) and PaidFen belong
+	// to pending_payment → paid only.
+	PaidAt  time.Time
+	PaidFen int64
+	// CancelReason belongs to pending_payment → cancelled only.
+	CancelReason string
+}
+
+// columns returns what the change writes. It refuses a move the state
+// machine does not allow, and fields that belong to another transition.
+func (c Change) columns() (map[string]any, error) {
+	if !CanMove(c.From, c.To) {
+		return nil, fmt.Errorf("order: %s → %s is not a transition", c.From, c.To)
+	}
+	if c.To != StatusPaid && (!c.PaidAt.IsZero() || c.PaidFen != 0) || c.To != StatusCancelled && c.CancelReason != "" {
+		return nil, fmt.Errorf("order: %s → %s carries fields of another transition", c.From, c.To)
+	}
+	set := map[string]any{"status": string(c.To), "updated_at": c.At}
+	switch c.To {
+	case StatusPaid:
+		set["paid_at"], set["paid_fen"], set["sales_pending"] = c.PaidAt, c.PaidFen, true
+	case StatusShipped:
+		set["shipped_at"] = c.At
+	case StatusCompleted:
+		set["completed_at"] = c.At
+	case StatusCancelled:
+		set["cancelled_at"], set["cancel_reason"] = c.At, c.CancelReason
+	case StatusClosed:
+		set["closed_at"] = c.At
+	}
+	return set, nil
 }
 
 // Move applies a status change as one conditional UPDATE and reports
 // whether the order was still in c.From (rows matched, on both databases).
 func (s *Store) Move(ctx context.Context, id int64, c Change) (bool, error) {
-	set := map[string]any{"status": string(c.To), "updated_at": c.At}
-	for k, v := range c.Set {
-		set[k] = v
+	set, err := c.columns()
+	if err != nil {
+		return false, err
 	}
 	res := s.db.Writer(ctx).Model(&orderRow{}).Where("id = ? AND status = ?", id, string(c.From)).Updates(set)
 	if res.Error != nil {
@@ -470,12 +502,3 @@ func (s *Store) due(ctx context.Context, column string, st Status, upTo time.Tim
 
 // isNotFound reports gorm's record-not-found.
 func isNotFound(err error) bool { return errors.Is(err, gorm.ErrRecordNotFound) }
-
-// isDeadlock reports a transaction MySQL rolled back to break a deadlock
-// (1213) or a lock wait that timed out (1205); the whole transaction may be
-// run again. InnoDB can pick such a victim among concurrent inserts of one
-// unique key when the first inserter rolls back.
-func isDeadlock(err error) bool {
-	var me *mysql.MySQLError
-	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
-}

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"testing"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/minimall/minimall/internal/audit"
 	"github.com/minimall/minimall/internal/auth"
 	"github.com/minimall/minimall/internal/platform/config"
@@ -23,7 +25,9 @@ func (e *env) staffToken(name string, role auth.Role) string {
 	must(e.t, err)
 	us, err := staff.NewStore(e.d)
 	must(e.t, err)
-	svc, err := staff.NewService(e.d, us, tokens, lg, e.clk)
+	passwords, err := auth.NewPasswords(bcrypt.MinCost)
+	must(e.t, err)
+	svc, err := staff.NewService(e.d, us, passwords, tokens, lg, e.clk)
 	must(e.t, err)
 	_, err = svc.Create(context.Background(), staff.SystemActor, staff.NewAccount{Username: name, Password: name + "-password", Role: role})
 	must(e.t, err)

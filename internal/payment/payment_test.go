@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/minimall/minimall/internal/auth"
 	"github.com/minimall/minimall/internal/payment"
 	"github.com/minimall/minimall/internal/sandbox"
@@ -471,7 +473,9 @@ func TestNoRouteMarksAnOrderPaid(t *testing.T) {
 		o := e.order(lena, sku, 1)
 		users, err := staff.NewStore(e.d)
 		must(t, err)
-		hash, err := auth.HashPassword("owner-password-123")
+		passwords, err := auth.NewPasswords(bcrypt.MinCost)
+		must(t, err)
+		hash, err := passwords.Hash("owner-password-123")
 		must(t, err)
 		_, err = users.Insert(context.Background(), "owner", hash, auth.RoleOwner, false, e.clk.Now())
 		must(t, err)

@@ -3,7 +3,6 @@ package staff
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"strconv"
 	"sync"
 	"time"
@@ -25,11 +24,12 @@ const SystemActor int64 = 0
 // owner, password login with lockout, and the role check behind every staff
 // route. It implements auth.StaffChecker.
 type Service struct {
-	db     *db.DB
-	store  *Store
-	tokens *auth.Tokens
-	audit  *audit.Log
-	clock  clock.Clock
+	db        *db.DB
+	store     *Store
+	passwords *auth.Passwords
+	tokens    *auth.Tokens
+	audit     *audit.Log
+	clock     clock.Clock
 
 	// checks caches what CurrentRole read, for at most CheckCacheTTL.
 	mu     sync.Mutex
@@ -46,12 +46,14 @@ type check struct {
 
 var _ auth.StaffChecker = (*Service)(nil)
 
-// NewService returns the staff service.
-func NewService(d *db.DB, store *Store, tokens *auth.Tokens, log *audit.Log, clk clock.Clock) (*Service, error) {
-	if d == nil || store == nil || tokens == nil || log == nil || clk == nil {
+// NewService returns the staff service; passwords holds the bcrypt cost of
+// new hashes.
+func NewService(d *db.DB, store *Store, passwords *auth.Passwords, tokens *auth.Tokens, log *audit.Log, clk clock.Clock) (*Service, error) {
+	if d == nil || store == nil || passwords == nil || tokens == nil || log == nil || clk == nil {
 		return nil, errNilDependency
 	}
-	return &Service{db: d, store: store, tokens: tokens, audit: log, clock: clk, checks: map[int64]check{}}, nil
+	return &Service{db: d, store: store, passwords: passwords, tokens: tokens, audit: log, clock: clk,
+		checks: map[int64]check{}}, nil
 }
 
 // Session is the answer to a successful staff login.
@@ -130,7 +132,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Session, error) {
 	}
 	if len(username) > 64 {
 		// Longer than any username can be; not worth a failure row.
-		auth.PasswordMatches("", password)
+		s.passwords.Matches("", password)
 		return Session{}, apperr.Unauthenticated("wrong username or password")
 	}
 	now := s.clock.Now()
@@ -151,7 +153,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Session, error) {
 	if found {
 		hash = row.PasswordHash
 	}
-	if !auth.PasswordMatches(hash, password) || !found {
+	if !s.passwords.Matches(hash, password) || !found {
 		until, err := s.store.recordFailure(ctx, username, in.ClientIP, now)
 		if err != nil {
 			return Session{}, apperr.Internal(err)
@@ -247,7 +249,7 @@ func (s *Service) Create(ctx context.Context, actorID int64, n NewAccount) (Acco
 	if err := n.Validate(); err != nil {
 		return Account{}, err
 	}
-	hash, err := auth.HashPassword(n.Password)
+	hash, err := s.passwords.Hash(n.Password)
 	if err != nil {
 		return Account{}, err
 	}
@@ -283,7 +285,7 @@ func (s *Service) Update(ctx context.Context, actorID, id int64, c Change) (Acco
 	var hash string
 	if c.Password != nil {
 		var err error
-		if hash, err = auth.HashPassword(*c.Password); err != nil {
+		if hash, err = s.passwords.Hash(*c.Password); err != nil {
 			return Account{}, err
 		}
 	}
@@ -350,14 +352,10 @@ func (s *Service) Update(ctx context.Context, actorID, id int64, c Change) (Acco
 	switch {
 	case db.IsDuplicate(err):
 		return Account{}, apperr.Conflict("username %q is taken", *c.Username).WithDetail("fields", []string{"username"})
-	case err == nil:
-		return st, nil
+	case err != nil:
+		return Account{}, apperr.From(err)
 	}
-	var ae *apperr.Error
-	if errors.As(err, &ae) {
-		return Account{}, ae
-	}
-	return Account{}, apperr.Internal(err)
+	return st, nil
 }
 
 // Bootstrap creates the first owner when there is no staff account at all,

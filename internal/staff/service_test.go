@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/minimall/minimall/internal/apperr"
 	"github.com/minimall/minimall/internal/audit"
 	"github.com/minimall/minimall/internal/auth"
@@ -43,7 +45,11 @@ func newStaffFixture(t *testing.T, d *db.DB) staffFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := staff.NewService(d, store, tokens, log, clk)
+	passwords, err := auth.NewPasswords(bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := staff.NewService(d, store, passwords, tokens, log, clk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,6 +68,7 @@ func (f staffFixture) loginFrom(ctx context.Context, ip, username, password stri
 }
 
 func TestStaffLockout(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newStaffFixture(t, d)
 		ctx := context.Background()
@@ -255,6 +262,7 @@ func asApp(err error, target **apperr.Error) bool {
 }
 
 func TestStaffLoginRefusals(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newStaffFixture(t, d)
 		ctx := context.Background()
@@ -284,6 +292,7 @@ func TestStaffLoginRefusals(t *testing.T) {
 }
 
 func TestStaffWritesAreAudited(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newStaffFixture(t, d)
 		ctx := context.Background()
@@ -345,6 +354,7 @@ func containsString(s, sub string) bool {
 }
 
 func TestStaffUpdateRules(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newStaffFixture(t, d)
 		ctx := context.Background()
@@ -405,6 +415,7 @@ func TestStaffUpdateRules(t *testing.T) {
 }
 
 func TestCreateStaffValidation(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newStaffFixture(t, d)
 		tests := []struct {
@@ -437,6 +448,7 @@ func TestCreateStaffValidation(t *testing.T) {
 }
 
 func TestBootstrapOnlyOnEmptyTable(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newStaffFixture(t, d)
 		ctx := context.Background()
@@ -460,6 +472,7 @@ func TestBootstrapOnlyOnEmptyTable(t *testing.T) {
 // TestOwnersDemotingEachOtherKeepOne races two owners who demote each other:
 // exactly one demotion goes through and one enabled owner remains.
 func TestOwnersDemotingEachOtherKeepOne(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newStaffFixture(t, d)
 		ctx := context.Background()

@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -13,13 +14,33 @@ import (
 // DefaultTxAttempts is how many times TxRetry runs a use case at most.
 const DefaultTxAttempts = 5
 
+// ErrRace marks a transaction that lost a race the database caught after
+// the fact: a unique index refused a row that a concurrent transaction
+// committed first. Running the transaction again from the start finds the
+// winner's row, so IsRetryable reports it and TxRetry runs it again.
+var ErrRace = errors.New("db: lost a race with a concurrent transaction")
+
+// LostRace turns a unique-key refusal into ErrRace (keeping the original
+// error in the chain) and returns every other error unchanged. A transaction
+// function returns LostRace(err) where a duplicate means "someone else
+// inserted it first; look again".
+func LostRace(err error) error {
+	if IsDuplicate(err) && !errors.Is(err, ErrRace) {
+		return fmt.Errorf("%w: %w", ErrRace, err)
+	}
+	return err
+}
+
 // IsRetryable reports whether the database refused a transaction in a way
 // that running the whole transaction again can cure: a MySQL deadlock victim
-// (1213) or lock wait timeout (1205), or SQLite's busy and locked answers.
-// Every other error is final.
+// (1213) or lock wait timeout (1205), SQLite's busy and locked answers, or a
+// lost race (ErrRace). Every other error is final.
 func IsRetryable(err error) bool {
 	if err == nil {
 		return false
+	}
+	if errors.Is(err, ErrRace) {
+		return true
 	}
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {

@@ -22,6 +22,9 @@ func TestIsRetryable(t *testing.T) {
 		{&mysql.MySQLError{Number: 1213}, true},
 		{fmt.Errorf("wrapped: %w", &mysql.MySQLError{Number: 1205}), true},
 		{&mysql.MySQLError{Number: 1062}, false},
+		{db.ErrRace, true},
+		{db.LostRace(&mysql.MySQLError{Number: 1062}), true},
+		{db.LostRace(errors.New("boom")), false},
 	} {
 		if got := db.IsRetryable(tc.err); got != tc.want {
 			t.Errorf("IsRetryable(%v) = %v, want %v", tc.err, got, tc.want)

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,6 +34,10 @@ var (
 	mysqlDSN    string
 	mysqlTables []string
 	mainCalled  bool
+	// mysqlInUse gives the package's one MySQL database to one test at a
+	// time: tests that call t.Parallel run their SQLite variants side by
+	// side, each on its own file, and queue here for MySQL.
+	mysqlInUse sync.Mutex
 )
 
 // Main creates the package's MySQL database when the DSN is set, runs the
@@ -101,7 +106,9 @@ func createMySQL(ctx context.Context, base string) (string, func(), error) {
 
 // Each runs fn on a fresh SQLite database and, when configured, on the
 // package's MySQL database emptied for this test. Without a DSN the MySQL
-// variant skips with a message, and fails under CI=true.
+// variant skips with a message, and fails under CI=true. A test that calls
+// t.Parallel before Each runs its SQLite variant alongside other tests and
+// waits for its turn on MySQL.
 func Each(t *testing.T, fn func(t *testing.T, d *db.DB)) {
 	t.Helper()
 	t.Run("sqlite", func(t *testing.T) { fn(t, SQLite(t)) })
@@ -123,7 +130,8 @@ func SQLite(t testing.TB) *db.DB {
 	return d
 }
 
-// MySQL returns the package's MySQL database with every table emptied.
+// MySQL returns the package's MySQL database with every table emptied. The
+// test holds the database until it ends, so parallel tests take turns.
 func MySQL(t testing.TB) *db.DB {
 	t.Helper()
 	if mysqlDB == nil {
@@ -136,6 +144,8 @@ func MySQL(t testing.TB) *db.DB {
 			t.Skipf("MySQL skipped: set %s (e.g. root@tcp(127.0.0.1:3306)/) to run it", EnvMySQLDSN)
 		}
 	}
+	mysqlInUse.Lock()
+	t.Cleanup(mysqlInUse.Unlock)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	w := mysqlDB.Writer(ctx)

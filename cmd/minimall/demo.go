@@ -195,6 +195,9 @@ func startSandbox(cfg *config.Config, log *slog.Logger) (*runningSandbox, error)
 	return rs, nil
 }
 
+// pushPath is where minimall receives the mini-program message push.
+const pushPath = "/api/v1/notify/wechat"
+
 // pointAt configures every platform minimall talks to at the sandbox.
 func (rs *runningSandbox) pointAt(cfg *config.Config) {
 	s := rs.sb.Settings()
@@ -203,8 +206,9 @@ func (rs *runningSandbox) pointAt(cfg *config.Config) {
 		PushToken: s.WeChatPushToken, PushAESKey: s.WeChatPushAESKey}
 	cfg.Courier = config.Courier{APIBase: rs.base, Key: s.CourierKey, Customer: s.CourierCustomer, Salt: s.CourierSalt}
 	// The mini-program console's message-push URL: the sandbox pushes
-	// WeChat's events (settlement) there, in safe mode.
-	rs.sb.SetWeChatPushURL(cfg.HTTP.PublicBaseURL+"/api/v1/notify/wechat", false)
+	// WeChat's events (settlement, content-check verdicts) there, in safe
+	// mode; serve sets it again once it knows its listener.
+	rs.sb.SetWeChatPushURL(cfg.HTTP.PublicBaseURL+pushPath, false)
 	cfg.Alipay.AppID = s.AlipayAppID
 	cfg.Alipay.PrivateKeyFile = rs.priv
 	cfg.Alipay.PublicKeyFile = rs.pub
@@ -229,7 +233,7 @@ func runSandboxServer(ctx context.Context, cfg *config.Config, log *slog.Logger,
 	dir := sandboxDir(cfg)
 	// WeChat's events go to the `minimall serve` this configuration
 	// describes (POST /_sandbox/wechat/push-url points them elsewhere).
-	rs.sb.SetWeChatPushURL(cfg.HTTP.PublicBaseURL+"/api/v1/notify/wechat", false)
+	rs.sb.SetWeChatPushURL(cfg.HTTP.PublicBaseURL+pushPath, false)
 	fmt.Fprintf(stdout, "sandbox listening on %s\n", rs.base)
 	fmt.Fprintf(stdout, "settings written to %s: run `set -a; . %s; set +a` before `minimall serve`\n",
 		dir, filepath.Join(dir, sandbox.FileEnv))

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/minimall/minimall/internal/app"
+	"github.com/minimall/minimall/internal/catalog"
 	"github.com/minimall/minimall/internal/platform/clock"
 	"github.com/minimall/minimall/internal/platform/config"
 	"github.com/minimall/minimall/internal/platform/db"
@@ -125,7 +126,9 @@ func serve(ctx context.Context, cfg *config.Config, demo bool, log *slog.Logger,
 		return err
 	}
 	defer d.Close()
+	var demoSandbox *runningSandbox
 	if demo {
+		cfg.Media.AllowedHosts = append(cfg.Media.AllowedHosts, catalog.DemoImageHost)
 		if _, err := d.Migrate(ctx); err != nil {
 			return err
 		}
@@ -138,6 +141,7 @@ func serve(ctx context.Context, cfg *config.Config, demo bool, log *slog.Logger,
 		}
 		defer sb.close()
 		sb.pointAt(cfg)
+		demoSandbox = sb
 		fmt.Fprintf(stdout, "sandbox listening on %s (login codes: test-<name>, bad-code, busy, risky, slow-down)\n", sb.base)
 	} else if err := d.CheckSchema(ctx); err != nil {
 		return err
@@ -154,6 +158,10 @@ func serve(ctx context.Context, cfg *config.Config, demo bool, log *slog.Logger,
 		return fmt.Errorf("listen on %s (MINIMALL_HTTP_ADDR): %w", cfg.HTTP.Addr, err)
 	}
 	fmt.Fprintf(stdout, "minimall listening on http://%s\n", ln.Addr())
+	if demoSandbox != nil {
+		// The sandbox pushes content-check verdicts to this listener.
+		demoSandbox.sb.SetWeChatPushURL("http://"+ln.Addr().String()+pushPath, false)
+	}
 
 	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
 	var jobs sync.WaitGroup

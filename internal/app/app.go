@@ -24,6 +24,7 @@ import (
 	"github.com/minimall/minimall/internal/catalog"
 	"github.com/minimall/minimall/internal/customer"
 	"github.com/minimall/minimall/internal/logistics"
+	"github.com/minimall/minimall/internal/media"
 	"github.com/minimall/minimall/internal/order"
 	"github.com/minimall/minimall/internal/payment"
 	"github.com/minimall/minimall/internal/platform/alipay"
@@ -35,6 +36,7 @@ import (
 	"github.com/minimall/minimall/internal/platform/ratelimit"
 	"github.com/minimall/minimall/internal/platform/wechat"
 	"github.com/minimall/minimall/internal/platform/wechat/push"
+	"github.com/minimall/minimall/internal/review"
 	"github.com/minimall/minimall/internal/staff"
 )
 
@@ -95,6 +97,12 @@ type App struct {
 	payments  *payment.Service
 	paymentsH *payment.Handlers
 
+	// Image uploads, and reviews with their content checks.
+	media    *media.Service
+	mediaH   *media.Handlers
+	reviews  *review.Service
+	reviewsH *review.Handlers
+
 	// apiDocsH serves the API reference at /docs; nil when it is off
 	// (http.api_docs, off in production by default).
 	apiDocsH *apidocs.Handlers
@@ -123,6 +131,9 @@ func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App,
 	if err := a.buildWeChatPush(); err != nil {
 		return nil, err
 	}
+	if err := a.buildMedia(); err != nil {
+		return nil, err
+	}
 	if err := a.buildCatalog(); err != nil {
 		return nil, err
 	}
@@ -144,6 +155,9 @@ func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App,
 	if err := a.orders.ConnectShipping(a.logistics); err != nil {
 		return nil, err
 	}
+	if err := a.buildReviews(); err != nil {
+		return nil, err
+	}
 	e, err := httpx.NewEngine(httpx.Options{
 		Logger:         log,
 		Metrics:        a.metrics,
@@ -151,6 +165,9 @@ func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App,
 		TrustedProxies: cfg.HTTP.TrustedProxies,
 		CORSOrigins:    cfg.HTTP.CORSOrigins,
 		TooLarge:       notifyTooLarge(),
+		BodyLimits: map[string]int64{
+			"/api/v1/uploads": a.mediaH.BodyLimit(), "/api/v1/admin/uploads": a.mediaH.BodyLimit(),
+		},
 	})
 	if err != nil {
 		return nil, err

@@ -45,7 +45,7 @@ func (a *App) buildCatalog() error {
 	a.background = append(a.background, Job{Name: "catalog cache refresh", Run: func(ctx context.Context) {
 		cache.RunRefresher(ctx, func(err error) { a.log.WarnContext(ctx, "catalog cache refresh failed", "err", err) })
 	}})
-	if a.catalogSvc, err = catalog.NewService(a.db, store, a.audit, a.clock, inv); err != nil {
+	if a.catalogSvc, err = catalog.NewService(a.db, store, a.audit, a.clock, inv, catalog.WithImagePolicy(a.media)); err != nil {
 		return err
 	}
 	if a.catalogH, err = catalog.NewHandlers(a.catalogSvc, cache); err != nil {

@@ -60,6 +60,9 @@ func newIdentityEnv(t *testing.T, d *db.DB, extra map[string]string) *identityEn
 		"MINIMALL_WECHAT_APPID": s.WeChatAppID, "MINIMALL_WECHAT_SECRET": s.WeChatSecret, "MINIMALL_WECHAT_API_BASE": ep.WeChatAPIBase,
 		"MINIMALL_ALIPAY_APPID": s.AlipayAppID, "MINIMALL_ALIPAY_PRIVATE_KEY_FILE": priv, "MINIMALL_ALIPAY_PUBLIC_KEY_FILE": pub,
 		"MINIMALL_ALIPAY_GATEWAY": ep.AlipayGateway,
+		// Products in these tests use images of an existing CDN, which staff
+		// may keep; uploads go to a temporary directory.
+		"MINIMALL_MEDIA_ALLOWED_HOSTS": "img.example.com", "MINIMALL_MEDIA_DIR": t.TempDir(),
 	}
 	for k, v := range extra {
 		env[k] = v
@@ -362,6 +365,10 @@ var adminRoutePermissions = map[string]auth.Permission{
 	"POST /api/v1/admin/aftersales/:id/receive-return":    auth.PermAfterSalesReceive,
 	"POST /api/v1/admin/reviews/:id/reply":                auth.PermReviewsModerate,
 	"POST /api/v1/admin/reviews/:id/hide":                 auth.PermReviewsModerate,
+	"POST /api/v1/admin/reviews/:id/publish":              auth.PermReviewsModerate,
+	"GET /api/v1/admin/reviews":                           auth.PermReviewsModerate,
+	"GET /api/v1/admin/reviews/:id":                       auth.PermReviewsModerate,
+	"POST /api/v1/admin/uploads":                          auth.PermCatalogWrite,
 	"GET /api/v1/admin/dashboard":                         auth.PermDashboard,
 }
 

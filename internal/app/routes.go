@@ -29,6 +29,9 @@ func (a *App) routes(e *gin.Engine) {
 		e.GET("/docs/assets/:name", a.apiDocsH.Asset)
 	}
 
+	// Uploaded images, when they are kept in the local media directory.
+	e.GET("/media/:key", a.mediaH.Serve)
+
 	api := e.Group("/api/v1")
 
 	// Public customer routes: login, refresh, catalog reads.
@@ -40,6 +43,7 @@ func (a *App) routes(e *gin.Engine) {
 	public.GET("/categories", a.catalogH.Categories)
 	public.GET("/products", a.catalogH.Products)
 	public.GET("/products/:id", a.catalogH.Product)
+	public.GET("/products/:id/reviews", a.reviewsH.Product)
 
 	// Customer routes: a customer token.
 	customer := api.Group("", a.auth.Customer())
@@ -61,6 +65,10 @@ func (a *App) routes(e *gin.Engine) {
 	customer.POST("/orders/:id/confirm", a.ordersH.Confirm)
 	customer.POST("/orders/:id/pay", a.payLimit.PerKey(customerKey, "too many payment requests in a short time; wait a moment"), a.paymentsH.Pay)
 	customer.GET("/orders/:id/tracking", a.logisticsH.Tracking)
+	customer.POST("/orders/:id/reviews", a.reviewsH.Create)
+	customer.POST("/reviews/:id/follow-up", a.reviewsH.FollowUp)
+	customer.GET("/reviews/mine", a.reviewsH.Mine)
+	customer.POST("/uploads", a.mediaH.Upload)
 
 	// Staff login is the one admin route without a token.
 	api.POST("/admin/auth/login", a.loginLimit.PerIP(), httpx.NoStore(), a.staffH.Login)
@@ -90,6 +98,12 @@ func (a *App) routes(e *gin.Engine) {
 	admin.POST("/orders/:id/shipping-upload/retry", auth.Require(auth.PermOrdersShip), a.logisticsH.RetryUpload)
 	admin.GET("/payment-anomalies", auth.Require(auth.PermOrdersView), a.paymentsH.AdminAnomalies)
 	admin.POST("/payment-anomalies/:id/resolve", auth.Require(auth.PermPaymentsResolve), a.paymentsH.ResolveAnomaly)
+	admin.POST("/uploads", auth.Require(auth.PermCatalogWrite), a.mediaH.AdminUpload)
+	admin.GET("/reviews", auth.Require(auth.PermReviewsModerate), a.reviewsH.AdminList)
+	admin.GET("/reviews/:id", auth.Require(auth.PermReviewsModerate), a.reviewsH.AdminGet)
+	admin.POST("/reviews/:id/reply", auth.Require(auth.PermReviewsModerate), a.reviewsH.Reply)
+	admin.POST("/reviews/:id/hide", auth.Require(auth.PermReviewsModerate), a.reviewsH.Hide)
+	admin.POST("/reviews/:id/publish", auth.Require(auth.PermReviewsModerate), a.reviewsH.Publish)
 
 	// Platform callbacks under /api/v1/notify: authenticated by the platforms' signatures.
 	notify := api.Group("/notify")

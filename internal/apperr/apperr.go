@@ -27,6 +27,8 @@ const (
 	CodeUnavailableItem     Code = "unavailable_item"
 	CodeInvalidState        Code = "invalid_state"
 	CodeLimitExceeded       Code = "limit_exceeded"
+	CodeWindowClosed        Code = "window_closed"
+	CodeContentRejected     Code = "content_rejected"
 	CodeChannelUnavailable  Code = "channel_unavailable"
 	CodeRateLimited         Code = "rate_limited"
 	CodeUpstreamError       Code = "upstream_error"
@@ -41,6 +43,7 @@ var Codes = []Code{
 	CodeForbidden, CodeNotFound, CodeConflict, CodeIdempotencyMismatch, CodeOutOfStock,
 	CodeUnavailableItem, CodeInvalidState, CodeLimitExceeded, CodeChannelUnavailable,
 	CodeRateLimited, CodeUpstreamError, CodeUpstreamUnavailable, CodePayloadTooLarge, CodeInternal,
+	CodeWindowClosed, CodeContentRejected,
 }
 
 // Error is a domain error: a code, a message safe to show to a user, optional

@@ -113,11 +113,13 @@ func (p *Product) MainImage() string {
 	return p.Images[0]
 }
 
-// Rating summarises a product's reviews; both numbers are zero until the
-// reviews module records some.
+// Rating summarises a product's published reviews, kept by the reviews
+// module in the transaction that publishes or withdraws a review.
 type Rating struct {
 	Count int64
 	Total int64
+	// Stars[k-1] counts the k-star reviews.
+	Stars [5]int64
 }
 
 // Average is the mean rating rounded to one decimal, 0 without reviews.

@@ -91,6 +91,20 @@ type ProductSummary struct {
 type RatingBody struct {
 	Average float64 `json:"average"`
 	Count   int64   `json:"count"`
+	// Stars counts the published reviews per star, keyed "1" to "5" (detail
+	// only).
+	Stars map[string]int64 `json:"stars,omitempty"`
+}
+
+func ratingBody(r Rating, stars bool) RatingBody {
+	out := RatingBody{Average: r.Average(), Count: r.Count}
+	if stars {
+		out.Stars = make(map[string]int64, len(r.Stars))
+		for i, n := range r.Stars {
+			out.Stars[strconv.Itoa(i+1)] = n
+		}
+	}
+	return out
 }
 
 // PublicSKU is a SKU on the public product detail.
@@ -124,7 +138,7 @@ type PublicProduct struct {
 func PublicProductBody(p Product) PublicProduct {
 	out := PublicProduct{ID: p.ID, Title: p.Title, Subtitle: p.Subtitle, Images: p.Images, MainImage: p.MainImage(),
 		Description: p.Description, CategoryID: p.CategoryID, MinPriceFen: p.MinPriceFen, Sales: p.Sales,
-		SKUs: make([]PublicSKU, len(p.SKUs)), Rating: RatingBody{Average: p.Rating.Average(), Count: p.Rating.Count}}
+		SKUs: make([]PublicSKU, len(p.SKUs)), Rating: ratingBody(p.Rating, true)}
 	for i, k := range p.SKUs {
 		out.SKUs[i] = PublicSKU{ID: k.ID, Specs: k.Specs, SpecText: k.SpecText, PriceFen: k.PriceFen,
 			OriginalPriceFen: k.OriginalPriceFen, Stock: k.Stock, Image: k.Image}

@@ -7,6 +7,10 @@ import (
 	"github.com/minimall/minimall/internal/apperr"
 )
 
+// DemoImageHost serves the demo products' placeholder images; demo mode lets
+// staff keep them on products (MINIMALL_MEDIA_ALLOWED_HOSTS).
+const DemoImageHost = "img.minimall.example"
+
 type demoSpec struct {
 	key    string
 	values []string
@@ -136,8 +140,8 @@ func SeedDemo(ctx context.Context, svc *Service, staffID int64) (seeded bool, er
 	for i, p := range demoProducts() {
 		in := ProductInput{CategoryID: leaves[p.category], Title: p.title, Subtitle: p.subtitle,
 			Images: []string{
-				fmt.Sprintf("https://img.minimall.example/demo/p%02d-1.jpg", i+1),
-				fmt.Sprintf("https://img.minimall.example/demo/p%02d-2.jpg", i+1),
+				fmt.Sprintf("https://%s/demo/p%02d-1.jpg", DemoImageHost, i+1),
+				fmt.Sprintf("https://%s/demo/p%02d-2.jpg", DemoImageHost, i+1),
 			},
 			Description: fmt.Sprintf("<p>%s</p><p>%s。</p>", p.title, p.subtitle)}
 		for j, specs := range combinations(p.specs) {

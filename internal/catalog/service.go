@@ -58,14 +58,56 @@ type Service struct {
 	audit  *audit.Log
 	clock  clock.Clock
 	notify Invalidator
+	images ImagePolicy
 }
 
+// ImagePolicy decides which image URLs staff may put on products and SKUs
+// (*media.Service: the shop's own uploads and allow-listed hosts).
+type ImagePolicy interface {
+	CheckStaffImages(ctx context.Context, field string, urls []string) error
+}
+
+// Option tunes a Service.
+type Option func(*Service)
+
+// WithImagePolicy checks every product write's images against p. Without it
+// any http(s) URL is accepted (tools and tests that seed the catalog).
+func WithImagePolicy(p ImagePolicy) Option { return func(s *Service) { s.images = p } }
+
 // NewService returns the catalog service.
-func NewService(d *db.DB, store *Store, log *audit.Log, clk clock.Clock, inv Invalidator) (*Service, error) {
+func NewService(d *db.DB, store *Store, log *audit.Log, clk clock.Clock, inv Invalidator, opts ...Option) (*Service, error) {
 	if d == nil || store == nil || log == nil || clk == nil || inv == nil {
 		return nil, errors.New("catalog: nil dependency")
 	}
-	return &Service{db: d, store: store, audit: log, clock: clk, notify: inv}, nil
+	s := &Service{db: d, store: store, audit: log, clock: clk, notify: inv}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
+}
+
+// CatalogChanged passes on what another module changed in what products
+// show (the reviews module's rating summaries), after its commit, to the
+// same Invalidator staff writes use: the read caches drop those pages.
+func (s *Service) CatalogChanged(ctx context.Context, ch Change) { s.notify.CatalogChanged(ctx, ch) }
+
+// checkImages asks the image policy about the product's and SKUs' images.
+func (s *Service) checkImages(ctx context.Context, in ProductInput) error {
+	if s.images == nil {
+		return nil
+	}
+	if err := s.images.CheckStaffImages(ctx, "images", in.Images); err != nil {
+		return wrap(err)
+	}
+	for i, k := range in.SKUs {
+		if k.Image == "" {
+			continue
+		}
+		if err := s.images.CheckStaffImages(ctx, fmt.Sprintf("skus[%d].image", i), []string{k.Image}); err != nil {
+			return wrap(err)
+		}
+	}
+	return nil
 }
 
 // Store returns the service's store, for tests that inspect or arrange rows
@@ -454,6 +496,9 @@ func (s *Service) CreateProduct(ctx context.Context, staffID int64, in ProductIn
 	if err := in.validate(); err != nil {
 		return Product{}, err
 	}
+	if err := s.checkImages(ctx, in); err != nil {
+		return Product{}, err
+	}
 	var id int64
 	err := s.write(ctx, func(ctx context.Context) (Change, error) {
 		if _, err := s.lockedCategory(ctx, in.CategoryID, "category"); err != nil {
@@ -542,6 +587,9 @@ func (s *Service) afterProductWrite(ctx context.Context, productID int64, title 
 // state is unchanged.
 func (s *Service) UpdateProduct(ctx context.Context, staffID, id int64, in ProductInput) (Product, error) {
 	if err := in.validate(); err != nil {
+		return Product{}, err
+	}
+	if err := s.checkImages(ctx, in); err != nil {
 		return Product{}, err
 	}
 	err := s.write(ctx, func(ctx context.Context) (Change, error) {

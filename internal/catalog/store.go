@@ -59,6 +59,11 @@ type productRow struct {
 	Sales       int64     `gorm:"column:sales"`
 	RatingCount int64     `gorm:"column:rating_count"`
 	RatingTotal int64     `gorm:"column:rating_total"`
+	Rating1     int64     `gorm:"column:rating_1"`
+	Rating2     int64     `gorm:"column:rating_2"`
+	Rating3     int64     `gorm:"column:rating_3"`
+	Rating4     int64     `gorm:"column:rating_4"`
+	Rating5     int64     `gorm:"column:rating_5"`
 	CreatedAt   time.Time `gorm:"column:created_at"`
 	UpdatedAt   time.Time `gorm:"column:updated_at"`
 }
@@ -68,7 +73,8 @@ func (productRow) TableName() string { return "products" }
 func (r productRow) domain() Product {
 	p := Product{ID: r.ID, CategoryID: r.CategoryID, Title: r.Title, Subtitle: r.Subtitle,
 		Description: r.Description, OnShelf: r.OnShelf, MinPriceFen: r.MinPriceFen, Sales: r.Sales,
-		Rating: Rating{Count: r.RatingCount, Total: r.RatingTotal}, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+		Rating: Rating{Count: r.RatingCount, Total: r.RatingTotal,
+			Stars: [5]int64{r.Rating1, r.Rating2, r.Rating3, r.Rating4, r.Rating5}}, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 	_ = json.Unmarshal([]byte(r.Images), &p.Images)
 	if p.Images == nil {
 		p.Images = []string{}
@@ -248,6 +254,26 @@ func (s *Store) AddSales(ctx context.Context, productID, n int64) error {
 	return s.db.Writer(ctx).Exec("UPDATE products SET sales = sales + ? WHERE id = ? AND sales + ? >= 0", n, productID, n).Error
 }
 
+// AddRating moves a product's rating summary by delta (+1 or -1) reviews of
+// stars (1–5), in one statement that joins the caller's transaction: the
+// reviews module calls it in the transaction that publishes or withdraws a
+// review.
+func (s *Store) AddRating(ctx context.Context, productID int64, stars int, delta int64) error {
+	if stars < 1 || stars > 5 || (delta != 1 && delta != -1) {
+		return fmt.Errorf("catalog: rating %d%+d out of range", stars, delta)
+	}
+	col := fmt.Sprintf("rating_%d", stars)
+	res := s.db.Writer(ctx).Exec("UPDATE products SET rating_count = rating_count + ?, rating_total = rating_total + ?, "+
+		col+" = "+col+" + ? WHERE id = ?", delta, delta*int64(stars), delta, productID)
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected != 1 {
+		return fmt.Errorf("catalog: no product %d to rate", productID)
+	}
+	return nil
+}
+
 // product reads one product without its SKUs.
 func (s *Store) product(ctx context.Context, id int64) (Product, error) {
 	var r productRow
@@ -327,7 +353,8 @@ func (s *Store) publicRowsOf(ctx context.Context, ids []int64, seed maphash.Seed
 		return out, nil
 	}
 	rows, err := s.db.Reader(ctx).Raw(`SELECT id, category_id, title, subtitle, images, description, on_shelf,
-		min_price_fen, sales, rating_count, rating_total FROM products WHERE id IN ?`, ids).Rows()
+		min_price_fen, sales, rating_count, rating_total, rating_1, rating_2, rating_3, rating_4, rating_5
+		FROM products WHERE id IN ?`, ids).Rows()
 	if err != nil {
 		return nil, err
 	}
@@ -336,7 +363,8 @@ func (s *Store) publicRowsOf(ctx context.Context, ids []int64, seed maphash.Seed
 		r := &publicRows{}
 		p := &r.product
 		if err := rows.Scan(&p.ID, &p.CategoryID, &p.Title, &p.Subtitle, &r.images, &p.Description, &p.OnShelf,
-			&p.MinPriceFen, &p.Sales, &p.Rating.Count, &p.Rating.Total); err != nil {
+			&p.MinPriceFen, &p.Sales, &p.Rating.Count, &p.Rating.Total, &p.Rating.Stars[0], &p.Rating.Stars[1],
+			&p.Rating.Stars[2], &p.Rating.Stars[3], &p.Rating.Stars[4]); err != nil {
 			return nil, err
 		}
 		out[p.ID] = r
@@ -379,6 +407,9 @@ func (s *Store) publicRowsOf(ctx context.Context, ids []int64, seed maphash.Seed
 		f.int(p.Sales)
 		f.int(p.Rating.Count)
 		f.int(p.Rating.Total)
+		for _, n := range p.Rating.Stars {
+			f.int(n)
+		}
 		for _, k := range r.skus {
 			f.int(k.sku.ID)
 			f.str(k.specs)
@@ -426,7 +457,7 @@ func (s *Store) listProducts(ctx context.Context, q ProductQuery, categoryIDs []
 	}
 	var rows []productRow
 	err := base.Session(&gorm.Session{}).
-		Select("id, category_id, title, subtitle, images, '' AS description, on_shelf, min_price_fen, sales, rating_count, rating_total, created_at, updated_at").
+		Select("id, category_id, title, subtitle, images, '' AS description, on_shelf, min_price_fen, sales, rating_count, rating_total, rating_1, rating_2, rating_3, rating_4, rating_5, created_at, updated_at").
 		Order(order).Offset(q.Offset).Limit(q.Limit).Find(&rows).Error
 	if err != nil {
 		return nil, 0, err

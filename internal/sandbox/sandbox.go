@@ -64,6 +64,10 @@ type Options struct {
 	// Keys are the RSA keys to use (NewKeys); nil generates a fresh set. A
 	// test package shares one set across its sandboxes.
 	Keys *Keys
+	// WeChatMediaCheckDelay is how long after mediaCheckAsync an image's
+	// verdict is pushed (DefaultMediaCheckDelay); negative: only when
+	// DeliverMediaChecks or its control route says so.
+	WeChatMediaCheckDelay time.Duration
 }
 
 // Settings are the credentials a minimall instance needs to talk to the
@@ -119,6 +123,9 @@ type Server struct {
 	alipayRefunds    *alipayRefunds    // Alipay's refunds (alipay_refund.go)
 	wxShip           *wxShipping       // WeChat shipping info and message push (wechat_shipping.go)
 	courier          *courierSim       // the courier tracking API (courier.go)
+
+	// security is WeChat's content security (wechat_security.go).
+	security *contentSecurity
 }
 
 // New makes a sandbox with fresh credentials, and with opts.Keys or a
@@ -177,6 +184,7 @@ func New(opts Options) (*Server, error) {
 	s.registerAlipayTrade()
 	s.registerAlipayRefunds()
 	s.registerWeChatShipping()
+	s.registerWeChatSecurity()
 	return s, nil
 }
 

@@ -50,6 +50,9 @@ type Config struct {
 	Courier   Courier   `koanf:"courier"`
 	Sandbox   Sandbox   `koanf:"sandbox"`
 	Payment   Payment   `koanf:"payment"`
+	Review    Review    `koanf:"review"`
+	Upload    Upload    `koanf:"upload"`
+	Media     Media     `koanf:"media"`
 	Catalog   Catalog   `koanf:"catalog"`
 	Redis     Redis     `koanf:"redis"`
 	Debug     Debug     `koanf:"debug"`
@@ -189,6 +192,34 @@ type Payment struct {
 	PlatformTimeout time.Duration `koanf:"platform_timeout"`
 }
 
+// Review holds the review rules.
+type Review struct {
+	Window            time.Duration `koanf:"window"`
+	AutoPublishAlipay bool          `koanf:"auto_publish_alipay"`
+}
+
+// Upload bounds image uploads.
+type Upload struct {
+	MaxBytes   ByteSize `koanf:"max_bytes"`
+	DailyLimit int      `koanf:"daily_limit"`
+}
+
+// Media says where uploaded images are kept and served from.
+type Media struct {
+	Dir             string `koanf:"dir"`
+	PublicBaseURL   string `koanf:"public_base_url"`
+	S3Endpoint      string `koanf:"s3_endpoint"`
+	S3Bucket        string `koanf:"s3_bucket"`
+	S3Region        string `koanf:"s3_region"`
+	S3AccessKey     string `koanf:"s3_access_key"`
+	S3SecretKeyFile string `koanf:"s3_secret_key_file"`
+	S3PathStyle     bool   `koanf:"s3_path_style"`
+	AllowedHosts    List   `koanf:"allowed_hosts"`
+}
+
+// S3 reports whether images go to an object store.
+func (m Media) S3() bool { return m.S3Endpoint != "" }
+
 // Catalog tunes the read cache of the public product pages
 // (docs/performance.md).
 type Catalog struct {
@@ -303,6 +334,10 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 		cfg.HTTP.PublicBaseURL = "http://" + cfg.HTTP.Addr
 	}
 	cfg.HTTP.PublicBaseURL = strings.TrimRight(cfg.HTTP.PublicBaseURL, "/")
+	if cfg.Media.PublicBaseURL == "" && !cfg.Media.S3() {
+		cfg.Media.PublicBaseURL = cfg.HTTP.PublicBaseURL + "/media"
+	}
+	cfg.Media.PublicBaseURL = strings.TrimRight(cfg.Media.PublicBaseURL, "/")
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -467,6 +502,34 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Sandbox.Addr); err != nil {
 		bad("MINIMALL_SANDBOX_ADDR", "must be host:port: %v", err)
+	}
+	if c.Review.Window < time.Hour {
+		bad("MINIMALL_REVIEW_WINDOW", "must be at least 1h")
+	}
+	if c.Upload.MaxBytes < 1024 || c.Upload.MaxBytes > 64<<20 {
+		bad("MINIMALL_UPLOAD_MAX_BYTES", "must be between 1KiB and 64MiB")
+	}
+	if c.Upload.DailyLimit < 1 {
+		bad("MINIMALL_UPLOAD_DAILY_LIMIT", "must be at least 1")
+	}
+	if !isHTTPURL(c.Media.PublicBaseURL) {
+		bad("MINIMALL_MEDIA_PUBLIC_BASE_URL", "must be an http(s) URL (required with an S3 endpoint), got %q", c.Media.PublicBaseURL)
+	}
+	if c.Media.S3() {
+		if !isHTTPURL(c.Media.S3Endpoint) {
+			bad("MINIMALL_MEDIA_S3_ENDPOINT", "must be an http(s) URL, got %q", c.Media.S3Endpoint)
+		}
+		for _, f := range []struct{ env, val string }{
+			{"MINIMALL_MEDIA_S3_BUCKET", c.Media.S3Bucket},
+			{"MINIMALL_MEDIA_S3_ACCESS_KEY", c.Media.S3AccessKey},
+			{"MINIMALL_MEDIA_S3_SECRET_KEY_FILE", c.Media.S3SecretKeyFile},
+		} {
+			if f.val == "" {
+				bad(f.env, "is required with MINIMALL_MEDIA_S3_ENDPOINT")
+			}
+		}
+	} else if c.Media.Dir == "" {
+		bad("MINIMALL_MEDIA_DIR", "must name a directory (or set MINIMALL_MEDIA_S3_ENDPOINT)")
 	}
 	if c.Catalog.CacheTTL < time.Second || c.Catalog.CacheTTL > 24*time.Hour {
 		bad("MINIMALL_CATALOG_CACHE_TTL", "must be between 1s and 24h")

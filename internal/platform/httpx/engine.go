@@ -20,6 +20,9 @@ type Options struct {
 	MaxBody        int64
 	TrustedProxies []string
 	CORSOrigins    []string
+	// BodyLimits raises MaxBody for the routes named by their gin path
+	// (e.g. "/api/v1/uploads": image uploads are larger than JSON bodies).
+	BodyLimits map[string]int64
 	// TooLarge answers a body over MaxBody on the given route paths in the
 	// route's own format (the platforms' callbacks) instead of the envelope.
 	TooLarge map[string]gin.HandlerFunc
@@ -48,7 +51,7 @@ func NewEngine(o Options) (*gin.Engine, error) {
 	if o.Metrics != nil {
 		e.Use(o.Metrics.middleware())
 	}
-	e.Use(recoverer(), cors(o.CORSOrigins), bodyLimit(o.MaxBody, o.TooLarge))
+	e.Use(recoverer(), cors(o.CORSOrigins), bodyLimit(o.MaxBody, o.BodyLimits, o.TooLarge))
 	e.NoRoute(func(c *gin.Context) {
 		Error(c, apperr.NotFound("route "+c.Request.Method+" "+c.Request.URL.Path))
 	})

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -26,8 +27,10 @@ func Status(code apperr.Code) int {
 		return http.StatusNotFound
 	case apperr.CodeConflict, apperr.CodeIdempotencyMismatch, apperr.CodeOutOfStock,
 		apperr.CodeUnavailableItem, apperr.CodeInvalidState, apperr.CodeLimitExceeded,
-		apperr.CodeChannelUnavailable:
+		apperr.CodeChannelUnavailable, apperr.CodeWindowClosed:
 		return http.StatusConflict
+	case apperr.CodeContentRejected:
+		return http.StatusUnprocessableEntity
 	case apperr.CodePayloadTooLarge:
 		return http.StatusRequestEntityTooLarge
 	case apperr.CodeRateLimited:
@@ -82,6 +85,9 @@ func Error(c *gin.Context, err error) {
 		}
 	} else if e.Cause != nil {
 		Logger(c).WarnContext(c.Request.Context(), "request refused", "err", err, "code", e.Code)
+	}
+	if secs, ok := e.Details["retry_after_seconds"].(int64); ok && status == http.StatusTooManyRequests {
+		c.Header("Retry-After", strconv.FormatInt(secs, 10))
 	}
 	_ = c.Error(err)
 	c.AbortWithStatusJSON(status, body)

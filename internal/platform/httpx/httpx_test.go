@@ -60,7 +60,7 @@ func TestEveryCodeMapsToItsStatus(t *testing.T) {
 		apperr.CodeOutOfStock: 409, apperr.CodeUnavailableItem: 409, apperr.CodeInvalidState: 409,
 		apperr.CodeLimitExceeded: 409, apperr.CodeChannelUnavailable: 409, apperr.CodeRateLimited: 429,
 		apperr.CodeUpstreamError: 502, apperr.CodeUpstreamUnavailable: 503, apperr.CodePayloadTooLarge: 413,
-		apperr.CodeInternal: 500,
+		apperr.CodeInternal: 500, apperr.CodeWindowClosed: 409, apperr.CodeContentRejected: 422,
 	}
 	if len(want) != len(apperr.Codes) {
 		t.Fatalf("table covers %d codes, apperr has %d", len(want), len(apperr.Codes))

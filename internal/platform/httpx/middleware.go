@@ -189,11 +189,16 @@ func NoStore() gin.HandlerFunc {
 }
 
 // bodyLimit refuses declared bodies over limit at once and caps the rest, so
-// a decoder sees *http.MaxBytesError when the limit is crossed. Routes in
-// tooLarge (by route path) answer in their own format instead of the
-// envelope: the platforms' callbacks, whose senders read only their own.
-func bodyLimit(limit int64, tooLarge map[string]gin.HandlerFunc) gin.HandlerFunc {
+// a decoder sees *http.MaxBytesError when the limit is crossed. Routes listed
+// in perRoute (by their gin path) have their own limit; routes in tooLarge
+// answer in their own format instead of the envelope: the platforms'
+// callbacks, whose senders read only their own.
+func bodyLimit(def int64, perRoute map[string]int64, tooLarge map[string]gin.HandlerFunc) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		limit := def
+		if l, ok := perRoute[c.FullPath()]; ok {
+			limit = l
+		}
 		if c.Request.ContentLength > limit {
 			if reply, ok := tooLarge[c.FullPath()]; ok {
 				reply(c)

@@ -1,0 +1,339 @@
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// WeChat content security (内容安全): msgSecCheck and mediaCheckAsync on
+// their real paths, with the verdict of an image pushed to the mini-program's
+// message-push URL as the wxa_media_check event.
+//
+// The push itself (URL, token, EncodingAESKey, signatures) is the message
+// push of wechat_shipping.go.
+//
+// Verdicts: text (or an image URL) containing KeywordRisky is risky, one
+// containing KeywordReview is review, anything else pass. A control sets the
+// verdict of an image URL (POST /_sandbox/wechat/media-check), another makes
+// the next calls fail with -1 (POST /_sandbox/wechat/security/outage), and
+// POST /_sandbox/wechat/media-check/deliver pushes every pending verdict at
+// once instead of after the delay.
+
+// Content-check keywords of the sandbox.
+const (
+	KeywordRisky  = "risky-word"
+	KeywordReview = "review-word"
+)
+
+// DefaultMediaCheckDelay is how long after mediaCheckAsync the sandbox
+// pushes the image's verdict.
+const DefaultMediaCheckDelay = 2 * time.Second
+
+// pushAttempts is how many times WeChat delivers a push that is not
+// answered "success".
+const pushAttempts = 3
+
+type mediaCheck struct {
+	traceID string
+	url     string
+	openID  string
+}
+
+// contentSecurity is the state of the simulated content-security API.
+type contentSecurity struct {
+	delay time.Duration
+
+	mu       sync.Mutex
+	outage   int               // the next outage calls answer -1
+	verdicts map[string]string // media URL → suggest, set by the control
+	pending  map[string]mediaCheck
+	texts    int // msgSecCheck calls answered
+}
+
+func (s *Server) registerWeChatSecurity() {
+	delay := s.opts.WeChatMediaCheckDelay
+	if delay == 0 {
+		delay = DefaultMediaCheckDelay
+	}
+	s.security = &contentSecurity{delay: delay, verdicts: map[string]string{}, pending: map[string]mediaCheck{}}
+	s.mux.HandleFunc("POST /wxa/msg_sec_check", s.msgSecCheck)
+	s.mux.HandleFunc("POST /wxa/media_check_async", s.mediaCheckAsync)
+	s.mux.HandleFunc("POST /_sandbox/wechat/media-check", s.controlMediaVerdict)
+	s.mux.HandleFunc("POST /_sandbox/wechat/media-check/deliver", s.controlDeliverMediaChecks)
+	s.mux.HandleFunc("POST /_sandbox/wechat/security/outage", s.controlSecurityOutage)
+}
+
+// suggestOf is the sandbox's verdict of a text or an image URL.
+func suggestOf(s string) (string, int) {
+	switch {
+	case strings.Contains(s, KeywordRisky):
+		return "risky", 20006
+	case strings.Contains(s, KeywordReview):
+		return "review", 21000
+	}
+	return "pass", 100
+}
+
+// securityCall checks the access token and the outage control; it answers
+// and reports false when the call must stop there.
+func (s *Server) securityCall(w http.ResponseWriter, r *http.Request, body any) bool {
+	if !s.WeChatAccessTokenValid(r.URL.Query().Get("access_token")) {
+		writeJSON(w, http.StatusOK, wechatError{40001, "invalid credential, access_token is invalid or not latest"})
+		return false
+	}
+	cs := s.security
+	cs.mu.Lock()
+	down := cs.outage > 0
+	if down {
+		cs.outage--
+	}
+	cs.mu.Unlock()
+	if down {
+		writeJSON(w, http.StatusOK, wechatError{-1, "system error"})
+		return false
+	}
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	if err := dec.Decode(body); err != nil {
+		writeJSON(w, http.StatusOK, wechatError{47001, "data format error"})
+		return false
+	}
+	return true
+}
+
+// msgSecCheck serves POST /wxa/msg_sec_check (version 2).
+func (s *Server) msgSecCheck(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Version int    `json:"version"`
+		OpenID  string `json:"openid"`
+		Scene   int    `json:"scene"`
+		Content string `json:"content"`
+	}
+	if !s.securityCall(w, r, &in) {
+		return
+	}
+	switch {
+	case in.Version != 2:
+		writeJSON(w, http.StatusOK, wechatError{40097, "invalid args: version must be 2"})
+		return
+	case in.OpenID == "":
+		writeJSON(w, http.StatusOK, wechatError{40003, "invalid openid"})
+		return
+	case in.Scene < 1 || in.Scene > 4:
+		writeJSON(w, http.StatusOK, wechatError{40097, "invalid args: scene"})
+		return
+	case len([]rune(in.Content)) > 2500:
+		writeJSON(w, http.StatusOK, wechatError{40097, "invalid args: content too long"})
+		return
+	}
+	s.security.mu.Lock()
+	s.security.texts++
+	s.security.mu.Unlock()
+	suggest, label := suggestOf(in.Content)
+	writeJSON(w, http.StatusOK, map[string]any{
+		"errcode": 0, "errmsg": "ok", "trace_id": "sbx-" + randomHex(12),
+		"result": map[string]any{"suggest": suggest, "label": label},
+		"detail": []map[string]any{{"strategy": "content_model", "errcode": 0, "suggest": suggest, "label": label, "prob": 90}},
+	})
+}
+
+// mediaCheckAsync serves POST /wxa/media_check_async (version 2): it answers
+// a trace_id at once and pushes the verdict later.
+func (s *Server) mediaCheckAsync(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Version   int    `json:"version"`
+		MediaURL  string `json:"media_url"`
+		MediaType int    `json:"media_type"`
+		OpenID    string `json:"openid"`
+		Scene     int    `json:"scene"`
+	}
+	if !s.securityCall(w, r, &in) {
+		return
+	}
+	u, err := url.Parse(in.MediaURL)
+	switch {
+	case in.Version != 2:
+		writeJSON(w, http.StatusOK, wechatError{40097, "invalid args: version must be 2"})
+		return
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		writeJSON(w, http.StatusOK, wechatError{40097, "invalid args: media_url"})
+		return
+	case in.MediaType != 1 && in.MediaType != 2:
+		writeJSON(w, http.StatusOK, wechatError{40097, "invalid args: media_type"})
+		return
+	case in.OpenID == "":
+		writeJSON(w, http.StatusOK, wechatError{40003, "invalid openid"})
+		return
+	}
+	c := mediaCheck{traceID: "sbx-media-" + randomHex(12), url: in.MediaURL, openID: in.OpenID}
+	cs := s.security
+	cs.mu.Lock()
+	cs.pending[c.traceID] = c
+	cs.mu.Unlock()
+	if cs.delay > 0 {
+		time.AfterFunc(cs.delay, func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			_ = s.deliverMediaCheck(ctx, c.traceID, pushAttempts)
+		})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"errcode": 0, "errmsg": "ok", "trace_id": c.traceID})
+}
+
+// DeliverMediaChecks pushes the verdict of every submitted image not yet
+// pushed, now, once each, and returns how many were acknowledged with
+// "success" (tests call it instead of waiting for the delay).
+func (s *Server) DeliverMediaChecks(ctx context.Context) (int, error) {
+	cs := s.security
+	cs.mu.Lock()
+	ids := make([]string, 0, len(cs.pending))
+	for id := range cs.pending {
+		ids = append(ids, id)
+	}
+	cs.mu.Unlock()
+	n := 0
+	var errs []error
+	for _, id := range ids {
+		if err := s.deliverMediaCheck(ctx, id, 1); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
+}
+
+// PushMediaCheck pushes a wxa_media_check event for traceID with the given
+// verdict, whether or not the sandbox issued that trace, and returns the
+// reply status: tests use it to deliver the same verdict twice.
+func (s *Server) PushMediaCheck(ctx context.Context, traceID, suggest string) (int, string, error) {
+	return s.pushEvent(ctx, mediaCheckEvent(s.settings.WeChatAppID, traceID, "", suggest))
+}
+
+// pushEvent delivers an event through the message push of
+// wechat_shipping.go (signed, and encrypted in safe mode).
+func (s *Server) pushEvent(ctx context.Context, msg map[string]any) (int, string, error) {
+	raw, err := json.Marshal(msg)
+	if err != nil {
+		return 0, "", err
+	}
+	res, err := s.PushWeChat(ctx, raw)
+	return res.Status, res.Reply, err
+}
+
+// MsgSecChecks returns how many msgSecCheck calls the sandbox answered.
+func (s *Server) MsgSecChecks() int {
+	s.security.mu.Lock()
+	defer s.security.mu.Unlock()
+	return s.security.texts
+}
+
+// deliverMediaCheck pushes the verdict of one pending check, trying up to
+// attempts times, and forgets the check once acknowledged.
+func (s *Server) deliverMediaCheck(ctx context.Context, traceID string, attempts int) error {
+	cs := s.security
+	cs.mu.Lock()
+	c, ok := cs.pending[traceID]
+	suggest, set := cs.verdicts[c.url]
+	cs.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	if !set {
+		suggest, _ = suggestOf(c.url)
+	}
+	var err error
+	for i := 0; i < attempts; i++ {
+		var status int
+		var body string
+		status, body, err = s.pushEvent(ctx, mediaCheckEvent(s.settings.WeChatAppID, c.traceID, c.openID, suggest))
+		if err == nil && status == http.StatusOK && strings.TrimSpace(body) == "success" {
+			cs.mu.Lock()
+			delete(cs.pending, traceID)
+			cs.mu.Unlock()
+			return nil
+		}
+		if err == nil {
+			err = fmt.Errorf("sandbox: push of %s answered %d %q", traceID, status, body)
+		}
+		if i+1 < attempts {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Duration(i+1) * time.Second):
+			}
+		}
+	}
+	return err
+}
+
+// mediaCheckEvent is the JSON message of a wxa_media_check push.
+func mediaCheckEvent(appID, traceID, openID, suggest string) map[string]any {
+	label := 100
+	if suggest != "pass" {
+		_, label = suggestOf(map[string]string{"risky": KeywordRisky, "review": KeywordReview}[suggest])
+	}
+	return map[string]any{
+		"ToUserName": "gh_sandbox", "FromUserName": openID, "CreateTime": time.Now().Unix(),
+		"MsgType": "event", "Event": "wxa_media_check", "appid": appID, "trace_id": traceID, "version": 2,
+		"detail":  []map[string]any{{"strategy": "content_model", "errcode": 0, "suggest": suggest, "label": label, "prob": 90}},
+		"errcode": 0, "errmsg": "ok",
+		"result": map[string]any{"suggest": suggest, "label": label},
+	}
+}
+
+// controlMediaVerdict serves POST /_sandbox/wechat/media-check
+// {"media_url","suggest"}: the verdict of that image from now on.
+func (s *Server) controlMediaVerdict(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		MediaURL string `json:"media_url"`
+		Suggest  string `json:"suggest"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.MediaURL == "" ||
+		(in.Suggest != "pass" && in.Suggest != "review" && in.Suggest != "risky") {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": `want {"media_url","suggest":"pass|review|risky"}`})
+		return
+	}
+	s.security.mu.Lock()
+	s.security.verdicts[in.MediaURL] = in.Suggest
+	s.security.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]string{"media_url": in.MediaURL, "suggest": in.Suggest})
+}
+
+// controlDeliverMediaChecks serves POST /_sandbox/wechat/media-check/deliver.
+func (s *Server) controlDeliverMediaChecks(w http.ResponseWriter, r *http.Request) {
+	n, err := s.DeliverMediaChecks(r.Context())
+	out := map[string]any{"delivered": n}
+	if err != nil {
+		out["error"] = err.Error()
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// controlSecurityOutage serves POST /_sandbox/wechat/security/outage
+// {"calls":N}: the next N content-security calls answer -1 (system busy).
+func (s *Server) controlSecurityOutage(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Calls int `json:"calls"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.Calls < 0 {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": `want {"calls":N}`})
+		return
+	}
+	s.SetSecurityOutage(in.Calls)
+	writeJSON(w, http.StatusOK, map[string]int{"calls": in.Calls})
+}
+
+// SetSecurityOutage makes the next n content-security calls answer -1.
+func (s *Server) SetSecurityOutage(n int) {
+	s.security.mu.Lock()
+	s.security.outage = n
+	s.security.mu.Unlock()
+}

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/minimall/minimall/internal/app"
 	"github.com/minimall/minimall/internal/audit"
 	"github.com/minimall/minimall/internal/auth"
@@ -81,7 +83,11 @@ func newReviewEnv(t *testing.T, d *db.DB) *reviewEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := staff.NewService(d, stStore, tokens, lg, clk)
+	passwords, err := auth.NewPasswords(bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := staff.NewService(d, stStore, passwords, tokens, lg, clk)
 	if err != nil {
 		t.Fatal(err)
 	}

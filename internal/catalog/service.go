@@ -97,14 +97,14 @@ func (s *Service) checkImages(ctx context.Context, in ProductInput) error {
 		return nil
 	}
 	if err := s.images.CheckStaffImages(ctx, "images", in.Images); err != nil {
-		return wrap(err)
+		return apperr.From(err)
 	}
 	for i, k := range in.SKUs {
 		if k.Image == "" {
 			continue
 		}
 		if err := s.images.CheckStaffImages(ctx, fmt.Sprintf("skus[%d].image", i), []string{k.Image}); err != nil {
-			return wrap(err)
+			return apperr.From(err)
 		}
 	}
 	return nil

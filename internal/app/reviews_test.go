@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"golang.org/x/crypto/bcrypt"
 
 	"bytes"
 	"context"

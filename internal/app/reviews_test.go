@@ -1,7 +1,6 @@
 package app_test
 
 import (
-
 	"bytes"
 	"context"
 	"encoding/json"

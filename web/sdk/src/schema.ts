@@ -670,6 +670,82 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/aftersales": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** the customer's after-sale requests, newest first */
+        get: operations["listAfterSales"];
+        put?: never;
+        /**
+         * ask for a refund, a return or an exchange of order lines
+         * @description refund_only on paid (not shipped), shipped or completed orders; return_refund and exchange on
+         *     shipped or completed orders; completed orders within MINIMALL_AFTERSALE_WINDOW. Quantities per
+         *     line never exceed what earlier after-sales left; one open request per line. refund_fen is
+         *     computed by the server (docs/aftersales.md). Another customer's order or line answers 404;
+         *     409 invalid_state, window_closed or limit_exceeded.
+         */
+        post: operations["createAfterSale"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/aftersales/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** one of the customer's requests with its history */
+        get: operations["getAfterSale"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/aftersales/{id}/return-shipment": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** post the return parcel of an approved return or exchange (awaiting_return) */
+        post: operations["postAfterSaleReturnShipment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/aftersales/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** withdraw a request (requested or awaiting_return) */
+        post: operations["cancelAfterSale"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/orders/{id}/pay": {
         parameters: {
             query?: never;
@@ -821,6 +897,142 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/aftersales": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** after-sale requests, newest first (orders view permission) */
+        get: operations["adminListAfterSales"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/aftersales/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** a request with its order, lines, refund and history (orders view permission) */
+        get: operations["adminGetAfterSale"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/aftersales/{id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * approve a requested request (after-sales approve permission; audited)
+         * @description refund_only: the refund is asked for at once (stock back when nothing had shipped; the order closes when every line is refunded). return_refund and exchange: awaiting_return (an exchange takes the replacement's stock; short answers 409 out_of_stock). refund_fen may lower, never raise, the computed amount, with a reason. The body is optional.
+         */
+        post: operations["approveAfterSale"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/aftersales/{id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * reject a requested request with a reason (after-sales approve permission; audited)
+         * @description The request's lines are free again.
+         */
+        post: operations["rejectAfterSale"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/aftersales/{id}/receive-return": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * confirm receipt of a return parcel, or refuse the return (after-sales receive return permission; audited)
+         * @description accept: the goods are back in stock; a return_refund moves to refunding, an exchange to returned. Refused (reason required): rejected, an exchange's replacement stock comes back.
+         */
+        post: operations["receiveAfterSaleReturn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/aftersales/{id}/ship-replacement": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * ship the replacement of a returned exchange (orders ship permission; audited)
+         * @description returned → completed.
+         */
+        post: operations["shipAfterSaleReplacement"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/orders/{id}/refunds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * refund on the customer's behalf (after-sales approve permission; audited)
+         * @description Creates an approved refund-only after-sale through the same rules and amounts as a customer's
+         *     request (lines and quantities, or whole_order for everything not yet taken by after-sales) and
+         *     asks for the refund. reason: goodwill, out_of_stock, price_error, other.
+         */
+        post: operations["createMerchantRefund"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/payment-anomalies": {
         parameters: {
             query?: never;
@@ -845,6 +1057,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/payment-anomalies/{id}/refund": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * re-submit the refund of a late or double payment (after-sales approve permission; audited)
+         * @description A failed automatic refund is asked for again under its own out_refund_no (as WeChat Pay asks for a
+         *     resubmission); one never made is made. A refund processing or made answers 409 invalid_state.
+         */
+        post: operations["refundPaymentAnomaly"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/payment-anomalies/{id}/resolve": {
         parameters: {
             query?: never;
@@ -860,6 +1093,240 @@ export interface paths {
          *     one already resolved, answers 409 invalid_state.
          */
         post: operations["adminResolvePaymentAnomaly"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/media/{key}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * an uploaded image, from the local media directory
+         * @description Served only when images are kept in MINIMALL_MEDIA_DIR (not with an object store). Keys are
+         *     the SHA-256 of the image and its extension, so answers never change (cached for a year).
+         */
+        get: operations["getMedia"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * upload an image (what wx.uploadFile and my.uploadFile send)
+         * @description One multipart field named file. JPEG, PNG or WebP by content, at most MINIMALL_UPLOAD_MAX_BYTES
+         *     (5 MiB) and 4096×4096 pixels; anything else 400 or 413 and nothing is stored. The image is
+         *     re-encoded without metadata (no EXIF). At most MINIMALL_UPLOAD_DAILY_LIMIT (100) a customer
+         *     a Beijing day: then 429 rate_limited with Retry-After.
+         */
+        post: operations["uploadImage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * upload an image for the catalog (catalog write permission)
+         * @description As the customer upload, without a daily limit.
+         */
+        post: operations["adminUploadImage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/products/{id}/reviews": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * a product's published reviews, newest first
+         * @description Pending and hidden reviews never show; images show once their content check passed.
+         */
+        get: operations["listProductReviews"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orders/{id}/reviews": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * review lines of one of the customer's completed orders
+         * @description Each line once, within MINIMALL_REVIEW_WINDOW (720h) of completion: another customer's order
+         *     or a line not in the order → 404; a line already reviewed → 409 conflict; an order not
+         *     completed, cancelled or closed → 409 invalid_state; too late → 409 window_closed. Images must
+         *     be URLs this shop issued (POST /api/v1/uploads). WeChat customers' text is checked by WeChat
+         *     first: risky → 422 content_rejected and nothing is stored. A review starts pending (checks or
+         *     moderation outstanding) or published; see docs/reviews.md.
+         */
+        post: operations["createReviews"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reviews/{id}/follow-up": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * add the one follow-up (追评) of one of the customer's reviews
+         * @description Within the review window; a second follow-up → 409 conflict; another customer's review → 404.
+         */
+        post: operations["followUpReview"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reviews/mine": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** the customer's reviews with their moderation state, newest first */
+        get: operations["listMyReviews"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/reviews": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** reviews for moderation, newest first (reviews permission) */
+        get: operations["adminListReviews"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/reviews/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** one review with its checks (reviews permission) */
+        get: operations["adminGetReview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/reviews/{id}/reply": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** set or edit the merchant's one reply (reviews permission; audited) */
+        post: operations["adminReplyReview"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/reviews/{id}/hide": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** take a review out of public view and the rating summary (reviews permission; audited) */
+        post: operations["adminHideReview"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/reviews/{id}/publish": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * publish a pending or hidden review and its follow-up (reviews permission; audited)
+         * @description Images the platform held for review become approved; a review whose text the platform judged risky → 409 invalid_state.
+         */
+        post: operations["adminPublishReview"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1077,6 +1544,10 @@ export interface components {
             quantity?: number;
             /** Format: int64 */
             subtotal_fen?: number;
+            /** @description units refunded by after-sales */
+            refunded_quantity?: number;
+            /** @description an after-sale request of the line is open */
+            aftersale_open?: boolean;
         };
         /** @description the shipping address snapshotted at checkout */
         OrderAddress: {
@@ -1101,6 +1572,11 @@ export interface components {
             total_fen?: number;
             /** Format: int64 */
             paid_fen?: number;
+            /**
+             * Format: int64
+             * @description refunds granted by after-sales
+             */
+            refunded_fen?: number;
             address?: components["schemas"]["OrderAddress"];
             remark?: string;
             /** Format: date-time */
@@ -1118,6 +1594,8 @@ export interface components {
             completed_at?: string | null;
             /** Format: date-time */
             cancelled_at?: string | null;
+            /** Format: date-time */
+            closed_at?: string | null;
             /** Format: date-time */
             created_at?: string;
             /** @description the order's outbound parcels, oldest first (empty before shipping) */
@@ -1252,6 +1730,150 @@ export interface components {
             page?: number;
             page_size?: number;
         };
+        /** @enum {string} */
+        AfterSaleStatus: "requested" | "approved" | "rejected" | "awaiting_return" | "returned" | "refunding" | "refunded" | "completed" | "cancelled";
+        AfterSaleLine: {
+            /** Format: int64 */
+            order_item_id: number;
+            quantity: number;
+            /**
+             * Format: int64
+             * @description exchanges only: a SKU of the same product at the same price
+             */
+            exchange_sku_id?: number;
+        };
+        Parcel: {
+            carrier?: string;
+            tracking_no?: string;
+            /** Format: date-time */
+            shipped_at?: string;
+            /** @description the courier tracking state, empty until the courier reports */
+            state?: string;
+        };
+        AfterSaleEvent: {
+            from?: string;
+            to?: string;
+            /** @enum {string} */
+            actor_type?: "customer" | "staff" | "system";
+            /** Format: int64 */
+            actor_id?: number;
+            reason?: string;
+            /** Format: date-time */
+            created_at?: string;
+        };
+        /** @description an after-sale request (docs/aftersales.md) */
+        AfterSale: {
+            /** Format: int64 */
+            id?: number;
+            /** Format: int64 */
+            order_id?: number;
+            /** @enum {string} */
+            type?: "refund_only" | "return_refund" | "exchange";
+            status?: components["schemas"]["AfterSaleStatus"];
+            /** @enum {string} */
+            initiator?: "customer" | "merchant";
+            reason?: string;
+            description?: string;
+            images?: string[];
+            items?: {
+                /** Format: int64 */
+                id?: number;
+                /** Format: int64 */
+                order_item_id?: number;
+                /** Format: int64 */
+                sku_id?: number;
+                quantity?: number;
+                /**
+                 * Format: int64
+                 * @description the share of the paid amount computed for these units
+                 */
+                share_fen?: number;
+                /** Format: int64 */
+                exchange_sku_id?: number;
+            }[];
+            before_shipping?: boolean;
+            /**
+             * Format: int64
+             * @description the amount the rules give, fixed at approval
+             */
+            computed_fen?: number;
+            /**
+             * Format: int64
+             * @description the amount refunded: computed_fen, or lower when staff lowered it
+             */
+            refund_fen?: number;
+            /**
+             * Format: int64
+             * @description the freight included
+             */
+            freight_fen?: number;
+            decision_reason?: string;
+            return_parcel?: components["schemas"]["Parcel"] | null;
+            replacement_parcel?: components["schemas"]["Parcel"] | null;
+            out_refund_no?: string;
+            /** @description the payment refund's status: processing, succeeded, failed or abnormal */
+            refund_status?: string;
+            /** @description the platform's last word on a refund not made yet */
+            refund_detail?: string;
+            history?: components["schemas"]["AfterSaleEvent"][];
+            /** Format: date-time */
+            approved_at?: string | null;
+            /** Format: date-time */
+            returned_at?: string | null;
+            /** Format: date-time */
+            refunded_at?: string | null;
+            /** Format: date-time */
+            ended_at?: string | null;
+            /** Format: date-time */
+            created_at?: string;
+            /** Format: date-time */
+            updated_at?: string;
+        };
+        AfterSaleList: {
+            items?: components["schemas"]["AfterSale"][];
+            /** Format: int64 */
+            total?: number;
+            page?: number;
+            page_size?: number;
+        };
+        AdminAfterSale: components["schemas"]["AfterSale"] & {
+            /** Format: int64 */
+            customer_id?: number;
+            /** @description the order with its lines' after-sales counters, on the detail only */
+            order?: {
+                /** Format: int64 */
+                id?: number;
+                order_no?: string;
+                status?: components["schemas"]["OrderStatus"];
+                /** Format: int64 */
+                paid_fen?: number;
+                /** Format: int64 */
+                freight_fen?: number;
+                /** Format: int64 */
+                refunded_fen?: number;
+                items?: components["schemas"]["OrderItem"][];
+            };
+            refunds?: {
+                out_refund_no?: string;
+                channel?: string;
+                /** Format: int64 */
+                amount_fen?: number;
+                status?: string;
+                provider_refund_id?: string;
+                detail?: string;
+                /** Format: date-time */
+                succeeded_at?: string | null;
+                /** Format: date-time */
+                created_at?: string;
+            }[];
+        };
+        AdminAfterSaleList: {
+            items?: components["schemas"]["AdminAfterSale"][];
+            /** Format: int64 */
+            total?: number;
+            page?: number;
+            page_size?: number;
+        };
         PaymentRefund: {
             /** Format: int64 */
             id?: number;
@@ -1364,6 +1986,136 @@ export interface components {
             average?: number;
             /** Format: int64 */
             count?: number;
+            /** @description published reviews per star, keyed "1" to "5" (product detail only) */
+            stars?: {
+                [key: string]: number;
+            };
+        };
+        UploadedImage: {
+            /** @description where the image is served; named by the SHA-256 of its bytes */
+            url: string;
+            width: number;
+            height: number;
+            /** Format: int64 */
+            bytes: number;
+        };
+        ReviewFollowUp: {
+            content?: string;
+            images?: string[];
+            /** Format: date-time */
+            created_at?: string;
+            /**
+             * @description shown to the author only
+             * @enum {string}
+             */
+            state?: "pending" | "published";
+        } | null;
+        ReviewReply: {
+            content?: string;
+            /** Format: date-time */
+            replied_at?: string;
+        } | null;
+        PublicReview: {
+            /** Format: int64 */
+            id?: number;
+            rating?: number;
+            content?: string;
+            /** @description images that passed their checks */
+            images?: string[];
+            /** @description the author's nickname; masked (first and last character) when anonymous */
+            nickname?: string;
+            anonymous?: boolean;
+            spec_text?: string;
+            /** Format: date-time */
+            created_at?: string;
+            follow_up?: components["schemas"]["ReviewFollowUp"];
+            reply?: components["schemas"]["ReviewReply"];
+        };
+        MyReview: components["schemas"]["PublicReview"] & {
+            /** Format: int64 */
+            order_id?: number;
+            /** Format: int64 */
+            order_item_id?: number;
+            /** Format: int64 */
+            product_id?: number;
+            /** @enum {string} */
+            state?: "pending" | "published" | "hidden";
+        };
+        ReviewImageCheck: {
+            url?: string;
+            /** @enum {string} */
+            verdict?: "pending" | "pass" | "review" | "risky" | "approved" | "skipped";
+        };
+        AdminReview: {
+            /** Format: int64 */
+            id?: number;
+            /** Format: int64 */
+            order_id?: number;
+            /** Format: int64 */
+            order_item_id?: number;
+            /** Format: int64 */
+            product_id?: number;
+            /** Format: int64 */
+            sku_id?: number;
+            spec_text?: string;
+            /** Format: int64 */
+            customer_id?: number;
+            /** @enum {string} */
+            channel?: "wechat" | "alipay";
+            nickname?: string;
+            anonymous?: boolean;
+            rating?: number;
+            content?: string;
+            images?: components["schemas"]["ReviewImageCheck"][];
+            /** @enum {string} */
+            state?: "pending" | "published" | "hidden";
+            /** @enum {string} */
+            text_check?: "pending" | "pass" | "review" | "risky" | "skipped";
+            /** @enum {string} */
+            hold_reason?: "" | "text_review" | "image_review" | "image_risky" | "channel_moderation" | "check_failed" | "text_risky";
+            follow_up?: {
+                content?: string;
+                text_check?: string;
+                /** @enum {string} */
+                state?: "pending" | "published" | "hidden";
+                images?: components["schemas"]["ReviewImageCheck"][];
+                /** Format: date-time */
+                created_at?: string;
+            } | null;
+            reply?: {
+                content?: string;
+                /** Format: int64 */
+                staff_id?: number;
+                /** Format: date-time */
+                replied_at?: string;
+            } | null;
+            /** Format: date-time */
+            published_at?: string | null;
+            /** Format: date-time */
+            created_at?: string;
+            /** Format: date-time */
+            updated_at?: string;
+        };
+        ReviewPage: {
+            items?: components["schemas"]["PublicReview"][];
+            /** Format: int64 */
+            total?: number;
+            page?: number;
+            page_size?: number;
+        };
+        MyReviewPage: {
+            items?: components["schemas"]["MyReview"][];
+            /** Format: int64 */
+            total?: number;
+            page?: number;
+            page_size?: number;
+        };
+        AdminReviewPage: {
+            items?: components["schemas"]["AdminReview"][];
+            /** Format: int64 */
+            total?: number;
+            page?: number;
+            page_size?: number;
         };
         Product: {
             /** Format: int64 */
@@ -2895,6 +3647,162 @@ export interface operations {
             409: components["responses"]["Error"];
         };
     };
+    listAfterSales: {
+        parameters: {
+            query?: {
+                status?: components["schemas"]["AfterSaleStatus"];
+                page?: number;
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of requests */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AfterSaleList"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    createAfterSale: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** Format: int64 */
+                    order_id: number;
+                    /** @enum {string} */
+                    type: "refund_only" | "return_refund" | "exchange";
+                    items: components["schemas"]["AfterSaleLine"][];
+                    /**
+                     * @description refund_only: no_longer_needed, ordered_by_mistake, not_received, missing_item, damaged, other;
+                     *     return_refund: no_longer_needed, damaged, not_as_described, wrong_item, quality_issue, other;
+                     *     exchange: wrong_size, wrong_item, damaged, quality_issue, other
+                     */
+                    reason: string;
+                    description?: string;
+                    images?: string[];
+                };
+            };
+        };
+        responses: {
+            /** @description the request */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AfterSale"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            409: components["responses"]["Error"];
+        };
+    };
+    getAfterSale: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the request */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AfterSale"];
+                };
+            };
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    postAfterSaleReturnShipment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    carrier: "SF" | "ZTO" | "YTO" | "YD" | "STO" | "JT" | "JD" | "EMS";
+                    tracking_no: string;
+                };
+            };
+        };
+        responses: {
+            /** @description the request with its return parcel */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AfterSale"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            409: components["responses"]["Error"];
+        };
+    };
+    cancelAfterSale: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the cancelled request */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AfterSale"];
+                };
+            };
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            409: components["responses"]["Error"];
+        };
+    };
     payOrder: {
         parameters: {
             query?: never;
@@ -3153,6 +4061,238 @@ export interface operations {
             409: components["responses"]["Error"];
         };
     };
+    adminListAfterSales: {
+        parameters: {
+            query?: {
+                status?: components["schemas"]["AfterSaleStatus"];
+                type?: "refund_only" | "return_refund" | "exchange";
+                order_no?: string;
+                /** @description an RFC 3339 time or a date in Beijing time */
+                created_from?: string;
+                /** @description an RFC 3339 time or a date in Beijing time, the whole day included */
+                created_to?: string;
+                page?: number;
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of requests */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminAfterSaleList"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    adminGetAfterSale: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the request */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminAfterSale"];
+                };
+            };
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    approveAfterSale: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** Format: int64 */
+                    refund_fen?: number;
+                    reason?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description the approved request */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminAfterSale"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            409: components["responses"]["Error"];
+        };
+    };
+    rejectAfterSale: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    reason: string;
+                };
+            };
+        };
+        responses: {
+            /** @description the rejected request */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminAfterSale"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            409: components["responses"]["Error"];
+        };
+    };
+    receiveAfterSaleReturn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    accept: boolean;
+                    reason?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description the request */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminAfterSale"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            409: components["responses"]["Error"];
+        };
+    };
+    shipAfterSaleReplacement: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    carrier: "SF" | "ZTO" | "YTO" | "YD" | "STO" | "JT" | "JD" | "EMS";
+                    tracking_no: string;
+                };
+            };
+        };
+        responses: {
+            /** @description the completed exchange */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminAfterSale"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            409: components["responses"]["Error"];
+        };
+    };
+    createMerchantRefund: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    items?: components["schemas"]["AfterSaleLine"][];
+                    whole_order?: boolean;
+                    /** @enum {string} */
+                    reason: "goodwill" | "out_of_stock" | "price_error" | "other";
+                    description?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description the approved refund-only request */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminAfterSale"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            409: components["responses"]["Error"];
+        };
+    };
     adminListPaymentAnomalies: {
         parameters: {
             query?: {
@@ -3181,6 +4321,44 @@ export interface operations {
             403: components["responses"]["Error"];
         };
     };
+    refundPaymentAnomaly: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the refund */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        out_refund_no?: string;
+                        channel?: string;
+                        /** Format: int64 */
+                        amount_fen?: number;
+                        status?: string;
+                        provider_refund_id?: string;
+                        detail?: string;
+                        /** Format: date-time */
+                        succeeded_at?: string | null;
+                        /** Format: date-time */
+                        created_at?: string;
+                    };
+                };
+            };
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            409: components["responses"]["Error"];
+        };
+    };
     adminResolvePaymentAnomaly: {
         parameters: {
             query?: never;
@@ -3205,6 +4383,373 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PaymentAnomaly"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            409: components["responses"]["Error"];
+        };
+    };
+    getMedia: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the image */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/jpeg": string;
+                    "image/png": string;
+                };
+            };
+            404: components["responses"]["Error"];
+        };
+    };
+    uploadImage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /**
+                     * Format: binary
+                     * @description JPEG, PNG or WebP, judged by content
+                     */
+                    file: string;
+                };
+            };
+        };
+        responses: {
+            /** @description the stored image */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadedImage"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            413: components["responses"]["Error"];
+            429: components["responses"]["Error"];
+        };
+    };
+    adminUploadImage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /**
+                     * Format: binary
+                     * @description JPEG, PNG or WebP, judged by content
+                     */
+                    file: string;
+                };
+            };
+        };
+        responses: {
+            /** @description the stored image */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadedImage"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            413: components["responses"]["Error"];
+        };
+    };
+    listProductReviews: {
+        parameters: {
+            query?: {
+                /** @description good: 4-5 stars; bad: 1-2 stars */
+                filter?: "all" | "with_images" | "good" | "bad";
+                page?: number;
+                page_size?: number;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of reviews */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewPage"];
+                };
+            };
+            400: components["responses"]["Error"];
+        };
+    };
+    createReviews: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    items: {
+                        /** Format: int64 */
+                        order_item_id: number;
+                        rating: number;
+                        content?: string;
+                        images?: string[];
+                        anonymous?: boolean;
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description the reviews, one per line */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items?: components["schemas"]["MyReview"][];
+                    };
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            409: components["responses"]["Error"];
+            422: components["responses"]["Error"];
+        };
+    };
+    followUpReview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    content?: string;
+                    images?: string[];
+                };
+            };
+        };
+        responses: {
+            /** @description the review with its follow-up */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyReview"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            409: components["responses"]["Error"];
+            422: components["responses"]["Error"];
+        };
+    };
+    listMyReviews: {
+        parameters: {
+            query?: {
+                page?: number;
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of the customer's reviews */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyReviewPage"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    adminListReviews: {
+        parameters: {
+            query?: {
+                product_id?: number;
+                rating?: number;
+                state?: "pending" | "published" | "hidden";
+                followup_state?: "pending" | "published" | "hidden";
+                has_images?: boolean;
+                page?: number;
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of reviews */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminReviewPage"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    adminGetReview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the review */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminReview"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    adminReplyReview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    content: string;
+                };
+            };
+        };
+        responses: {
+            /** @description the review */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminReview"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    adminHideReview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the hidden review (hiding a hidden review changes nothing) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminReview"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    adminPublishReview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the published review */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminReview"];
                 };
             };
             400: components["responses"]["Error"];

@@ -298,7 +298,9 @@ func TestCreateRules(t *testing.T) {
 		closed.Status = order.StatusClosed
 		shipped := f.completedOrder(alice, 1)
 		shipped.Status, shipped.CompletedAt = order.StatusShipped, nil
-		for _, o := range []order.Order{cancelled, closed, shipped} {
+		refunded := f.completedOrder(alice, 2)
+		refunded.Items[0].RefundedQuantity = refunded.Items[0].Quantity
+		for _, o := range []order.Order{cancelled, closed, shipped, refunded} {
 			f.orders.orders[o.ID] = o
 		}
 		line := func(o order.Order, i int) []review.Input {
@@ -319,6 +321,7 @@ func TestCreateRules(t *testing.T) {
 			{"cancelled", cancelled.ID, line(cancelled, 0), apperr.CodeInvalidState},
 			{"closed (refunded)", closed.ID, line(closed, 0), apperr.CodeInvalidState},
 			{"not completed", shipped.ID, line(shipped, 0), apperr.CodeInvalidState},
+			{"a line refunded in full in a completed order", refunded.ID, line(refunded, 0), apperr.CodeInvalidState},
 			{"rating 6", mine.ID, []review.Input{{OrderItemID: mine.Items[1].ID, Rating: 6}}, apperr.CodeInvalid},
 			{"501 characters", mine.ID, []review.Input{{OrderItemID: mine.Items[1].ID, Rating: 5, Content: strings.Repeat("好", 501)}}, apperr.CodeInvalid},
 			{"foreign image", mine.ID, []review.Input{{OrderItemID: mine.Items[1].ID, Rating: 5, Images: []string{"https://evil.example/a.jpg"}}}, apperr.CodeInvalid},

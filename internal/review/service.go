@@ -179,8 +179,13 @@ func (s *Service) Create(ctx context.Context, customerID int64, channel string, 
 	}
 	ids := make([]int64, len(in))
 	for i, x := range in {
-		if _, ok := items[x.OrderItemID]; !ok {
+		it, ok := items[x.OrderItemID]
+		if !ok {
 			return nil, apperr.NotFound("order line")
+		}
+		if it.Quantity > 0 && it.RefundedQuantity >= it.Quantity {
+			return nil, apperr.InvalidState("refunded", "a refunded order line cannot be reviewed").
+				WithDetail("order_item_ids", []int64{it.ID})
 		}
 		ids[i] = x.OrderItemID
 		if err := s.d.Media.CheckIssued(ctx, fmt.Sprintf("items[%d].images", i), x.Images); err != nil {

@@ -45,7 +45,7 @@ func (a *App) buildLogistics() error {
 	}
 	if a.logistics, err = logistics.NewService(logistics.Deps{
 		DB: a.db, Store: store, Orders: a.orders,
-		Payments: logisticsPayments{store: payStore, mchID: a.cfg.WeChatPay.MchID},
+		Payments: logisticsPayments{payments: a.payments, store: payStore, mchID: a.cfg.WeChatPay.MchID},
 		WeChat:   wc, Courier: cc, Audit: a.audit, Clock: a.clock, Log: a.log,
 	}, logistics.Config{CallbackURL: a.cfg.HTTP.PublicBaseURL + "/api/v1/notify/courier"}); err != nil {
 		return err
@@ -72,32 +72,21 @@ func (a *App) Logistics() *logistics.Service { return a.logistics }
 
 // logisticsPayments is the logistics module's view of payment attempts.
 type logisticsPayments struct {
-	store *payment.Store
-	mchID string
+	payments *payment.Service
+	store    *payment.Store
+	mchID    string
 }
 
-// Paid returns the attempt that paid the order: the earliest paid one (a
-// later one is a double payment, refunded).
+// Paid names the trade that paid the order, as the payment module decides it
+// (payment.Service.PayingAttempt: late and double payments never count).
 func (p logisticsPayments) Paid(ctx context.Context, orderID int64) (logistics.Payment, bool, error) {
-	list, err := p.store.AttemptsOfOrder(ctx, orderID)
-	if err != nil {
+	at, found, err := p.payments.PayingAttempt(ctx, orderID)
+	if err != nil || !found {
 		return logistics.Payment{}, false, err
 	}
-	var best *payment.Attempt
-	for i, at := range list {
-		if at.Status != payment.StatusSucceeded || at.PaidAt == nil {
-			continue
-		}
-		if best == nil || at.PaidAt.Before(*best.PaidAt) {
-			best = &list[i]
-		}
-	}
-	if best == nil {
-		return logistics.Payment{}, false, nil
-	}
-	out := logistics.Payment{Channel: string(best.Channel), OutTradeNo: best.OutTradeNo,
-		TransactionID: best.ProviderTxnID, PayerID: best.PayerID}
-	if best.Channel == payment.ChannelWeChat {
+	out := logistics.Payment{Channel: string(at.Channel), OutTradeNo: at.OutTradeNo,
+		TransactionID: at.ProviderTxnID, PayerID: at.PayerID}
+	if at.Channel == payment.ChannelWeChat {
 		out.MchID = p.mchID
 	}
 	return out, true, nil

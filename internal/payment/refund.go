@@ -421,23 +421,38 @@ func (s *Service) refundNotified(ctx context.Context, rep RefundReport, src *Not
 	return s.applyRefund(ctx, ref, rep.Outcome, src)
 }
 
-// RefundOrder refunds part or all of what paid an order, through the
-// attempt that paid it (late and double payments are refunded on their own
-// and never count). It is Refund for callers that know orders, such as
-// after-sales; outRefundNo is their key for the refund.
-func (s *Service) RefundOrder(ctx context.Context, orderID, amountFen int64, reason, outRefundNo string) (Refund, error) {
+// PayingAttempt returns the attempt that paid an order: its succeeded
+// attempt that is not a late or double payment (those are refunded on their
+// own and never count). found is false while the order has none. Refunds by
+// order and the WeChat shipping upload both name the trade through it, so
+// they always agree on which trade paid.
+func (s *Service) PayingAttempt(ctx context.Context, orderID int64) (Attempt, bool, error) {
 	attempts, err := s.store.AttemptsOfOrder(ctx, orderID)
 	if err != nil {
-		return Refund{}, apperr.Internal(err)
+		return Attempt{}, false, apperr.Internal(err)
 	}
 	auto, err := s.store.AutoRefundedAttempts(ctx, orderID)
 	if err != nil {
-		return Refund{}, apperr.Internal(err)
+		return Attempt{}, false, apperr.Internal(err)
 	}
 	for _, a := range attempts {
 		if a.Status == StatusSucceeded && !auto[a.ID] {
-			return s.Refund(ctx, RefundRequest{AttemptID: a.ID, AmountFen: amountFen, Reason: reason, OutRefundNo: outRefundNo})
+			return a, true, nil
 		}
 	}
-	return Refund{}, apperr.InvalidState("unpaid", "the order has no payment to refund")
+	return Attempt{}, false, nil
+}
+
+// RefundOrder refunds part or all of what paid an order, through the
+// attempt that paid it (PayingAttempt). It is Refund for callers that know
+// orders, such as after-sales; outRefundNo is their key for the refund.
+func (s *Service) RefundOrder(ctx context.Context, orderID, amountFen int64, reason, outRefundNo string) (Refund, error) {
+	a, found, err := s.PayingAttempt(ctx, orderID)
+	if err != nil {
+		return Refund{}, err
+	}
+	if !found {
+		return Refund{}, apperr.InvalidState("unpaid", "the order has no payment to refund")
+	}
+	return s.Refund(ctx, RefundRequest{AttemptID: a.ID, AmountFen: amountFen, Reason: reason, OutRefundNo: outRefundNo})
 }

@@ -194,8 +194,8 @@ export interface paths {
          * @description WeChat and Alipay no longer hand the server a nickname or picture: the mini-program asks
          *     the user (e.g. a nickname input and chooseAvatar), uploads the picture, and sets both here.
          *     Fields left out stay as they are. The nickname is trimmed, 1 to 32 characters without
-         *     control characters. avatar_url must be a file under the shop's own media base
-         *     (MINIMALL_PUBLIC_BASE_URL + /media/, no query), or "" to remove it.
+         *     control characters. avatar_url must be an image this customer uploaded (POST /api/v1/uploads),
+         *     or "" to remove it; another site's or another buyer's picture is 400 invalid_argument.
          */
         patch: operations["updateMe"];
         trace?: never;
@@ -1131,7 +1131,8 @@ export interface paths {
         put?: never;
         /**
          * upload an image (what wx.uploadFile and my.uploadFile send)
-         * @description One multipart field named file. JPEG, PNG or WebP by content, at most MINIMALL_UPLOAD_MAX_BYTES
+         * @description One multipart field named file. JPEG, PNG or WebP by content (a file name or part type that
+         *     claims another format than the content is refused), at most MINIMALL_UPLOAD_MAX_BYTES
          *     (5 MiB) and 4096×4096 pixels; anything else 400 or 413 and nothing is stored. The image is
          *     re-encoded without metadata (no EXIF). At most MINIMALL_UPLOAD_DAILY_LIMIT (100) a customer
          *     a Beijing day: then 429 rate_limited with Retry-After.

@@ -23,6 +23,7 @@ import (
 	"github.com/minimall/minimall/internal/cart"
 	"github.com/minimall/minimall/internal/catalog"
 	"github.com/minimall/minimall/internal/customer"
+	"github.com/minimall/minimall/internal/dashboard"
 	"github.com/minimall/minimall/internal/logistics"
 	"github.com/minimall/minimall/internal/media"
 	"github.com/minimall/minimall/internal/order"
@@ -111,6 +112,10 @@ type App struct {
 	reviews  *review.Service
 	reviewsH *review.Handlers
 
+	// Staff reads across modules: the dashboard and the audit log.
+	dashboardH *dashboard.Handlers
+	auditH     *audit.Handlers
+
 	// apiDocsH serves the API reference at /docs; nil when it is off
 	// (http.api_docs, off in production by default).
 	apiDocsH *apidocs.Handlers
@@ -176,6 +181,9 @@ func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App,
 		return nil, err
 	}
 	if err := a.buildReviews(); err != nil {
+		return nil, err
+	}
+	if err := a.buildStaffReads(); err != nil {
 		return nil, err
 	}
 	e, err := httpx.NewEngine(httpx.Options{
@@ -288,8 +296,28 @@ func (a *App) limiter(name string, perMinute, burst int) (*ratelimit.Limiter, er
 	return l, l.Share(shared, name)
 }
 
-// buildPlatformLogins makes the WeChat and Alipay clients of the configured
-// channels.
+// buildStaffReads wires the dashboard and the audit log's reader, whose days
+// are the shop's calendar days (shop.time_zone).
+func (a *App) buildStaffReads() error {
+	loc, err := a.cfg.Shop.Location()
+	if err != nil {
+		return err
+	}
+	store, err := dashboard.NewStore(a.db)
+	if err != nil {
+		return err
+	}
+	svc, err := dashboard.NewService(store, a.clock, loc, a.cfg.Dashboard.LowStock)
+	if err != nil {
+		return err
+	}
+	if a.dashboardH, err = dashboard.NewHandlers(svc); err != nil {
+		return err
+	}
+	a.auditH, err = audit.NewHandlers(a.audit, loc)
+	return err
+}
+
 // buildProfiles wires customers' own profiles. An avatar must be an image
 // the customer uploaded (docs/identity.md), so it runs after buildMedia.
 func (a *App) buildProfiles() error {
@@ -301,6 +329,8 @@ func (a *App) buildProfiles() error {
 	return err
 }
 
+// buildPlatformLogins makes the WeChat and Alipay clients of the configured
+// channels.
 func (a *App) buildPlatformLogins() error {
 	var err error
 	if a.cfg.WeChat.Configured() {

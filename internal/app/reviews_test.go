@@ -8,6 +8,7 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"image/png"
 	"io"
 	"log/slog"
 	"mime/multipart"
@@ -189,7 +190,7 @@ func TestReviewsHTTP(t *testing.T) {
 		bob, bobID := e.customer("bob")
 
 		// Uploads: stripped of EXIF, served under /media/, two a day.
-		up := e.upload(alice, "/api/v1/uploads", "photo.png", jpegWithGPS(t, 10))
+		up := e.upload(alice, "/api/v1/uploads", "photo.jpg", jpegWithGPS(t, 10))
 		if up.Status != 201 {
 			t.Fatalf("upload: %d %s", up.Status, up.Raw)
 		}
@@ -201,6 +202,18 @@ func TestReviewsHTTP(t *testing.T) {
 		}
 		if r := e.upload(alice, "/api/v1/uploads", "x.png", []byte("<html>hi</html>")); r.Status != 400 || r.code() != "invalid_argument" {
 			t.Errorf("html upload: %d %s", r.Status, r.Raw)
+		}
+		// A name that lies about the content is refused, and counts nothing
+		// against the daily limit.
+		var pngBody bytes.Buffer
+		if err := png.Encode(&pngBody, image.NewRGBA(image.Rect(0, 0, 4, 4))); err != nil {
+			t.Fatal(err)
+		}
+		if r := e.upload(alice, "/api/v1/uploads", "photo.jpg", pngBody.Bytes()); r.Status != 400 || r.code() != "invalid_argument" {
+			t.Errorf("png named .jpg: %d %s", r.Status, r.Raw)
+		}
+		if r := e.upload(alice, "/api/v1/uploads", "photo.png", jpegWithGPS(t, 11)); r.Status != 400 || r.code() != "invalid_argument" {
+			t.Errorf("jpeg named .png: %d %s", r.Status, r.Raw)
 		}
 		if r := e.upload(alice, "/api/v1/uploads", "b.jpg", jpegWithGPS(t, 20)); r.Status != 201 {
 			t.Fatalf("second upload: %d %s", r.Status, r.Raw)
@@ -225,6 +238,17 @@ func TestReviewsHTTP(t *testing.T) {
 		}
 		if r := e.do(http.MethodPost, fmt.Sprintf("/api/v1/orders/%d/reviews", aliceOrder.ID), alice, body(bobOrder)); r.Status != 404 {
 			t.Errorf("alice reviews bob's line through her order: %d %s", r.Status, r.Raw)
+		}
+		// Photos and avatars are the customer's own uploads, not a picture
+		// taken from another buyer.
+		if r := e.do(http.MethodPost, fmt.Sprintf("/api/v1/orders/%d/reviews", bobOrder.ID), bob, body(bobOrder, imgURL)); r.Status != 400 || r.code() != "invalid_argument" {
+			t.Errorf("bob reviews with alice's photo: %d %s", r.Status, r.Raw)
+		}
+		if r := e.do(http.MethodPatch, "/api/v1/me", bob, map[string]any{"avatar_url": imgURL}); r.Status != 400 || r.code() != "invalid_argument" {
+			t.Errorf("bob takes alice's photo as avatar: %d %s", r.Status, r.Raw)
+		}
+		if r := e.do(http.MethodPatch, "/api/v1/me", alice, map[string]any{"avatar_url": imgURL}); r.Status != 200 || str(r.Body, "avatar_url") != imgURL {
+			t.Errorf("alice sets her own photo as avatar: %d %s", r.Status, r.Raw)
 		}
 		created := e.do(http.MethodPost, fmt.Sprintf("/api/v1/orders/%d/reviews", aliceOrder.ID), alice, body(aliceOrder, imgURL))
 		if created.Status != 201 {

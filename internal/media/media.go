@@ -156,8 +156,18 @@ func (s *Service) rateLimited(now time.Time) error {
 
 // Upload reads one file from r, checks and re-encodes it, stores it and
 // records the upload. Refusals are invalid_argument (not an accepted image),
-// payload_too_large and rate_limited; nothing is stored then.
+// payload_too_large and rate_limited; nothing is stored then. The format is
+// the content's; Upload makes no claim about it (see UploadAs).
 func (s *Service) Upload(ctx context.Context, who Uploader, r io.Reader) (Image, error) {
+	return s.UploadAs(ctx, who, r, "")
+}
+
+// UploadAs is Upload for a file whose sender claims a format (FormatJPEG,
+// FormatPNG or FormatWebP, from its name or declared type; see Claimed): a
+// file whose content is another format is refused as invalid_argument, so a
+// PNG named photo.jpg or an HTML page named x.png never becomes an image
+// under a name that lies about it. An empty claim accepts any format.
+func (s *Service) UploadAs(ctx context.Context, who Uploader, r io.Reader, claimed string) (Image, error) {
 	if who.ID <= 0 || (who.Kind != UploaderCustomer && who.Kind != UploaderStaff) {
 		return Image{}, apperr.Internal(fmt.Errorf("media: bad uploader %+v", who))
 	}
@@ -184,7 +194,7 @@ func (s *Service) Upload(ctx context.Context, who Uploader, r io.Reader) (Image,
 	case <-ctx.Done():
 		return Image{}, apperr.From(ctx.Err())
 	}
-	p, err := process(b, s.cfg.MaxSide)
+	p, err := process(b, s.cfg.MaxSide, claimed)
 	<-s.decodes
 	if err != nil {
 		return Image{}, apperr.From(err)
@@ -232,6 +242,33 @@ func (s *Service) keyOf(raw string) string {
 // issued. Review images use it.
 func (s *Service) CheckIssued(ctx context.Context, field string, urls []string) error {
 	return s.check(ctx, field, urls, false)
+}
+
+// CheckCustomerImages refuses, naming field, any URL that is not an image
+// this customer uploaded: a review's photos and an avatar are the author's
+// own, never another buyer's picture picked from a public page.
+func (s *Service) CheckCustomerImages(ctx context.Context, customerID int64, field string, urls []string) error {
+	keys := make([]string, 0, len(urls))
+	for _, raw := range urls {
+		k := s.keyOf(raw)
+		if k == "" {
+			return apperr.Invalid(field+" must be images you uploaded to this shop", field).WithDetail("url", raw)
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	own, err := s.store.uploadedBy(ctx, Uploader{Kind: UploaderCustomer, ID: customerID}, keys)
+	if err != nil {
+		return apperr.From(err)
+	}
+	for _, k := range keys {
+		if !own[k] {
+			return apperr.Invalid(field+" must be images you uploaded to this shop", field).WithDetail("url", s.URL(k))
+		}
+	}
+	return nil
 }
 
 // CheckStaffImages refuses any URL that is neither an image this shop issued

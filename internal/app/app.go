@@ -138,6 +138,9 @@ func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App,
 	if err := a.buildMedia(); err != nil {
 		return nil, err
 	}
+	if err := a.buildProfiles(); err != nil {
+		return nil, err
+	}
 	if err := a.buildCatalog(); err != nil {
 		return nil, err
 	}
@@ -248,15 +251,6 @@ func (a *App) buildIdentity() error {
 	if a.loginH, err = customer.NewHandlers(login); err != nil {
 		return err
 	}
-	// Avatars must be the shop's own uploads: files under the public
-	// /media/ base (docs/identity.md).
-	profiles, err := customer.NewProfiles(a.customers, a.clock, customer.MediaPrefix(a.cfg.HTTP.PublicBaseURL+"/media/"))
-	if err != nil {
-		return err
-	}
-	if a.profileH, err = customer.NewProfileHandlers(profiles); err != nil {
-		return err
-	}
 	// API.md: 120 login attempts a minute per client IP, bursts of 60.
 	a.loginLimit, err = ratelimit.New(120, 60, a.clock)
 	return err
@@ -264,6 +258,17 @@ func (a *App) buildIdentity() error {
 
 // buildPlatformLogins makes the WeChat and Alipay clients of the configured
 // channels.
+// buildProfiles wires customers' own profiles. An avatar must be an image
+// the customer uploaded (docs/identity.md), so it runs after buildMedia.
+func (a *App) buildProfiles() error {
+	profiles, err := customer.NewProfiles(a.customers, a.clock, a.media)
+	if err != nil {
+		return err
+	}
+	a.profileH, err = customer.NewProfileHandlers(profiles)
+	return err
+}
+
 func (a *App) buildPlatformLogins() error {
 	var err error
 	if a.cfg.WeChat.Configured() {

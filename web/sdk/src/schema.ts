@@ -194,8 +194,8 @@ export interface paths {
          * @description WeChat and Alipay no longer hand the server a nickname or picture: the mini-program asks
          *     the user (e.g. a nickname input and chooseAvatar), uploads the picture, and sets both here.
          *     Fields left out stay as they are. The nickname is trimmed, 1 to 32 characters without
-         *     control characters. avatar_url must be a file under the shop's own media base
-         *     (MINIMALL_PUBLIC_BASE_URL + /media/, no query), or "" to remove it.
+         *     control characters. avatar_url must be an image this customer uploaded (POST /api/v1/uploads),
+         *     or "" to remove it; another site's or another buyer's picture is 400 invalid_argument.
          */
         patch: operations["updateMe"];
         trace?: never;

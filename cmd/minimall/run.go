@@ -130,7 +130,9 @@ func serve(ctx context.Context, cfg *config.Config, demo bool, log *slog.Logger,
 	if demo && cfg.Env == config.EnvProduction {
 		return errors.New("serve --demo is refused in production (MINIMALL_ENV=production)")
 	}
-	d, err := openDB(ctx, cfg, log)
+	// The server bounds each unit of database work by MINIMALL_DB_TIMEOUT;
+	// the other commands (migrate, check) may run long statements.
+	d, err := db.Open(ctx, cfg.DB.Driver, cfg.DB.DSN, db.Options{Logger: log, Timeout: cfg.DB.Timeout})
 	if err != nil {
 		return err
 	}

@@ -89,6 +89,9 @@ func (c *Config) APIDocsEnabled() bool {
 type DB struct {
 	Driver string `koanf:"driver"`
 	DSN    string `koanf:"dsn"`
+	// Timeout bounds each unit of the server's database work (a statement
+	// outside a transaction, or a whole transaction).
+	Timeout time.Duration `koanf:"timeout"`
 }
 
 // JWT configures access tokens.
@@ -411,6 +414,9 @@ func (c *Config) Validate() error {
 		}
 	default:
 		bad("MINIMALL_DB_DRIVER", "must be sqlite or mysql, got %q", c.DB.Driver)
+	}
+	if c.DB.Timeout < 100*time.Millisecond || c.DB.Timeout > 5*time.Minute {
+		bad("MINIMALL_DB_TIMEOUT", "must be between 100ms and 5m")
 	}
 	if len(c.JWT.Secret) < 32 {
 		bad("MINIMALL_JWT_SECRET", "must be at least 32 bytes")

@@ -40,6 +40,7 @@ type DB struct {
 	write   *gorm.DB
 	read    *gorm.DB
 	txOpts  *sql.TxOptions
+	timeout time.Duration
 }
 
 // Options tune Open.
@@ -48,6 +49,11 @@ type Options struct {
 	MaxOpenConns int
 	// Logger receives slow queries; nil disables gorm logging.
 	Logger *slog.Logger
+	// Timeout bounds each unit of database work: a statement outside a
+	// transaction, or a whole transaction, including the wait for a pooled
+	// connection (MINIMALL_DB_TIMEOUT for the server; see unavailable.go).
+	// Zero leaves them unbounded (commands such as migrate and check).
+	Timeout time.Duration
 }
 
 // DefaultMaxOpenConns sizes the MySQL pool for the machine: four
@@ -72,14 +78,30 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*DB, error) {
 	if opts.Logger != nil {
 		gcfg.Logger = newGormLogger(opts.Logger)
 	}
+	var d *DB
+	var err error
 	switch driver {
 	case SQLite:
-		return openSQLite(ctx, dsn, gcfg)
+		d, err = openSQLite(ctx, dsn, gcfg)
 	case MySQL:
-		return openMySQL(ctx, dsn, gcfg, opts)
+		d, err = openMySQL(ctx, dsn, gcfg, opts)
 	default:
 		return nil, fmt.Errorf("db: unknown driver %q", driver)
 	}
+	if err != nil {
+		return nil, err
+	}
+	d.timeout = opts.Timeout
+	for _, g := range []*gorm.DB{d.write, d.read} {
+		if err := bound(g, opts.Timeout); err != nil {
+			_ = d.Close()
+			return nil, fmt.Errorf("db: install statement deadlines: %w", err)
+		}
+		if d.read == d.write {
+			break
+		}
+	}
+	return d, nil
 }
 
 // sqliteURI builds the ncruces driver URI. busy_timeout comes first: passing
@@ -211,14 +233,23 @@ type txKey struct{}
 
 // Tx runs fn in a transaction carried by the context it is given. A call made
 // inside another Tx joins the outer transaction; the outermost call commits, or
-// rolls back when fn returns an error or panics.
+// rolls back when fn returns an error or panics. With a timeout (Options), the
+// outermost transaction, from the wait for its connection to its commit, must
+// end within it; a database that cannot be reached or answer in time makes it
+// fail with apperr's unavailable kind.
 func (d *DB) Tx(ctx context.Context, fn func(ctx context.Context) error) error {
 	if _, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
 		return fn(ctx)
 	}
-	return d.write.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	if d.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d.timeout)
+		defer cancel()
+	}
+	err := d.write.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		return fn(context.WithValue(ctx, txKey{}, tx))
 	}, d.txOpts)
+	return unavailable(err)
 }
 
 // InTx reports whether ctx carries a transaction.

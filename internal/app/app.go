@@ -24,6 +24,7 @@ import (
 	"github.com/minimall/minimall/internal/cart"
 	"github.com/minimall/minimall/internal/catalog"
 	"github.com/minimall/minimall/internal/customer"
+	"github.com/minimall/minimall/internal/dashboard"
 	"github.com/minimall/minimall/internal/logistics"
 	"github.com/minimall/minimall/internal/media"
 	"github.com/minimall/minimall/internal/order"
@@ -107,6 +108,10 @@ type App struct {
 	reviews  *review.Service
 	reviewsH *review.Handlers
 
+	// Staff reads across modules: the dashboard and the audit log.
+	dashboardH *dashboard.Handlers
+	auditH     *audit.Handlers
+
 	// apiDocsH serves the API reference at /docs; nil when it is off
 	// (http.api_docs, off in production by default).
 	apiDocsH *apidocs.Handlers
@@ -166,6 +171,9 @@ func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App,
 		return nil, err
 	}
 	if err := a.buildReviews(); err != nil {
+		return nil, err
+	}
+	if err := a.buildStaffReads(); err != nil {
 		return nil, err
 	}
 	e, err := httpx.NewEngine(httpx.Options{
@@ -253,6 +261,28 @@ func (a *App) buildIdentity() error {
 	}
 	// API.md: 120 login attempts a minute per client IP, bursts of 60.
 	a.loginLimit, err = ratelimit.New(120, 60, a.clock)
+	return err
+}
+
+// buildStaffReads wires the dashboard and the audit log's reader, whose days
+// are the shop's calendar days (shop.time_zone).
+func (a *App) buildStaffReads() error {
+	loc, err := a.cfg.Shop.Location()
+	if err != nil {
+		return err
+	}
+	store, err := dashboard.NewStore(a.db)
+	if err != nil {
+		return err
+	}
+	svc, err := dashboard.NewService(store, a.clock, loc, a.cfg.Dashboard.LowStock)
+	if err != nil {
+		return err
+	}
+	if a.dashboardH, err = dashboard.NewHandlers(svc); err != nil {
+		return err
+	}
+	a.auditH, err = audit.NewHandlers(a.audit, loc)
 	return err
 }
 

@@ -75,6 +75,15 @@ func unavailable(err error) error {
 
 type cancelKey struct{}
 
+// deadline is what a statement's before-callback leaves for its
+// after-callback: the context to restore (a chained *gorm.DB such as
+// q.Count(&n) then q.Find(&rows) runs both on one statement, which must not
+// keep the first one's ended context) and the cancel of the deadline.
+type deadline struct {
+	parent context.Context
+	cancel context.CancelFunc
+}
+
 // bound installs gorm callbacks that give every statement a deadline of
 // timeout (cancelled when the statement is done) and mark its failure as
 // unavailable when the database was unreachable or slow, so that every
@@ -85,13 +94,16 @@ func bound(g *gorm.DB, timeout time.Duration) error {
 		if timeout <= 0 || tx.Statement.Context == nil {
 			return
 		}
-		ctx, cancel := context.WithTimeout(tx.Statement.Context, timeout)
+		parent := tx.Statement.Context
+		ctx, cancel := context.WithTimeout(parent, timeout)
 		tx.Statement.Context = ctx
-		tx.Statement.Settings.Store(cancelKey{}, cancel)
+		tx.Statement.Settings.Store(cancelKey{}, deadline{parent: parent, cancel: cancel})
 	}
 	after := func(tx *gorm.DB) {
-		if c, ok := tx.Statement.Settings.LoadAndDelete(cancelKey{}); ok {
-			c.(context.CancelFunc)()
+		if v, ok := tx.Statement.Settings.LoadAndDelete(cancelKey{}); ok {
+			dl := v.(deadline)
+			dl.cancel()
+			tx.Statement.Context = dl.parent
 		}
 		if tx.Error != nil {
 			tx.Error = unavailable(tx.Error)
@@ -102,7 +114,9 @@ func bound(g *gorm.DB, timeout time.Duration) error {
 	// runs out by itself, at the latest timeout later (or when the
 	// request's context ends), and is not cancelled early.
 	rowAfter := func(tx *gorm.DB) {
-		tx.Statement.Settings.Delete(cancelKey{})
+		if v, ok := tx.Statement.Settings.LoadAndDelete(cancelKey{}); ok {
+			tx.Statement.Context = v.(deadline).parent
+		}
 		if tx.Error != nil {
 			tx.Error = unavailable(tx.Error)
 		}

@@ -54,6 +54,21 @@ func TestDatabaseWorkIsBounded(t *testing.T) {
 				t.Fatalf("quick statement: %d, %v", one, err)
 			}
 
+			// A chained query runs its statements one after another on one
+			// statement object: the first one's deadline must not end the next.
+			if _, err := d.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			q := d.Reader(ctx).Table("goose_db_version").Where("version_id > ?", 0)
+			var count int64
+			var versions []struct{ VersionID int64 }
+			if err := q.Count(&count).Error; err != nil {
+				t.Fatal(err)
+			}
+			if err := q.Find(&versions).Error; err != nil || int64(len(versions)) != count {
+				t.Fatalf("second statement of a chain: %d rows of %d, %v", len(versions), count, err)
+			}
+
 			start := time.Now()
 			var n int64
 			err := d.Reader(ctx).Raw(slowSQL(d)).Find(&n).Error

@@ -96,6 +96,11 @@ type DB struct {
 	// Timeout bounds each unit of the server's database work (a statement
 	// outside a transaction, or a whole transaction).
 	Timeout time.Duration `koanf:"timeout"`
+	// ReplicaDSNs are MySQL read replicas for the reads that may lag
+	// (docs/scaling.md); ReplicaMaxLag is how far behind one may be and
+	// still serve.
+	ReplicaDSNs   List          `koanf:"replica_dsns"`
+	ReplicaMaxLag time.Duration `koanf:"replica_max_lag"`
 }
 
 // JWT configures access tokens.
@@ -440,6 +445,12 @@ func (c *Config) Validate() error {
 	}
 	if c.DB.Timeout < 100*time.Millisecond || c.DB.Timeout > 5*time.Minute {
 		bad("MINIMALL_DB_TIMEOUT", "must be between 100ms and 5m")
+	}
+	if len(c.DB.ReplicaDSNs) > 0 && c.DB.Driver != DriverMySQL {
+		bad("MINIMALL_DB_REPLICA_DSNS", "read replicas need MINIMALL_DB_DRIVER=mysql")
+	}
+	if c.DB.ReplicaMaxLag < time.Second || c.DB.ReplicaMaxLag > time.Hour {
+		bad("MINIMALL_DB_REPLICA_MAX_LAG", "must be between 1s and 1h (the servers report whole seconds)")
 	}
 	if len(c.JWT.Secret) < 32 {
 		bad("MINIMALL_JWT_SECRET", "must be at least 32 bytes")

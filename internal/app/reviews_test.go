@@ -8,6 +8,7 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"image/png"
 	"io"
 	"log/slog"
 	"mime/multipart"
@@ -189,7 +190,7 @@ func TestReviewsHTTP(t *testing.T) {
 		bob, bobID := e.customer("bob")
 
 		// Uploads: stripped of EXIF, served under /media/, two a day.
-		up := e.upload(alice, "/api/v1/uploads", "photo.png", jpegWithGPS(t, 10))
+		up := e.upload(alice, "/api/v1/uploads", "photo.jpg", jpegWithGPS(t, 10))
 		if up.Status != 201 {
 			t.Fatalf("upload: %d %s", up.Status, up.Raw)
 		}
@@ -201,6 +202,18 @@ func TestReviewsHTTP(t *testing.T) {
 		}
 		if r := e.upload(alice, "/api/v1/uploads", "x.png", []byte("<html>hi</html>")); r.Status != 400 || r.code() != "invalid_argument" {
 			t.Errorf("html upload: %d %s", r.Status, r.Raw)
+		}
+		// A name that lies about the content is refused, and counts nothing
+		// against the daily limit.
+		var pngBody bytes.Buffer
+		if err := png.Encode(&pngBody, image.NewRGBA(image.Rect(0, 0, 4, 4))); err != nil {
+			t.Fatal(err)
+		}
+		if r := e.upload(alice, "/api/v1/uploads", "photo.jpg", pngBody.Bytes()); r.Status != 400 || r.code() != "invalid_argument" {
+			t.Errorf("png named .jpg: %d %s", r.Status, r.Raw)
+		}
+		if r := e.upload(alice, "/api/v1/uploads", "photo.png", jpegWithGPS(t, 11)); r.Status != 400 || r.code() != "invalid_argument" {
+			t.Errorf("jpeg named .png: %d %s", r.Status, r.Raw)
 		}
 		if r := e.upload(alice, "/api/v1/uploads", "b.jpg", jpegWithGPS(t, 20)); r.Status != 201 {
 			t.Fatalf("second upload: %d %s", r.Status, r.Raw)

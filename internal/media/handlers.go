@@ -80,7 +80,7 @@ func (h *Handlers) upload(c *gin.Context, who Uploader) {
 			_, _ = io.Copy(io.Discard, part)
 			continue
 		}
-		img, err := h.svc.Upload(c.Request.Context(), who, part)
+		img, err := h.svc.UploadAs(c.Request.Context(), who, part, Claimed(part.FileName(), part.Header.Get("Content-Type")))
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {

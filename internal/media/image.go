@@ -9,6 +9,9 @@ import (
 	"image/draw"
 	"image/jpeg"
 	"image/png"
+	"mime"
+	"path"
+	"strings"
 
 	"golang.org/x/image/webp"
 
@@ -38,6 +41,33 @@ func sniff(b []byte) (string, error) {
 		return FormatWebP, nil
 	}
 	return "", apperr.Invalid("file must be a JPEG, PNG or WebP image", "file")
+}
+
+// Claimed is the format a file's name or declared content type claims, or ""
+// when they claim none this package knows (no extension, or
+// application/octet-stream, as mini-program uploads often send). A name and
+// a type that claim different formats claim the name's.
+func Claimed(filename, contentType string) string {
+	switch strings.ToLower(path.Ext(filename)) {
+	case ".jpg", ".jpeg", ".jpe", ".jfif":
+		return FormatJPEG
+	case ".png":
+		return FormatPNG
+	case ".webp":
+		return FormatWebP
+	case ".gif", ".bmp", ".heic", ".heif", ".tif", ".tiff", ".svg", ".html", ".htm", ".txt":
+		return path.Ext(filename)[1:]
+	}
+	mt, _, _ := mime.ParseMediaType(contentType)
+	switch mt {
+	case "image/jpeg", "image/pjpeg":
+		return FormatJPEG
+	case "image/png":
+		return FormatPNG
+	case "image/webp":
+		return FormatWebP
+	}
+	return ""
 }
 
 // processed is an image ready to store: re-encoded bytes without metadata.
@@ -72,10 +102,14 @@ func (p processed) key() string {
 // JPEG otherwise (photos stay small). A JPEG's EXIF orientation is applied to
 // the pixels before the metadata is dropped, so a phone photo taken upright
 // stays upright.
-func process(b []byte, maxSide int) (processed, error) {
+func process(b []byte, maxSide int, claimed string) (processed, error) {
 	format, err := sniff(b)
 	if err != nil {
 		return processed{}, err
+	}
+	if claimed != "" && claimed != format {
+		return processed{}, apperr.Invalid("file content is a "+format+" image but its name or type says "+claimed, "file").
+			WithDetail("content", format).WithDetail("claimed", claimed)
 	}
 	var cfg image.Config
 	switch format {

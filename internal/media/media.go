@@ -156,8 +156,18 @@ func (s *Service) rateLimited(now time.Time) error {
 
 // Upload reads one file from r, checks and re-encodes it, stores it and
 // records the upload. Refusals are invalid_argument (not an accepted image),
-// payload_too_large and rate_limited; nothing is stored then.
+// payload_too_large and rate_limited; nothing is stored then. The format is
+// the content's; Upload makes no claim about it (see UploadAs).
 func (s *Service) Upload(ctx context.Context, who Uploader, r io.Reader) (Image, error) {
+	return s.UploadAs(ctx, who, r, "")
+}
+
+// UploadAs is Upload for a file whose sender claims a format (FormatJPEG,
+// FormatPNG or FormatWebP, from its name or declared type; see Claimed): a
+// file whose content is another format is refused as invalid_argument, so a
+// PNG named photo.jpg or an HTML page named x.png never becomes an image
+// under a name that lies about it. An empty claim accepts any format.
+func (s *Service) UploadAs(ctx context.Context, who Uploader, r io.Reader, claimed string) (Image, error) {
 	if who.ID <= 0 || (who.Kind != UploaderCustomer && who.Kind != UploaderStaff) {
 		return Image{}, apperr.Internal(fmt.Errorf("media: bad uploader %+v", who))
 	}
@@ -184,7 +194,7 @@ func (s *Service) Upload(ctx context.Context, who Uploader, r io.Reader) (Image,
 	case <-ctx.Done():
 		return Image{}, apperr.From(ctx.Err())
 	}
-	p, err := process(b, s.cfg.MaxSide)
+	p, err := process(b, s.cfg.MaxSide, claimed)
 	<-s.decodes
 	if err != nil {
 		return Image{}, apperr.From(err)

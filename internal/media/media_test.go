@@ -454,3 +454,56 @@ func ginContext(w *httptest.ResponseRecorder, path string) (*gin.Context, *gin.E
 func param(k, v string) gin.Param { return gin.Param{Key: k, Value: v} }
 
 func apperrAs(err error, target **apperr.Error) bool { return errors.As(err, target) }
+
+func TestClaimedFormat(t *testing.T) {
+	cases := []struct{ name, contentType, want string }{
+		{"tmp_a1b2.jpg", "application/octet-stream", media.FormatJPEG},
+		{"PHOTO.JPEG", "", media.FormatJPEG},
+		{"x.png", "image/jpeg", media.FormatPNG}, // the name wins
+		{"x.webp", "", media.FormatWebP},
+		{"x.gif", "", "gif"},
+		{"x.html", "", "html"},
+		{"blob", "image/png", media.FormatPNG},
+		{"blob", "application/octet-stream", ""},
+		{"", "", ""},
+		{"archive.tar.gz", "", ""},
+	}
+	for _, tc := range cases {
+		if got := media.Claimed(tc.name, tc.contentType); got != tc.want {
+			t.Errorf("Claimed(%q, %q) = %q, want %q", tc.name, tc.contentType, got, tc.want)
+		}
+	}
+}
+
+func TestUploadRefusesAClaimTheContentBelies(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d, media.Config{})
+		cases := []struct {
+			name    string
+			body    []byte
+			claimed string
+		}{
+			{"png claimed as jpeg", pngOf(t, 3, 2), media.FormatJPEG},
+			{"jpeg claimed as png", photo(t, 3, 2), media.FormatPNG},
+			{"webp claimed as jpeg", webpLossy, media.FormatJPEG},
+			{"jpeg claimed as gif", photo(t, 3, 2), "gif"},
+		}
+		for _, tc := range cases {
+			_, err := e.svc.UploadAs(context.Background(), customer, bytes.NewReader(tc.body), tc.claimed)
+			var ae *apperr.Error
+			if !apperrAs(err, &ae) || ae.Code != apperr.CodeInvalid {
+				t.Errorf("%s: err = %v, want invalid_argument", tc.name, err)
+			}
+		}
+		var n int64
+		if err := d.Writer(context.Background()).Table("media_uploads").Count(&n).Error; err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			t.Errorf("%d uploads recorded after refusals", n)
+		}
+		if _, err := e.svc.UploadAs(context.Background(), customer, bytes.NewReader(pngOf(t, 3, 2)), media.FormatPNG); err != nil {
+			t.Errorf("png claimed as png: %v", err)
+		}
+	})
+}

@@ -1131,7 +1131,8 @@ export interface paths {
         put?: never;
         /**
          * upload an image (what wx.uploadFile and my.uploadFile send)
-         * @description One multipart field named file. JPEG, PNG or WebP by content, at most MINIMALL_UPLOAD_MAX_BYTES
+         * @description One multipart field named file. JPEG, PNG or WebP by content (a file name or part type that
+         *     claims another format than the content is refused), at most MINIMALL_UPLOAD_MAX_BYTES
          *     (5 MiB) and 4096×4096 pixels; anything else 400 or 413 and nothing is stored. The image is
          *     re-encoded without metadata (no EXIF). At most MINIMALL_UPLOAD_DAILY_LIMIT (100) a customer
          *     a Beijing day: then 429 rate_limited with Retry-After.

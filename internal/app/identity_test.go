@@ -44,7 +44,11 @@ type identityEnv struct {
 
 func newIdentityEnv(t *testing.T, d *db.DB, extra map[string]string) *identityEnv {
 	t.Helper()
-	sb, err := sandbox.New(sandbox.Options{})
+	keys, err := sandboxKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := sandbox.New(sandbox.Options{Keys: keys})
 	if err != nil {
 		t.Fatal(err)
 	}

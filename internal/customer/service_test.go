@@ -28,6 +28,11 @@ type platforms struct {
 
 func newPlatforms(t *testing.T, opts sandbox.Options) platforms {
 	t.Helper()
+	keys, err := sandboxKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Keys = keys
 	sb, err := sandbox.New(opts)
 	if err != nil {
 		t.Fatal(err)

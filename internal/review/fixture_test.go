@@ -36,6 +36,10 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
+// sandboxKeys are generated once for the package's tests and passed in
+// sandbox.Options.Keys: RSA key generation is most of what sandbox.New costs.
+var sandboxKeys = sync.OnceValues(sandbox.NewKeys)
+
 var start = time.Date(2026, 11, 1, 2, 0, 0, 0, time.UTC)
 
 const staffID = int64(1)
@@ -92,8 +96,11 @@ func newFixture(t *testing.T, d *db.DB, cfg review.Config) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	f := &fixture{t: t, d: d, clk: clock.NewFake(start), orders: &fakeOrders{orders: map[int64]order.Order{}}}
-	var err error
-	if f.sb, err = sandbox.New(sandbox.Options{WeChatMediaCheckDelay: -1}); err != nil {
+	keys, err := sandboxKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.sb, err = sandbox.New(sandbox.Options{Keys: keys, WeChatMediaCheckDelay: -1}); err != nil {
 		t.Fatal(err)
 	}
 	sbSrv := httptest.NewServer(f.sb)

@@ -1,7 +1,7 @@
 package sandbox
 
 import (
-	"bytes"
+	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
@@ -24,7 +24,8 @@ import (
 //   - POST /_sandbox/courier/advance {"tracking_no"} moves a parcel to its
 //     next state (collected, in transit, out for delivery, signed) and
 //     pushes the whole track to the subscription's callback URL, form param
-//     and sign = upper-case MD5 of param + salt, during the call.
+//     and sign = upper-case MD5 of param + salt, during the call, through a
+//     Notifier (every push recorded by waybill).
 //   - POST /_sandbox/courier/repush {"tracking_no"} delivers the last push
 //     again; POST /_sandbox/courier/outage {"down":true|false}.
 
@@ -62,20 +63,32 @@ type courierParcel struct {
 	lastSign  string
 }
 
-type courierSim struct {
+type courierTracking struct {
+	notes *Notifier // pushes, by waybill number
+
 	mu      sync.Mutex
 	parcels map[string]*courierParcel // by number
 	queries map[string]int            // by number
 	down    bool
-	client  *http.Client
+}
+
+// courierAcked is kuaidi100's rule: a push is received when the callback
+// answers {"result":true,"returnCode":"200"}.
+func courierAcked(_ int, body string) bool {
+	var r struct {
+		Result     bool   `json:"result"`
+		ReturnCode string `json:"returnCode"`
+	}
+	return json.Unmarshal([]byte(body), &r) == nil && r.Result && r.ReturnCode == "200"
 }
 
 func (s *Server) registerCourier() {
 	s.settings.CourierKey = "sandbox-key-" + randomHex(8)
 	s.settings.CourierCustomer = strings.ToUpper(randomHex(16))
 	s.settings.CourierSalt = "sandbox-salt-" + randomHex(8)
-	s.courier = &courierSim{parcels: map[string]*courierParcel{}, queries: map[string]int{},
-		client: &http.Client{Timeout: 15 * time.Second}}
+	// The sandbox pushes during the control call and does not retry.
+	s.courier = &courierTracking{notes: NewNotifier(nil, courierAcked),
+		parcels: map[string]*courierParcel{}, queries: map[string]int{}}
 	s.mux.HandleFunc("POST /poll", s.courierSubscribe)
 	s.mux.HandleFunc("POST /poll/query.do", s.courierQuery)
 	s.mux.HandleFunc("POST /_sandbox/courier/advance", s.courierControlAdvance)
@@ -241,7 +254,7 @@ func (s *Server) AdvanceParcel(number string) (CourierPushResult, error) {
 	if callback == "" {
 		return res, nil
 	}
-	return s.courierPush(res, callback, param, sign)
+	return s.courierPush(res, number, callback, param, sign)
 }
 
 // RepushParcel delivers the last push of a waybill again.
@@ -256,7 +269,7 @@ func (s *Server) RepushParcel(number string) (CourierPushResult, error) {
 	res := CourierPushResult{State: courierJourney[p.step-1].state}
 	callback, param, sign := p.callback, p.lastParam, p.lastSign
 	c.mu.Unlock()
-	return s.courierPush(res, callback, param, sign)
+	return s.courierPush(res, number, callback, param, sign)
 }
 
 // LastCourierPush returns the last push of a waybill (param and sign), so
@@ -271,15 +284,17 @@ func (s *Server) LastCourierPush(number string) (param, sign string, ok bool) {
 	return p.lastParam, p.lastSign, true
 }
 
-func (s *Server) courierPush(res CourierPushResult, callback, param, sign string) (CourierPushResult, error) {
-	form := url.Values{"param": {param}, "sign": {sign}}
-	resp, err := s.courier.client.Post(callback, "application/x-www-form-urlencoded", bytes.NewBufferString(form.Encode()))
-	if err != nil {
-		return res, err
+// courierPush posts a waybill's track to its callback once, now.
+func (s *Server) courierPush(res CourierPushResult, number, callback, param, sign string) (CourierPushResult, error) {
+	d := s.courier.notes.Now(context.Background(), number, 1, func() (Notification, error) {
+		form := url.Values{"param": {param}, "sign": {sign}}
+		return Notification{URL: callback, Header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}},
+			Body: []byte(form.Encode()), Event: "track", Genuine: true}, nil
+	})[0]
+	if d.Error != "" {
+		return res, errors.New(d.Error)
 	}
-	defer resp.Body.Close()
-	reply, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-	res.Pushed, res.Status, res.Reply = true, resp.StatusCode, string(reply)
+	res.Pushed, res.Status, res.Reply = true, d.Status, d.Body
 	return res, nil
 }
 

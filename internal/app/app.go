@@ -24,6 +24,7 @@ import (
 	"github.com/minimall/minimall/internal/cart"
 	"github.com/minimall/minimall/internal/catalog"
 	"github.com/minimall/minimall/internal/customer"
+	"github.com/minimall/minimall/internal/dashboard"
 	"github.com/minimall/minimall/internal/logistics"
 	"github.com/minimall/minimall/internal/media"
 	"github.com/minimall/minimall/internal/order"
@@ -107,6 +108,10 @@ type App struct {
 	reviews  *review.Service
 	reviewsH *review.Handlers
 
+	// Staff reads across modules: the dashboard and the audit log.
+	dashboardH *dashboard.Handlers
+	auditH     *audit.Handlers
+
 	// apiDocsH serves the API reference at /docs; nil when it is off
 	// (http.api_docs, off in production by default).
 	apiDocsH *apidocs.Handlers
@@ -138,6 +143,9 @@ func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App,
 	if err := a.buildMedia(); err != nil {
 		return nil, err
 	}
+	if err := a.buildProfiles(); err != nil {
+		return nil, err
+	}
 	if err := a.buildCatalog(); err != nil {
 		return nil, err
 	}
@@ -163,6 +171,9 @@ func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App,
 		return nil, err
 	}
 	if err := a.buildReviews(); err != nil {
+		return nil, err
+	}
+	if err := a.buildStaffReads(); err != nil {
 		return nil, err
 	}
 	e, err := httpx.NewEngine(httpx.Options{
@@ -248,22 +259,46 @@ func (a *App) buildIdentity() error {
 	if a.loginH, err = customer.NewHandlers(login); err != nil {
 		return err
 	}
-	// Avatars must be the shop's own uploads: files under the public
-	// /media/ base (docs/identity.md).
-	profiles, err := customer.NewProfiles(a.customers, a.clock, customer.MediaPrefix(a.cfg.HTTP.PublicBaseURL+"/media/"))
-	if err != nil {
-		return err
-	}
-	if a.profileH, err = customer.NewProfileHandlers(profiles); err != nil {
-		return err
-	}
 	// API.md: 120 login attempts a minute per client IP, bursts of 60.
 	a.loginLimit, err = ratelimit.New(120, 60, a.clock)
 	return err
 }
 
+// buildStaffReads wires the dashboard and the audit log's reader, whose days
+// are the shop's calendar days (shop.time_zone).
+func (a *App) buildStaffReads() error {
+	loc, err := a.cfg.Shop.Location()
+	if err != nil {
+		return err
+	}
+	store, err := dashboard.NewStore(a.db)
+	if err != nil {
+		return err
+	}
+	svc, err := dashboard.NewService(store, a.clock, loc, a.cfg.Dashboard.LowStock)
+	if err != nil {
+		return err
+	}
+	if a.dashboardH, err = dashboard.NewHandlers(svc); err != nil {
+		return err
+	}
+	a.auditH, err = audit.NewHandlers(a.audit, loc)
+	return err
+}
+
 // buildPlatformLogins makes the WeChat and Alipay clients of the configured
 // channels.
+// buildProfiles wires customers' own profiles. An avatar must be an image
+// the customer uploaded (docs/identity.md), so it runs after buildMedia.
+func (a *App) buildProfiles() error {
+	profiles, err := customer.NewProfiles(a.customers, a.clock, a.media)
+	if err != nil {
+		return err
+	}
+	a.profileH, err = customer.NewProfileHandlers(profiles)
+	return err
+}
+
 func (a *App) buildPlatformLogins() error {
 	var err error
 	if a.cfg.WeChat.Configured() {

@@ -379,6 +379,7 @@ var adminRoutePermissions = map[string]auth.Permission{
 	"GET /api/v1/admin/reviews/:id":                       auth.PermReviewsModerate,
 	"POST /api/v1/admin/uploads":                          auth.PermCatalogWrite,
 	"GET /api/v1/admin/dashboard":                         auth.PermDashboard,
+	"GET /api/v1/admin/audit":                             auth.PermAuditView,
 }
 
 // TestRolePermissionsOnRouter sends every staff route of the real router a

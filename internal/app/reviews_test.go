@@ -243,6 +243,17 @@ func TestReviewsHTTP(t *testing.T) {
 		if r := e.do(http.MethodPost, fmt.Sprintf("/api/v1/orders/%d/reviews", aliceOrder.ID), alice, body(bobOrder)); r.Status != 404 {
 			t.Errorf("alice reviews bob's line through her order: %d %s", r.Status, r.Raw)
 		}
+		// Photos and avatars are the customer's own uploads, not a picture
+		// taken from another buyer.
+		if r := e.do(http.MethodPost, fmt.Sprintf("/api/v1/orders/%d/reviews", bobOrder.ID), bob, body(bobOrder, imgURL)); r.Status != 400 || r.code() != "invalid_argument" {
+			t.Errorf("bob reviews with alice's photo: %d %s", r.Status, r.Raw)
+		}
+		if r := e.do(http.MethodPatch, "/api/v1/me", bob, map[string]any{"avatar_url": imgURL}); r.Status != 400 || r.code() != "invalid_argument" {
+			t.Errorf("bob takes alice's photo as avatar: %d %s", r.Status, r.Raw)
+		}
+		if r := e.do(http.MethodPatch, "/api/v1/me", alice, map[string]any{"avatar_url": imgURL}); r.Status != 200 || str(r.Body, "avatar_url") != imgURL {
+			t.Errorf("alice sets her own photo as avatar: %d %s", r.Status, r.Raw)
+		}
 		created := e.do(http.MethodPost, fmt.Sprintf("/api/v1/orders/%d/reviews", aliceOrder.ID), alice, body(aliceOrder, imgURL))
 		if created.Status != 201 {
 			t.Fatalf("review: %d %s", created.Status, created.Raw)

@@ -117,6 +117,8 @@ func (a *App) routes(e *gin.Engine) {
 	admin.POST("/reviews/:id/reply", auth.Require(auth.PermReviewsModerate), a.reviewsH.Reply)
 	admin.POST("/reviews/:id/hide", auth.Require(auth.PermReviewsModerate), a.reviewsH.Hide)
 	admin.POST("/reviews/:id/publish", auth.Require(auth.PermReviewsModerate), a.reviewsH.Publish)
+	admin.GET("/dashboard", auth.Require(auth.PermDashboard), a.dashboardH.Get)
+	admin.GET("/audit", auth.Require(auth.PermAuditView), a.auditH.List)
 
 	// Platform callbacks under /api/v1/notify: authenticated by the platforms' signatures.
 	notify := api.Group("/notify")

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"time"
 
+	"gorm.io/gorm"
+
 	"github.com/minimall/minimall/internal/platform/clock"
 	"github.com/minimall/minimall/internal/platform/db"
 	"github.com/minimall/minimall/internal/platform/httpx"
@@ -60,9 +62,18 @@ func (l *Log) Record(ctx context.Context, e Entry) error {
 
 // Recorded is an audit entry as read back.
 type Recorded struct {
+	ID int64
 	Entry
 	RequestID string
 	CreatedAt time.Time
+}
+
+func (r row) recorded() Recorded {
+	return Recorded{
+		ID:        r.ID,
+		Entry:     Entry{StaffID: r.StaffID, Action: r.Action, TargetType: r.TargetType, TargetID: r.TargetID, Detail: r.Detail},
+		RequestID: r.RequestID, CreatedAt: r.CreatedAt,
+	}
 }
 
 // ListByTarget returns the entries about one object, oldest first.
@@ -74,10 +85,50 @@ func (l *Log) ListByTarget(ctx context.Context, targetType, targetID string) ([]
 	}
 	out := make([]Recorded, len(rows))
 	for i, r := range rows {
-		out[i] = Recorded{
-			Entry:     Entry{StaffID: r.StaffID, Action: r.Action, TargetType: r.TargetType, TargetID: r.TargetID, Detail: r.Detail},
-			RequestID: r.RequestID, CreatedAt: r.CreatedAt,
-		}
+		out[i] = r.recorded()
 	}
 	return out, nil
+}
+
+// Filter narrows List; zero fields do not filter.
+type Filter struct {
+	StaffID int64
+	Action  string
+	// From is inclusive, Before exclusive.
+	From, Before time.Time
+}
+
+// List returns one page of the entries f keeps, newest first, and how many
+// it keeps in all. Each filter is served by an index: (staff_id,
+// created_at), (action, created_at) or (created_at).
+func (l *Log) List(ctx context.Context, f Filter, offset, limit int) ([]Recorded, int64, error) {
+	where := func() *gorm.DB {
+		q := l.db.Reader(ctx).Model(&row{})
+		if f.StaffID != 0 {
+			q = q.Where("staff_id = ?", f.StaffID)
+		}
+		if f.Action != "" {
+			q = q.Where("action = ?", f.Action)
+		}
+		if !f.From.IsZero() {
+			q = q.Where("created_at >= ?", f.From.UTC())
+		}
+		if !f.Before.IsZero() {
+			q = q.Where("created_at < ?", f.Before.UTC())
+		}
+		return q
+	}
+	var total int64
+	if err := where().Count(&total).Error; err != nil {
+		return nil, 0, err
+	}
+	var rows []row
+	if err := where().Order("created_at DESC, id DESC").Offset(offset).Limit(limit).Find(&rows).Error; err != nil {
+		return nil, 0, err
+	}
+	out := make([]Recorded, len(rows))
+	for i, r := range rows {
+		out[i] = r.recorded()
+	}
+	return out, total, nil
 }

@@ -41,12 +41,16 @@ const (
 	// PermPaymentsResolve closes a payment anomaly with a note (owner and
 	// operator): it says the money has been dealt with.
 	PermPaymentsResolve Permission = "payments.resolve"
+	// PermAuditView reads the audit log: the owner only, like staff
+	// management, since it shows what every staff member did.
+	PermAuditView Permission = "audit.view"
 )
 
 // Permissions lists every permission.
 var Permissions = []Permission{
 	PermCatalogWrite, PermStockAdjust, PermOrdersView, PermOrdersShip, PermAfterSalesDecide,
 	PermAfterSalesReceive, PermReviewsModerate, PermDashboard, PermStaffManage, PermPaymentsResolve,
+	PermAuditView,
 }
 
 // grants is the role table of the API contract; the owner is not listed

@@ -19,6 +19,7 @@ var apiTable = map[auth.Permission]map[auth.Role]bool{
 	auth.PermDashboard:         {auth.RoleOperator: true, auth.RoleCustomerService: true, auth.RoleWarehouse: true},
 	auth.PermStaffManage:       {},
 	auth.PermPaymentsResolve:   {auth.RoleOperator: true},
+	auth.PermAuditView:         {},
 }
 
 func TestRolesMatchAPITable(t *testing.T) {

@@ -2,7 +2,6 @@ package customer
 
 import (
 	"context"
-	"net/url"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -18,34 +17,13 @@ const MaxNickname = 32
 // maxAvatarURL matches the avatar_url column.
 const maxAvatarURL = 512
 
-// AvatarCheck says whether a URL is one of the shop's own uploads. WeChat
-// and Alipay no longer hand the server a profile picture: the mini-program
-// asks the user for one (chooseAvatar), uploads it, and sets the answer's
-// URL here, so anything else (a link to another site) is refused.
-type AvatarCheck interface {
-	OwnsURL(rawURL string) bool
-}
-
-// MediaPrefix is an AvatarCheck that accepts URLs under the shop's own
-// media base (e.g. https://shop.example.com/media/).
-type MediaPrefix string
-
-// OwnsURL accepts a plain http(s) URL under the prefix, without user
-// information, query, fragment or dot segments.
-func (p MediaPrefix) OwnsURL(rawURL string) bool {
-	if p == "" || !strings.HasPrefix(rawURL, string(p)) || len(rawURL) == len(p) {
-		return false
-	}
-	u, err := url.Parse(rawURL)
-	if err != nil || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
-		return false
-	}
-	for _, seg := range strings.Split(u.Path, "/") {
-		if seg == "." || seg == ".." {
-			return false
-		}
-	}
-	return strings.Contains(rawURL, "://") && !strings.ContainsAny(rawURL, " \\")
+// Avatars tells whether a URL is an image this customer uploaded to the
+// shop (*media.Service). WeChat and Alipay no longer hand the server a
+// profile picture: the mini-program asks the user for one (chooseAvatar),
+// uploads it, and sets the answer's URL here, so anything else (a link to
+// another site, another buyer's photo) is refused.
+type Avatars interface {
+	CheckCustomerImages(ctx context.Context, customerID int64, field string, urls []string) error
 }
 
 // ProfilePatch holds the fields of a profile change; nil leaves a field.
@@ -58,12 +36,12 @@ type ProfilePatch struct {
 type Profiles struct {
 	store   *Store
 	clock   clock.Clock
-	avatars AvatarCheck
+	avatars Avatars
 }
 
 // NewProfiles returns the profile service; avatars decides which avatar
-// URLs are the shop's own.
-func NewProfiles(store *Store, clk clock.Clock, avatars AvatarCheck) (*Profiles, error) {
+// URLs are the customer's own uploads.
+func NewProfiles(store *Store, clk clock.Clock, avatars Avatars) (*Profiles, error) {
 	if store == nil || clk == nil || avatars == nil {
 		return nil, errNilDependency
 	}
@@ -72,7 +50,7 @@ func NewProfiles(store *Store, clk clock.Clock, avatars AvatarCheck) (*Profiles,
 
 // Update validates and writes the patched fields only, and returns the
 // profile as stored. A nickname is trimmed, 1 to 32 characters, without
-// control characters; an avatar URL is one of the shop's uploads, or ""
+// control characters; an avatar URL is one of the customer's uploads, or ""
 // to remove it.
 func (p *Profiles) Update(ctx context.Context, id int64, patch ProfilePatch) (Profile, error) {
 	cols := map[string]any{}
@@ -90,8 +68,13 @@ func (p *Profiles) Update(ctx context.Context, id int64, patch ProfilePatch) (Pr
 	}
 	if patch.AvatarURL != nil {
 		a := *patch.AvatarURL
-		if a != "" && (len(a) > maxAvatarURL || !p.avatars.OwnsURL(a)) {
+		if len(a) > maxAvatarURL {
 			return Profile{}, apperr.Invalid("avatar_url must be an image uploaded to this shop", "avatar_url")
+		}
+		if a != "" {
+			if err := p.avatars.CheckCustomerImages(ctx, id, "avatar_url", []string{a}); err != nil {
+				return Profile{}, apperr.From(err)
+			}
 		}
 		cols["avatar_url"] = a
 	}

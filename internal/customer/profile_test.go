@@ -1,13 +1,18 @@
 package customer_test
 
 import (
+	"bytes"
 	"context"
+	"image"
+	"image/png"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/minimall/minimall/internal/apperr"
 	"github.com/minimall/minimall/internal/customer"
+	"github.com/minimall/minimall/internal/media"
 	"github.com/minimall/minimall/internal/platform/clock"
 	"github.com/minimall/minimall/internal/platform/db"
 	"github.com/minimall/minimall/internal/platform/dbtest"
@@ -23,7 +28,19 @@ func TestProfileUpdate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		profiles, err := customer.NewProfiles(store, clk, customer.MediaPrefix("https://shop.example.com/media/"))
+		dir, err := media.NewDir(filepath.Join(t.TempDir(), "media"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mstore, err := media.NewStore(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		images, err := media.NewService(d, mstore, dir, clk, media.Config{PublicBaseURL: "https://shop.example.com/media"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		profiles, err := customer.NewProfiles(store, clk, images)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -31,7 +48,27 @@ func TestProfileUpdate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		avatar := "https://shop.example.com/media/2026/11/a1b2c3.jpg"
+		other, err := store.Insert(ctx, clk.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		upload := func(who int64, shade uint8) string {
+			var b bytes.Buffer
+			img := image.NewGray(image.Rect(0, 0, 4, 4))
+			for i := range img.Pix {
+				img.Pix[i] = shade
+			}
+			if err := png.Encode(&b, img); err != nil {
+				t.Fatal(err)
+			}
+			up, err := images.Upload(ctx, media.Uploader{Kind: media.UploaderCustomer, ID: who}, &b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return up.URL
+		}
+		avatar := upload(id, 10)
+		othersPhoto := upload(other, 20)
 		got, err := profiles.Update(ctx, id, customer.ProfilePatch{Nickname: ptr("  小明  "), AvatarURL: ptr(avatar)})
 		if err != nil {
 			t.Fatal(err)
@@ -58,6 +95,8 @@ func TestProfileUpdate(t *testing.T) {
 			{"33 characters", customer.ProfilePatch{Nickname: ptr(strings.Repeat("名", 33))}, apperr.CodeInvalid},
 			{"blank nickname", customer.ProfilePatch{Nickname: ptr("   ")}, apperr.CodeInvalid},
 			{"control character", customer.ProfilePatch{Nickname: ptr("a\u0007b")}, apperr.CodeInvalid},
+			{"another buyer's upload", customer.ProfilePatch{AvatarURL: ptr(othersPhoto)}, apperr.CodeInvalid},
+			{"never uploaded", customer.ProfilePatch{AvatarURL: ptr("https://shop.example.com/media/" + strings.Repeat("ab", 32) + ".png")}, apperr.CodeInvalid},
 			{"another site", customer.ProfilePatch{AvatarURL: ptr("https://evil.example.com/media/x.jpg")}, apperr.CodeInvalid},
 			{"prefix trick", customer.ProfilePatch{AvatarURL: ptr("https://shop.example.com/media.evil.com/x.jpg")}, apperr.CodeInvalid},
 			{"dot segments", customer.ProfilePatch{AvatarURL: ptr("https://shop.example.com/media/../admin.jpg")}, apperr.CodeInvalid},

@@ -244,6 +244,33 @@ func (s *Service) CheckIssued(ctx context.Context, field string, urls []string) 
 	return s.check(ctx, field, urls, false)
 }
 
+// CheckCustomerImages refuses, naming field, any URL that is not an image
+// this customer uploaded: a review's photos and an avatar are the author's
+// own, never another buyer's picture picked from a public page.
+func (s *Service) CheckCustomerImages(ctx context.Context, customerID int64, field string, urls []string) error {
+	keys := make([]string, 0, len(urls))
+	for _, raw := range urls {
+		k := s.keyOf(raw)
+		if k == "" {
+			return apperr.Invalid(field+" must be images you uploaded to this shop", field).WithDetail("url", raw)
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	own, err := s.store.uploadedBy(ctx, Uploader{Kind: UploaderCustomer, ID: customerID}, keys)
+	if err != nil {
+		return apperr.From(err)
+	}
+	for _, k := range keys {
+		if !own[k] {
+			return apperr.Invalid(field+" must be images you uploaded to this shop", field).WithDetail("url", s.URL(k))
+		}
+	}
+	return nil
+}
+
 // CheckStaffImages refuses any URL that is neither an image this shop issued
 // nor on an allow-listed host. Catalog writes use it.
 func (s *Service) CheckStaffImages(ctx context.Context, field string, urls []string) error {

@@ -124,3 +124,20 @@ func (s *Store) knownKeys(ctx context.Context, keys []string) (map[string]bool, 
 	}
 	return out, nil
 }
+
+// uploadedBy returns which of keys the uploader uploaded. It reads the
+// primary: an image is referenced right after its upload.
+func (s *Store) uploadedBy(ctx context.Context, who Uploader, keys []string) (map[string]bool, error) {
+	var found []string
+	if err := s.db.Writer(ctx).Table("media_uploads u").
+		Joins("JOIN media_objects o ON o.id = u.object_id").
+		Where("u.uploader_type = ? AND u.uploader_id = ? AND o.object_key IN ?", who.Kind, who.ID, keys).
+		Distinct().Pluck("o.object_key", &found).Error; err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(found))
+	for _, k := range found {
+		out[k] = true
+	}
+	return out, nil
+}

@@ -27,9 +27,10 @@ type Customers interface {
 	Author(ctx context.Context, customerID int64, channel string) (Author, error)
 }
 
-// Media tells whether image URLs are ones the shop issued (*media.Service).
+// Media tells whether image URLs are ones the customer uploaded to the shop
+// (*media.Service).
 type Media interface {
-	CheckIssued(ctx context.Context, field string, urls []string) error
+	CheckCustomerImages(ctx context.Context, customerID int64, field string, urls []string) error
 }
 
 // Ratings moves a product's rating summary (*catalog.Store). Calls made

@@ -188,7 +188,7 @@ func (s *Service) Create(ctx context.Context, customerID int64, channel string, 
 				WithDetail("order_item_ids", []int64{it.ID})
 		}
 		ids[i] = x.OrderItemID
-		if err := s.d.Media.CheckIssued(ctx, fmt.Sprintf("items[%d].images", i), x.Images); err != nil {
+		if err := s.d.Media.CheckCustomerImages(ctx, customerID, fmt.Sprintf("items[%d].images", i), x.Images); err != nil {
 			return nil, apperr.From(err)
 		}
 	}
@@ -344,7 +344,7 @@ func (s *Service) FollowUp(ctx context.Context, customerID, reviewID int64, in F
 	if o.CompletedAt == nil || now.After(o.CompletedAt.Add(s.cfg.Window)) {
 		return Review{}, apperr.New(apperr.CodeWindowClosed, "follow-ups are accepted for %s after completion", s.cfg.Window)
 	}
-	if err := s.d.Media.CheckIssued(ctx, "images", in.Images); err != nil {
+	if err := s.d.Media.CheckCustomerImages(ctx, customerID, "images", in.Images); err != nil {
 		return Review{}, apperr.From(err)
 	}
 	check := CheckSkipped

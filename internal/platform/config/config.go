@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	// The shop's time zone is loaded by name; the binary carries tzdata.
+	_ "time/tzdata"
 
 	"github.com/knadh/koanf/parsers/yaml"
 	"github.com/knadh/koanf/providers/confmap"
@@ -55,6 +57,8 @@ type Config struct {
 	Upload    Upload    `koanf:"upload"`
 	Media     Media     `koanf:"media"`
 	Catalog   Catalog   `koanf:"catalog"`
+	Shop      Shop      `koanf:"shop"`
+	Dashboard Dashboard `koanf:"dashboard"`
 	Redis     Redis     `koanf:"redis"`
 	Debug     Debug     `koanf:"debug"`
 	Metrics   Metrics   `koanf:"metrics"`
@@ -240,6 +244,25 @@ type Catalog struct {
 	ListTTL time.Duration `koanf:"list_ttl"`
 	// CacheMaxBytes is the byte budget of the cached pages.
 	CacheMaxBytes ByteSize `koanf:"cache_max_bytes"`
+}
+
+// Shop holds shop-wide settings.
+type Shop struct {
+	// TimeZone is the IANA name of the shop's calendar: the dashboard's
+	// days and the date filters of the audit log (Asia/Shanghai).
+	TimeZone string `koanf:"time_zone"`
+}
+
+// Location loads TimeZone; Validate has checked it (the binary embeds
+// tzdata).
+func (s Shop) Location() (*time.Location, error) {
+	return time.LoadLocation(s.TimeZone)
+}
+
+// Dashboard tunes the staff dashboard.
+type Dashboard struct {
+	// LowStock is the stock at or under which a live SKU is listed as low.
+	LowStock int64 `koanf:"low_stock"`
 }
 
 // Redis optionally shares cache invalidation and rate limits across instances.
@@ -559,6 +582,14 @@ func (c *Config) Validate() error {
 	}
 	if c.Catalog.ListTTL < time.Second || c.Catalog.ListTTL > c.Catalog.CacheTTL {
 		bad("MINIMALL_CATALOG_LIST_TTL", "must be between 1s and MINIMALL_CATALOG_CACHE_TTL")
+	}
+	if c.Shop.TimeZone == "" {
+		bad("MINIMALL_SHOP_TIME_ZONE", "must name a time zone such as Asia/Shanghai")
+	} else if _, err := time.LoadLocation(c.Shop.TimeZone); err != nil {
+		bad("MINIMALL_SHOP_TIME_ZONE", "unknown time zone %q", c.Shop.TimeZone)
+	}
+	if c.Dashboard.LowStock < 0 || c.Dashboard.LowStock > 1_000_000 {
+		bad("MINIMALL_DASHBOARD_LOW_STOCK", "must be between 0 and 1000000")
 	}
 	if c.Catalog.CacheMaxBytes < 1<<20 {
 		bad("MINIMALL_CATALOG_CACHE_MAX_BYTES", "must be at least 1MiB")

@@ -76,6 +76,8 @@ var Keys = []Key{
 	{"MINIMALL_CATALOG_STOCK_LAG", "catalog.stock_lag", "2s", "how late stock and sales may show on a cached product page; every page's life while changes from other instances may be missed"},
 	{"MINIMALL_CATALOG_LIST_TTL", "catalog.list_ttl", "30s", "refresh schedule of cached list pages (sales figures and the sales order)"},
 	{"MINIMALL_CATALOG_CACHE_MAX_BYTES", "catalog.cache_max_bytes", "256MiB", "byte budget of the cached product and list pages"},
+	{"MINIMALL_SHOP_TIME_ZONE", "shop.time_zone", "Asia/Shanghai", "IANA time zone of the shop's calendar: the dashboard's days and the audit log's date filters"},
+	{"MINIMALL_DASHBOARD_LOW_STOCK", "dashboard.low_stock", 10, "a live SKU with stock at or under this is listed as low on the dashboard"},
 	{"MINIMALL_REDIS_ADDR", "redis.addr", "", "optional Redis host:port for shared cache invalidation and rate limits"},
 	{"MINIMALL_METRICS_ADDR", "metrics.addr", "", "host:port of a listener of its own for /metrics (then not on the public port); empty: /metrics on the public port, which production refuses unless metrics.public"},
 	{"MINIMALL_METRICS_PUBLIC", "metrics.public", false, "serve /metrics on the public port in production too (when metrics.addr is empty)"},

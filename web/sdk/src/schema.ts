@@ -194,8 +194,8 @@ export interface paths {
          * @description WeChat and Alipay no longer hand the server a nickname or picture: the mini-program asks
          *     the user (e.g. a nickname input and chooseAvatar), uploads the picture, and sets both here.
          *     Fields left out stay as they are. The nickname is trimmed, 1 to 32 characters without
-         *     control characters. avatar_url must be a file under the shop's own media base
-         *     (MINIMALL_PUBLIC_BASE_URL + /media/, no query), or "" to remove it.
+         *     control characters. avatar_url must be an image this customer uploaded (POST /api/v1/uploads),
+         *     or "" to remove it; another site's or another buyer's picture is 400 invalid_argument.
          */
         patch: operations["updateMe"];
         trace?: never;
@@ -1334,6 +1334,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/dashboard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * today's orders and takings, the work waiting and the last days' figures (dashboard permission; every staff role)
+         * @description Days are the shop's calendar days in its time zone (shop.time_zone, Asia/Shanghai by
+         *     default; named in time_zone), from local midnight to local midnight. An order counts on
+         *     the day it was placed; takings (gmv_fen) are the amounts paid on the day the payment
+         *     arrived, before refunds, and paid_orders counts those orders. series lists every day of
+         *     the window, oldest first, today last, days without orders included. top_products ranks
+         *     the products of orders paid in the window by units, less units refunded. A live SKU is
+         *     low on stock at or under low_stock.threshold (dashboard.low_stock, 10); the lowest 50 are
+         *     listed, total counts all. docs/dashboard.md.
+         */
+        get: operations["adminDashboard"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** the audit log of staff writes, newest first (owner only) */
+        get: operations["adminListAudit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/notify/alipay": {
         parameters: {
             query?: never;
@@ -2326,6 +2370,91 @@ export interface components {
             detail: string;
             /** @description true makes it the default (the old default is unset); the first address is always the default */
             is_default?: boolean;
+        };
+        DashboardDay: {
+            /**
+             * Format: date
+             * @description YYYY-MM-DD in the shop's time zone
+             */
+            date: string;
+            /**
+             * Format: int64
+             * @description orders placed that day, whatever became of them
+             */
+            orders: number;
+            /**
+             * Format: int64
+             * @description orders paid that day
+             */
+            paid_orders: number;
+            /**
+             * Format: int64
+             * @description amounts paid that day, before refunds
+             */
+            gmv_fen: number;
+        };
+        Dashboard: {
+            /** @description IANA name of the shop's time zone, e.g. Asia/Shanghai */
+            time_zone: string;
+            today: components["schemas"]["DashboardDay"];
+            /**
+             * Format: int64
+             * @description orders paid and not yet shipped
+             */
+            to_ship: number;
+            /**
+             * Format: int64
+             * @description after-sales requested, approved, awaiting_return, returned or refunding
+             */
+            open_aftersales: number;
+            low_stock: {
+                /** Format: int64 */
+                threshold: number;
+                /**
+                 * Format: int64
+                 * @description every live SKU at or under the threshold
+                 */
+                total: number;
+                /** @description the lowest 50, lowest stock first */
+                items: {
+                    /** Format: int64 */
+                    sku_id: number;
+                    /** Format: int64 */
+                    product_id: number;
+                    title: string;
+                    spec_text: string;
+                    /** Format: int64 */
+                    stock: number;
+                }[];
+            };
+            days: number;
+            /** @description one entry per day, oldest first, today last */
+            series: components["schemas"]["DashboardDay"][];
+            /** @description at most 10, most units first */
+            top_products: {
+                /** Format: int64 */
+                product_id: number;
+                title: string;
+                /** Format: int64 */
+                units: number;
+            }[];
+        };
+        AuditEntry: {
+            /** Format: int64 */
+            id: number;
+            /**
+             * Format: int64
+             * @description 0 for the system (bootstrap, jobs)
+             */
+            staff_id: number;
+            action: string;
+            target_type: string;
+            target_id: string;
+            detail: string;
+            /** @description ties the entry to the access log */
+            request_id: string;
+            /** Format: date-time */
+            created_at: string;
         };
     };
     responses: {
@@ -4758,6 +4887,71 @@ export interface operations {
             403: components["responses"]["Error"];
             404: components["responses"]["Error"];
             409: components["responses"]["Error"];
+        };
+    };
+    adminDashboard: {
+        parameters: {
+            query?: {
+                /** @description days in series and top_products, today included (default 30); outside 1..90 → 400 invalid_argument */
+                days?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the dashboard */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Dashboard"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    adminListAudit: {
+        parameters: {
+            query?: {
+                /** @description entries by this staff member */
+                staff_id?: number;
+                /** @description exact action, e.g. stock.adjust, product.update, staff.totp_reset */
+                action?: string;
+                /** @description inclusive; an RFC 3339 time, or a date (YYYY-MM-DD, the shop's time zone) meaning its start */
+                from?: string;
+                /** @description inclusive; an RFC 3339 time, or a date (YYYY-MM-DD, the shop's time zone) meaning all of that day */
+                to?: string;
+                page?: number;
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of audit entries */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["AuditEntry"][];
+                        total: number;
+                        page: number;
+                        page_size: number;
+                    };
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
         };
     };
     notifyAlipay: {

@@ -1,0 +1,10 @@
+package audit_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/minimall/minimall/internal/platform/dbtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }

@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"sync"
@@ -41,7 +40,15 @@ func (s *Server) registerAlipayRefunds() {
 	s.alipayRefunds = &alipayRefunds{byKey: map[string]*alipayRefundRec{}, calls: map[string]int{}}
 	s.handleAlipayMethod("alipay.trade.refund", s.alipayTradeRefund)
 	s.handleAlipayMethod("alipay.trade.fastpay.refund.query", s.alipayRefundQuery)
-	s.mux.HandleFunc("POST /_sandbox/alipay/refunds/lose-answers", s.alipayControlLoseRefundAnswers)
+	// POST /_sandbox/alipay/refunds/lose-answers {"times"}.
+	s.mux.HandleFunc("POST /_sandbox/alipay/refunds/lose-answers", control(
+		func(q loseAnswersControl) bool { return q.Times >= 0 },
+		alipayControlRefusal(`body must be {"times":n}`),
+		func(_ *http.Request, q loseAnswersControl) (any, error) {
+			s.LoseAlipayRefundAnswers(q.Times)
+			return q, nil
+		},
+		writeAlipayControlError))
 }
 
 // LoseAlipayRefundAnswers makes the next n refunds happen but answer code
@@ -200,15 +207,7 @@ func (s *Server) alipayRefundQuery(_ *http.Request, form url.Values) (string, an
 	return node, res
 }
 
-// alipayControlLoseRefundAnswers serves POST /_sandbox/alipay/refunds/lose-answers {"times"}.
-func (s *Server) alipayControlLoseRefundAnswers(rw http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Times int `json:"times"`
-	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil || req.Times < 0 {
-		writeJSON(rw, http.StatusBadRequest, AlipayError{Code: "40002", Msg: "Invalid Arguments", SubCode: AlipayInvalidParameter, SubMsg: `body must be {"times":n}`})
-		return
-	}
-	s.LoseAlipayRefundAnswers(req.Times)
-	writeJSON(rw, http.StatusOK, req)
+// loseAnswersControl is the body of POST /_sandbox/alipay/refunds/lose-answers.
+type loseAnswersControl struct {
+	Times int `json:"times"`
 }

@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"math/big"
 	"net/http"
 	"net/url"
@@ -216,9 +215,30 @@ func (s *Server) registerAlipayTrades() {
 	s.handleAlipayMethod("alipay.trade.create", s.alipayTradeCreate)
 	s.handleAlipayMethod("alipay.trade.query", s.alipayTradeQuery)
 	s.handleAlipayMethod("alipay.trade.close", s.alipayTradeClose)
-	s.mux.HandleFunc("POST /_sandbox/alipay/pay", s.alipayControlPay)
-	s.mux.HandleFunc("POST /_sandbox/alipay/deliver", s.alipayControlDeliver)
-	s.mux.HandleFunc("POST /_sandbox/alipay/fail", s.alipayControlFail)
+	// POST /_sandbox/alipay/pay {"trade_no","hold"?,"discount_fen"?}.
+	s.mux.HandleFunc("POST /_sandbox/alipay/pay", control(
+		func(q alipayPayControl) bool { return q.TradeNo != "" },
+		alipayControlRefusal(`body must be {"trade_no":"..."}`),
+		func(_ *http.Request, q alipayPayControl) (any, error) {
+			return s.PayAlipay(q.TradeNo, AlipayPayOptions{Hold: q.Hold, DiscountFen: q.DiscountFen})
+		}, writeAlipayControlError))
+	// POST /_sandbox/alipay/deliver {"out_trade_no","copies"?,"tamper"?,
+	// "status"?,"refund"?,"distinct_ids"?}: the delivery happens during the
+	// call.
+	s.mux.HandleFunc("POST /_sandbox/alipay/deliver", control(
+		func(q alipayDeliverControl) bool { return q.OutTradeNo != "" && q.Copies <= 200 },
+		alipayControlRefusal(`body must be {"out_trade_no":"...","copies":1..200}`),
+		func(r *http.Request, q alipayDeliverControl) (any, error) {
+			ds, err := s.DeliverAlipay(r.Context(), q.OutTradeNo, AlipayDeliverOptions{
+				Copies: q.Copies, Tamper: q.Tamper, Status: q.Status, Refund: q.Refund, DistinctIDs: q.Distinct,
+			})
+			return map[string]any{"deliveries": ds}, err
+		}, writeAlipayControlError))
+	// POST /_sandbox/alipay/fail {"times","code","sub_code"}.
+	s.mux.HandleFunc("POST /_sandbox/alipay/fail", control(
+		func(f AlipayFailure) bool { return f.Times >= 1 && f.Code != "" },
+		alipayControlRefusal(`body must be {"times":n,"code":"20000|40004","sub_code":"..."}`),
+		func(_ *http.Request, f AlipayFailure) (any, error) { s.FailAlipay(f); return f, nil }, writeAlipayControlError))
 	s.mux.HandleFunc("GET /_sandbox/alipay/trades/{out_trade_no}", s.alipayControlTrade)
 }
 
@@ -704,63 +724,6 @@ func (s *Server) FailAlipay(f AlipayFailure) {
 	a.failures = append(a.failures, f)
 }
 
-// alipayControlPay serves POST /_sandbox/alipay/pay
-// {"trade_no","hold"?,"discount_fen"?}.
-func (s *Server) alipayControlPay(rw http.ResponseWriter, r *http.Request) {
-	var req struct {
-		TradeNo     string `json:"trade_no"`
-		Hold        bool   `json:"hold"`
-		DiscountFen int64  `json:"discount_fen"`
-	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil || req.TradeNo == "" {
-		writeJSON(rw, http.StatusBadRequest, AlipayError{Code: "40002", Msg: "Invalid Arguments", SubCode: AlipayInvalidParameter, SubMsg: `body must be {"trade_no":"..."}`})
-		return
-	}
-	t, err := s.PayAlipay(req.TradeNo, AlipayPayOptions{Hold: req.Hold, DiscountFen: req.DiscountFen})
-	if err != nil {
-		writeAlipayControlError(rw, err)
-		return
-	}
-	writeJSON(rw, http.StatusOK, t)
-}
-
-// alipayControlDeliver serves POST /_sandbox/alipay/deliver
-// {"out_trade_no","copies"?,"tamper"?,"status"?,"refund"?,"distinct_ids"?}:
-// the delivery happens during the call.
-func (s *Server) alipayControlDeliver(rw http.ResponseWriter, r *http.Request) {
-	var req struct {
-		OutTradeNo string `json:"out_trade_no"`
-		Copies     int    `json:"copies"`
-		Tamper     string `json:"tamper"`
-		Status     string `json:"status"`
-		Refund     bool   `json:"refund"`
-		Distinct   bool   `json:"distinct_ids"`
-	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil || req.OutTradeNo == "" || req.Copies > 200 {
-		writeJSON(rw, http.StatusBadRequest, AlipayError{Code: "40002", Msg: "Invalid Arguments", SubCode: AlipayInvalidParameter, SubMsg: `body must be {"out_trade_no":"...","copies":1..200}`})
-		return
-	}
-	ds, err := s.DeliverAlipay(r.Context(), req.OutTradeNo, AlipayDeliverOptions{
-		Copies: req.Copies, Tamper: req.Tamper, Status: req.Status, Refund: req.Refund, DistinctIDs: req.Distinct,
-	})
-	if err != nil {
-		writeAlipayControlError(rw, err)
-		return
-	}
-	writeJSON(rw, http.StatusOK, map[string]any{"deliveries": ds})
-}
-
-// alipayControlFail serves POST /_sandbox/alipay/fail {"times","code","sub_code"}.
-func (s *Server) alipayControlFail(rw http.ResponseWriter, r *http.Request) {
-	var f AlipayFailure
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&f); err != nil || f.Times < 1 || f.Code == "" {
-		writeJSON(rw, http.StatusBadRequest, AlipayError{Code: "40002", Msg: "Invalid Arguments", SubCode: AlipayInvalidParameter, SubMsg: `body must be {"times":n,"code":"20000|40004","sub_code":"..."}`})
-		return
-	}
-	s.FailAlipay(f)
-	writeJSON(rw, http.StatusOK, f)
-}
-
 // alipayControlTrade serves GET /_sandbox/alipay/trades/{out_trade_no}.
 func (s *Server) alipayControlTrade(rw http.ResponseWriter, r *http.Request) {
 	t, ok := s.AlipayTradeOf(r.PathValue("out_trade_no"))
@@ -769,6 +732,28 @@ func (s *Server) alipayControlTrade(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(rw, http.StatusOK, map[string]any{"trade": t, "deliveries": s.AlipayDeliveries(t.OutTradeNo)})
+}
+
+// alipayPayControl is the body of POST /_sandbox/alipay/pay.
+type alipayPayControl struct {
+	TradeNo     string `json:"trade_no"`
+	Hold        bool   `json:"hold"`
+	DiscountFen int64  `json:"discount_fen"`
+}
+
+// alipayDeliverControl is the body of POST /_sandbox/alipay/deliver.
+type alipayDeliverControl struct {
+	OutTradeNo string `json:"out_trade_no"`
+	Copies     int    `json:"copies"`
+	Tamper     string `json:"tamper"`
+	Status     string `json:"status"`
+	Refund     bool   `json:"refund"`
+	Distinct   bool   `json:"distinct_ids"`
+}
+
+// alipayControlRefusal is the answer to a control body that is not right.
+func alipayControlRefusal(msg string) AlipayError {
+	return AlipayError{Code: "40002", Msg: "Invalid Arguments", SubCode: AlipayInvalidParameter, SubMsg: msg}
 }
 
 func writeAlipayControlError(rw http.ResponseWriter, err error) {

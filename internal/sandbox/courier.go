@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -91,9 +90,11 @@ func (s *Server) registerCourier() {
 		parcels: map[string]*courierParcel{}, queries: map[string]int{}}
 	s.mux.HandleFunc("POST /poll", s.courierSubscribe)
 	s.mux.HandleFunc("POST /poll/query.do", s.courierQuery)
-	s.mux.HandleFunc("POST /_sandbox/courier/advance", s.courierControlAdvance)
-	s.mux.HandleFunc("POST /_sandbox/courier/repush", s.courierControlRepush)
-	s.mux.HandleFunc("POST /_sandbox/courier/outage", s.courierControlOutage)
+	s.mux.HandleFunc("POST /_sandbox/courier/advance", courierWaybillControl(s.AdvanceParcel))
+	s.mux.HandleFunc("POST /_sandbox/courier/repush", courierWaybillControl(s.RepushParcel))
+	s.mux.HandleFunc("POST /_sandbox/courier/outage", control(nil, usage(`body must be {"down":true}`),
+		func(_ *http.Request, q courierOutageControl) (any, error) { s.SetCourierDown(q.Down); return q, nil },
+		failWith(http.StatusBadRequest)))
 }
 
 func courierSign(parts ...string) string {
@@ -298,52 +299,21 @@ func (s *Server) courierPush(res CourierPushResult, number, callback, param, sig
 	return res, nil
 }
 
-func trackingNoOf(r *http.Request) (string, bool) {
-	var req struct {
-		TrackingNo string `json:"tracking_no"`
-	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil || req.TrackingNo == "" {
-		return "", false
-	}
-	return strings.ToUpper(req.TrackingNo), true
+// courierWaybillControl serves a control that acts on one waybill
+// {"tracking_no"}: advance (AdvanceParcel) or repush (RepushParcel). A
+// waybill it cannot act on answers 409.
+func courierWaybillControl(act func(number string) (CourierPushResult, error)) http.HandlerFunc {
+	return control(func(q courierWaybill) bool { return q.TrackingNo != "" }, usage(`body must be {"tracking_no":"..."}`),
+		func(_ *http.Request, q courierWaybill) (any, error) { return act(strings.ToUpper(q.TrackingNo)) },
+		failWith(http.StatusConflict))
 }
 
-func (s *Server) courierControlAdvance(w http.ResponseWriter, r *http.Request) {
-	num, ok := trackingNoOf(r)
-	if !ok {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": `body must be {"tracking_no":"..."}`})
-		return
-	}
-	res, err := s.AdvanceParcel(num)
-	if err != nil {
-		writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error()})
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
+// courierWaybill is the body of the waybill controls.
+type courierWaybill struct {
+	TrackingNo string `json:"tracking_no"`
 }
 
-func (s *Server) courierControlRepush(w http.ResponseWriter, r *http.Request) {
-	num, ok := trackingNoOf(r)
-	if !ok {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": `body must be {"tracking_no":"..."}`})
-		return
-	}
-	res, err := s.RepushParcel(num)
-	if err != nil {
-		writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error()})
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
-}
-
-func (s *Server) courierControlOutage(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Down bool `json:"down"`
-	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": `body must be {"down":true}`})
-		return
-	}
-	s.SetCourierDown(req.Down)
-	writeJSON(w, http.StatusOK, req)
+// courierOutageControl is the body of POST /_sandbox/courier/outage.
+type courierOutageControl struct {
+	Down bool `json:"down"`
 }

@@ -183,7 +183,7 @@ func New(opts Options) (*Server, error) {
 	s.mux.HandleFunc("GET /_sandbox/health", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	s.mux.HandleFunc("POST /_sandbox/hang", s.controlHang)
+	s.mux.HandleFunc("POST /_sandbox/hang", s.controlHang())
 	// WeChat mini-program.
 	s.registerWeChatLogin()
 	s.registerWeChatPush()

@@ -11,7 +11,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/url"
 	"sort"
@@ -64,7 +63,14 @@ func (s *Server) registerWeChatPush() {
 	s.settings.WeChatPushAESKey = base64.StdEncoding.EncodeToString([]byte(randomHex(16)))[:43]
 	s.wechatPush = &wechatPush{token: s.settings.WeChatPushToken, aesKey: s.settings.WeChatPushAESKey,
 		appID: s.settings.WeChatAppID, notes: NewNotifier(wechatPushSchedule, wechatPushAcked)}
-	s.mux.HandleFunc("POST /_sandbox/wechat/push-url", s.wechatControlPushURL)
+	s.mux.HandleFunc("POST /_sandbox/wechat/push-url", control(
+		func(q pushURLControl) bool { return strings.HasPrefix(q.URL, "http") },
+		usage(`body must be {"url":"http://.../api/v1/notify/wechat"}`),
+		func(_ *http.Request, q pushURLControl) (any, error) {
+			s.SetWeChatPushURL(q.URL, q.Plaintext)
+			return q, nil
+		},
+		failWith(http.StatusBadRequest)))
 }
 
 // SetWeChatPushURL sets the mini-program's message-push URL (the console
@@ -141,17 +147,10 @@ func (p *wechatPush) message(event string, msg func() ([]byte, error)) func() (N
 	}
 }
 
-func (s *Server) wechatControlPushURL(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		URL       string `json:"url"`
-		Plaintext bool   `json:"plaintext"`
-	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil || !strings.HasPrefix(req.URL, "http") {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": `body must be {"url":"http://.../api/v1/notify/wechat"}`})
-		return
-	}
-	s.SetWeChatPushURL(req.URL, req.Plaintext)
-	writeJSON(w, http.StatusOK, req)
+// pushURLControl is the body of POST /_sandbox/wechat/push-url.
+type pushURLControl struct {
+	URL       string `json:"url"`
+	Plaintext bool   `json:"plaintext"`
 }
 
 // wechatPushSign is WeChat's push signature: hex SHA1 of the sorted parts.

@@ -64,9 +64,29 @@ func (s *Server) registerWeChatSecurity() {
 	s.wechatPush.notes.OnAck(s.mediaCheckDone)
 	s.mux.HandleFunc("POST /wxa/msg_sec_check", s.wechatMsgSecCheck)
 	s.mux.HandleFunc("POST /wxa/media_check_async", s.wechatMediaCheckAsync)
-	s.mux.HandleFunc("POST /_sandbox/wechat/media-check", s.wechatControlMediaVerdict)
+	// POST /_sandbox/wechat/media-check {"media_url","suggest"}: the
+	// verdict of that image from now on.
+	s.mux.HandleFunc("POST /_sandbox/wechat/media-check", control(
+		func(q mediaVerdictControl) bool {
+			return q.MediaURL != "" && (q.Suggest == "pass" || q.Suggest == "review" || q.Suggest == "risky")
+		},
+		usage(`want {"media_url","suggest":"pass|review|risky"}`),
+		func(_ *http.Request, q mediaVerdictControl) (any, error) {
+			s.wechatSecurity.mu.Lock()
+			s.wechatSecurity.verdicts[q.MediaURL] = q.Suggest
+			s.wechatSecurity.mu.Unlock()
+			return q, nil
+		}, failWith(http.StatusBadRequest)))
 	s.mux.HandleFunc("POST /_sandbox/wechat/media-check/deliver", s.wechatControlDeliverMediaChecks)
-	s.mux.HandleFunc("POST /_sandbox/wechat/security/outage", s.wechatControlSecurityOutage)
+	// POST /_sandbox/wechat/security/outage {"calls":N}: the next N
+	// content-security calls answer -1 (system busy).
+	s.mux.HandleFunc("POST /_sandbox/wechat/security/outage", control(
+		func(q securityOutageControl) bool { return q.Calls >= 0 }, usage(`want {"calls":N}`),
+		func(_ *http.Request, q securityOutageControl) (any, error) {
+			s.SetSecurityOutage(q.Calls)
+			return q, nil
+		},
+		failWith(http.StatusBadRequest)))
 }
 
 // suggestOf is the sandbox's verdict of a text or an image URL.
@@ -281,24 +301,6 @@ func mediaCheckEvent(appID, traceID, openID, suggest string) map[string]any {
 	}
 }
 
-// wechatControlMediaVerdict serves POST /_sandbox/wechat/media-check
-// {"media_url","suggest"}: the verdict of that image from now on.
-func (s *Server) wechatControlMediaVerdict(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		MediaURL string `json:"media_url"`
-		Suggest  string `json:"suggest"`
-	}
-	if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.MediaURL == "" ||
-		(in.Suggest != "pass" && in.Suggest != "review" && in.Suggest != "risky") {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": `want {"media_url","suggest":"pass|review|risky"}`})
-		return
-	}
-	s.wechatSecurity.mu.Lock()
-	s.wechatSecurity.verdicts[in.MediaURL] = in.Suggest
-	s.wechatSecurity.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]string{"media_url": in.MediaURL, "suggest": in.Suggest})
-}
-
 // wechatControlDeliverMediaChecks serves POST /_sandbox/wechat/media-check/deliver.
 func (s *Server) wechatControlDeliverMediaChecks(w http.ResponseWriter, r *http.Request) {
 	n, err := s.DeliverMediaChecks(r.Context())
@@ -309,23 +311,20 @@ func (s *Server) wechatControlDeliverMediaChecks(w http.ResponseWriter, r *http.
 	writeJSON(w, http.StatusOK, out)
 }
 
-// wechatControlSecurityOutage serves POST /_sandbox/wechat/security/outage
-// {"calls":N}: the next N content-security calls answer -1 (system busy).
-func (s *Server) wechatControlSecurityOutage(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		Calls int `json:"calls"`
-	}
-	if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.Calls < 0 {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": `want {"calls":N}`})
-		return
-	}
-	s.SetSecurityOutage(in.Calls)
-	writeJSON(w, http.StatusOK, map[string]int{"calls": in.Calls})
-}
-
 // SetSecurityOutage makes the next n content-security calls answer -1.
 func (s *Server) SetSecurityOutage(n int) {
 	s.wechatSecurity.mu.Lock()
 	s.wechatSecurity.outage = n
 	s.wechatSecurity.mu.Unlock()
+}
+
+// mediaVerdictControl is the body of POST /_sandbox/wechat/media-check.
+type mediaVerdictControl struct {
+	MediaURL string `json:"media_url"`
+	Suggest  string `json:"suggest"`
+}
+
+// securityOutageControl is the body of POST /_sandbox/wechat/security/outage.
+type securityOutageControl struct {
+	Calls int `json:"calls"`
 }

@@ -70,10 +70,22 @@ func (s *Server) registerWeChatShipping() {
 	s.wechatShipping = &wechatShipping{uploads: map[string][]ShippingUpload{}, confirms: map[string]int{}}
 	s.mux.HandleFunc("POST /wxa/sec/order/upload_shipping_info", s.wechatUploadShipping)
 	s.mux.HandleFunc("POST /wxa/sec/order/notify_confirm_receive", s.wechatNotifyConfirmReceive)
-	s.mux.HandleFunc("POST /_sandbox/wechat/shipping/fail", s.wechatControlShippingFail)
+	s.mux.HandleFunc("POST /_sandbox/wechat/shipping/fail", control(
+		func(q shippingFailControl) bool { return q.ErrCode != 0 && q.Times >= 0 && q.Times <= 1000 },
+		usage(`body must be {"errcode":-1,"times":1}`),
+		func(_ *http.Request, q shippingFailControl) (any, error) {
+			q.Times = max(q.Times, 1)
+			s.FailWeChatShipping(q.ErrCode, q.Times)
+			return q, nil
+		}, failWith(http.StatusBadRequest)))
 	s.mux.HandleFunc("POST /_sandbox/wechat/expire-tokens", s.wechatControlExpireTokens)
 	s.mux.HandleFunc("GET /_sandbox/wechat/shipping", s.wechatControlShipping)
-	s.mux.HandleFunc("POST /_sandbox/wechat/confirm-receipt", s.wechatControlConfirmReceipt)
+	s.mux.HandleFunc("POST /_sandbox/wechat/confirm-receipt", control(
+		func(q confirmReceiptControl) bool { return q.TransactionID != "" },
+		usage(`body must be {"transaction_id":"..."}`),
+		func(r *http.Request, q confirmReceiptControl) (any, error) {
+			return s.ConfirmReceipt(r.Context(), q.TransactionID, q.Method)
+		}, failWith(http.StatusBadRequest)))
 }
 
 // FailWeChatShipping makes the next times uploads answer errcode.
@@ -245,22 +257,6 @@ func (s *Server) wechatNotifyConfirmReceive(w http.ResponseWriter, r *http.Reque
 	writeJSON(w, http.StatusOK, wechatError{0, "ok"})
 }
 
-func (s *Server) wechatControlShippingFail(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		ErrCode int64 `json:"errcode"`
-		Times   int   `json:"times"`
-	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil || req.ErrCode == 0 || req.Times < 0 || req.Times > 1000 {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": `body must be {"errcode":-1,"times":1}`})
-		return
-	}
-	if req.Times == 0 {
-		req.Times = 1
-	}
-	s.FailWeChatShipping(req.ErrCode, req.Times)
-	writeJSON(w, http.StatusOK, req)
-}
-
 func (s *Server) wechatControlExpireTokens(w http.ResponseWriter, _ *http.Request) {
 	s.ExpireWeChatTokens()
 	writeJSON(w, http.StatusOK, map[string]string{"status": "revoked"})
@@ -295,19 +291,14 @@ func (s *Server) ConfirmReceipt(ctx context.Context, transactionID string, metho
 		func() ([]byte, error) { return json.Marshal(ev) })
 }
 
-func (s *Server) wechatControlConfirmReceipt(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		TransactionID string `json:"transaction_id"`
-		Method        int    `json:"method"`
-	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil || req.TransactionID == "" {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": `body must be {"transaction_id":"..."}`})
-		return
-	}
-	res, err := s.ConfirmReceipt(r.Context(), req.TransactionID, req.Method)
-	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
+// shippingFailControl is the body of POST /_sandbox/wechat/shipping/fail.
+type shippingFailControl struct {
+	ErrCode int64 `json:"errcode"`
+	Times   int   `json:"times"`
+}
+
+// confirmReceiptControl is the body of POST /_sandbox/wechat/confirm-receipt.
+type confirmReceiptControl struct {
+	TransactionID string `json:"transaction_id"`
+	Method        int    `json:"method"`
 }

@@ -3,7 +3,6 @@ package sandbox
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -73,8 +72,16 @@ func (s *Server) registerWeChatPayRefunds() {
 	s.wechatPayRefunds = &wechatPayRefunds{byNo: map[string]*wechatPayRefundRec{}, notes: NewNotifier(s.wechatPayTrades.schedule, Acked2xx)}
 	s.mux.HandleFunc("POST /v3/refund/domestic/refunds", s.wechatPayMerchant(s.wechatPayRefundCreate))
 	s.mux.HandleFunc("GET /v3/refund/domestic/refunds/{out_refund_no}", s.wechatPayMerchant(s.wechatPayRefundQuery))
+	// POST /_sandbox/wechatpay/refunds/options {"outcome","lose_answer","hold"}.
 	s.mux.HandleFunc("POST /_sandbox/wechatpay/refunds/options", s.wechatPayControlRefundOptions)
-	s.mux.HandleFunc("POST /_sandbox/wechatpay/refunds/complete", s.wechatPayControlRefundComplete)
+	// POST /_sandbox/wechatpay/refunds/complete {"out_refund_no","status"}.
+	s.mux.HandleFunc("POST /_sandbox/wechatpay/refunds/complete", control(
+		func(q refundCompleteControl) bool { return q.OutRefundNo != "" },
+		wechatPayErrorBody{WeChatPayParamError, `body must be {"out_refund_no":"...","status":"SUCCESS|ABNORMAL|CLOSED"}`},
+		func(_ *http.Request, q refundCompleteControl) (any, error) {
+			return s.CompleteWeChatRefund(q.OutRefundNo, q.Status)
+		},
+		writeWeChatPayError))
 	s.mux.HandleFunc("GET /_sandbox/wechatpay/refunds/{out_refund_no}", s.wechatPayControlRefund)
 }
 
@@ -378,43 +385,6 @@ func (s *Server) refundNotification(outRefundNo string) func() (Notification, er
 	}
 }
 
-// wechatPayControlRefundOptions serves POST /_sandbox/wechatpay/refunds/options
-// {"outcome","lose_answer","hold"}.
-func (s *Server) wechatPayControlRefundOptions(rw http.ResponseWriter, r *http.Request) {
-	var o WeChatPayRefundOptions
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&o); err != nil {
-		writeJSON(rw, http.StatusBadRequest, wechatPayErrorBody{WeChatPayParamError, `body must be {"outcome":"SUCCESS|PROCESSING|ABNORMAL|CLOSED","lose_answer":bool,"hold":bool}`})
-		return
-	}
-	switch o.Outcome {
-	case "", WeChatPayRefundSuccess, WeChatPayRefundProcessing, WeChatPayRefundAbnormal, WeChatPayRefundClosed:
-	default:
-		writeJSON(rw, http.StatusBadRequest, wechatPayErrorBody{WeChatPayParamError, "outcome must be SUCCESS, PROCESSING, ABNORMAL or CLOSED"})
-		return
-	}
-	s.SetWeChatPayRefunds(o)
-	writeJSON(rw, http.StatusOK, o)
-}
-
-// wechatPayControlRefundComplete serves POST /_sandbox/wechatpay/refunds/complete
-// {"out_refund_no","status"}.
-func (s *Server) wechatPayControlRefundComplete(rw http.ResponseWriter, r *http.Request) {
-	var req struct {
-		OutRefundNo string `json:"out_refund_no"`
-		Status      string `json:"status"`
-	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil || req.OutRefundNo == "" {
-		writeJSON(rw, http.StatusBadRequest, wechatPayErrorBody{WeChatPayParamError, `body must be {"out_refund_no":"...","status":"SUCCESS|ABNORMAL|CLOSED"}`})
-		return
-	}
-	v, err := s.CompleteWeChatRefund(req.OutRefundNo, req.Status)
-	if err != nil {
-		writeWeChatPayError(rw, err)
-		return
-	}
-	writeJSON(rw, http.StatusOK, v)
-}
-
 // wechatPayControlRefund serves GET /_sandbox/wechatpay/refunds/{out_refund_no}.
 func (s *Server) wechatPayControlRefund(rw http.ResponseWriter, r *http.Request) {
 	v, ok := s.WeChatRefundOf(r.PathValue("out_refund_no"))
@@ -424,4 +394,25 @@ func (s *Server) wechatPayControlRefund(rw http.ResponseWriter, r *http.Request)
 	}
 	ds := weChatPayDeliveries(s.wechatPayRefunds.notes.Deliveries(v.OutRefundNo))
 	writeJSON(rw, http.StatusOK, map[string]any{"refund": v, "deliveries": ds})
+}
+
+// refundCompleteControl is the body of POST /_sandbox/wechatpay/refunds/complete.
+type refundCompleteControl struct {
+	OutRefundNo string `json:"out_refund_no"`
+	Status      string `json:"status"`
+}
+
+// wechatPayControlRefundOptions serves POST /_sandbox/wechatpay/refunds/options.
+func (s *Server) wechatPayControlRefundOptions(rw http.ResponseWriter, r *http.Request) {
+	control(func(WeChatPayRefundOptions) bool { return true },
+		wechatPayErrorBody{WeChatPayParamError, `body must be {"outcome":"SUCCESS|PROCESSING|ABNORMAL|CLOSED","lose_answer":bool,"hold":bool}`},
+		func(_ *http.Request, o WeChatPayRefundOptions) (any, error) {
+			switch o.Outcome {
+			case "", WeChatPayRefundSuccess, WeChatPayRefundProcessing, WeChatPayRefundAbnormal, WeChatPayRefundClosed:
+			default:
+				return nil, &WeChatPayError{http.StatusBadRequest, WeChatPayParamError, "outcome must be SUCCESS, PROCESSING, ABNORMAL or CLOSED"}
+			}
+			s.SetWeChatPayRefunds(o)
+			return o, nil
+		}, writeWeChatPayError)(rw, r)
 }

@@ -178,9 +178,27 @@ func (s *Server) registerWeChatPayTrades() {
 	s.mux.HandleFunc("GET /v3/pay/transactions/out-trade-no/{out_trade_no}", s.wechatPayMerchant(s.wechatPayQueryByOutTradeNo))
 	s.mux.HandleFunc("GET /v3/pay/transactions/id/{transaction_id}", s.wechatPayMerchant(s.wechatPayQueryByID))
 	s.mux.HandleFunc("POST /v3/pay/transactions/out-trade-no/{out_trade_no}/close", s.wechatPayMerchant(s.wechatPayClose))
-	s.mux.HandleFunc("POST /_sandbox/wechatpay/pay", s.wechatPayControlPay)
-	s.mux.HandleFunc("POST /_sandbox/wechatpay/deliver", s.wechatPayControlDeliver)
-	s.mux.HandleFunc("POST /_sandbox/wechatpay/fail", s.wechatPayControlFail)
+	// POST /_sandbox/wechatpay/pay {"prepay_id","hold"?,"coupon_fen"?}.
+	s.mux.HandleFunc("POST /_sandbox/wechatpay/pay", control(
+		func(q wechatPayPayControl) bool { return q.PrepayID != "" },
+		wechatPayErrorBody{WeChatPayParamError, `body must be {"prepay_id":"..."}`},
+		func(_ *http.Request, q wechatPayPayControl) (any, error) {
+			return s.PayWeChat(q.PrepayID, WeChatPayPayOptions{Hold: q.Hold, CouponFen: q.CouponFen})
+		}, writeWeChatPayError))
+	// POST /_sandbox/wechatpay/deliver {"out_trade_no","copies"?,"tamper"?,
+	// "distinct_ids"?}: the delivery happens during the call.
+	s.mux.HandleFunc("POST /_sandbox/wechatpay/deliver", control(
+		func(q wechatPayDeliverControl) bool { return q.OutTradeNo != "" && q.Copies <= 200 },
+		wechatPayErrorBody{WeChatPayParamError, `body must be {"out_trade_no":"...","copies":1..200,"tamper":"..."}`},
+		func(r *http.Request, q wechatPayDeliverControl) (any, error) {
+			ds, err := s.DeliverWeChatPay(r.Context(), q.OutTradeNo, WeChatPayDeliverOptions{Copies: q.Copies, Tamper: q.Tamper, DistinctIDs: q.Distinct})
+			return map[string]any{"deliveries": ds}, err
+		}, writeWeChatPayError))
+	// POST /_sandbox/wechatpay/fail {"times","status","code","message"}.
+	s.mux.HandleFunc("POST /_sandbox/wechatpay/fail", control(
+		func(f WeChatPayFailure) bool { return f.Times >= 1 && f.Status >= 400 && f.Code != "" },
+		wechatPayErrorBody{WeChatPayParamError, `body must be {"times":n,"status":4xx|5xx,"code":"..."}`},
+		func(_ *http.Request, f WeChatPayFailure) (any, error) { s.FailWeChatPay(f); return f, nil }, writeWeChatPayError))
 	s.mux.HandleFunc("GET /_sandbox/wechatpay/trades/{out_trade_no}", s.wechatPayControlTrade)
 }
 
@@ -710,46 +728,19 @@ func (w *wechatPayTrades) signedHeader(body []byte, at time.Time, key *rsa.Priva
 	return h
 }
 
-// wechatPayControlPay serves POST /_sandbox/wechatpay/pay
-// {"prepay_id","hold"?,"coupon_fen"?}.
-func (s *Server) wechatPayControlPay(rw http.ResponseWriter, r *http.Request) {
-	var req struct {
-		PrepayID  string `json:"prepay_id"`
-		Hold      bool   `json:"hold"`
-		CouponFen int64  `json:"coupon_fen"`
-	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil || req.PrepayID == "" {
-		writeJSON(rw, http.StatusBadRequest, wechatPayErrorBody{WeChatPayParamError, `body must be {"prepay_id":"..."}`})
-		return
-	}
-	t, err := s.PayWeChat(req.PrepayID, WeChatPayPayOptions{Hold: req.Hold, CouponFen: req.CouponFen})
-	if err != nil {
-		writeWeChatPayError(rw, err)
-		return
-	}
-	writeJSON(rw, http.StatusOK, t)
+// wechatPayPayControl is the body of POST /_sandbox/wechatpay/pay.
+type wechatPayPayControl struct {
+	PrepayID  string `json:"prepay_id"`
+	Hold      bool   `json:"hold"`
+	CouponFen int64  `json:"coupon_fen"`
 }
 
-// wechatPayControlDeliver serves POST /_sandbox/wechatpay/deliver
-// {"out_trade_no","copies"?,"tamper"?,"distinct_ids"?}: the delivery happens
-// during the call.
-func (s *Server) wechatPayControlDeliver(rw http.ResponseWriter, r *http.Request) {
-	var req struct {
-		OutTradeNo string `json:"out_trade_no"`
-		Copies     int    `json:"copies"`
-		Tamper     string `json:"tamper"`
-		Distinct   bool   `json:"distinct_ids"`
-	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil || req.OutTradeNo == "" || req.Copies > 200 {
-		writeJSON(rw, http.StatusBadRequest, wechatPayErrorBody{WeChatPayParamError, `body must be {"out_trade_no":"...","copies":1..200,"tamper":"..."}`})
-		return
-	}
-	ds, err := s.DeliverWeChatPay(r.Context(), req.OutTradeNo, WeChatPayDeliverOptions{Copies: req.Copies, Tamper: req.Tamper, DistinctIDs: req.Distinct})
-	if err != nil {
-		writeWeChatPayError(rw, err)
-		return
-	}
-	writeJSON(rw, http.StatusOK, map[string]any{"deliveries": ds})
+// wechatPayDeliverControl is the body of POST /_sandbox/wechatpay/deliver.
+type wechatPayDeliverControl struct {
+	OutTradeNo string `json:"out_trade_no"`
+	Copies     int    `json:"copies"`
+	Tamper     string `json:"tamper"`
+	Distinct   bool   `json:"distinct_ids"`
 }
 
 // FailWeChatPay makes the next f.Times merchant API calls fail with f.
@@ -758,18 +749,6 @@ func (s *Server) FailWeChatPay(f WeChatPayFailure) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.failures = append(w.failures, f)
-}
-
-// wechatPayControlFail serves POST /_sandbox/wechatpay/fail
-// {"times","status","code","message"}.
-func (s *Server) wechatPayControlFail(rw http.ResponseWriter, r *http.Request) {
-	var f WeChatPayFailure
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&f); err != nil || f.Times < 1 || f.Status < 400 || f.Code == "" {
-		writeJSON(rw, http.StatusBadRequest, wechatPayErrorBody{WeChatPayParamError, `body must be {"times":n,"status":4xx|5xx,"code":"..."}`})
-		return
-	}
-	s.FailWeChatPay(f)
-	writeJSON(rw, http.StatusOK, f)
 }
 
 // wechatPayControlTrade serves GET /_sandbox/wechatpay/trades/{out_trade_no}.

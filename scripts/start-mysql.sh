@@ -5,7 +5,17 @@
 # and drops its own database).
 #
 # Usage: export MINIMALL_TEST_MYSQL_DSN="$(scripts/start-mysql.sh)"
+#        export MINIMALL_TEST_MYSQL_REPLICA_DSN="$(scripts/start-mysql.sh replica)"
+#
+# "replica" starts a second server replicating from this one
+# (scripts/start-mysql-replica.sh). With MINIMALL_MYSQL_BINLOG=1 a server that
+# this script starts writes a binary log (row format, server id 1), which a
+# replica needs.
 set -euo pipefail
+
+if [ "${1:-}" = replica ]; then
+  exec "$(dirname "$0")/start-mysql-replica.sh"
+fi
 
 user="${MINIMALL_TEST_MYSQL_USER:-minimall_test}"
 pass="${MINIMALL_TEST_MYSQL_PASSWORD:-minimall-test-pass}"
@@ -31,7 +41,11 @@ if ! ping_db; then
   if [ ! -d /var/lib/mysql/mysql ]; then
     as_root mariadb-install-db --user=mysql --datadir=/var/lib/mysql >&2 || as_root mysql_install_db --user=mysql >&2
   fi
-  as_root start-stop-daemon --start --oknodo --background --exec "$(server_bin)" -- --user=mysql >&2 \
+  extra=()
+  if [ "${MINIMALL_MYSQL_BINLOG:-0}" = 1 ]; then
+    extra=(--log-bin=mysql-bin --server-id=1 --binlog-format=ROW --binlog-expire-logs-seconds=86400 --max-binlog-size=64M)
+  fi
+  as_root start-stop-daemon --start --oknodo --background --pidfile /run/mysqld/mysqld.pid --exec "$(server_bin)" -- --user=mysql "${extra[@]}" >&2 \
     || as_root service mariadb start >&2 || as_root service mysql start >&2
   for _ in $(seq 1 60); do
     ping_db && break

@@ -103,6 +103,21 @@ func openDB(ctx context.Context, cfg *config.Config, log *slog.Logger) (*db.DB, 
 	return db.Open(ctx, cfg.DB.Driver, cfg.DB.DSN, db.Options{Logger: log})
 }
 
+// addReplicas attaches the configured read replicas; a replica that is down
+// at start is skipped until its checks pass, not an error.
+func addReplicas(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) error {
+	if len(cfg.DB.ReplicaDSNs) == 0 {
+		return nil
+	}
+	if err := d.AddReplicas(ctx, cfg.DB.ReplicaDSNs, db.ReplicaOptions{MaxLag: cfg.DB.ReplicaMaxLag, Logger: log}); err != nil {
+		return err
+	}
+	for _, r := range d.Replicas() {
+		log.Info("read replica", "replica", r.Name, "serving", r.Serving, "lag", r.Lag, "reason", r.Reason)
+	}
+	return nil
+}
+
 func migrate(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.Writer) error {
 	d, err := openDB(ctx, cfg, log)
 	if err != nil {
@@ -144,6 +159,9 @@ func serve(ctx context.Context, cfg *config.Config, demo bool, log *slog.Logger,
 		demoSandbox = sb
 		fmt.Fprintf(stdout, "sandbox listening on %s (login codes: test-<name>, bad-code, busy, risky, slow-down)\n", sb.base)
 	} else if err := d.CheckSchema(ctx); err != nil {
+		return err
+	}
+	if err := addReplicas(ctx, cfg, d, log); err != nil {
 		return err
 	}
 	if err := bootstrapOwner(ctx, cfg, d, clock.System{}, log); err != nil {

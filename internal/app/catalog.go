@@ -26,7 +26,8 @@ func (a *App) buildCatalog() error {
 	a.metrics.Registry.MustRegister(reloads)
 	cc := a.cfg.Catalog
 	cache, err := catalog.NewCache(store, a.clock, catalog.CacheOptions{TTL: cc.CacheTTL, StockLag: cc.StockLag,
-		ListTTL: cc.ListTTL, MaxBytes: int64(cc.CacheMaxBytes), OnReload: func(d time.Duration) { reloads.Observe(d.Seconds()) }})
+		ListTTL: cc.ListTTL, MaxBytes: int64(cc.CacheMaxBytes), ReplicaWindow: a.db.ReplicaWindow(),
+		OnReload: func(d time.Duration) { reloads.Observe(d.Seconds()) }})
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/minimall/minimall/internal/auth"
 	"github.com/minimall/minimall/internal/payment"
+	"github.com/minimall/minimall/internal/platform/db"
 	"github.com/minimall/minimall/internal/platform/httpx"
 )
 
@@ -40,10 +41,14 @@ func (a *App) routes(e *gin.Engine) {
 	public.POST("/auth/wechat/login", a.loginLimit.PerIP(), httpx.NoStore(), a.loginH.WeChat)
 	public.POST("/auth/alipay/login", a.loginLimit.PerIP(), httpx.NoStore(), a.loginH.Alipay)
 	public.POST("/auth/refresh", a.loginLimit.PerIP(), httpx.NoStore(), a.loginH.Refresh)
-	public.GET("/categories", a.catalogH.Categories)
-	public.GET("/products", a.catalogH.Products)
-	public.GET("/products/:id", a.catalogH.Product)
-	public.GET("/products/:id/reviews", a.reviewsH.Product)
+	// Routes marked replicaOK may read from a read replica (docs/scaling.md);
+	// the catalog cache still loads recently changed products from the
+	// primary. Everything else, and everything in a transaction, reads the
+	// primary.
+	public.GET("/categories", replicaOK, a.catalogH.Categories)
+	public.GET("/products", replicaOK, a.catalogH.Products)
+	public.GET("/products/:id", replicaOK, a.catalogH.Product)
+	public.GET("/products/:id/reviews", replicaOK, a.reviewsH.Product)
 
 	// Customer routes: a customer token.
 	customer := api.Group("", a.auth.Customer())
@@ -89,36 +94,36 @@ func (a *App) routes(e *gin.Engine) {
 	admin.POST("/categories", auth.Require(auth.PermCatalogWrite), a.catalogH.CreateCategory)
 	admin.PUT("/categories/:id", auth.Require(auth.PermCatalogWrite), a.catalogH.UpdateCategory)
 	admin.DELETE("/categories/:id", auth.Require(auth.PermCatalogWrite), a.catalogH.DeleteCategory)
-	admin.GET("/products", auth.Require(auth.PermOrdersView), a.catalogH.AdminProducts)
+	admin.GET("/products", auth.Require(auth.PermOrdersView), replicaOK, a.catalogH.AdminProducts)
 	admin.POST("/products", auth.Require(auth.PermCatalogWrite), a.catalogH.CreateProduct)
 	admin.GET("/products/:id", auth.Require(auth.PermOrdersView), a.catalogH.AdminProduct)
 	admin.PUT("/products/:id", auth.Require(auth.PermCatalogWrite), a.catalogH.UpdateProduct)
 	admin.POST("/products/:id/on-shelf", auth.Require(auth.PermCatalogWrite), a.catalogH.OnShelf)
 	admin.POST("/products/:id/off-shelf", auth.Require(auth.PermCatalogWrite), a.catalogH.OffShelf)
 	admin.POST("/skus/:id/stock", auth.Require(auth.PermStockAdjust), a.catalogH.AdjustStock)
-	admin.GET("/orders", auth.Require(auth.PermOrdersView), a.ordersH.AdminList)
+	admin.GET("/orders", auth.Require(auth.PermOrdersView), replicaOK, a.ordersH.AdminList)
 	admin.GET("/orders/:id", auth.Require(auth.PermOrdersView), a.ordersH.AdminGet)
 	admin.POST("/orders/:id/ship", auth.Require(auth.PermOrdersShip), a.logisticsH.Ship)
 	admin.PUT("/orders/:id/parcels/:parcel_id", auth.Require(auth.PermOrdersShip), a.logisticsH.CorrectParcel)
 	admin.POST("/orders/:id/shipping-upload/retry", auth.Require(auth.PermOrdersShip), a.logisticsH.RetryUpload)
 	admin.POST("/orders/:id/refunds", auth.Require(auth.PermAfterSalesDecide), a.afterSalesH.MerchantRefund)
-	admin.GET("/aftersales", auth.Require(auth.PermOrdersView), a.afterSalesH.AdminList)
+	admin.GET("/aftersales", auth.Require(auth.PermOrdersView), replicaOK, a.afterSalesH.AdminList)
 	admin.GET("/aftersales/:id", auth.Require(auth.PermOrdersView), a.afterSalesH.AdminGet)
 	admin.POST("/aftersales/:id/approve", auth.Require(auth.PermAfterSalesDecide), a.afterSalesH.Approve)
 	admin.POST("/aftersales/:id/reject", auth.Require(auth.PermAfterSalesDecide), a.afterSalesH.Reject)
 	admin.POST("/aftersales/:id/receive-return", auth.Require(auth.PermAfterSalesReceive), a.afterSalesH.ReceiveReturn)
 	admin.POST("/aftersales/:id/ship-replacement", auth.Require(auth.PermOrdersShip), a.afterSalesH.ShipReplacement)
-	admin.GET("/payment-anomalies", auth.Require(auth.PermOrdersView), a.paymentsH.AdminAnomalies)
+	admin.GET("/payment-anomalies", auth.Require(auth.PermOrdersView), replicaOK, a.paymentsH.AdminAnomalies)
 	admin.POST("/payment-anomalies/:id/resolve", auth.Require(auth.PermPaymentsResolve), a.paymentsH.ResolveAnomaly)
 	admin.POST("/payment-anomalies/:id/refund", auth.Require(auth.PermAfterSalesDecide), a.afterSalesH.RefundAnomaly)
 	admin.POST("/uploads", auth.Require(auth.PermCatalogWrite), a.mediaH.AdminUpload)
-	admin.GET("/reviews", auth.Require(auth.PermReviewsModerate), a.reviewsH.AdminList)
+	admin.GET("/reviews", auth.Require(auth.PermReviewsModerate), replicaOK, a.reviewsH.AdminList)
 	admin.GET("/reviews/:id", auth.Require(auth.PermReviewsModerate), a.reviewsH.AdminGet)
 	admin.POST("/reviews/:id/reply", auth.Require(auth.PermReviewsModerate), a.reviewsH.Reply)
 	admin.POST("/reviews/:id/hide", auth.Require(auth.PermReviewsModerate), a.reviewsH.Hide)
 	admin.POST("/reviews/:id/publish", auth.Require(auth.PermReviewsModerate), a.reviewsH.Publish)
-	admin.GET("/dashboard", auth.Require(auth.PermDashboard), a.dashboardH.Get)
-	admin.GET("/audit", auth.Require(auth.PermAuditView), a.auditH.List)
+	admin.GET("/dashboard", auth.Require(auth.PermDashboard), replicaOK, a.dashboardH.Get)
+	admin.GET("/audit", auth.Require(auth.PermAuditView), replicaOK, a.auditH.List)
 
 	// Platform callbacks under /api/v1/notify: authenticated by the platforms' signatures.
 	notify := api.Group("/notify")
@@ -153,4 +158,12 @@ func notifyTooLarge() map[string]gin.HandlerFunc {
 		"/api/v1/notify/wechatpay/refund": payment.WeChatTooLarge,
 		"/api/v1/notify/alipay":           payment.AlipayTooLarge,
 	}
+}
+
+// replicaOK marks a read-only route whose reads may come from a read replica
+// up to the configured lag behind the primary: public catalog and review
+// pages and staff lists. A customer's own data never is.
+func replicaOK(c *gin.Context) {
+	c.Request = c.Request.WithContext(db.MayReadReplica(c.Request.Context()))
+	c.Next()
 }

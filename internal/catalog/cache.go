@@ -63,6 +63,12 @@ type CacheOptions struct {
 	ListTTL time.Duration
 	// MaxBytes is the byte budget of the cached pages (DefaultCacheMaxBytes).
 	MaxBytes int64
+	// ReplicaWindow, when the database has read replicas, is how long after
+	// a commit a serving replica may still lack it (db.DB.ReplicaWindow).
+	// Pages load from a replica, except those of products (and lists)
+	// announced as changed within the window, which load from the primary,
+	// so an announced change is never undone by a replica's older rows.
+	ReplicaWindow time.Duration
 	// OnReload, when set, is told, for each detail page loaded again, how
 	// long after the previous load of the same product it was read: the
 	// reload interval per product, which /metrics shows as a histogram.
@@ -126,6 +132,12 @@ type Cache struct {
 	countGen []atomic.Uint64
 	// unsure is set while changes from other instances may be missed.
 	unsure atomic.Bool
+
+	// With read replicas: when each stripe, the lists and everything were
+	// last announced as changed (unix nanoseconds of the cache's clock).
+	window                   time.Duration
+	changedAt                []atomic.Int64
+	listChangedAt, flushedAt atomic.Int64
 
 	hits, misses, detailLoads, listLoads atomic.Int64
 }
@@ -197,9 +209,62 @@ func NewCache(store *Store, clk clock.Clock, o CacheOptions) (*Cache, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Cache{store: store, clock: clk, ttl: o.TTL, lag: min(o.StockLag, o.TTL), listTTL: min(o.ListTTL, o.TTL),
+	if o.ReplicaWindow < 0 {
+		return nil, errors.New("catalog: negative replica window")
+	}
+	c := &Cache{store: store, clock: clk, ttl: o.TTL, lag: min(o.StockLag, o.TTL), listTTL: min(o.ListTTL, o.TTL),
 		onReload: o.OnReload, pages: pages, seed: maphash.MakeSeed(), due: make(chan pageKey, refreshQueue),
-		pageGen: make([]atomic.Uint64, 1<<stripeBits), countGen: make([]atomic.Uint64, 1<<stripeBits)}, nil
+		pageGen: make([]atomic.Uint64, 1<<stripeBits), countGen: make([]atomic.Uint64, 1<<stripeBits),
+		window: o.ReplicaWindow}
+	if c.window > 0 {
+		c.changedAt = make([]atomic.Int64, 1<<stripeBits)
+	}
+	return c, nil
+}
+
+// loadCtx returns the context for loading pages of ids (none: a list page):
+// marked for a replica, unless one of them, the lists or the whole cache
+// was announced as changed within the replica window, which a replica may
+// not have applied yet.
+func (c *Cache) loadCtx(ctx context.Context, ids []int64) context.Context {
+	if c.window <= 0 {
+		return ctx
+	}
+	since := c.clock.Now().Add(-c.window).UnixNano()
+	recent := c.flushedAt.Load() > since
+	if ids == nil {
+		recent = recent || c.listChangedAt.Load() > since
+	}
+	for _, id := range ids {
+		if recent {
+			break
+		}
+		recent = c.changedAt[stripe(id)].Load() > since
+	}
+	if recent {
+		return db.ReadPrimary(ctx)
+	}
+	return db.MayReadReplica(ctx)
+}
+
+// splitRecent separates the products announced as changed within the
+// replica window (read from the primary) from the others.
+func (c *Cache) splitRecent(ids []int64) (settled, recent []int64) {
+	if c.window <= 0 {
+		return ids, nil
+	}
+	since := c.clock.Now().Add(-c.window).UnixNano()
+	if c.flushedAt.Load() > since {
+		return nil, ids
+	}
+	for _, id := range ids {
+		if c.changedAt[stripe(id)].Load() > since {
+			recent = append(recent, id)
+		} else {
+			settled = append(settled, id)
+		}
+	}
+	return settled, recent
 }
 
 // TTL returns the cache's safety TTL.
@@ -241,6 +306,17 @@ func stripe(id int64) int { return int(uint64(id) * 0x9E3779B97F4A7C15 >> (64 - 
 // CatalogChanged applies a committed change: see Cache and Change. It only
 // moves counters, so it costs the same however many pages are cached.
 func (c *Cache) CatalogChanged(_ context.Context, ch Change) {
+	if c.window > 0 {
+		// Before the generations move: a load that sees the new
+		// generation also sees the change time and reads the primary.
+		now := c.clock.Now().UnixNano()
+		for _, id := range ch.ProductIDs {
+			c.changedAt[stripe(id)].Store(now)
+		}
+		if ch.Lists || ch.Categories {
+			c.listChangedAt.Store(now)
+		}
+	}
 	for _, id := range ch.ProductIDs {
 		if ch.Counts {
 			c.countGen[stripe(id)].Add(1)
@@ -255,7 +331,12 @@ func (c *Cache) CatalogChanged(_ context.Context, ch Change) {
 
 // Flush drops every page, e.g. when changes from other instances may have
 // been missed.
-func (c *Cache) Flush() { c.epoch.Add(1) }
+func (c *Cache) Flush() {
+	if c.window > 0 {
+		c.flushedAt.Store(c.clock.Now().UnixNano())
+	}
+	c.epoch.Add(1)
+}
 
 // SetUnsure shortens the life of every page to the stock lag while changes
 // made on other instances may be missed (the Redis link is down), and
@@ -358,7 +439,7 @@ func (c *Cache) Product(ctx context.Context, id int64) ([]byte, error) {
 		}
 		gens := c.detailGens(id)
 		readAt := c.clock.Now()
-		rows, err := c.store.publicRowsOf(context.WithoutCancel(ctx), []int64{id}, c.seed)
+		rows, err := c.store.publicRowsOf(c.loadCtx(context.WithoutCancel(ctx), []int64{id}), []int64{id}, c.seed)
 		if err != nil {
 			return nil, apperr.Internal(err)
 		}
@@ -468,7 +549,7 @@ func (c *Cache) Products(ctx context.Context, q ProductQuery, page httpx.Page) (
 			return e, nil
 		}
 		gens := c.listGens()
-		e, err := c.loadList(context.WithoutCancel(ctx), &listQuery{q: q, page: page}, nil, c.clock.Now())
+		e, err := c.loadList(c.loadCtx(context.WithoutCancel(ctx), nil), &listQuery{q: q, page: page}, nil, c.clock.Now())
 		if err != nil {
 			return nil, err
 		}
@@ -575,6 +656,7 @@ func (c *Cache) refresh(ctx context.Context, keys []pageKey) error {
 		// round; the pages count as read when it began.
 		gens := c.listGens()
 		readAt := c.clock.Now()
+		ctx := c.loadCtx(ctx, nil)
 		cats, err := c.store.Categories(ctx)
 		for _, k := range lists {
 			old, ok := c.pages.GetIfPresent(k)
@@ -614,7 +696,7 @@ func (c *Cache) refreshProducts(ctx context.Context, ids []int64) error {
 		gens[id] = c.detailGens(id)
 	}
 	readAt := c.clock.Now()
-	rows, err := c.store.publicRowsOf(ctx, ids, c.seed)
+	rows, err := c.rowsOf(ctx, ids)
 	if err != nil {
 		for _, e := range olds {
 			e.queued.Store(false)
@@ -629,6 +711,30 @@ func (c *Cache) refreshProducts(ctx context.Context, ids []int64) error {
 		c.put(pageKey{product: id}, e, c.detailGens(id))
 	}
 	return nil
+}
+
+// rowsOf reads the public rows of ids for a refresh: from a replica, but
+// those of products changed within the replica window from the primary.
+func (c *Cache) rowsOf(ctx context.Context, ids []int64) (map[int64]*publicRows, error) {
+	settled, recent := c.splitRecent(ids)
+	rows := map[int64]*publicRows{}
+	if len(settled) > 0 {
+		r, err := c.store.publicRowsOf(db.MayReadReplica(ctx), settled, c.seed)
+		if err != nil {
+			return nil, err
+		}
+		rows = r
+	}
+	if len(recent) > 0 {
+		r, err := c.store.publicRowsOf(db.ReadPrimary(ctx), recent, c.seed)
+		if err != nil {
+			return nil, err
+		}
+		for id, pr := range r {
+			rows[id] = pr
+		}
+	}
+	return rows, nil
 }
 
 // RunRefresher reloads pages as they fall due until ctx ends, reporting

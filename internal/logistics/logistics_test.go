@@ -461,3 +461,54 @@ func TestTrackParcel(t *testing.T) {
 		}
 	})
 }
+
+// A refund approved while staff ship the order: the parcels never list the
+// refunded line, whichever commits first. Shipping plans its parcels from a
+// read made before its transaction; the line withheld by an approval that
+// commits in between must still be left out (or the shipment refused).
+func TestRefundApprovedWhileShippingNeverShipsTheLine(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newShop(t, d)
+		tok, addr := s.customer("alipay", "gina")
+		a, b := s.sku(300), s.sku(400)
+		owner := s.staff(auth.RoleOwner)
+		const orders = 12
+		for n := range orders {
+			id, items, _ := s.paidOrder("alipay", tok, addr, a, b)
+			req := s.api("POST", "/api/v1/aftersales", tok, map[string]any{"order_id": id, "type": "refund_only",
+				"items": []map[string]any{{"order_item_id": items[0], "quantity": 1}}, "reason": "no_longer_needed"})
+			if req.status != 201 {
+				t.Fatalf("after-sale request: %d %s", req.status, req.raw)
+			}
+			var wg sync.WaitGroup
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				if r := s.api("POST", fmt.Sprintf("/api/v1/admin/aftersales/%d/approve", num(req.body["id"])), owner, nil); r.status != 200 {
+					t.Errorf("approve: %d %s", r.status, r.raw)
+				}
+			}()
+			var shipped reply
+			go func() {
+				defer wg.Done()
+				// Staff press ship until the request no longer blocks it.
+				for range 2000 {
+					shipped = s.ship(id, map[string]string{"carrier": "SF", "tracking_no": fmt.Sprintf("SF10000000%02d", n)})
+					if shipped.status != 409 {
+						return
+					}
+				}
+			}()
+			wg.Wait()
+			if shipped.status != 200 {
+				t.Fatalf("order %d: ship = %d %s", id, shipped.status, shipped.raw)
+			}
+			if c := s.count("SELECT COUNT(*) FROM parcel_items WHERE order_item_id = ?", items[0]); c != 0 {
+				t.Fatalf("order %d: the refunded line %d ships in a parcel", id, items[0])
+			}
+			if c := s.count("SELECT COUNT(*) FROM parcel_items WHERE order_item_id = ?", items[1]); c != 1 {
+				t.Fatalf("order %d: the kept line %d ships in %d parcels", id, items[1], c)
+			}
+		}
+	})
+}

@@ -267,7 +267,20 @@ func (s *Service) Ship(ctx context.Context, staffID, orderID int64, in []ParcelI
 		if err != nil {
 			return err
 		}
-		for _, p := range plan {
+		// The plan above was made from a read before the transaction; a
+		// refund approved since then withholds a line it may list. The
+		// guarded move serialises this transaction with every after-sale
+		// change of the order, so a read now is the truth the parcels
+		// must match: plan again from it.
+		current, err := s.orders.ByID(ctx, orderID)
+		if err != nil {
+			return err
+		}
+		planned, err := s.plan(current, in)
+		if err != nil {
+			return err
+		}
+		for _, p := range planned {
 			parcel := Parcel{Kind: KindOrder, RefID: orderID, Carrier: p.Carrier, TrackingNo: p.TrackingNo,
 				Phone: o.Address.Phone, StaffID: staffID, ItemIDs: p.ItemIDs, CreatedAt: at}
 			if err := s.store.InsertParcel(ctx, &parcel); err != nil {

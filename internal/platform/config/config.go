@@ -93,6 +93,11 @@ func (c *Config) APIDocsEnabled() bool {
 type DB struct {
 	Driver string `koanf:"driver"`
 	DSN    string `koanf:"dsn"`
+	// ReplicaDSNs are MySQL read replicas for the reads that may lag
+	// (docs/scaling.md); ReplicaMaxLag is how far behind one may be and
+	// still serve.
+	ReplicaDSNs   List          `koanf:"replica_dsns"`
+	ReplicaMaxLag time.Duration `koanf:"replica_max_lag"`
 }
 
 // JWT configures access tokens.
@@ -434,6 +439,12 @@ func (c *Config) Validate() error {
 		}
 	default:
 		bad("MINIMALL_DB_DRIVER", "must be sqlite or mysql, got %q", c.DB.Driver)
+	}
+	if len(c.DB.ReplicaDSNs) > 0 && c.DB.Driver != DriverMySQL {
+		bad("MINIMALL_DB_REPLICA_DSNS", "read replicas need MINIMALL_DB_DRIVER=mysql")
+	}
+	if c.DB.ReplicaMaxLag < time.Second || c.DB.ReplicaMaxLag > time.Hour {
+		bad("MINIMALL_DB_REPLICA_MAX_LAG", "must be between 1s and 1h (the servers report whole seconds)")
 	}
 	if len(c.JWT.Secret) < 32 {
 		bad("MINIMALL_JWT_SECRET", "must be at least 32 bytes")

@@ -39,7 +39,14 @@ type DB struct {
 	dialect string
 	write   *gorm.DB
 	read    *gorm.DB
-	txOpts  *sql.TxOptions
+	gcfg    *gorm.Config
+	// isolationVar is the session variable that set READ COMMITTED on the
+	// MySQL connections (transaction_isolation or tx_isolation).
+	isolationVar string
+
+	// replicas, when configured, serve the reads marked with MayReadReplica
+	// (replica.go).
+	replicas *replicaSet
 }
 
 // Options tune Open.
@@ -76,7 +83,11 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*DB, error) {
 	case SQLite:
 		return openSQLite(ctx, dsn, gcfg)
 	case MySQL:
-		return openMySQL(ctx, dsn, gcfg, opts)
+		d, err := openMySQL(ctx, dsn, gcfg, opts)
+		if err == nil {
+			d.gcfg = gcfg
+		}
+		return d, err
 	default:
 		return nil, fmt.Errorf("db: unknown driver %q", driver)
 	}
@@ -159,12 +170,27 @@ func openMySQL(ctx context.Context, dsn string, gcfg *gorm.Config, opts Options)
 	if err != nil {
 		return nil, err
 	}
+	norm, isoVar, err := withReadCommitted(ctx, norm)
+	if err != nil {
+		return nil, err
+	}
+	g, err := openMySQLPool(ctx, norm, gcfg, opts.MaxOpenConns)
+	if err != nil {
+		return nil, err
+	}
+	// Every connection starts at READ COMMITTED (withReadCommitted), so a
+	// transaction is START TRANSACTION alone, not SET TRANSACTION ISOLATION
+	// LEVEL first: one round trip less per transaction.
+	return &DB{dialect: MySQL, write: g, read: g, isolationVar: isoVar}, nil
+}
+
+func openMySQLPool(ctx context.Context, norm string, gcfg *gorm.Config, maxOpen int) (*gorm.DB, error) {
 	g, err := gorm.Open(gormmysql.New(gormmysql.Config{DSN: norm}), gcfg)
 	if err != nil {
 		return nil, fmt.Errorf("db: open mysql: %w", err)
 	}
 	s, _ := g.DB()
-	n := opts.MaxOpenConns
+	n := maxOpen
 	if n <= 0 {
 		n = DefaultMaxOpenConns()
 	}
@@ -176,9 +202,47 @@ func openMySQL(ctx context.Context, dsn string, gcfg *gorm.Config, opts Options)
 		_ = s.Close()
 		return nil, fmt.Errorf("db: ping mysql: %w", err)
 	}
-	// MariaDB 10.11 has no transaction_isolation DSN variable, so the level is
-	// asked for per transaction.
-	return &DB{dialect: MySQL, write: g, read: g, txOpts: &sql.TxOptions{Isolation: sql.LevelReadCommitted}}, nil
+	return g, nil
+}
+
+// isolationVars are the session variables that hold the isolation level, in
+// the order tried: MySQL 8 and TiDB know transaction_isolation, MariaDB
+// before 11.1 only tx_isolation.
+var isolationVars = []string{"transaction_isolation", "tx_isolation"}
+
+// withReadCommitted adds to a normalised DSN the session variable that makes
+// every new connection READ COMMITTED (go-sql-driver sends DSN parameters as
+// SET statements when it connects). Which variable the server knows is asked
+// once, on a connection of its own.
+func withReadCommitted(ctx context.Context, norm string) (string, string, error) {
+	c, err := mysql.ParseDSN(norm)
+	if err != nil {
+		return "", "", fmt.Errorf("db: mysql dsn: %w", err)
+	}
+	for _, v := range isolationVars {
+		if _, ok := c.Params[v]; ok {
+			return norm, v, nil // the operator chose
+		}
+	}
+	probe, err := sql.Open("mysql", norm)
+	if err != nil {
+		return "", "", fmt.Errorf("db: open mysql: %w", err)
+	}
+	defer probe.Close()
+	var lastErr error
+	for _, v := range isolationVars {
+		var level string
+		lastErr = probe.QueryRowContext(ctx, "SELECT @@SESSION."+v).Scan(&level)
+		if lastErr == nil {
+			c.Params[v] = "'READ-COMMITTED'"
+			return c.FormatDSN(), v, nil
+		}
+		var me *mysql.MySQLError
+		if !errors.As(lastErr, &me) || me.Number != 1193 { // 1193: unknown system variable
+			return "", "", fmt.Errorf("db: ping mysql: %w", lastErr)
+		}
+	}
+	return "", "", fmt.Errorf("db: the server knows neither %v: %w", isolationVars, lastErr)
 }
 
 // Dialect returns "sqlite" or "mysql".
@@ -190,8 +254,9 @@ func (d *DB) SQL() *sql.DB {
 	return s
 }
 
-// Close closes both pools.
+// Close closes both pools and the replicas' (stopping their checks).
 func (d *DB) Close() error {
+	d.replicas.close()
 	ws, _ := d.write.DB()
 	err := ws.Close()
 	if d.read != d.write {
@@ -218,7 +283,7 @@ func (d *DB) Tx(ctx context.Context, fn func(ctx context.Context) error) error {
 	}
 	return d.write.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		return fn(context.WithValue(ctx, txKey{}, tx))
-	}, d.txOpts)
+	})
 }
 
 // InTx reports whether ctx carries a transaction.
@@ -236,10 +301,16 @@ func (d *DB) Writer(ctx context.Context) *gorm.DB {
 }
 
 // Reader returns the transaction of ctx (so a use case reads its own writes),
-// or the reading pool.
+// or, for a context marked with MayReadReplica, a replica that passed its
+// last check, or else the reading pool.
 func (d *DB) Reader(ctx context.Context) *gorm.DB {
 	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
 		return tx
+	}
+	if mayReadReplica(ctx) {
+		if r := d.replicas.pick(); r != nil {
+			return r.WithContext(ctx)
+		}
 	}
 	return d.read.WithContext(ctx)
 }

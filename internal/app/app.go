@@ -17,6 +17,7 @@ import (
 
 	"github.com/minimall/minimall/docs"
 	"github.com/minimall/minimall/internal/address"
+	"github.com/minimall/minimall/internal/adminui"
 	"github.com/minimall/minimall/internal/aftersale"
 	"github.com/minimall/minimall/internal/apidocs"
 	"github.com/minimall/minimall/internal/audit"
@@ -115,6 +116,8 @@ type App struct {
 	// apiDocsH serves the API reference at /docs; nil when it is off
 	// (http.api_docs, off in production by default).
 	apiDocsH *apidocs.Handlers
+	// consoleH serves the merchant console (web/admin's embedded bundle) at /admin/.
+	consoleH *adminui.Handlers
 }
 
 // Job is long-running background work that is not a step job (a listener,
@@ -195,6 +198,9 @@ func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App,
 		if a.apiDocsH, err = apidocs.NewHandlers(docs.OpenAPI); err != nil {
 			return nil, err
 		}
+	}
+	if a.consoleH, err = adminui.NewHandlers(cfg.Media.PublicBaseURL); err != nil {
+		return nil, err
 	}
 	a.routes(e)
 	a.buildDebug()

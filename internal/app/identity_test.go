@@ -380,6 +380,12 @@ var adminRoutePermissions = map[string]auth.Permission{
 	"POST /api/v1/admin/uploads":                          auth.PermCatalogWrite,
 	"GET /api/v1/admin/dashboard":                         auth.PermDashboard,
 	"GET /api/v1/admin/audit":                             auth.PermAuditView,
+	"POST /api/v1/admin/staff/:id/totp/reset":             auth.PermStaffManage,
+	"GET /api/v1/admin/security":                          auth.PermStaffManage,
+	"PUT /api/v1/admin/security":                          auth.PermStaffManage,
+	"GET /api/v1/admin/auth/totp":                         "",
+	"POST /api/v1/admin/auth/totp/enrol":                  "",
+	"POST /api/v1/admin/auth/totp/activate":               "",
 }
 
 // TestRolePermissionsOnRouter sends every staff route of the real router a

@@ -14,10 +14,13 @@ type Code string
 // The codes of the API contract. New codes are added here and in the HTTP
 // status table, never invented inline.
 const (
-	CodeInvalid             Code = "invalid_argument"
-	CodeUnauthenticated     Code = "unauthenticated"
-	CodeInvalidCode         Code = "invalid_code"
-	CodeRefreshReused       Code = "refresh_reused"
+	CodeInvalid         Code = "invalid_argument"
+	CodeUnauthenticated Code = "unauthenticated"
+	CodeInvalidCode     Code = "invalid_code"
+	CodeRefreshReused   Code = "refresh_reused"
+	// CodeTOTPRequired: the staff password was right and the account has a
+	// second factor; send the login again with totp_code or recovery_code.
+	CodeTOTPRequired        Code = "totp_required"
 	CodeLoginBlocked        Code = "login_blocked"
 	CodeForbidden           Code = "forbidden"
 	CodeNotFound            Code = "not_found"
@@ -43,7 +46,7 @@ var Codes = []Code{
 	CodeForbidden, CodeNotFound, CodeConflict, CodeIdempotencyMismatch, CodeOutOfStock,
 	CodeUnavailableItem, CodeInvalidState, CodeLimitExceeded, CodeChannelUnavailable,
 	CodeRateLimited, CodeUpstreamError, CodeUpstreamUnavailable, CodePayloadTooLarge, CodeInternal,
-	CodeWindowClosed, CodeContentRejected,
+	CodeWindowClosed, CodeContentRejected, CodeTOTPRequired,
 }
 
 // Error is a domain error: a code, a message safe to show to a user, optional

@@ -19,7 +19,7 @@ func Status(code apperr.Code) int {
 	switch code {
 	case apperr.CodeInvalid:
 		return http.StatusBadRequest
-	case apperr.CodeUnauthenticated, apperr.CodeInvalidCode, apperr.CodeRefreshReused:
+	case apperr.CodeUnauthenticated, apperr.CodeInvalidCode, apperr.CodeRefreshReused, apperr.CodeTOTPRequired:
 		return http.StatusUnauthorized
 	case apperr.CodeLoginBlocked, apperr.CodeForbidden:
 		return http.StatusForbidden

@@ -23,6 +23,7 @@ import (
 	"github.com/minimall/minimall/internal/apperr"
 	"github.com/minimall/minimall/internal/audit"
 	"github.com/minimall/minimall/internal/catalog"
+	"github.com/minimall/minimall/internal/customer"
 	"github.com/minimall/minimall/internal/media"
 	"github.com/minimall/minimall/internal/order"
 	"github.com/minimall/minimall/internal/platform/clock"
@@ -64,12 +65,12 @@ func (f *fakeOrders) Get(_ context.Context, customerID, orderID int64) (order.Or
 // from the sandbox's own scheme.
 type fakeAuthors struct{ sb *sandbox.Server }
 
-func (f fakeAuthors) Author(_ context.Context, customerID int64, channel string) (review.Author, error) {
-	a := review.Author{Nickname: "小明同学"}
-	if channel == review.ChannelWeChat {
-		a.OpenID = f.sb.WeChatOpenID(string(rune('a' + customerID%26)))
-	}
-	return a, nil
+func (f fakeAuthors) Profile(_ context.Context, customerID int64) (customer.Profile, error) {
+	return customer.Profile{ID: customerID, Nickname: "小明同学"}, nil
+}
+
+func (f fakeAuthors) WeChatOpenID(_ context.Context, customerID int64) (string, error) {
+	return f.sb.WeChatOpenID(string(rune('a' + customerID%26))), nil
 }
 
 // fixture is the review service on a real database, wired to the real

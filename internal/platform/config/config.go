@@ -270,9 +270,12 @@ type Dashboard struct {
 	LowStock int64 `koanf:"low_stock"`
 }
 
-// Redis optionally shares cache invalidation and rate limits across instances.
+// Redis optionally shares state between instances: rate limits, the WeChat
+// access token and read-cache invalidation (docs/scaling.md).
 type Redis struct {
 	Addr string `koanf:"addr"`
+	// Prefix starts every key and channel.
+	Prefix string `koanf:"prefix"`
 }
 
 // Debug configures the opt-in profiling listener. It is never part of the
@@ -604,6 +607,14 @@ func (c *Config) Validate() error {
 	}
 	if c.Catalog.CacheMaxBytes < 1<<20 {
 		bad("MINIMALL_CATALOG_CACHE_MAX_BYTES", "must be at least 1MiB")
+	}
+	if c.Redis.Addr != "" {
+		if _, _, err := net.SplitHostPort(c.Redis.Addr); err != nil {
+			bad("MINIMALL_REDIS_ADDR", "must be host:port")
+		}
+		if c.Redis.Prefix == "" || strings.ContainsAny(c.Redis.Prefix, " \t\r\n*?[]") {
+			bad("MINIMALL_REDIS_PREFIX", "must be non-empty, without spaces or glob characters")
+		}
 	}
 	if c.Payment.ReconcileAfter < time.Second {
 		bad("MINIMALL_PAYMENT_RECONCILE_AFTER", "must be at least 1s")

@@ -93,6 +93,9 @@ func (c *Config) APIDocsEnabled() bool {
 type DB struct {
 	Driver string `koanf:"driver"`
 	DSN    string `koanf:"dsn"`
+	// Timeout bounds each unit of the server's database work (a statement
+	// outside a transaction, or a whole transaction).
+	Timeout time.Duration `koanf:"timeout"`
 	// ReplicaDSNs are MySQL read replicas for the reads that may lag
 	// (docs/scaling.md); ReplicaMaxLag is how far behind one may be and
 	// still serve.
@@ -442,6 +445,9 @@ func (c *Config) Validate() error {
 		}
 	default:
 		bad("MINIMALL_DB_DRIVER", "must be sqlite or mysql, got %q", c.DB.Driver)
+	}
+	if c.DB.Timeout < 100*time.Millisecond || c.DB.Timeout > 5*time.Minute {
+		bad("MINIMALL_DB_TIMEOUT", "must be between 100ms and 5m")
 	}
 	if len(c.DB.ReplicaDSNs) > 0 && c.DB.Driver != DriverMySQL {
 		bad("MINIMALL_DB_REPLICA_DSNS", "read replicas need MINIMALL_DB_DRIVER=mysql")

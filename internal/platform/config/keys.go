@@ -20,6 +20,7 @@ var Keys = []Key{
 	{"MINIMALL_API_DOCS", "http.api_docs", "", "serve the API reference at /docs: true or false (empty: on in development and demo mode, off in production)"},
 	{"MINIMALL_DB_DRIVER", "db.driver", DriverSQLite, "sqlite or mysql"},
 	{"MINIMALL_DB_DSN", "db.dsn", "data/minimall.db", "SQLite file path, or a go-sql-driver MySQL DSN"},
+	{"MINIMALL_DB_TIMEOUT", "db.timeout", "5s", "longest wait for one statement outside a transaction or one whole transaction of the server (connection wait included); past it the request answers 503 unavailable"},
 	{"MINIMALL_DB_REPLICA_DSNS", "db.replica_dsns", "", "comma-separated MySQL read replica DSNs for catalog loads, public product and review reads and staff lists (docs/scaling.md); empty: every read on the primary"},
 	{"MINIMALL_DB_REPLICA_MAX_LAG", "db.replica_max_lag", "2s", "a replica further behind than this (SHOW REPLICA STATUS, checked every 500ms) or down is skipped until it catches up"},
 	{"MINIMALL_JWT_SECRET", "jwt.secret", DevJWTSecret, "HMAC secret for access tokens, at least 32 bytes"},

@@ -37,7 +37,7 @@ func Status(code apperr.Code) int {
 		return http.StatusTooManyRequests
 	case apperr.CodeUpstreamError:
 		return http.StatusBadGateway
-	case apperr.CodeUpstreamUnavailable:
+	case apperr.CodeUpstreamUnavailable, apperr.CodeUnavailable:
 		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError

@@ -1,0 +1,1 @@
+function c(r){return(r??[]).map(n=>{const e=c(n.children);return{value:n.id??0,label:n.name??"",...e.length?{children:e}:{}}})}function o(r,n="",e=new Map){for(const a of r??[]){const t=n?`${n} / ${a.name}`:a.name??"";e.set(a.id??0,t),o(a.children,t,e)}return e}export{o as a,c};

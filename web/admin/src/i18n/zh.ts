@@ -1,0 +1,121 @@
+// 中文（默认）。en.ts 必须有相同的键（test/i18n.test.ts 检查）。
+export default {
+  app: { name: "minimall 商家后台" },
+  common: {
+    loading: "加载中…", empty: "暂无数据", retry: "重试", search: "查询", reset: "重置", save: "保存", cancel: "取消",
+    confirm: "确定", actions: "操作", edit: "编辑", view: "查看", create: "创建", delete: "删除", add: "添加", back: "返回",
+    saved: "已保存", created: "已创建", deleted: "已删除", from: "开始日期", to: "结束日期", notFound: "页面不存在", days: "{n} 天",
+  },
+  error: { requestId: "请求编号", network: "无法连接服务器，请检查网络后重试" },
+  login: {
+    username: "用户名", password: "密码", submit: "登录", logout: "退出登录",
+    expired: "登录已过期，请重新登录", retryAfter: "请在 {n} 秒后再试",
+  },
+  role: { owner: "店主", operator: "运营", customer_service: "客服", warehouse: "仓库", undefined: "" },
+  nav: {
+    overview: "概览", catalog: "商品", trade: "交易", admin: "管理",
+    dashboard: "仪表盘", categories: "分类", products: "商品列表", orders: "订单", aftersales: "售后",
+    reviews: "评价", anomalies: "支付异常", staff: "员工", audit: "操作日志",
+  },
+  dashboard: {
+    pending: "仪表盘数据接口尚未提供", todayOrders: "今日订单", todayGmv: "今日成交额", todayPaid: "今日支付订单",
+    toShip: "待发货", openAftersales: "处理中的售后", lowStock: "库存不足 SKU", trend: "近 {n} 天订单与成交额",
+    orders: "订单数", gmv: "成交额（元）", top: "近 {n} 天销量前 10", units: "销量", product: "商品", lowStockList: "库存不足",
+  },
+  audit: {
+    pending: "操作日志接口尚未提供", staff: "员工 ID", action: "操作", target: "对象", time: "时间", detail: "详情", ip: "IP",
+  },
+  category: {
+    addRoot: "新建一级分类", addChild: "添加子分类", create: "新建分类", edit: "编辑分类", name: "名称", sort: "排序",
+    visible: "显示", hidden: "已隐藏", parent: "上级分类", root: "（一级分类）", confirmDelete: "删除分类「{name}」？",
+  },
+  product: {
+    new: "新建商品", edit: "编辑商品", search: "搜索标题", category: "分类", shelfState: "上架状态", onShelf: "已上架",
+    offShelf: "已下架", putOn: "上架", putOff: "下架", onShelfDone: "已上架", offShelfDone: "已下架", title: "标题",
+    subtitle: "副标题", description: "详情", minPrice: "最低价", sales: "销量", basics: "基本信息", images: "商品图片",
+    upload: "上传图片", uploaded: "图片已上传", imageURL: "或粘贴图片地址", imagesHint: "最多 9 张，第一张为主图；JPG、PNG、WebP，不超过 5 MB",
+    onShelfNow: "立即上架", needCategory: "请选择分类", needTitle: "请填写标题",
+  },
+  sku: {
+    specs: "规格", addDimension: "添加规格", dimensionName: "规格名，如 颜色", dimensionValues: "规格值，用逗号分隔，如 红色,蓝色",
+    matrix: "SKU（{n} 个）", code: "SKU 编码", price: "售价（元）", originalPrice: "划线价（元）", stock: "库存", weight: "重量（克）",
+    none: "至少需要一个 SKU", badPrice: "「{sku}」的售价不是有效金额（最多两位小数，大于 0）",
+    badOriginalPrice: "「{sku}」的划线价不是有效金额", badCode: "「{sku}」的编码只能是字母、数字、点、下划线和短横线",
+    tooManyDimensions: "最多 {max} 个规格", emptyDimension: "规格名不能为空", duplicateDimension: "规格「{name}」重复",
+    noValues: "规格「{name}」没有规格值", emptyValue: "规格「{name}」有空的规格值", duplicateValue: "规格「{name}」的值「{value}」重复",
+    tooManySkus: "组合出 {rows} 个 SKU，最多 {max} 个",
+  },
+  stock: {
+    adjust: "调整", title: "调整库存", current: "当前库存", mode: "方式", byDelta: "增减", bySet: "设为", delta: "增减数量",
+    expected: "当前应为", newValue: "新库存", reason: "原因", done: "库存已更新为 {stock}",
+    conflictSet: "库存已被修改：你以为是 {expected}，实际是 {stock}。已按实际值更新，请确认后重新提交。",
+    conflictDelta: "库存不足以扣减：当前库存为 {stock}。",
+  },
+  order: {
+    detail: "订单详情", no: "订单号", status: "状态", createdAt: "下单时间", paidAt: "支付时间", shippedAt: "发货时间",
+    completedAt: "完成时间", customer: "客户", customerId: "客户 ID", items: "商品", goods: "商品金额", freight: "运费",
+    total: "订单金额", paid: "实付", refunded: "已退款", receiver: "收货人", phone: "电话", address: "收货地址", remark: "备注",
+    parcels: "包裹", noParcels: "尚未发货", export: "导出 CSV", shippingUpload: "微信发货信息", retryUpload: "重新上传",
+    uploadRequeued: "已重新排队上传", attempts: "支付记录", channel: "渠道", outTradeNo: "商户交易号", amount: "金额",
+    txnId: "平台交易号", refunds: "退款与售后", events: "状态记录", quantity: "数量", subtotal: "小计", refundedQty: "已退数量",
+  },
+  orderStatus: { pending_payment: "待支付", paid: "待发货", shipped: "已发货", completed: "已完成", cancelled: "已取消", closed: "已关闭" },
+  upload: { pending: "待上传", uploaded: "已上传", failed: "上传失败", not_required: "无需上传" },
+  attempt: { pending: "支付中", succeeded: "已支付", closed: "已关闭", failed: "失败" },
+  channel: { wechat: "微信", alipay: "支付宝" },
+  actor: { customer: "客户", staff: "员工", system: "系统", payment: "支付", platform: "平台" },
+  carrier: { SF: "顺丰", ZTO: "中通", YTO: "圆通", YD: "韵达", STO: "申通", JT: "极兔", JD: "京东", EMS: "EMS" },
+  tracking: {
+    none: "暂无轨迹", collected: "已揽收", in_transit: "运输中", out_for_delivery: "派送中", signed: "已签收",
+    problem: "问题件", returning: "退回中", returned: "已退回",
+  },
+  ship: {
+    action: "发货", title: "发货", carrier: "快递公司", trackingNo: "运单号", trackingState: "物流状态", parcel: "包裹 {n}",
+    addParcel: "拆分包裹", needCarrier: "请选择快递公司", badTracking: "运单号为 6–32 位字母、数字或短横线",
+    emptyParcel: "每个包裹至少放一件商品", lineMissing: "每件商品都要放进一个包裹", done: "已发货", correct: "修改运单",
+  },
+  refund: {
+    action: "主动退款", title: "主动退款", scope: "范围", whole: "整单", lines: "按商品", reason: "原因", description: "说明",
+    needLines: "请选择要退的商品和数量", created: "退款已提交",
+  },
+  refundReason: { goodwill: "补偿", out_of_stock: "缺货", price_error: "价格错误", other: "其他" },
+  aftersale: {
+    detail: "售后详情", id: "售后单", type: "类型", status: "状态", initiator: "发起方", reason: "原因", description: "描述",
+    refund: "退款金额", computed: "应退金额", refundYuan: "退款金额（元）", share: "分摊金额", outRefundNo: "退款单号",
+    refundStatus: "退款状态", refundDetail: "说明", refundedAt: "退款时间", decision: "处理说明", returnParcel: "退货包裹",
+    approve: "同意", reject: "拒绝", receive: "确认收到退货", acceptReturn: "收货无误", refuseReturn: "拒绝退货",
+    shipReplacement: "寄出换货", approved: "已同意", rejected: "已拒绝", badAmount: "退款金额无效（最多两位小数，大于 0）",
+    amountTooHigh: "退款金额不能高于应退金额 ¥{max}", needLowerReason: "降低退款金额时请填写原因",
+    lowerHint: "应退 ¥{max}；可改低，须填写原因",
+  },
+  aftersaleStatus: {
+    requested: "待处理", approved: "已同意", rejected: "已拒绝", awaiting_return: "待退货", returned: "已退货",
+    refunding: "退款中", refunded: "已退款", completed: "已完成", cancelled: "已取消",
+  },
+  aftersaleType: { refund_only: "仅退款", return_refund: "退货退款", exchange: "换货" },
+  initiator: { customer: "客户", merchant: "商家" },
+  review: {
+    state: "状态", rating: "评分", stars: "{n} 星", images: "图片", withImages: "有图", withoutImages: "无图", productId: "商品 ID",
+    product: "商品", content: "内容", anonymous: "匿名", followUp: "追评", reply: "回复", publish: "公开", hide: "隐藏",
+    published: "已公开", hidden: "已隐藏", replied: "已回复",
+  },
+  reviewState: { pending: "待审核", published: "已公开", hidden: "已隐藏" },
+  holdReason: {
+    text_review: "文字待人工审核", image_review: "图片待人工审核", image_risky: "图片违规", channel_moderation: "平台审核中",
+    check_failed: "内容检查失败", text_risky: "文字违规",
+  },
+  anomaly: {
+    status: "状态", open: "待处理", resolved: "已处理", kind: "类型", amounts: "应收 / 实收", detail: "说明", refunds: "退款",
+    resolve: "处理完成", refund: "重新退款", note: "处理说明", none: "没有支付异常", resolvedDone: "已标记处理",
+    refundRequested: "已提交退款",
+  },
+  anomalyKind: {
+    unknown_trade: "未知交易", merchant_mismatch: "商户不符", amount_mismatch: "金额不符", transaction_mismatch: "交易号不符",
+    late_payment: "取消后付款", double_payment: "重复付款", unknown_refund: "未知退款",
+  },
+  staff: {
+    new: "新建员工", role: "角色", state: "状态", enabled: "正常", disabled: "已停用", enable: "启用", disable: "停用",
+    lastLogin: "最近登录", lockedUntil: "锁定至 {t}", resetPassword: "重设密码", passwordHint: "至少 10 个字符",
+    confirmDisable: "停用「{name}」？其登录会立即失效。",
+  },
+};

@@ -36,6 +36,7 @@ import (
 	"github.com/minimall/minimall/internal/platform/httpx"
 	"github.com/minimall/minimall/internal/platform/jobs"
 	"github.com/minimall/minimall/internal/platform/ratelimit"
+	"github.com/minimall/minimall/internal/platform/redact"
 	"github.com/minimall/minimall/internal/platform/redisx"
 	"github.com/minimall/minimall/internal/platform/wechat"
 	"github.com/minimall/minimall/internal/platform/wechat/push"
@@ -66,6 +67,7 @@ type App struct {
 	auth      *auth.Middleware
 	audit     *audit.Log
 	customers *customer.Store
+	login     *customer.Service
 	staff     *staff.Service
 	staffH    *staff.Handlers
 	loginH    *customer.Handlers
@@ -135,6 +137,11 @@ type Job struct {
 func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App, error) {
 	if cfg == nil || d == nil || log == nil || clk == nil {
 		return nil, errors.New("app: nil dependency")
+	}
+	// Every line the application logs goes through the phone-number mask,
+	// whoever built the logger (cmd/minimall already does; tests may not).
+	if _, ok := log.Handler().(*redact.Handler); !ok {
+		log = slog.New(redact.NewHandler(log.Handler()))
 	}
 	a := &App{cfg: cfg, log: log, db: d, clock: clk, metrics: httpx.NewMetrics()}
 	var err error
@@ -268,11 +275,10 @@ func (a *App) buildIdentity() error {
 	if a.customers, err = customer.NewStore(a.db); err != nil {
 		return err
 	}
-	login, err := customer.NewService(a.db, a.customers, a.tokens, refresh, a.clock, wc, ali)
-	if err != nil {
+	if a.login, err = customer.NewService(a.db, a.customers, a.tokens, refresh, a.clock, wc, ali); err != nil {
 		return err
 	}
-	if a.loginH, err = customer.NewHandlers(login); err != nil {
+	if a.loginH, err = customer.NewHandlers(a.login); err != nil {
 		return err
 	}
 	a.loginLimit, err = a.limiter("login", LoginPerMinute, LoginBurst)

@@ -174,7 +174,9 @@ func TestServeDemoAnswersMatchTheSpec(t *testing.T) {
 	c.do("POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": session.RefreshToken}, 200, &session)
 	tok := session.AccessToken
 	c.do("GET", "/api/v1/me", tok, nil, 200, nil)
-	c.do("PATCH", "/api/v1/me", tok, map[string]string{"nickname": "小明", "avatar_url": s.URL + "/media/a.jpg"}, 200, nil)
+	c.do("PATCH", "/api/v1/me", tok, map[string]string{"nickname": "小明"}, 200, nil)
+	// An avatar must be one of the customer's own uploads.
+	c.do("PATCH", "/api/v1/me", tok, map[string]string{"avatar_url": s.URL + "/media/a.jpg"}, 400, nil)
 	c.do("PATCH", "/api/v1/me", tok, map[string]string{"avatar_url": "https://elsewhere.example.com/a.jpg"}, 400, nil)
 	c.do("GET", "/api/v1/categories", "", nil, 200, nil)
 	var products struct{ Items []idOnly }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/minimall/minimall/internal/app"
 	"github.com/minimall/minimall/internal/catalog"
+	"github.com/minimall/minimall/internal/check"
 	"github.com/minimall/minimall/internal/platform/clock"
 	"github.com/minimall/minimall/internal/platform/config"
 	"github.com/minimall/minimall/internal/platform/db"
@@ -30,6 +32,8 @@ commands:
   seed-demo        migrate and seed demo data into an empty database
   sandbox          run the platform sandbox on its own
   healthcheck      exit 0 when the local server answers /healthz (container health checks)
+  check [--json]   read the database and report every broken money or stock invariant;
+                   exit status 1 when one is broken (run it after an incident)
 
 every command takes --config FILE (or MINIMALL_CONFIG); MINIMALL_* variables override it.
 `
@@ -50,12 +54,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", getenv("MINIMALL_CONFIG"), "YAML configuration file")
-	demo := false
-	if cmd == "serve" {
+	demo, asJSON := false, false
+	switch cmd {
+	case "serve":
 		fs.BoolVar(&demo, "demo", false, "migrate, seed demo data and run the sandbox")
+	case "check":
+		fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	}
 	switch cmd {
-	case "serve", "migrate", "seed-demo", "sandbox", "healthcheck":
+	case "serve", "migrate", "seed-demo", "sandbox", "healthcheck", "check":
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -87,6 +94,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return seedDemo(ctx, cfg, log, stdout)
 	case "healthcheck":
 		return healthcheck(ctx, cfg)
+	case "check":
+		return runCheck(ctx, cfg, log, asJSON, stdout)
 	default:
 		return runSandbox(ctx, cfg, log, stdout)
 	}
@@ -136,7 +145,9 @@ func serve(ctx context.Context, cfg *config.Config, demo bool, log *slog.Logger,
 	if demo && cfg.Env == config.EnvProduction {
 		return errors.New("serve --demo is refused in production (MINIMALL_ENV=production)")
 	}
-	d, err := openDB(ctx, cfg, log)
+	// The server bounds each unit of database work by MINIMALL_DB_TIMEOUT;
+	// the other commands (migrate, check) may run long statements.
+	d, err := db.Open(ctx, cfg.DB.Driver, cfg.DB.DSN, db.Options{Logger: log, Timeout: cfg.DB.Timeout})
 	if err != nil {
 		return err
 	}
@@ -215,6 +226,33 @@ func runSandbox(ctx context.Context, cfg *config.Config, log *slog.Logger, stdou
 		return errors.New("the sandbox is refused in production (MINIMALL_ENV=production)")
 	}
 	return runSandboxServer(ctx, cfg, log, stdout)
+}
+
+// runCheck prints the invariant report of the configured database and
+// fails when an invariant is broken, so scripts and CI can gate on it.
+func runCheck(ctx context.Context, cfg *config.Config, log *slog.Logger, asJSON bool, stdout io.Writer) error {
+	d, err := openDB(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	rep, err := check.Run(ctx, d, time.Now())
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else if err := rep.WriteText(stdout); err != nil {
+		return err
+	}
+	if !rep.OK() {
+		return fmt.Errorf("check: %d invariant violations", len(rep.Broken))
+	}
+	return nil
 }
 
 // healthcheck asks the server on MINIMALL_HTTP_ADDR for /healthz; distroless

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/minimall/minimall/docs"
 	"github.com/minimall/minimall/internal/address"
@@ -37,6 +36,7 @@ import (
 	"github.com/minimall/minimall/internal/platform/httpx"
 	"github.com/minimall/minimall/internal/platform/jobs"
 	"github.com/minimall/minimall/internal/platform/ratelimit"
+	"github.com/minimall/minimall/internal/platform/redisx"
 	"github.com/minimall/minimall/internal/platform/wechat"
 	"github.com/minimall/minimall/internal/platform/wechat/push"
 	"github.com/minimall/minimall/internal/review"
@@ -56,6 +56,10 @@ type App struct {
 	// refresher).
 	runner     *jobs.Runner
 	background []Job
+	// redis holds the state instances share (MINIMALL_REDIS_ADDR); nil
+	// without it. Every use falls back to this instance's memory while
+	// Redis does not answer (docs/scaling.md).
+	redis *redisx.Client
 
 	// Identity: tokens, the route guards, the audit log, staff and customers.
 	tokens    *auth.Tokens
@@ -136,6 +140,12 @@ func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App,
 	var err error
 	if a.runner, err = jobs.New(log, a.metrics.Registry); err != nil {
 		return nil, err
+	}
+	if cfg.Redis.Addr != "" {
+		if a.redis, err = redisx.New(redisx.Options{Addr: cfg.Redis.Addr, Prefix: cfg.Redis.Prefix, Log: log,
+			Registry: a.metrics.Registry}); err != nil {
+			return nil, err
+		}
 	}
 	if err := a.buildIdentity(); err != nil {
 		return nil, err
@@ -265,9 +275,31 @@ func (a *App) buildIdentity() error {
 	if a.loginH, err = customer.NewHandlers(login); err != nil {
 		return err
 	}
-	// API.md: 120 login attempts a minute per client IP, bursts of 60.
-	a.loginLimit, err = ratelimit.New(120, 60, a.clock)
+	a.loginLimit, err = a.limiter("login", LoginPerMinute, LoginBurst)
 	return err
+}
+
+// Login attempts allowed per client IP (API.md), on every instance together
+// when Redis is configured.
+const (
+	LoginPerMinute = 120
+	LoginBurst     = 60
+)
+
+// limiter returns a rate limiter of perMinute requests a minute per key with
+// bursts of burst, shared by every instance through Redis under name when
+// Redis is configured (falling back to this instance's buckets while it does
+// not answer).
+func (a *App) limiter(name string, perMinute, burst int) (*ratelimit.Limiter, error) {
+	l, err := ratelimit.New(perMinute, burst, a.clock)
+	if err != nil || a.redis == nil {
+		return l, err
+	}
+	shared, err := ratelimit.NewRedis(a.redis)
+	if err != nil {
+		return nil, err
+	}
+	return l, l.Share(shared, name)
 }
 
 // buildStaffReads wires the dashboard and the audit log's reader, whose days
@@ -292,8 +324,6 @@ func (a *App) buildStaffReads() error {
 	return err
 }
 
-// buildPlatformLogins makes the WeChat and Alipay clients of the configured
-// channels.
 // buildProfiles wires customers' own profiles. An avatar must be an image
 // the customer uploaded (docs/identity.md), so it runs after buildMedia.
 func (a *App) buildProfiles() error {
@@ -305,13 +335,15 @@ func (a *App) buildProfiles() error {
 	return err
 }
 
+// buildPlatformLogins makes the WeChat and Alipay clients of the configured
+// channels.
 func (a *App) buildPlatformLogins() error {
 	var err error
 	if a.cfg.WeChat.Configured() {
 		wc := wechat.Config{AppID: a.cfg.WeChat.AppID, Secret: a.cfg.WeChat.Secret, APIBase: a.cfg.WeChat.APIBase}
-		if a.cfg.Redis.Addr != "" {
+		if a.redis != nil {
 			// One access token shared by every instance.
-			if wc.Cache, err = wechat.NewRedisCache(redis.NewClient(&redis.Options{Addr: a.cfg.Redis.Addr})); err != nil {
+			if wc.Cache, err = wechat.NewRedisCache(a.redis); err != nil {
 				return err
 			}
 		}

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/minimall/minimall/internal/address"
 	"github.com/minimall/minimall/internal/cart"
@@ -33,10 +32,9 @@ func (a *App) buildCatalog() error {
 	}
 	a.registerCacheMetrics(cache)
 	var inv catalog.Invalidator = cache
-	if a.cfg.Redis.Addr != "" {
+	if a.redis != nil {
 		// Stock and sales are published at most four times per stock lag.
-		shared, err := catalog.NewRedisInvalidations(redis.NewClient(&redis.Options{Addr: a.cfg.Redis.Addr}),
-			catalog.DefaultRedisChannel, cache, cache.StockLag()/4, a.log)
+		shared, err := catalog.NewRedisInvalidations(a.redis, cache, cache.StockLag()/4, a.log)
 		if err != nil {
 			return err
 		}

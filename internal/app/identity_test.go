@@ -44,6 +44,12 @@ type identityEnv struct {
 
 func newIdentityEnv(t *testing.T, d *db.DB, extra map[string]string) *identityEnv {
 	t.Helper()
+	return newIdentityEnvLog(t, d, extra, io.Discard)
+}
+
+// newIdentityEnvLog is newIdentityEnv with the app's log written to logw.
+func newIdentityEnvLog(t *testing.T, d *db.DB, extra map[string]string, logw io.Writer) *identityEnv {
+	t.Helper()
 	sb, err := sandbox.New(sandbox.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +78,7 @@ func newIdentityEnv(t *testing.T, d *db.DB, extra map[string]string) *identityEn
 		t.Fatal(err)
 	}
 	clk := clock.NewFake(time.Now().UTC().Truncate(time.Second))
-	a, err := app.New(cfg, d, slog.New(slog.NewTextHandler(io.Discard, nil)), clk)
+	a, err := app.New(cfg, d, slog.New(slog.NewTextHandler(logw, nil)), clk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,6 +382,12 @@ var adminRoutePermissions = map[string]auth.Permission{
 	"POST /api/v1/admin/uploads":                          auth.PermCatalogWrite,
 	"GET /api/v1/admin/dashboard":                         auth.PermDashboard,
 	"GET /api/v1/admin/audit":                             auth.PermAuditView,
+	"POST /api/v1/admin/staff/:id/totp/reset":             auth.PermStaffManage,
+	"GET /api/v1/admin/security":                          auth.PermStaffManage,
+	"PUT /api/v1/admin/security":                          auth.PermStaffManage,
+	"GET /api/v1/admin/auth/totp":                         "",
+	"POST /api/v1/admin/auth/totp/enrol":                  "",
+	"POST /api/v1/admin/auth/totp/activate":               "",
 }
 
 // TestRolePermissionsOnRouter sends every staff route of the real router a

@@ -9,7 +9,6 @@ import (
 	"github.com/minimall/minimall/internal/auth"
 	"github.com/minimall/minimall/internal/order"
 	"github.com/minimall/minimall/internal/platform/jobs"
-	"github.com/minimall/minimall/internal/platform/ratelimit"
 )
 
 // Order jobs run on these intervals (ARCHITECTURE.md: 10 s or less).
@@ -51,10 +50,10 @@ func (a *App) buildOrders() error {
 	// payment platforms: each checkout reserves stock for the payment
 	// deadline, and each pay request costs one to three platform calls
 	// counted against the merchant's own frequency limits.
-	if a.checkoutLimit, err = ratelimit.New(a.cfg.Order.CheckoutPerMinute, a.cfg.Order.CheckoutPerMinute, a.clock); err != nil {
+	if a.checkoutLimit, err = a.limiter("checkout", a.cfg.Order.CheckoutPerMinute, a.cfg.Order.CheckoutPerMinute); err != nil {
 		return err
 	}
-	if a.payLimit, err = ratelimit.New(a.cfg.Order.PayPerMinute, a.cfg.Order.PayPerMinute, a.clock); err != nil {
+	if a.payLimit, err = a.limiter("pay", a.cfg.Order.PayPerMinute, a.cfg.Order.PayPerMinute); err != nil {
 		return err
 	}
 	if a.ordersH, err = order.NewHandlers(a.orders); err != nil {

@@ -89,11 +89,21 @@ func (a *App) routes(e *gin.Engine) {
 	// Staff login is the one admin route without a token.
 	api.POST("/admin/auth/login", a.loginLimit.PerIP(), httpx.NoStore(), a.staffH.Login)
 
+	// A staff member's own second factor: also open to a token that may only
+	// enrol one (the shop requires it and the account has none yet).
+	enrol := api.Group("/admin/auth/totp", a.auth.StaffEnrolment(), httpx.NoStore())
+	enrol.GET("", a.staffH.TOTPStatus)
+	enrol.POST("/enrol", a.staffH.StartTOTP)
+	enrol.POST("/activate", a.staffH.ActivateTOTP)
+
 	// Staff routes under /api/v1/admin: a staff token, then a permission per route.
 	admin := api.Group("/admin", a.auth.Staff())
 	admin.GET("/staff", auth.Require(auth.PermStaffManage), a.staffH.List)
 	admin.POST("/staff", auth.Require(auth.PermStaffManage), a.staffH.Create)
 	admin.PUT("/staff/:id", auth.Require(auth.PermStaffManage), a.staffH.Update)
+	admin.POST("/staff/:id/totp/reset", auth.Require(auth.PermStaffManage), a.staffH.ResetTOTP)
+	admin.GET("/security", auth.Require(auth.PermStaffManage), a.staffH.Settings)
+	admin.PUT("/security", auth.Require(auth.PermStaffManage), a.staffH.UpdateSettings)
 	// Catalog reads are open to every staff role that works with orders
 	// (all of them); writes need catalog write, stock needs stock adjust.
 	admin.GET("/categories", auth.Require(auth.PermOrdersView), a.catalogH.AdminCategories)

@@ -14,10 +14,13 @@ type Code string
 // The codes of the API contract. New codes are added here and in the HTTP
 // status table, never invented inline.
 const (
-	CodeInvalid             Code = "invalid_argument"
-	CodeUnauthenticated     Code = "unauthenticated"
-	CodeInvalidCode         Code = "invalid_code"
-	CodeRefreshReused       Code = "refresh_reused"
+	CodeInvalid         Code = "invalid_argument"
+	CodeUnauthenticated Code = "unauthenticated"
+	CodeInvalidCode     Code = "invalid_code"
+	CodeRefreshReused   Code = "refresh_reused"
+	// CodeTOTPRequired: the staff password was right and the account has a
+	// second factor; send the login again with totp_code or recovery_code.
+	CodeTOTPRequired        Code = "totp_required"
 	CodeLoginBlocked        Code = "login_blocked"
 	CodeForbidden           Code = "forbidden"
 	CodeNotFound            Code = "not_found"
@@ -34,6 +37,7 @@ const (
 	CodeUpstreamError       Code = "upstream_error"
 	CodeUpstreamUnavailable Code = "upstream_unavailable"
 	CodePayloadTooLarge     Code = "payload_too_large"
+	CodeUnavailable         Code = "unavailable"
 	CodeInternal            Code = "internal"
 )
 
@@ -43,7 +47,7 @@ var Codes = []Code{
 	CodeForbidden, CodeNotFound, CodeConflict, CodeIdempotencyMismatch, CodeOutOfStock,
 	CodeUnavailableItem, CodeInvalidState, CodeLimitExceeded, CodeChannelUnavailable,
 	CodeRateLimited, CodeUpstreamError, CodeUpstreamUnavailable, CodePayloadTooLarge, CodeInternal,
-	CodeWindowClosed, CodeContentRejected,
+	CodeWindowClosed, CodeContentRejected, CodeTOTPRequired, CodeUnavailable,
 }
 
 // Error is a domain error: a code, a message safe to show to a user, optional
@@ -123,9 +127,22 @@ func InvalidState(status string, format string, args ...any) *Error {
 	return New(CodeInvalidState, format, args...).WithDetail("status", status)
 }
 
-// Internal wraps an unexpected failure; only "internal error" is shown.
+// Internal wraps an unexpected failure; only "internal error" is shown. A
+// failure caused by the database being unreachable or too slow (an
+// Unavailable error anywhere in cause's chain) stays unavailable, so that
+// callers may wrap every store error as internal and still answer 503.
 func Internal(cause error) *Error {
+	var e *Error
+	if errors.As(cause, &e) && e.Code == CodeUnavailable {
+		return e
+	}
 	return &Error{Code: CodeInternal, Message: "internal error", Cause: cause}
+}
+
+// Unavailable reports that the database could not be reached or did not
+// answer in time; the client may retry later. The cause is logged only.
+func Unavailable(cause error) *Error {
+	return &Error{Code: CodeUnavailable, Message: "the service is temporarily unavailable; retry later", Cause: cause}
 }
 
 // CodeOf returns the code of err, or CodeInternal when err is not an *Error.

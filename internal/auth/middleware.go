@@ -76,15 +76,29 @@ func (m *Middleware) Customer() gin.HandlerFunc {
 	}
 }
 
-// Staff admits requests that carry a valid staff token of an active account,
-// and records the account's current role for Require.
-func (m *Middleware) Staff() gin.HandlerFunc {
+// Staff admits requests that carry a valid, full staff token of an active
+// account, and records the account's current role for Require. A token that
+// may only enrol a second factor answers 403 with details.reason
+// "totp_enrolment_required".
+func (m *Middleware) Staff() gin.HandlerFunc { return m.staffGuard(false) }
+
+// StaffEnrolment admits what Staff admits and also tokens that may only
+// enrol a second factor: the routes that set one up.
+func (m *Middleware) StaffEnrolment() gin.HandlerFunc { return m.staffGuard(true) }
+
+func (m *Middleware) staffGuard(enrolment bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		cl, ok := m.claims(c, TypeStaff)
 		if !ok {
 			return
 		}
 		httpx.SetActor(c, "staff", cl.SubjectID())
+		if cl.Scope == ScopeTOTPEnrol && !enrolment {
+			httpx.SecurityEvent(c, "staff_token_refused", "reason", "totp_enrolment_required")
+			httpx.Error(c, apperr.Forbidden("set up two-factor login first: this token only enrols a second factor").
+				WithDetail("reason", "totp_enrolment_required"))
+			return
+		}
 		role, err := m.staff.CurrentRole(c.Request.Context(), cl.SubjectID(), cl.Version)
 		if err != nil {
 			if apperr.Is(err, apperr.CodeUnauthenticated) {

@@ -51,7 +51,18 @@ type Claims struct {
 	// issued; a password change or a disabled account raises the account's
 	// version, and older tokens stop working (StaffChecker).
 	Version int64 `json:"ver,omitempty"`
+	// Scope narrows a staff token: empty is a full token; ScopeTOTPEnrol
+	// only sets up a second factor (the shop requires one and the account
+	// has none yet).
+	Scope string `json:"scp,omitempty"`
 }
+
+// ScopeTOTPEnrol is the scope of a staff token that may only enrol a second
+// factor.
+const ScopeTOTPEnrol = "totp_enrol"
+
+// EnrolTTL is the lifetime of a token that may only enrol a second factor.
+const EnrolTTL = 15 * time.Minute
 
 // SubjectID returns the numeric subject (customer or staff id).
 func (c *Claims) SubjectID() int64 {
@@ -85,6 +96,12 @@ func (t *Tokens) IssueCustomer(customerID int64, channel string) (string, time.D
 // token version.
 func (t *Tokens) IssueStaff(staffID int64, role Role, version int64) (string, time.Duration, error) {
 	return t.issue(Claims{Type: TypeStaff, Role: role, Version: version}, staffID, StaffTTL)
+}
+
+// IssueStaffEnrolment signs a short staff token that only admits the
+// second-factor enrolment routes (Middleware.StaffEnrolment).
+func (t *Tokens) IssueStaffEnrolment(staffID int64, role Role, version int64) (string, time.Duration, error) {
+	return t.issue(Claims{Type: TypeStaff, Role: role, Version: version, Scope: ScopeTOTPEnrol}, staffID, EnrolTTL)
 }
 
 func (t *Tokens) issue(c Claims, subject int64, ttl time.Duration) (string, time.Duration, error) {
@@ -121,6 +138,9 @@ func (t *Tokens) Verify(token string) (*Claims, error) {
 		return nil, apperr.Unauthenticated("invalid access token")
 	}
 	if c.Type != TypeCustomer && c.Type != TypeStaff {
+		return nil, apperr.Unauthenticated("invalid access token")
+	}
+	if c.Scope != "" && (c.Type != TypeStaff || c.Scope != ScopeTOTPEnrol) {
 		return nil, apperr.Unauthenticated("invalid access token")
 	}
 	if len(c.Audience) != 1 || c.Audience[0] != audienceFor(c.Type) || c.SubjectID() <= 0 {

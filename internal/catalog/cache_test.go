@@ -6,14 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"gorm.io/gorm"
 
 	"github.com/minimall/minimall/internal/apperr"
@@ -23,6 +21,7 @@ import (
 	"github.com/minimall/minimall/internal/platform/db"
 	"github.com/minimall/minimall/internal/platform/dbtest"
 	"github.com/minimall/minimall/internal/platform/httpx"
+	"github.com/minimall/minimall/internal/platform/redistest"
 )
 
 // countQueries counts the statements read through d's reading pool until
@@ -582,23 +581,22 @@ func (a applied) CatalogChanged(ctx context.Context, ch catalog.Change) {
 }
 
 func TestRedisSharesChangesBetweenInstances(t *testing.T) {
-	client := redisClient(t)
+	client, _ := redistest.Client(t, redistest.Shared(t), redistest.Prefix(t), nil)
 	d := dbtest.SQLite(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	x := newInstances(t, d, catalog.CacheOptions{})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	channel := fmt.Sprintf("minimall:test:catalog:%d", time.Now().UnixNano())
 	const window = 50 * time.Millisecond
 
 	// Instance a publishes its changes; instance b listens and is unsure
 	// until its subscription is confirmed.
-	pubA, err := catalog.NewRedisInvalidations(client, channel, x.a, window, log)
+	pubA, err := catalog.NewRedisInvalidations(client, x.a, window, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := applied{Cache: x.b, done: make(chan catalog.Change, 64)}
-	subB, err := catalog.NewRedisInvalidations(client, channel, got, window, log)
+	subB, err := catalog.NewRedisInvalidations(client, got, window, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -728,27 +726,6 @@ func TestCacheRefusesBadQueriesWithoutCaching(t *testing.T) {
 			t.Fatal("a cache without a store was built")
 		}
 	})
-}
-
-// redisClient returns a client of the local Redis, or skips the test with
-// a message when none answers. Redis is optional in minimall and not
-// started by CI, so this test never fails for its absence.
-func redisClient(t *testing.T) *redis.Client {
-	t.Helper()
-	addr := "127.0.0.1:6379"
-	conn, err := net.DialTimeout("tcp", addr, 300*time.Millisecond)
-	if err != nil {
-		t.Skipf("Redis skipped: nothing listens on %s (%v)", addr, err)
-	}
-	_ = conn.Close()
-	c := redis.NewClient(&redis.Options{Addr: addr})
-	t.Cleanup(func() { _ = c.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		t.Skipf("Redis skipped: %s does not answer PING (%v)", addr, err)
-	}
-	return c
 }
 
 // The cached detail is byte for byte what the service's product would be,

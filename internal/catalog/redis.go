@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/minimall/minimall/internal/platform/redisx"
 )
 
 // Invalidators announces a change to each of its members in order, e.g. to
@@ -26,9 +28,9 @@ func (all Invalidators) CatalogChanged(ctx context.Context, ch Change) {
 	}
 }
 
-// DefaultRedisChannel is the Redis channel that carries catalog changes
-// between instances.
-const DefaultRedisChannel = "minimall:catalog:changes"
+// RedisUse names the catalog's use of Redis in logs and in
+// minimall_redis_fallback_total.
+const RedisUse = "catalog_invalidation"
 
 // Limits of the Redis link.
 const (
@@ -66,9 +68,11 @@ type Listener interface {
 // connection is down or a ping goes unanswered, the local cache is unsure
 // (pages live at most the stock lag); every (re)subscription flushes the
 // local cache and makes it sure again. A publish that fails is kept and
-// retried with the next window, merged with newer changes.
+// retried with the next window, merged with newer changes. An outage is
+// logged once (redisx), not at every failed publish or subscription.
 type RedisInvalidations struct {
 	client  *redis.Client
+	use     *redisx.Use
 	channel string
 	local   Listener
 	log     *slog.Logger
@@ -81,23 +85,24 @@ type RedisInvalidations struct {
 	timer   *time.Timer
 }
 
-// NewRedisInvalidations returns the link between client's channel and the
-// local cache, which it makes unsure until the first subscription. Stock
-// and sales changes are published at most once per window.
-func NewRedisInvalidations(client *redis.Client, channel string, local Listener, window time.Duration, log *slog.Logger) (*RedisInvalidations, error) {
-	if client == nil || local == nil || log == nil {
+// NewRedisInvalidations returns the link between the channel
+// "<prefix>catalog:changes" of rc and the local cache, which it makes unsure
+// until the first subscription. Stock and sales changes are published at
+// most once per window.
+func NewRedisInvalidations(rc *redisx.Client, local Listener, window time.Duration, log *slog.Logger) (*RedisInvalidations, error) {
+	if rc == nil || local == nil || log == nil {
 		return nil, errors.New("catalog: nil dependency of the redis invalidations")
 	}
-	if channel == "" || window <= 0 {
-		return nil, errors.New("catalog: empty redis channel or window")
+	if window <= 0 {
+		return nil, errors.New("catalog: empty redis window")
 	}
 	var id [8]byte
 	if _, err := rand.Read(id[:]); err != nil {
 		return nil, err
 	}
 	local.SetUnsure(true)
-	return &RedisInvalidations{client: client, channel: channel, local: local, log: log, window: window,
-		self: hex.EncodeToString(id[:])}, nil
+	return &RedisInvalidations{client: rc.Redis(), use: rc.Use(RedisUse), channel: rc.Key("catalog", "changes"),
+		local: local, log: log, window: window, self: hex.EncodeToString(id[:])}, nil
 }
 
 // wireChange is one message on the channel: ProductIDs drop at once,
@@ -181,15 +186,11 @@ func (r *RedisInvalidations) publishPending() {
 func (r *RedisInvalidations) publish(ctx context.Context, w wireChange) error {
 	w.From = r.self
 	b, err := json.Marshal(w)
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-		defer cancel()
-		err = r.client.Publish(ctx, r.channel, b).Err()
-	}
 	if err != nil {
-		r.log.WarnContext(ctx, "catalog change not shared yet; retrying", "err", err)
+		return err
 	}
-	return err
+	// Do logs the outage once and counts each publish it could not make.
+	return r.use.Do(ctx, func(ctx context.Context) error { return r.client.Publish(ctx, r.channel, b).Err() })
 }
 
 // Subscribe subscribes to the channel and returns once Redis has confirmed
@@ -205,6 +206,7 @@ func (r *RedisInvalidations) Subscribe(ctx context.Context) (*redis.PubSub, erro
 	}
 	r.local.Flush()
 	r.local.SetUnsure(false)
+	r.use.Succeeded(ctx)
 	return ps, nil
 }
 
@@ -232,8 +234,9 @@ func (r *RedisInvalidations) Run(ctx context.Context, ps *redis.PubSub) {
 					continue
 				}
 			}
+			// Pages live at most the stock lag until the link is back.
 			r.local.SetUnsure(true)
-			r.log.WarnContext(ctx, "catalog changes: redis link lost; pages live at most the stock lag until it is back", "err", err)
+			r.use.Failed(ctx, err)
 			if pinged {
 				return
 			}
@@ -250,6 +253,7 @@ func (r *RedisInvalidations) Run(ctx context.Context, ps *redis.PubSub) {
 			if m.Kind == "subscribe" {
 				r.local.Flush()
 				r.local.SetUnsure(false)
+				r.use.Succeeded(ctx)
 			}
 		case *redis.Message:
 			r.apply(ctx, m.Payload)
@@ -289,7 +293,7 @@ func (r *RedisInvalidations) Listen(ctx context.Context) {
 			r.Run(ctx, ps)
 		} else if ctx.Err() == nil {
 			r.local.SetUnsure(true)
-			r.log.WarnContext(ctx, "catalog changes: cannot subscribe to redis; retrying", "err", err)
+			r.use.Failed(ctx, err)
 		}
 		select {
 		case <-ctx.Done():

@@ -61,6 +61,11 @@ type Session struct {
 	AccessToken string
 	ExpiresIn   time.Duration
 	Account     Account
+	// EnrolOnly: the shop requires a second factor and the account has
+	// none; AccessToken only admits the enrolment routes.
+	EnrolOnly bool
+	// RecoveryCodesLeft is set when a recovery code was used to log in.
+	RecoveryCodesLeft *int64
 }
 
 // CurrentRole returns the role of an enabled account for a token of the
@@ -111,6 +116,10 @@ type LoginInput struct {
 	Username string
 	Password string
 	ClientIP string
+	// TOTPCode or RecoveryCode is the second factor, for accounts that
+	// have one.
+	TOTPCode     string
+	RecoveryCode string
 }
 
 // Login checks a username and password. Wrong passwords are counted per
@@ -153,7 +162,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Session, error) {
 	if found {
 		hash = row.PasswordHash
 	}
-	if !s.passwords.Matches(hash, password) || !found {
+	fail := func(msg string) (Session, error) {
 		until, err := s.store.recordFailure(ctx, username, in.ClientIP, now)
 		if err != nil {
 			return Session{}, apperr.Internal(err)
@@ -161,11 +170,25 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Session, error) {
 		if until.After(now) {
 			return Session{}, lockedError(until, now)
 		}
-		return Session{}, apperr.Unauthenticated("wrong username or password")
+		return Session{}, apperr.Unauthenticated(msg)
+	}
+	if !s.passwords.Matches(hash, password) || !found {
+		return fail("wrong username or password")
 	}
 	st := row.account()
 	if st.Disabled {
 		return Session{}, apperr.Unauthenticated("this staff account is disabled")
+	}
+	second, err := s.secondFactor(ctx, st.ID, in, now)
+	if err != nil {
+		return Session{}, apperr.Internal(err)
+	}
+	switch second.verdict {
+	case factorMissing:
+		return Session{}, apperr.New(apperr.CodeTOTPRequired,
+			"two-factor login is on for this account: send totp_code (or a recovery_code) with the password")
+	case factorWrong:
+		return fail("wrong two-factor code")
 	}
 	if err := s.store.clearFailures(ctx, username, in.ClientIP); err != nil {
 		return Session{}, apperr.Internal(err)
@@ -177,12 +200,17 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Session, error) {
 	if !ok {
 		return Session{}, apperr.Unauthenticated("this staff account is disabled")
 	}
-	token, ttl, err := s.tokens.IssueStaff(st.ID, st.Role, st.TokenVersion)
+	issue := s.tokens.IssueStaff
+	if second.verdict == factorToEnrol {
+		issue = s.tokens.IssueStaffEnrolment
+	}
+	token, ttl, err := issue(st.ID, st.Role, st.TokenVersion)
 	if err != nil {
 		return Session{}, apperr.Internal(err)
 	}
 	st.LastLoginAt = &now
-	return Session{AccessToken: token, ExpiresIn: ttl, Account: st}, nil
+	return Session{AccessToken: token, ExpiresIn: ttl, Account: st, EnrolOnly: second.verdict == factorToEnrol,
+		RecoveryCodesLeft: second.recoveryLeft}, nil
 }
 
 func lockedError(until, now time.Time) error {

@@ -52,8 +52,10 @@ type Account struct {
 	FailedLogins int
 	LockedUntil  *time.Time
 	LastLoginAt  *time.Time
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// TOTPEnabled: the account logs in with a second factor.
+	TOTPEnabled bool
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // LockedAt reports whether the account refuses logins at now.

@@ -34,8 +34,10 @@ type staffRow struct {
 	FailedLogins int
 	LockedUntil  *time.Time
 	LastLoginAt  *time.Time
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// TOTPEnabledAt is set while the account's second factor is on.
+	TOTPEnabledAt *time.Time `gorm:"column:totp_enabled_at"`
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 func (staffRow) TableName() string { return "staff" }
@@ -140,7 +142,8 @@ func (r staffRow) account() Account {
 	return Account{
 		ID: r.ID, Username: r.Username, Role: auth.Role(r.Role), Disabled: r.Disabled, TokenVersion: r.TokenVersion,
 		FailedLogins: r.FailedLogins, LockedUntil: utcPtr(r.LockedUntil), LastLoginAt: utcPtr(r.LastLoginAt),
-		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		TOTPEnabled: r.TOTPEnabledAt != nil,
+		CreatedAt:   r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 }
 

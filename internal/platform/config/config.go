@@ -93,6 +93,9 @@ func (c *Config) APIDocsEnabled() bool {
 type DB struct {
 	Driver string `koanf:"driver"`
 	DSN    string `koanf:"dsn"`
+	// Timeout bounds each unit of the server's database work (a statement
+	// outside a transaction, or a whole transaction).
+	Timeout time.Duration `koanf:"timeout"`
 	// ReplicaDSNs are MySQL read replicas for the reads that may lag
 	// (docs/scaling.md); ReplicaMaxLag is how far behind one may be and
 	// still serve.
@@ -270,9 +273,12 @@ type Dashboard struct {
 	LowStock int64 `koanf:"low_stock"`
 }
 
-// Redis optionally shares cache invalidation and rate limits across instances.
+// Redis optionally shares state between instances: rate limits, the WeChat
+// access token and read-cache invalidation (docs/scaling.md).
 type Redis struct {
 	Addr string `koanf:"addr"`
+	// Prefix starts every key and channel.
+	Prefix string `koanf:"prefix"`
 }
 
 // Debug configures the opt-in profiling listener. It is never part of the
@@ -440,6 +446,9 @@ func (c *Config) Validate() error {
 	default:
 		bad("MINIMALL_DB_DRIVER", "must be sqlite or mysql, got %q", c.DB.Driver)
 	}
+	if c.DB.Timeout < 100*time.Millisecond || c.DB.Timeout > 5*time.Minute {
+		bad("MINIMALL_DB_TIMEOUT", "must be between 100ms and 5m")
+	}
 	if len(c.DB.ReplicaDSNs) > 0 && c.DB.Driver != DriverMySQL {
 		bad("MINIMALL_DB_REPLICA_DSNS", "read replicas need MINIMALL_DB_DRIVER=mysql")
 	}
@@ -604,6 +613,14 @@ func (c *Config) Validate() error {
 	}
 	if c.Catalog.CacheMaxBytes < 1<<20 {
 		bad("MINIMALL_CATALOG_CACHE_MAX_BYTES", "must be at least 1MiB")
+	}
+	if c.Redis.Addr != "" {
+		if _, _, err := net.SplitHostPort(c.Redis.Addr); err != nil {
+			bad("MINIMALL_REDIS_ADDR", "must be host:port")
+		}
+		if c.Redis.Prefix == "" || strings.ContainsAny(c.Redis.Prefix, " \t\r\n*?[]") {
+			bad("MINIMALL_REDIS_PREFIX", "must be non-empty, without spaces or glob characters")
+		}
 	}
 	if c.Payment.ReconcileAfter < time.Second {
 		bad("MINIMALL_PAYMENT_RECONCILE_AFTER", "must be at least 1s")

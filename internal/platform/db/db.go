@@ -40,6 +40,7 @@ type DB struct {
 	write   *gorm.DB
 	read    *gorm.DB
 	gcfg    *gorm.Config
+	timeout time.Duration
 	// isolationVar is the session variable that set READ COMMITTED on the
 	// MySQL connections (transaction_isolation or tx_isolation).
 	isolationVar string
@@ -55,6 +56,11 @@ type Options struct {
 	MaxOpenConns int
 	// Logger receives slow queries; nil disables gorm logging.
 	Logger *slog.Logger
+	// Timeout bounds each unit of database work: a statement outside a
+	// transaction, or a whole transaction, including the wait for a pooled
+	// connection (MINIMALL_DB_TIMEOUT for the server; see unavailable.go).
+	// Zero leaves them unbounded (commands such as migrate and check).
+	Timeout time.Duration
 }
 
 // DefaultMaxOpenConns sizes the MySQL pool for the machine: four
@@ -79,18 +85,36 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*DB, error) {
 	if opts.Logger != nil {
 		gcfg.Logger = newGormLogger(opts.Logger)
 	}
+	var d *DB
+	var err error
 	switch driver {
 	case SQLite:
-		return openSQLite(ctx, dsn, gcfg)
+		d, err = openSQLite(ctx, dsn, gcfg)
 	case MySQL:
-		d, err := openMySQL(ctx, dsn, gcfg, opts)
+		d, err = openMySQL(ctx, dsn, gcfg, opts)
 		if err == nil {
 			d.gcfg = gcfg
 		}
-		return d, err
 	default:
 		return nil, fmt.Errorf("db: unknown driver %q", driver)
 	}
+	if err != nil {
+		return nil, err
+	}
+	d.timeout = opts.Timeout
+	// The SQLite pools were opened with one gorm.Config and so share one
+	// set of callbacks: install the deadlines once per set.
+	if err := bound(d.write, opts.Timeout); err != nil {
+		_ = d.Close()
+		return nil, fmt.Errorf("db: install statement deadlines: %w", err)
+	}
+	if d.read.Callback() != d.write.Callback() {
+		if err := bound(d.read, opts.Timeout); err != nil {
+			_ = d.Close()
+			return nil, fmt.Errorf("db: install statement deadlines: %w", err)
+		}
+	}
+	return d, nil
 }
 
 // sqliteURI builds the ncruces driver URI. busy_timeout comes first: passing
@@ -276,14 +300,23 @@ type txKey struct{}
 
 // Tx runs fn in a transaction carried by the context it is given. A call made
 // inside another Tx joins the outer transaction; the outermost call commits, or
-// rolls back when fn returns an error or panics.
+// rolls back when fn returns an error or panics. With a timeout (Options), the
+// outermost transaction, from the wait for its connection to its commit, must
+// end within it; a database that cannot be reached or answer in time makes it
+// fail with apperr's unavailable kind.
 func (d *DB) Tx(ctx context.Context, fn func(ctx context.Context) error) error {
 	if _, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
 		return fn(ctx)
 	}
-	return d.write.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	if d.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d.timeout)
+		defer cancel()
+	}
+	err := d.write.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		return fn(context.WithValue(ctx, txKey{}, tx))
 	})
+	return unavailable(err)
 }
 
 // InTx reports whether ctx carries a transaction.

@@ -138,6 +138,10 @@ func (d *DB) AddReplicas(ctx context.Context, dsns []string, opts ReplicaOptions
 		name := replicaName(norm)
 		norm = withIsolationOf(norm, d)
 		g, err := openReplicaPool(norm, d.gcfg, opts.MaxOpenConns)
+		if err == nil {
+			// Replica reads get the primary's statement deadlines.
+			err = bound(g, d.timeout)
+		}
 		if err != nil {
 			set.closePools()
 			return fmt.Errorf("db: replica %s: %w", name, err)

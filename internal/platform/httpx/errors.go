@@ -19,7 +19,7 @@ func Status(code apperr.Code) int {
 	switch code {
 	case apperr.CodeInvalid:
 		return http.StatusBadRequest
-	case apperr.CodeUnauthenticated, apperr.CodeInvalidCode, apperr.CodeRefreshReused:
+	case apperr.CodeUnauthenticated, apperr.CodeInvalidCode, apperr.CodeRefreshReused, apperr.CodeTOTPRequired:
 		return http.StatusUnauthorized
 	case apperr.CodeLoginBlocked, apperr.CodeForbidden:
 		return http.StatusForbidden
@@ -37,7 +37,7 @@ func Status(code apperr.Code) int {
 		return http.StatusTooManyRequests
 	case apperr.CodeUpstreamError:
 		return http.StatusBadGateway
-	case apperr.CodeUpstreamUnavailable:
+	case apperr.CodeUpstreamUnavailable, apperr.CodeUnavailable:
 		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError

@@ -61,6 +61,8 @@ func TestEveryCodeMapsToItsStatus(t *testing.T) {
 		apperr.CodeLimitExceeded: 409, apperr.CodeChannelUnavailable: 409, apperr.CodeRateLimited: 429,
 		apperr.CodeUpstreamError: 502, apperr.CodeUpstreamUnavailable: 503, apperr.CodePayloadTooLarge: 413,
 		apperr.CodeInternal: 500, apperr.CodeWindowClosed: 409, apperr.CodeContentRejected: 422,
+		apperr.CodeUnavailable:  503,
+		apperr.CodeTOTPRequired: 401,
 	}
 	if len(want) != len(apperr.Codes) {
 		t.Fatalf("table covers %d codes, apperr has %d", len(want), len(apperr.Codes))

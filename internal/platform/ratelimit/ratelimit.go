@@ -1,10 +1,14 @@
 // Package ratelimit limits requests per key (a client IP, a customer) with a
-// token bucket per key, held in process. Behind a load balancer each instance
-// limits on its own; the client IP comes from gin's ClientIP, which believes
-// X-Forwarded-For only from the configured trusted proxies.
+// token bucket per key. With a shared store (Redis, through Share) every
+// instance draws from the same bucket, so N instances allow the limit once,
+// not N times; without one, or while the store does not answer, each instance
+// keeps its buckets in memory and limits on its own. The client IP comes from
+// gin's ClientIP, which believes X-Forwarded-For only from the configured
+// trusted proxies.
 package ratelimit
 
 import (
+	"context"
 	"errors"
 	"math"
 	"strconv"
@@ -23,11 +27,23 @@ import (
 // bucket idle that long is full again anyway.
 const idleAfter = 10 * time.Minute
 
+// Shared holds buckets for every instance. Take takes one token from key's
+// bucket of perMinute tokens a minute and burst tokens at most; when there
+// is none it reports how long until the next. An error means the store did
+// not answer, and the limiter decides with its own buckets instead.
+type Shared interface {
+	Take(ctx context.Context, key string, perMinute, burst int) (ok bool, wait time.Duration, err error)
+}
+
 // Limiter holds one token bucket per key.
 type Limiter struct {
-	every time.Duration
-	burst int
-	clock clock.Clock
+	perMinute int
+	every     time.Duration
+	burst     int
+	clock     clock.Clock
+	// shared and name place the buckets in a shared store, under name.
+	shared Shared
+	name   string
 
 	mu        sync.Mutex
 	buckets   map[string]*bucket
@@ -48,18 +64,42 @@ func New(perMinute, burst int, clk clock.Clock) (*Limiter, error) {
 	if clk == nil {
 		return nil, errors.New("ratelimit: nil clock")
 	}
-	return &Limiter{every: time.Minute / time.Duration(perMinute), burst: burst, clock: clk, buckets: map[string]*bucket{}}, nil
+	return &Limiter{perMinute: perMinute, every: time.Minute / time.Duration(perMinute), burst: burst, clock: clk,
+		buckets: map[string]*bucket{}}, nil
+}
+
+// Share keeps the limiter's buckets in s under name (one name per limit:
+// "login", "checkout", "pay"), so that every instance sharing s draws from
+// the same bucket. The in-memory buckets then serve only while s does not
+// answer. Call it before the limiter is used.
+func (l *Limiter) Share(s Shared, name string) error {
+	if s == nil || name == "" {
+		return errors.New("ratelimit: nil shared store or empty name")
+	}
+	l.shared, l.name = s, name
+	return nil
 }
 
 // Allow takes one token from key's bucket and reports whether there was one.
 func (l *Limiter) Allow(key string) bool {
-	ok, _ := l.Take(key)
+	ok, _ := l.Take(context.Background(), key)
 	return ok
 }
 
-// Take takes one token from key's bucket. When there is none it takes
-// nothing and reports how long until the next token.
-func (l *Limiter) Take(key string) (bool, time.Duration) {
+// Take takes one token from key's bucket, in the shared store when there is
+// one and it answers, else in this instance's memory. When there is none it
+// takes nothing and reports how long until the next token.
+func (l *Limiter) Take(ctx context.Context, key string) (bool, time.Duration) {
+	if l.shared != nil {
+		if ok, wait, err := l.shared.Take(ctx, l.name+":"+key, l.perMinute, l.burst); err == nil {
+			return ok, wait
+		}
+	}
+	return l.takeLocal(key)
+}
+
+// takeLocal takes a token from this instance's own bucket for key.
+func (l *Limiter) takeLocal(key string) (bool, time.Duration) {
 	now := l.clock.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -103,7 +143,7 @@ func (l *Limiter) PerKey(key func(c *gin.Context) string, message string) gin.Ha
 			c.Next()
 			return
 		}
-		if ok, wait := l.Take(k); !ok {
+		if ok, wait := l.Take(c.Request.Context(), k); !ok {
 			secs := int(math.Ceil(wait.Seconds()))
 			if secs < 1 {
 				secs = 1

@@ -218,8 +218,105 @@ export interface paths {
          *     like existing ones. A disabled account is refused. Rate limited per client IP. The
          *     answer is Cache-Control: no-store. A password change or disabling the account revokes
          *     the account's earlier tokens.
+         *
+         *     Two-factor login (docs/identity.md): for an account with a second factor, the right
+         *     password alone answers 401 `totp_required`; send the same request again with
+         *     `totp_code` (six digits from the authenticator app) or a `recovery_code`. A wrong,
+         *     replayed (already accepted within its window) or used code answers 401
+         *     `unauthenticated` and counts as a failed login for the lockout. When the shop requires
+         *     a second factor (PUT /api/v1/admin/security) and the account has none, the login
+         *     succeeds with `totp_enrolment_required: true` and a 15-minute token that only admits
+         *     /api/v1/admin/auth/totp routes (other staff routes answer 403 `forbidden` with
+         *     details.reason `totp_enrolment_required`); after activation, log in again with a code.
          */
         post: operations["adminLogin"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/auth/totp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** the caller's own second factor (any staff token, enrol-only ones included) */
+        get: operations["adminTOTPStatus"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/auth/totp/enrol": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * start (or restart) the enrolment of the caller's own TOTP second factor
+         * @description Answers a new secret and its otpauth:// provisioning URI (scan it as a QR code or type the
+         *     secret into Google Authenticator, Microsoft Authenticator, 1Password, ...): six digits,
+         *     30-second steps, SHA-1. The second factor is not on until /activate verifies a code. An
+         *     account whose second factor is on answers 409 `invalid_state` (an owner resets it first).
+         *     No body. Cache-Control: no-store.
+         */
+        post: operations["adminTOTPEnrol"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/auth/totp/activate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * turn the enrolled second factor on with a current code; answers the recovery codes once
+         * @description A code that does not match (wrong, or the phone's clock is off by more than 30 s) answers
+         *     400 `invalid_argument`; no enrolment started answers 409 `invalid_state`. The ten recovery
+         *     codes are shown only here; each logs in once instead of a code. Audited
+         *     (`staff.totp_enable`). Cache-Control: no-store.
+         */
+        post: operations["adminTOTPActivate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/security": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** the shop's staff security settings (owner only) */
+        get: operations["adminGetSecurity"];
+        /**
+         * require a second factor of every staff account, or stop requiring it (owner only; audited)
+         * @description Requiring it needs the calling owner's own second factor on (409 `invalid_state`
+         *     otherwise), and revokes the tokens of every account without one: they log in again and
+         *     enrol. Audited (`staff.security_update`).
+         */
+        put: operations["adminUpdateSecurity"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -260,6 +357,29 @@ export interface paths {
          */
         put: operations["adminUpdateStaff"];
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/staff/{id}/totp/reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * turn another staff account's second factor off (owner only; audited)
+         * @description For a lost phone: the account's secret and recovery codes are dropped and its tokens
+         *     revoked; if the shop requires a second factor, its next login enrols again. An owner
+         *     cannot reset their own (409 `invalid_state`: use a recovery code or ask another owner).
+         *     Audited (`staff.totp_reset`). No body.
+         */
+        post: operations["adminResetStaffTOTP"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1527,7 +1647,7 @@ export interface components {
         Error: {
             error: {
                 /** @enum {string} */
-                code: "invalid_argument" | "unauthenticated" | "invalid_code" | "refresh_reused" | "login_blocked" | "forbidden" | "not_found" | "conflict" | "idempotency_mismatch" | "out_of_stock" | "unavailable_item" | "invalid_state" | "limit_exceeded" | "window_closed" | "content_rejected" | "channel_unavailable" | "rate_limited" | "upstream_error" | "upstream_unavailable" | "payload_too_large" | "unavailable" | "internal";
+                code: "invalid_argument" | "unauthenticated" | "invalid_code" | "refresh_reused" | "login_blocked" | "forbidden" | "not_found" | "conflict" | "idempotency_mismatch" | "out_of_stock" | "unavailable_item" | "invalid_state" | "limit_exceeded" | "window_closed" | "content_rejected" | "channel_unavailable" | "rate_limited" | "upstream_error" | "upstream_unavailable" | "payload_too_large" | "unavailable" | "internal" | "totp_required";
                 message: string;
                 details?: {
                     [key: string]: unknown;
@@ -1563,6 +1683,8 @@ export interface components {
             locked_until?: string | null;
             /** Format: date-time */
             last_login_at?: string | null;
+            /** @description the account logs in with a second factor (TOTP) */
+            totp_enabled?: boolean;
             /** Format: date-time */
             created_at?: string;
             /** Format: date-time */
@@ -2371,6 +2493,14 @@ export interface components {
             /** @description true makes it the default (the old default is unset); the first address is always the default */
             is_default?: boolean;
         };
+        SecuritySettings: {
+            require_totp: boolean;
+            /**
+             * Format: date-time
+             * @description null until first set
+             */
+            updated_at: string | null;
+        };
         DashboardDay: {
             /**
              * Format: date
@@ -2840,6 +2970,10 @@ export interface operations {
                 "application/json": {
                     username: string;
                     password: string;
+                    /** @description the current six-digit code of the account's authenticator (spaces ignored) */
+                    totp_code?: string;
+                    /** @description one of the account's unused recovery codes (xxxxx-xxxxx; case and dash ignored), instead of totp_code */
+                    recovery_code?: string;
                 };
             };
         };
@@ -2860,12 +2994,158 @@ export interface operations {
                             username?: string;
                             role?: components["schemas"]["StaffRole"];
                         };
+                        /** @description the shop requires a second factor and the account has none; access_token only admits the /api/v1/admin/auth/totp routes */
+                        totp_enrolment_required?: boolean;
+                        /** @description present when a recovery code logged in: the unused ones left */
+                        recovery_codes_left?: number;
                     };
                 };
             };
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             429: components["responses"]["Error"];
+        };
+    };
+    adminTOTPStatus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the second factor's state */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        enabled: boolean;
+                        /** Format: date-time */
+                        enabled_at: string | null;
+                        /** @description an enrolment was started and not yet activated */
+                        pending: boolean;
+                        recovery_codes_left: number;
+                        /** @description the shop requires a second factor of every staff account */
+                        required: boolean;
+                    };
+                };
+            };
+            401: components["responses"]["Error"];
+        };
+    };
+    adminTOTPEnrol: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the secret to enrol */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description base32 */
+                        secret: string;
+                        /** @example otpauth://totp/minimall:owner?algorithm=SHA1&digits=6&issuer=minimall&period=30&secret=... */
+                        provisioning_uri: string;
+                    };
+                };
+            };
+            401: components["responses"]["Error"];
+            409: components["responses"]["Error"];
+        };
+    };
+    adminTOTPActivate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description six digits */
+                    code: string;
+                };
+            };
+        };
+        responses: {
+            /** @description the second factor is on */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description ten codes, xxxxx-xxxxx */
+                        recovery_codes: string[];
+                    };
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            409: components["responses"]["Error"];
+        };
+    };
+    adminGetSecurity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the settings */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecuritySettings"];
+                };
+            };
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    adminUpdateSecurity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    require_totp: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description the settings */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecuritySettings"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            409: components["responses"]["Error"];
         };
     };
     adminListStaff: {
@@ -2955,6 +3235,33 @@ export interface operations {
         };
         responses: {
             /** @description the changed account */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Staff"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            409: components["responses"]["Error"];
+        };
+    };
+    adminResetStaffTOTP: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the account */
             200: {
                 headers: {
                     [name: string]: unknown;

@@ -53,6 +53,8 @@ const (
 //     reconciliation the three instances run;
 //   - the notification of one payment delivered to all three at once pays it
 //     once;
+//   - nine tracking reads spread over the three ask the courier once (the
+//     30-minute query guard);
 //   - a staff catalog write shows on every instance within the stock lag (2 s;
 //     without shared invalidation an instance would show the old page for the
 //     5-minute safety TTL);
@@ -263,6 +265,7 @@ func TestThreeInstancesShareOneShop(t *testing.T) {
 		t.Logf("off shelf shown on all three instances %v after the write", time.Since(wrote).Round(time.Millisecond))
 	})
 
+	var paidOrder int64
 	t.Run("one payment's notification delivered to all three at once pays once", func(t *testing.T) {
 		o := checkout(t, 0, payer, paySKUs[0])
 		tradeNo, prepay := pay(t, 1, payer, num(o, "id"))
@@ -284,6 +287,30 @@ func TestThreeInstancesShareOneShop(t *testing.T) {
 		}
 		if rs := sb.WeChatRefundsOfTrade(tradeNo); len(rs) != 0 {
 			t.Fatalf("one payment delivered nine times was refunded: %+v", rs)
+		}
+		paidOrder = num(o, "id")
+	})
+
+	t.Run("the courier is asked once per waybill whichever instance serves tracking", func(t *testing.T) {
+		if paidOrder == 0 {
+			t.Skip("no paid order to ship")
+		}
+		const waybill = "YT7000000042"
+		cl.must(t, 0, "POST", fmt.Sprintf("/api/v1/admin/orders/%d/ship", paidOrder), owner,
+			map[string]string{"carrier": "YTO", "tracking_no": waybill}, 200)
+		var wg sync.WaitGroup
+		for n := range instances * 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				cl.must(goT{t}, n, "GET", fmt.Sprintf("/api/v1/orders/%d/tracking", paidOrder), payer.token, nil, 200)
+			}()
+		}
+		wg.Wait()
+		// The 30-minute guard is a conditional update of the parcel row
+		// (docs/scaling.md), shared without Redis.
+		if got := sb.CourierQueries(waybill); got != 1 {
+			t.Errorf("nine tracking reads on three instances asked the courier %d times, want 1", got)
 		}
 	})
 

@@ -357,7 +357,9 @@ func TestThreeInstancesShareOneShop(t *testing.T) {
 
 	// The orders placed first expire a minute after checkout; the deadline
 	// job of every instance competes for them.
-	eventually(t, time.Until(placedAt.Add(time.Minute+40*time.Second)), "every expired order is cancelled", func() bool {
+	// The bound leaves room for a loaded CI machine; alone the last order
+	// is cancelled within seconds of its deadline.
+	eventually(t, time.Until(placedAt.Add(2*time.Minute+30*time.Second)), "every expired order is cancelled", func() bool {
 		return count(t, d, "SELECT COUNT(*) FROM orders WHERE id IN ? AND status = 'cancelled'", expiring[:]) == expiringOrders
 	})
 	t.Logf("%d orders cancelled after %v", expiringOrders, time.Since(start).Round(time.Millisecond))

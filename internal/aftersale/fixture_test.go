@@ -2,6 +2,7 @@ package aftersale_test
 
 import (
 	"golang.org/x/crypto/bcrypt"
+	"sync"
 
 	"bytes"
 	"context"
@@ -33,6 +34,10 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
+// sandboxKeys are generated once for the package's tests and passed in
+// sandbox.Options.Keys: RSA key generation is most of what sandbox.New costs.
+var sandboxKeys = sync.OnceValues(sandbox.NewKeys)
+
 // env is the whole shop on a real database, served over HTTP, with WeChat,
 // WeChat Pay and Alipay pointed at an in-process sandbox: every payment and
 // refund goes through the real SDKs, the real router and the real modules.
@@ -55,7 +60,9 @@ const freightFen = 1000
 func newEnv(t *testing.T, d *db.DB) *env {
 	t.Helper()
 	fast := []time.Duration{5 * time.Millisecond, 5 * time.Millisecond, 5 * time.Millisecond, 5 * time.Millisecond, 5 * time.Millisecond}
-	sb, err := sandbox.New(sandbox.Options{WeChatPayNotifySchedule: fast, AlipayNotifySchedule: fast})
+	keys, err := sandboxKeys()
+	must(t, err)
+	sb, err := sandbox.New(sandbox.Options{Keys: keys, WeChatPayNotifySchedule: fast, AlipayNotifySchedule: fast})
 	must(t, err)
 	sbSrv := httptest.NewServer(sb)
 	t.Cleanup(sbSrv.Close)

@@ -13,6 +13,8 @@ import (
 
 	"github.com/minimall/minimall/internal/apperr"
 	"github.com/minimall/minimall/internal/audit"
+	"github.com/minimall/minimall/internal/catalog"
+	"github.com/minimall/minimall/internal/logistics"
 	"github.com/minimall/minimall/internal/order"
 	"github.com/minimall/minimall/internal/payment"
 	"github.com/minimall/minimall/internal/platform/clock"
@@ -39,14 +41,19 @@ func (c Config) validate() error {
 	return nil
 }
 
-// Deps are the Service's collaborators; every one is required.
+// Deps are the Service's collaborators; every one is required. After-sales
+// sit above the modules they use and call their services directly: orders
+// (claims and refund grants), the catalog (exchange SKUs and stock, joining
+// the caller's transaction), payments (refunds; platform calls, so never
+// inside a transaction) and logistics (return and replacement parcels,
+// tracked like outbound ones).
 type Deps struct {
 	DB      *db.DB
 	Store   *Store
 	Orders  *order.Service
-	Catalog Catalog
-	Refunds Refunds
-	Parcels Parcels
+	Catalog *catalog.Service
+	Refunds *payment.Service
+	Parcels *logistics.Service
 	Audit   *audit.Log
 	Clock   clock.Clock
 	Log     *slog.Logger
@@ -57,9 +64,9 @@ type Service struct {
 	db      *db.DB
 	store   *Store
 	orders  *order.Service
-	catalog Catalog
-	refunds Refunds
-	parcels Parcels
+	catalog *catalog.Service
+	refunds *payment.Service
+	parcels *logistics.Service
 	audit   *audit.Log
 	clock   clock.Clock
 	log     *slog.Logger
@@ -207,9 +214,9 @@ func (s *Service) checkExchange(ctx context.Context, o order.Order, in CreateInp
 	for i, it := range in.Items {
 		ids[i] = it.ExchangeSKUID
 	}
-	skus, err := s.catalog.SKUs(ctx, ids)
+	skus, err := s.catalog.Items(ctx, ids)
 	if err != nil {
-		return apperr.Internal(err)
+		return err
 	}
 	for _, it := range in.Items {
 		line, ok := lineOf(o, it.OrderItemID)
@@ -217,7 +224,7 @@ func (s *Service) checkExchange(ctx context.Context, o order.Order, in CreateInp
 			return apperr.NotFound("order line")
 		}
 		k, ok := skus[it.ExchangeSKUID]
-		if !ok || !k.Buyable || k.ProductID != line.ProductID || k.PriceFen != line.PriceFen {
+		if !ok || !k.Buyable() || k.ProductID != line.ProductID || k.PriceFen != line.PriceFen {
 			return apperr.Invalid("exchange_sku_id must be a SKU of the same product at the same price", "items")
 		}
 	}
@@ -635,12 +642,25 @@ type ParcelInput struct {
 // track registers a parcel of a request with the logistics module (which
 // validates the carrier code and the tracking number) inside the caller's
 // transaction and returns it normalised.
-func (s *Service) track(ctx context.Context, kind string, r Request, in ParcelInput) (Parcel, error) {
+func (s *Service) track(ctx context.Context, kind string, r Request, in ParcelInput) (logistics.Parcel, error) {
 	o, err := s.orders.ByID(ctx, r.OrderID)
 	if err != nil {
-		return Parcel{}, err
+		return logistics.Parcel{}, err
 	}
-	return s.parcels.Track(ctx, kind, r.ID, in.Carrier, in.TrackingNo, o.Address.Phone)
+	return s.parcels.TrackParcel(ctx, kind, r.ID, in.Carrier, in.TrackingNo, o.Address.Phone)
+}
+
+// parcelState returns the tracking state of a request's newest parcel of
+// one kind ("" when none, or before the courier reports).
+func (s *Service) parcelState(ctx context.Context, kind string, id int64) (string, error) {
+	list, err := s.parcels.ParcelsOf(ctx, kind, []int64{id})
+	if err != nil {
+		return "", err
+	}
+	if len(list) == 0 {
+		return "", nil
+	}
+	return list[len(list)-1].State, nil
 }
 
 // ReturnShipment records the customer's return parcel.
@@ -654,7 +674,7 @@ func (s *Service) ReturnShipment(ctx context.Context, customerID, id int64, in P
 	}
 	err = s.db.TxRetry(ctx, func(ctx context.Context) error {
 		now := s.now()
-		p, err := s.track(ctx, ParcelReturn, r, in)
+		p, err := s.track(ctx, logistics.KindReturn, r, in)
 		if err != nil {
 			return err
 		}
@@ -742,7 +762,7 @@ func (s *Service) ShipReplacement(ctx context.Context, staffID, id int64, in Par
 		if _, err := s.orders.LockForAfterSale(ctx, r.OrderID, anyOrderStatus...); err != nil {
 			return err
 		}
-		p, err := s.track(ctx, ParcelReplacement, r, in)
+		p, err := s.track(ctx, logistics.KindReplacement, r, in)
 		if err != nil {
 			return err
 		}
@@ -1118,18 +1138,14 @@ func (s *Service) AdminGet(ctx context.Context, id int64) (Detail, error) {
 // replacement parcels ("" when none, or before the courier reports).
 func (s *Service) ParcelStates(ctx context.Context, r Request) (ret, replacement string, err error) {
 	if r.ReturnTrackingNo != "" {
-		m, err := s.parcels.Of(ctx, ParcelReturn, []int64{r.ID})
-		if err != nil {
+		if ret, err = s.parcelState(ctx, logistics.KindReturn, r.ID); err != nil {
 			return "", "", apperr.From(err)
 		}
-		ret = m[r.ID].State
 	}
 	if r.ReplacementTrackingNo != "" {
-		m, err := s.parcels.Of(ctx, ParcelReplacement, []int64{r.ID})
-		if err != nil {
+		if replacement, err = s.parcelState(ctx, logistics.KindReplacement, r.ID); err != nil {
 			return "", "", apperr.From(err)
 		}
-		replacement = m[r.ID].State
 	}
 	return ret, replacement, nil
 }

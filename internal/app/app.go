@@ -66,6 +66,7 @@ type App struct {
 	auth      *auth.Middleware
 	audit     *audit.Log
 	customers *customer.Store
+	login     *customer.Service
 	staff     *staff.Service
 	staffH    *staff.Handlers
 	loginH    *customer.Handlers
@@ -268,11 +269,10 @@ func (a *App) buildIdentity() error {
 	if a.customers, err = customer.NewStore(a.db); err != nil {
 		return err
 	}
-	login, err := customer.NewService(a.db, a.customers, a.tokens, refresh, a.clock, wc, ali)
-	if err != nil {
+	if a.login, err = customer.NewService(a.db, a.customers, a.tokens, refresh, a.clock, wc, ali); err != nil {
 		return err
 	}
-	if a.loginH, err = customer.NewHandlers(login); err != nil {
+	if a.loginH, err = customer.NewHandlers(a.login); err != nil {
 		return err
 	}
 	a.loginLimit, err = a.limiter("login", LoginPerMinute, LoginBurst)

@@ -1,9 +1,11 @@
 package app_test
 
 import (
+	"github.com/minimall/minimall/internal/sandbox"
 	"io"
 	"log/slog"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +16,10 @@ import (
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+
+// sandboxKeys are generated once for the package's tests and passed in
+// sandbox.Options.Keys: RSA key generation is most of what sandbox.New costs.
+var sandboxKeys = sync.OnceValues(sandbox.NewKeys)
 
 // newTestApp builds the application on a fresh SQLite database with the
 // default configuration.

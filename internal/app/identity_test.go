@@ -50,7 +50,11 @@ func newIdentityEnv(t *testing.T, d *db.DB, extra map[string]string) *identityEn
 // newIdentityEnvLog is newIdentityEnv with the app's log written to logw.
 func newIdentityEnvLog(t *testing.T, d *db.DB, extra map[string]string, logw io.Writer) *identityEnv {
 	t.Helper()
-	sb, err := sandbox.New(sandbox.Options{})
+	keys, err := sandboxKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := sandbox.New(sandbox.Options{Keys: keys})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/minimall/minimall/internal/logistics"
-	"github.com/minimall/minimall/internal/payment"
 	"github.com/minimall/minimall/internal/platform/courier"
 	"github.com/minimall/minimall/internal/platform/jobs"
 	"github.com/minimall/minimall/internal/platform/wechat/push"
@@ -26,10 +25,6 @@ func (a *App) buildLogistics() error {
 	if err != nil {
 		return err
 	}
-	payStore, err := payment.NewStore(a.db)
-	if err != nil {
-		return err
-	}
 	// Typed nil pointers would make non-nil interfaces: pass only
 	// configured platforms.
 	var wc logistics.WeChat = logistics.NoWeChat{}
@@ -44,10 +39,10 @@ func (a *App) buildLogistics() error {
 		}
 	}
 	if a.logistics, err = logistics.NewService(logistics.Deps{
-		DB: a.db, Store: store, Orders: a.orders,
-		Payments: logisticsPayments{payments: a.payments, store: payStore, mchID: a.cfg.WeChatPay.MchID},
-		WeChat:   wc, Courier: cc, Audit: a.audit, Clock: a.clock, Log: a.log,
-	}, logistics.Config{CallbackURL: a.cfg.HTTP.PublicBaseURL + "/api/v1/notify/courier"}); err != nil {
+		DB: a.db, Store: store, Orders: a.orders, Payments: a.payments,
+		WeChat: wc, Courier: cc, Audit: a.audit, Clock: a.clock, Log: a.log,
+	}, logistics.Config{CallbackURL: a.cfg.HTTP.PublicBaseURL + "/api/v1/notify/courier",
+		WeChatPayMchID: a.cfg.WeChatPay.MchID}); err != nil {
 		return err
 	}
 	if a.logisticsH, err = logistics.NewHandlers(a.logistics); err != nil {
@@ -69,39 +64,3 @@ func (a *App) buildLogistics() error {
 // Logistics returns the logistics service: TrackParcel for the modules that
 // register parcels, and the outbox job step tests drive.
 func (a *App) Logistics() *logistics.Service { return a.logistics }
-
-// logisticsPayments is the logistics module's view of payment attempts.
-type logisticsPayments struct {
-	payments *payment.Service
-	store    *payment.Store
-	mchID    string
-}
-
-// Paid names the trade that paid the order, as the payment module decides it
-// (payment.Service.PayingAttempt: late and double payments never count).
-func (p logisticsPayments) Paid(ctx context.Context, orderID int64) (logistics.Payment, bool, error) {
-	at, found, err := p.payments.PayingAttempt(ctx, orderID)
-	if err != nil || !found {
-		return logistics.Payment{}, false, err
-	}
-	out := logistics.Payment{Channel: string(at.Channel), OutTradeNo: at.OutTradeNo,
-		TransactionID: at.ProviderTxnID, PayerID: at.PayerID}
-	if at.Channel == payment.ChannelWeChat {
-		out.MchID = p.mchID
-	}
-	return out, true, nil
-}
-
-func (p logisticsPayments) OrderOfWeChatTrade(ctx context.Context, outTradeNo, transactionID string) (int64, bool, error) {
-	if outTradeNo == "" || transactionID == "" {
-		return 0, false, nil
-	}
-	at, ok, err := p.store.AttemptByOutTradeNo(ctx, outTradeNo)
-	if err != nil || !ok {
-		return 0, false, err
-	}
-	if at.Channel != payment.ChannelWeChat || at.ProviderTxnID != transactionID {
-		return 0, false, nil
-	}
-	return at.OrderID, true, nil
-}

@@ -1,13 +1,11 @@
 package app
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"strings"
 	"time"
 
-	"github.com/minimall/minimall/internal/customer"
 	"github.com/minimall/minimall/internal/media"
 	"github.com/minimall/minimall/internal/platform/jobs"
 	"github.com/minimall/minimall/internal/review"
@@ -67,7 +65,7 @@ func (a *App) buildReviews() error {
 		checker = a.wechat
 	}
 	if a.reviews, err = review.NewService(review.Deps{
-		DB: a.db, Store: store, Orders: a.orders, Customers: reviewAuthors{customers: a.customers, appID: a.cfg.WeChat.AppID},
+		DB: a.db, Store: store, Orders: a.orders, Customers: a.login,
 		Media: a.media, Ratings: a.catalogSvc.Store(), Catalog: a.catalogSvc, Checker: checker,
 		Audit: a.audit, Clock: a.clock, Log: a.log,
 	}, review.Config{
@@ -89,32 +87,3 @@ func (a *App) buildReviews() error {
 
 // Reviews returns the review service, whose job steps tests drive directly.
 func (a *App) Reviews() *review.Service { return a.reviews }
-
-// reviewAuthors is the customer module as reviews see it: the nickname and,
-// on WeChat, the openid in this mini-program.
-type reviewAuthors struct {
-	customers *customer.Store
-	appID     string
-}
-
-func (r reviewAuthors) Author(ctx context.Context, customerID int64, channel string) (review.Author, error) {
-	c, err := r.customers.ByID(ctx, customerID)
-	if err != nil {
-		return review.Author{}, err
-	}
-	out := review.Author{Nickname: c.Nickname}
-	if channel != review.ChannelWeChat {
-		return out, nil
-	}
-	ids, err := r.customers.Identities(ctx, customerID, review.ChannelWeChat)
-	if err != nil {
-		return review.Author{}, err
-	}
-	for _, id := range ids {
-		if id.AppID == r.appID {
-			out.OpenID = id.Subject
-			break
-		}
-	}
-	return out, nil
-}

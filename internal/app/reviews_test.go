@@ -46,7 +46,11 @@ type reviewEnv struct {
 
 func newReviewEnv(t *testing.T, d *db.DB) *reviewEnv {
 	t.Helper()
-	sb, err := sandbox.New(sandbox.Options{WeChatMediaCheckDelay: -1})
+	keys, err := sandboxKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := sandbox.New(sandbox.Options{Keys: keys, WeChatMediaCheckDelay: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -175,6 +175,25 @@ func (s *Service) Refresh(ctx context.Context, token string) (Session, error) {
 	return s.session(r.CustomerID, r.Channel, r.Token)
 }
 
+// WeChatOpenID returns the customer's openid in the configured
+// mini-program, the user WeChat's content checks are asked about; "" when
+// the customer has no identity there or WeChat is not configured.
+func (s *Service) WeChatOpenID(ctx context.Context, customerID int64) (string, error) {
+	if s.wechat == nil {
+		return "", nil
+	}
+	ids, err := s.store.Identities(ctx, customerID, ChannelWeChat)
+	if err != nil {
+		return "", apperr.Internal(err)
+	}
+	for _, id := range ids {
+		if id.AppID == s.wechat.AppID() {
+			return id.Subject, nil
+		}
+	}
+	return "", nil
+}
+
 // Profile returns a customer's profile.
 func (s *Service) Profile(ctx context.Context, id int64) (Profile, error) {
 	c, err := s.store.ByID(ctx, id)

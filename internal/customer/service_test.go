@@ -28,6 +28,11 @@ type platforms struct {
 
 func newPlatforms(t *testing.T, opts sandbox.Options) platforms {
 	t.Helper()
+	keys, err := sandboxKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Keys = keys
 	sb, err := sandbox.New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -312,6 +317,31 @@ func TestConcurrentFirstLogin(t *testing.T) {
 		got := rowCounts(t, d)
 		if got["customer_identities"] != 1 {
 			t.Errorf("identities = %d, want 1", got["customer_identities"])
+		}
+	})
+}
+
+// WeChatOpenID names the customer as the configured mini-program knows
+// them, and no one for a customer who never logged in through it.
+func TestWeChatOpenID(t *testing.T) {
+	p := newPlatforms(t, sandbox.Options{})
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newLoginFixture(t, d)
+		svc := f.service(t, d, p)
+		ctx := context.Background()
+		w, err := svc.LoginWeChat(ctx, "test-carol")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := svc.WeChatOpenID(ctx, w.CustomerID); err != nil || got != p.sb.WeChatOpenID("carol") {
+			t.Errorf("openid = %q, %v; want %q", got, err, p.sb.WeChatOpenID("carol"))
+		}
+		a, err := svc.LoginAlipay(ctx, "test-dave")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := svc.WeChatOpenID(ctx, a.CustomerID); err != nil || got != "" {
+			t.Errorf("Alipay-only customer's openid = %q, %v; want none", got, err)
 		}
 	})
 }

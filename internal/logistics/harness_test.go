@@ -33,6 +33,10 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
+// sandboxKeys are generated once for the package's tests and passed in
+// sandbox.Options.Keys: RSA key generation is most of what sandbox.New costs.
+var sandboxKeys = sync.OnceValues(sandbox.NewKeys)
+
 // syncBuffer is a log sink the server's goroutines and the test share.
 type syncBuffer struct {
 	mu  sync.Mutex
@@ -74,7 +78,9 @@ type shop struct {
 
 func newShop(t *testing.T, d *db.DB) *shop {
 	t.Helper()
-	sb, err := sandbox.New(sandbox.Options{})
+	keys, err := sandboxKeys()
+	must(t, err)
+	sb, err := sandbox.New(sandbox.Options{Keys: keys})
 	must(t, err)
 	sbSrv := httptest.NewServer(sb)
 	t.Cleanup(sbSrv.Close)

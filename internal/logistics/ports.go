@@ -8,34 +8,6 @@ import (
 	"github.com/minimall/minimall/internal/platform/wechat"
 )
 
-// Payment is how an order was paid, as the shipping-info upload and the
-// WeChat events need it.
-type Payment struct {
-	Channel       string // "wechat" or "alipay"
-	OutTradeNo    string
-	TransactionID string // the platform's transaction id
-	PayerID       string // the payer's openid (WeChat)
-	MchID         string // the WeChat Pay merchant id
-}
-
-// Payment channels.
-const (
-	ChannelWeChat = "wechat"
-	ChannelAlipay = "alipay"
-)
-
-// Payments is the payment module's side: which payment paid an order, and
-// which order a WeChat Pay trade belongs to.
-type Payments interface {
-	// Paid returns the payment that paid the order; ok is false when the
-	// order has none (e.g. made paid by staff tooling).
-	Paid(ctx context.Context, orderID int64) (p Payment, ok bool, err error)
-	// OrderOfWeChatTrade returns the order paid by the WeChat Pay trade
-	// out_trade_no whose transaction id is transactionID; ok is false when
-	// there is none.
-	OrderOfWeChatTrade(ctx context.Context, outTradeNo, transactionID string) (orderID int64, ok bool, err error)
-}
-
 // WeChat is the mini-program server API the module calls
 // (*wechat.Client).
 type WeChat interface {

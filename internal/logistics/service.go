@@ -18,6 +18,7 @@ import (
 	"github.com/minimall/minimall/internal/apperr"
 	"github.com/minimall/minimall/internal/audit"
 	"github.com/minimall/minimall/internal/order"
+	"github.com/minimall/minimall/internal/payment"
 	"github.com/minimall/minimall/internal/platform/clock"
 	"github.com/minimall/minimall/internal/platform/courier"
 	"github.com/minimall/minimall/internal/platform/db"
@@ -35,6 +36,9 @@ type Config struct {
 	// DeliverNowTimeout bounds the delivery attempted right after a commit;
 	// what does not finish is left to the job.
 	DeliverNowTimeout time.Duration
+	// WeChatPayMchID is the WeChat Pay merchant id, which names a trade by
+	// out_trade_no in the shipping-info upload and the receipt reminder.
+	WeChatPayMchID string
 }
 
 // DefaultQueryEvery is kuaidi100's limit: one query per waybill per 30 min.
@@ -45,7 +49,7 @@ type Deps struct {
 	DB       *db.DB
 	Store    *Store
 	Orders   *order.Service
-	Payments Payments
+	Payments *payment.Service
 	WeChat   WeChat
 	Courier  Courier
 	Audit    *audit.Log
@@ -58,7 +62,7 @@ type Service struct {
 	db       *db.DB
 	store    *Store
 	orders   *order.Service
-	payments Payments
+	payments *payment.Service
 	wechat   WeChat
 	courier  Courier
 	audit    *audit.Log
@@ -94,6 +98,33 @@ func NewService(d Deps, cfg Config) (*Service, error) {
 }
 
 func (s *Service) now() time.Time { return s.clock.Now().Truncate(time.Millisecond) }
+
+// paidBy is how an order was paid, as the shipping-info upload and the
+// WeChat events need it.
+type paidBy struct {
+	wechat        bool // paid through WeChat Pay
+	outTradeNo    string
+	transactionID string // the platform's transaction id
+	payerID       string // the payer's openid (WeChat)
+	mchID         string // the WeChat Pay merchant id
+}
+
+// paid returns the payment that paid the order, as the payment module
+// decides it (payment.Service.PayingAttempt: late and double payments never
+// count); ok is false when the order has none (e.g. made paid by staff
+// tooling).
+func (s *Service) paid(ctx context.Context, orderID int64) (p paidBy, ok bool, err error) {
+	at, found, err := s.payments.PayingAttempt(ctx, orderID)
+	if err != nil || !found {
+		return paidBy{}, false, err
+	}
+	p = paidBy{wechat: at.Channel == payment.ChannelWeChat, outTradeNo: at.OutTradeNo,
+		transactionID: at.ProviderTxnID, payerID: at.PayerID}
+	if p.wechat {
+		p.mchID = s.cfg.WeChatPayMchID
+	}
+	return p, true, nil
+}
 
 func isNotFound(err error) bool { return errors.Is(err, gorm.ErrRecordNotFound) }
 
@@ -193,11 +224,11 @@ func (s *Service) plan(o order.Order, in []ParcelInput) ([]ParcelInput, error) {
 // uploadState is the initial shipping-info upload state of an order: only
 // WeChat-paid orders owe WeChat their shipping information.
 func (s *Service) uploadState(ctx context.Context, orderID int64) (string, error) {
-	p, ok, err := s.payments.Paid(ctx, orderID)
+	p, ok, err := s.paid(ctx, orderID)
 	if err != nil {
 		return "", err
 	}
-	if ok && p.Channel == ChannelWeChat {
+	if ok && p.wechat {
 		return OutboxPending, nil
 	}
 	return OutboxNotRequired, nil
@@ -472,6 +503,24 @@ func uploadStateName(outbox string) string {
 	return order.UploadPending
 }
 
+// uploadOutboxState is the outbox state behind each shipping-upload state
+// of the order module (the inverse of uploadStateName).
+var uploadOutboxState = map[string]string{
+	order.UploadPending: OutboxPending, order.UploadUploaded: OutboxDone,
+	order.UploadFailed: OutboxFailed, order.UploadNotRequired: OutboxNotRequired,
+}
+
+// OrdersByUpload returns a subquery of the ids of orders whose
+// shipping-info upload is in state (order.UploadPending, ...), for the staff
+// order list to filter on in the same statement as its page.
+func (s *Service) OrdersByUpload(ctx context.Context, state string) (*gorm.DB, error) {
+	st, ok := uploadOutboxState[state]
+	if !ok {
+		return nil, apperr.Invalid("shipping_upload must be one of pending, uploaded, failed, not_required", "shipping_upload")
+	}
+	return s.store.RefsInState(ctx, OutboxUpload, st), nil
+}
+
 // Upload returns where an order's shipping-info upload stands.
 func (s *Service) Upload(ctx context.Context, orderID int64) (order.ShippingUpload, error) {
 	o, ok, err := s.store.OutboxOf(ctx, OutboxUpload, orderID)
@@ -647,11 +696,11 @@ func (s *Service) upload(ctx context.Context, orderID int64) error {
 	if err != nil {
 		return err
 	}
-	pay, ok, err := s.payments.Paid(ctx, orderID)
+	pay, ok, err := s.paid(ctx, orderID)
 	if err != nil {
 		return err
 	}
-	if !ok || pay.Channel != ChannelWeChat {
+	if !ok || !pay.wechat {
 		return permanent{code: -3, msg: "the order was not paid through WeChat Pay"}
 	}
 	parcels, err := s.store.ParcelsOf(ctx, KindOrder, []int64{orderID})
@@ -665,11 +714,11 @@ func (s *Service) upload(ctx context.Context, orderID int64) error {
 	for _, it := range o.Items {
 		titles[it.ID] = fmt.Sprintf("%s*%d", it.Title, it.Quantity)
 	}
-	in := &wechat.ShippingInfo{LogisticsType: 1, DeliveryMode: 1, Payer: &wechat.ShippingPayer{Openid: pay.PayerID}}
-	if pay.TransactionID != "" {
-		in.OrderKey = &wechat.ShippingOrderKey{OrderNumberType: 2, TransactionID: pay.TransactionID}
+	in := &wechat.ShippingInfo{LogisticsType: 1, DeliveryMode: 1, Payer: &wechat.ShippingPayer{Openid: pay.payerID}}
+	if pay.transactionID != "" {
+		in.OrderKey = &wechat.ShippingOrderKey{OrderNumberType: 2, TransactionID: pay.transactionID}
 	} else {
-		in.OrderKey = &wechat.ShippingOrderKey{OrderNumberType: 1, Mchid: pay.MchID, OutTradeNo: pay.OutTradeNo}
+		in.OrderKey = &wechat.ShippingOrderKey{OrderNumberType: 1, Mchid: pay.mchID, OutTradeNo: pay.outTradeNo}
 	}
 	if len(parcels) > 1 {
 		in.DeliveryMode, in.IsAllDelivered = 2, true
@@ -697,19 +746,19 @@ func (s *Service) notifyConfirm(ctx context.Context, orderID int64) error {
 	if err != nil {
 		return err
 	}
-	pay, ok, err := s.payments.Paid(ctx, orderID)
+	pay, ok, err := s.paid(ctx, orderID)
 	if err != nil {
 		return err
 	}
-	if !ok || pay.Channel != ChannelWeChat {
+	if !ok || !pay.wechat {
 		return permanent{code: -3, msg: "the order was not paid through WeChat Pay"}
 	}
 	received := s.clock.Now()
 	if o.DeliveredAt != nil {
 		received = *o.DeliveredAt
 	}
-	return s.wechat.NotifyConfirmReceive(ctx, &wechat.ConfirmReceiveNotice{TransactionID: pay.TransactionID,
-		MerchantID: pay.MchID, MerchantTradeNo: pay.OutTradeNo, ReceivedTime: received.Unix()})
+	return s.wechat.NotifyConfirmReceive(ctx, &wechat.ConfirmReceiveNotice{TransactionID: pay.transactionID,
+		MerchantID: pay.mchID, MerchantTradeNo: pay.outTradeNo, ReceivedTime: received.Unix()})
 }
 
 // subscribe asks the courier to push a parcel's events.

@@ -377,6 +377,12 @@ func (s *Store) OutboxOf(ctx context.Context, kind string, refID int64) (Outbox,
 	return rows[0].domain(), true, nil
 }
 
+// RefsInState returns a subquery of the ref ids of the outbox rows of one
+// kind in one state, for another query to select by.
+func (s *Store) RefsInState(ctx context.Context, kind, state string) *gorm.DB {
+	return s.db.Reader(ctx).Model(&outboxRow{}).Select("ref_id").Where("kind = ? AND state = ?", kind, state)
+}
+
 // OutboxByID reads a row.
 func (s *Store) OutboxByID(ctx context.Context, id int64) (Outbox, error) {
 	var r outboxRow

@@ -232,8 +232,8 @@ func (s *Service) delivered(ctx context.Context, orderID int64, now time.Time) (
 	if err != nil || !ok {
 		return 0, err
 	}
-	pay, paid, err := s.payments.Paid(ctx, orderID)
-	if err != nil || !paid || pay.Channel != ChannelWeChat {
+	pay, paid, err := s.paid(ctx, orderID)
+	if err != nil || !paid || !pay.wechat {
 		return 0, err
 	}
 	return s.store.Enqueue(ctx, OutboxConfirmNotify, orderID, OutboxPending, now)
@@ -317,9 +317,9 @@ func (s *Service) OnSettlement(ctx context.Context, e push.Event) error {
 		s.log.WarnContext(ctx, "wechat settlement event for an unknown trade ignored", "transaction_id", ev.TransactionID)
 		return nil
 	}
-	if pay, paid, err := s.payments.Paid(ctx, orderID); err != nil {
+	if pay, paid, err := s.paid(ctx, orderID); err != nil {
 		return err
-	} else if paid && pay.MchID != "" && ev.MerchantID != "" && pay.MchID != ev.MerchantID {
+	} else if paid && pay.mchID != "" && ev.MerchantID != "" && pay.mchID != ev.MerchantID {
 		s.log.WarnContext(ctx, "wechat settlement event for another merchant ignored", "order_id", orderID)
 		return nil
 	}

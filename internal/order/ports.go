@@ -3,6 +3,8 @@ package order
 import (
 	"context"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // PaymentGate is the payment module's say in cancellation. The payment module
@@ -49,6 +51,12 @@ type Shipping interface {
 	Parcels(ctx context.Context, orderIDs []int64) (map[int64][]Parcel, error)
 	// Upload returns where the order's shipping-info upload stands.
 	Upload(ctx context.Context, orderID int64) (ShippingUpload, error)
+	// OrdersByUpload returns a subquery selecting the ids of the orders
+	// whose shipping-info upload is in state (UploadPending, UploadUploaded,
+	// UploadFailed or UploadNotRequired), so that the staff order list
+	// filters and counts in one statement. The logistics module owns where
+	// upload states are kept; a nil subquery selects no order.
+	OrdersByUpload(ctx context.Context, state string) (*gorm.DB, error)
 }
 
 // NoShipping is the Shipping of a shop without a logistics module: no
@@ -62,3 +70,6 @@ func (NoShipping) Parcels(context.Context, []int64) (map[int64][]Parcel, error) 
 func (NoShipping) Upload(context.Context, int64) (ShippingUpload, error) {
 	return ShippingUpload{}, nil
 }
+
+// OrdersByUpload selects no order: nothing is uploaded.
+func (NoShipping) OrdersByUpload(context.Context, string) (*gorm.DB, error) { return nil, nil }

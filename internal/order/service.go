@@ -501,8 +501,17 @@ func (s *Service) AdminList(ctx context.Context, f Filter, offset, limit int) ([
 	if f.Status != "" && !f.Status.Valid() {
 		return nil, 0, apperr.Invalid("status must be one of "+statusList(), "status")
 	}
-	if _, ok := uploadOutboxState[f.ShippingUpload]; f.ShippingUpload != "" && !ok {
-		return nil, 0, apperr.Invalid("shipping_upload must be one of pending, uploaded, failed, not_required", "shipping_upload")
+	if f.ShippingUpload != "" {
+		if !slices.Contains(uploadStates, f.ShippingUpload) {
+			return nil, 0, apperr.Invalid("shipping_upload must be one of pending, uploaded, failed, not_required", "shipping_upload")
+		}
+		shipping, err := connected(s.shipping, "shipping")
+		if err != nil {
+			return nil, 0, err
+		}
+		if f.uploaded, err = shipping.OrdersByUpload(ctx, f.ShippingUpload); err != nil {
+			return nil, 0, apperr.From(err)
+		}
 	}
 	out, total, err := s.store.List(ctx, f, offset, limit)
 	if err != nil {

@@ -287,15 +287,14 @@ type Filter struct {
 	// ShippingUpload selects orders by the state of their WeChat
 	// shipping-info upload (UploadPending, ...).
 	ShippingUpload string
+
+	// uploaded is the logistics module's subquery of the orders in the
+	// ShippingUpload state (Shipping.OrdersByUpload); the service sets it.
+	uploaded *gorm.DB
 }
 
-// uploadOutboxState is the logistics outbox state (table logistics_outbox,
-// kind wechat_upload) behind each shipping-upload state the order list
-// filters on. The logistics module owns that table; the filter only reads
-// it, in the same query as the page.
-var uploadOutboxState = map[string]string{
-	UploadPending: "pending", UploadUploaded: "done", UploadFailed: "failed", UploadNotRequired: "not_required",
-}
+// uploadStates are the shipping-upload states the order list filters on.
+var uploadStates = []string{UploadPending, UploadUploaded, UploadFailed, UploadNotRequired}
 
 // List returns one page of orders, newest first, with their items, and the
 // number of orders that match.
@@ -311,8 +310,11 @@ func (s *Store) List(ctx context.Context, f Filter, offset, limit int) ([]Order,
 		q = q.Where("order_no = ?", f.OrderNo)
 	}
 	if f.ShippingUpload != "" {
-		q = q.Where("id IN (SELECT ref_id FROM logistics_outbox WHERE kind = ? AND state = ?)",
-			"wechat_upload", uploadOutboxState[f.ShippingUpload])
+		if f.uploaded == nil {
+			q = q.Where("1 = 0")
+		} else {
+			q = q.Where("id IN (?)", f.uploaded)
+		}
 	}
 	if !f.CreatedFrom.IsZero() {
 		q = q.Where("created_at >= ?", f.CreatedFrom)

@@ -443,6 +443,24 @@ func (s *Service) PayingAttempt(ctx context.Context, orderID int64) (Attempt, bo
 	return Attempt{}, false, nil
 }
 
+// OrderOfWeChatTrade returns the order of the WeChat Pay trade outTradeNo
+// whose platform transaction id is transactionID; found is false when
+// there is none (another merchant's trade, a forged pair), so the WeChat
+// settlement events the logistics module receives act only on our trades.
+func (s *Service) OrderOfWeChatTrade(ctx context.Context, outTradeNo, transactionID string) (orderID int64, found bool, err error) {
+	if outTradeNo == "" || transactionID == "" {
+		return 0, false, nil
+	}
+	a, ok, err := s.store.AttemptByOutTradeNo(ctx, outTradeNo)
+	if err != nil {
+		return 0, false, apperr.Internal(err)
+	}
+	if !ok || a.Channel != ChannelWeChat || a.ProviderTxnID != transactionID {
+		return 0, false, nil
+	}
+	return a.OrderID, true, nil
+}
+
 // RefundOrder refunds part or all of what paid an order, through the
 // attempt that paid it (PayingAttempt). It is Refund for callers that know
 // orders, such as after-sales; outRefundNo is their key for the refund.

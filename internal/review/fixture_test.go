@@ -23,6 +23,7 @@ import (
 	"github.com/minimall/minimall/internal/apperr"
 	"github.com/minimall/minimall/internal/audit"
 	"github.com/minimall/minimall/internal/catalog"
+	"github.com/minimall/minimall/internal/customer"
 	"github.com/minimall/minimall/internal/media"
 	"github.com/minimall/minimall/internal/order"
 	"github.com/minimall/minimall/internal/platform/clock"
@@ -35,6 +36,10 @@ import (
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+
+// sandboxKeys are generated once for the package's tests and passed in
+// sandbox.Options.Keys: RSA key generation is most of what sandbox.New costs.
+var sandboxKeys = sync.OnceValues(sandbox.NewKeys)
 
 var start = time.Date(2026, 11, 1, 2, 0, 0, 0, time.UTC)
 
@@ -60,12 +65,12 @@ func (f *fakeOrders) Get(_ context.Context, customerID, orderID int64) (order.Or
 // from the sandbox's own scheme.
 type fakeAuthors struct{ sb *sandbox.Server }
 
-func (f fakeAuthors) Author(_ context.Context, customerID int64, channel string) (review.Author, error) {
-	a := review.Author{Nickname: "小明同学"}
-	if channel == review.ChannelWeChat {
-		a.OpenID = f.sb.WeChatOpenID(string(rune('a' + customerID%26)))
-	}
-	return a, nil
+func (f fakeAuthors) Profile(_ context.Context, customerID int64) (customer.Profile, error) {
+	return customer.Profile{ID: customerID, Nickname: "小明同学"}, nil
+}
+
+func (f fakeAuthors) WeChatOpenID(_ context.Context, customerID int64) (string, error) {
+	return f.sb.WeChatOpenID(string(rune('a' + customerID%26))), nil
 }
 
 // fixture is the review service on a real database, wired to the real
@@ -92,8 +97,11 @@ func newFixture(t *testing.T, d *db.DB, cfg review.Config) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	f := &fixture{t: t, d: d, clk: clock.NewFake(start), orders: &fakeOrders{orders: map[int64]order.Order{}}}
-	var err error
-	if f.sb, err = sandbox.New(sandbox.Options{WeChatMediaCheckDelay: -1}); err != nil {
+	keys, err := sandboxKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.sb, err = sandbox.New(sandbox.Options{Keys: keys, WeChatMediaCheckDelay: -1}); err != nil {
 		t.Fatal(err)
 	}
 	sbSrv := httptest.NewServer(f.sb)

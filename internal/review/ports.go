@@ -3,6 +3,7 @@ package review
 import (
 	"context"
 
+	"github.com/minimall/minimall/internal/customer"
 	"github.com/minimall/minimall/internal/order"
 	"github.com/minimall/minimall/internal/platform/wechat"
 )
@@ -22,9 +23,13 @@ type Author struct {
 	OpenID string
 }
 
-// Customers finds a review's author.
+// Customers is the part of the customer module reviews read
+// (*customer.Service): the author's nickname and openid.
 type Customers interface {
-	Author(ctx context.Context, customerID int64, channel string) (Author, error)
+	Profile(ctx context.Context, id int64) (customer.Profile, error)
+	// WeChatOpenID returns the customer's openid in the configured
+	// mini-program ("" when there is none).
+	WeChatOpenID(ctx context.Context, customerID int64) (string, error)
 }
 
 // Media tells whether image URLs are ones the customer uploaded to the shop

@@ -108,6 +108,22 @@ func NewService(d Deps, cfg Config) (*Service, error) {
 
 func (s *Service) now() time.Time { return s.d.Clock.Now().Truncate(time.Millisecond) }
 
+// author reads who writes a review: the nickname and, on WeChat, the openid
+// in the configured mini-program.
+func (s *Service) author(ctx context.Context, customerID int64, channel string) (Author, error) {
+	p, err := s.d.Customers.Profile(ctx, customerID)
+	if err != nil {
+		return Author{}, err
+	}
+	a := Author{Nickname: p.Nickname}
+	if channel == ChannelWeChat {
+		if a.OpenID, err = s.d.Customers.WeChatOpenID(ctx, customerID); err != nil {
+			return Author{}, err
+		}
+	}
+	return a, nil
+}
+
 // ---- customers ----
 
 // textVerdict asks WeChat about text written by openID. An empty text passes;
@@ -199,7 +215,7 @@ func (s *Service) Create(ctx context.Context, customerID int64, channel string, 
 	if len(done) > 0 {
 		return nil, apperr.Conflict("an order line was already reviewed").WithDetail("order_item_ids", keys(done))
 	}
-	author, err := s.d.Customers.Author(ctx, customerID, channel)
+	author, err := s.author(ctx, customerID, channel)
 	if err != nil {
 		return nil, apperr.From(err)
 	}

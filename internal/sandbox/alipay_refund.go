@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"sync"
@@ -15,8 +14,8 @@ const (
 	AlipayRefundSuccess        = "REFUND_SUCCESS"
 )
 
-// aliRefund is one refund (out_request_no) of a trade.
-type aliRefund struct {
+// alipayRefundRec is one refund (out_request_no) of a trade.
+type alipayRefundRec struct {
 	outTradeNo   string
 	outRequestNo string
 	fen          int64
@@ -30,7 +29,7 @@ type aliRefund struct {
 type alipayRefunds struct {
 	mu sync.Mutex
 	// byKey holds refunds by out_trade_no + "\x00" + out_request_no.
-	byKey map[string]*aliRefund
+	byKey map[string]*alipayRefundRec
 	// loseAnswers is how many of the next refunds are made but answered
 	// 20000, as a timeout after Alipay acted looks to the merchant.
 	loseAnswers int
@@ -38,10 +37,18 @@ type alipayRefunds struct {
 }
 
 func (s *Server) registerAlipayRefunds() {
-	s.alipayRefunds = &alipayRefunds{byKey: map[string]*aliRefund{}, calls: map[string]int{}}
+	s.alipayRefunds = &alipayRefunds{byKey: map[string]*alipayRefundRec{}, calls: map[string]int{}}
 	s.handleAlipayMethod("alipay.trade.refund", s.alipayTradeRefund)
 	s.handleAlipayMethod("alipay.trade.fastpay.refund.query", s.alipayRefundQuery)
-	s.mux.HandleFunc("POST /_sandbox/alipay/refunds/lose-answers", s.alipayControlLoseRefundAnswers)
+	// POST /_sandbox/alipay/refunds/lose-answers {"times"}.
+	s.mux.HandleFunc("POST /_sandbox/alipay/refunds/lose-answers", control(
+		func(q loseAnswersControl) bool { return q.Times >= 0 },
+		alipayControlRefusal(`body must be {"times":n}`),
+		func(_ *http.Request, q loseAnswersControl) (any, error) {
+			s.LoseAlipayRefundAnswers(q.Times)
+			return q, nil
+		},
+		writeAlipayControlError))
 }
 
 // LoseAlipayRefundAnswers makes the next n refunds happen but answer code
@@ -73,7 +80,7 @@ func (s *Server) AlipayRefundedFen(outTradeNo string) int64 {
 	return n
 }
 
-type aliRefundBody struct {
+type alipayRefundBody struct {
 	OutTradeNo   string `json:"out_trade_no"`
 	TradeNo      string `json:"trade_no"`
 	RefundAmount string `json:"refund_amount"`
@@ -87,11 +94,11 @@ type aliRefundBody struct {
 // trade refunded in full becomes TRADE_CLOSED.
 func (s *Server) alipayTradeRefund(_ *http.Request, form url.Values) (string, any) {
 	const node = "alipay_trade_refund_response"
-	a, rs := s.alipayPay, s.alipayRefunds
+	a, rs := s.alipayTrades, s.alipayRefunds
 	if f := a.injected(); f != nil {
 		return node, failureNode(f)
 	}
-	var b aliRefundBody
+	var b alipayRefundBody
 	if err := json.Unmarshal([]byte(form.Get("biz_content")), &b); err != nil {
 		return node, AlipayError{Code: "40002", Msg: "Invalid Arguments", SubCode: "isv.invalid-parameter", SubMsg: "biz_content 格式错误"}
 	}
@@ -139,7 +146,7 @@ func (s *Server) alipayTradeRefund(_ *http.Request, form url.Values) (string, an
 	case refunded+fen > t.totalFen:
 		return node, alipayBusiness(AlipayRefundAmountExceeded, "退款金额超限")
 	}
-	rs.byKey[t.outTradeNo+"\x00"+reqNo] = &aliRefund{outTradeNo: t.outTradeNo, outRequestNo: reqNo, fen: fen, reason: b.RefundReason, at: time.Now()}
+	rs.byKey[t.outTradeNo+"\x00"+reqNo] = &alipayRefundRec{outTradeNo: t.outTradeNo, outRequestNo: reqNo, fen: fen, reason: b.RefundReason, at: time.Now()}
 	refunded += fen
 	if refunded == t.totalFen {
 		t.status = AlipayTradeClosed
@@ -157,12 +164,12 @@ func (s *Server) alipayTradeRefund(_ *http.Request, form url.Values) (string, an
 // notify_url: TRADE_SUCCESS carrying refund_fee for a partial refund,
 // TRADE_CLOSED once the whole total is refunded. It is not a refund
 // notification: merchants verify, record and acknowledge it.
-func (s *Server) notifyRefund(t *aliTrade, outRequestNo string, refundedFen int64) {
+func (s *Server) notifyRefund(t *alipayTradeRec, outRequestNo string, refundedFen int64) {
 	if t.notifyURL == "" {
 		return
 	}
 	opts := AlipayDeliverOptions{Refund: true, RefundFen: refundedFen, OutBizNo: outRequestNo}
-	s.alipayPay.notes.Send(t.outTradeNo, s.alipayTradeNotification(t.outTradeNo, opts))
+	s.alipayTrades.notes.Send(t.outTradeNo, s.alipayTradeNotification(t.outTradeNo, opts))
 }
 
 // alipayRefundQuery serves alipay.trade.fastpay.refund.query: a refund made
@@ -170,11 +177,11 @@ func (s *Server) notifyRefund(t *aliTrade, outRequestNo string, refundedFen int6
 // refund_status.
 func (s *Server) alipayRefundQuery(_ *http.Request, form url.Values) (string, any) {
 	const node = "alipay_trade_fastpay_refund_query_response"
-	a, rs := s.alipayPay, s.alipayRefunds
+	a, rs := s.alipayTrades, s.alipayRefunds
 	if f := a.injected(); f != nil {
 		return node, failureNode(f)
 	}
-	var b aliRefundBody
+	var b alipayRefundBody
 	if err := json.Unmarshal([]byte(form.Get("biz_content")), &b); err != nil {
 		return node, AlipayError{Code: "40002", Msg: "Invalid Arguments", SubCode: "isv.invalid-parameter", SubMsg: "biz_content 格式错误"}
 	}
@@ -200,15 +207,7 @@ func (s *Server) alipayRefundQuery(_ *http.Request, form url.Values) (string, an
 	return node, res
 }
 
-// alipayControlLoseRefundAnswers serves POST /_sandbox/alipay/refunds/lose-answers {"times"}.
-func (s *Server) alipayControlLoseRefundAnswers(rw http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Times int `json:"times"`
-	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil || req.Times < 0 {
-		writeJSON(rw, http.StatusBadRequest, AlipayError{Code: "40002", Msg: "Invalid Arguments", SubCode: AlipayInvalidParameter, SubMsg: `body must be {"times":n}`})
-		return
-	}
-	s.LoseAlipayRefundAnswers(req.Times)
-	writeJSON(rw, http.StatusOK, req)
+// loseAnswersControl is the body of POST /_sandbox/alipay/refunds/lose-answers.
+type loseAnswersControl struct {
+	Times int `json:"times"`
 }

@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"math/big"
 	"net/http"
 	"net/url"
@@ -62,9 +61,9 @@ const (
 	AlipayTamperOutTradeNo = "out_trade_no" // an out_trade_no the merchant never made
 )
 
-// alipayPay is the sandbox's Alipay acquiring: the trades, their
+// alipayTrades is the sandbox's Alipay acquiring: the trades, their
 // notifications and, in certificate mode, the certificates.
-type alipayPay struct {
+type alipayTrades struct {
 	sellerID   string
 	foreignKey *rsa.PrivateKey
 	notes      *Notifier // trade notifications, by out_trade_no
@@ -75,13 +74,13 @@ type alipayPay struct {
 	alipayCertSN string
 
 	mu        sync.Mutex
-	trades    map[string]*aliTrade // by out_trade_no
-	byTradeNo map[string]string    // trade_no → out_trade_no
+	trades    map[string]*alipayTradeRec // by out_trade_no
+	byTradeNo map[string]string          // trade_no → out_trade_no
 	failures  []AlipayFailure
 }
 
-// aliTrade is one trade as Alipay keeps it.
-type aliTrade struct {
+// alipayTradeRec is one trade as Alipay keeps it.
+type alipayTradeRec struct {
 	outTradeNo  string
 	tradeNo     string
 	subject     string
@@ -131,19 +130,19 @@ type AlipayDelivery struct {
 	At       time.Time `json:"at"`
 }
 
-// newAlipayPay makes the acquiring side; in certificate mode it issues a
+// newAlipayTrades makes the acquiring side; in certificate mode it issues a
 // self-signed root, the app's certificate and Alipay's public-key
 // certificate, and puts them in the settings.
-func newAlipayPay(st *Settings, keys *Keys, opts Options) (*alipayPay, error) {
+func newAlipayTrades(st *Settings, keys *Keys, opts Options) (*alipayTrades, error) {
 	schedule := opts.AlipayNotifySchedule
 	if schedule == nil {
 		schedule = DefaultAlipayNotifySchedule()
 	}
-	a := &alipayPay{
+	a := &alipayTrades{
 		sellerID:   "2088" + digits(randomHex(8), 12),
 		foreignKey: keys.alipayForeign,
 		notes:      NewNotifier(schedule, AckedBody("success")),
-		trades:     map[string]*aliTrade{},
+		trades:     map[string]*alipayTradeRec{},
 		byTradeNo:  map[string]string{},
 	}
 	st.AlipaySellerID = a.sellerID
@@ -156,7 +155,7 @@ func newAlipayPay(st *Settings, keys *Keys, opts Options) (*alipayPay, error) {
 }
 
 // issueCerts makes the certificate-mode files.
-func (a *alipayPay) issueCerts(st *Settings, appPub *rsa.PublicKey, alipayKey, rootKey *rsa.PrivateKey) error {
+func (a *alipayTrades) issueCerts(st *Settings, appPub *rsa.PublicKey, alipayKey, rootKey *rsa.PrivateKey) error {
 	now := time.Now()
 	root := &x509.Certificate{
 		SerialNumber: big.NewInt(now.UnixNano()),
@@ -212,13 +211,34 @@ func AlipayCertSN(c *x509.Certificate) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func (s *Server) registerAlipayTrade() {
+func (s *Server) registerAlipayTrades() {
 	s.handleAlipayMethod("alipay.trade.create", s.alipayTradeCreate)
 	s.handleAlipayMethod("alipay.trade.query", s.alipayTradeQuery)
 	s.handleAlipayMethod("alipay.trade.close", s.alipayTradeClose)
-	s.mux.HandleFunc("POST /_sandbox/alipay/pay", s.alipayControlPay)
-	s.mux.HandleFunc("POST /_sandbox/alipay/deliver", s.alipayControlDeliver)
-	s.mux.HandleFunc("POST /_sandbox/alipay/fail", s.alipayControlFail)
+	// POST /_sandbox/alipay/pay {"trade_no","hold"?,"discount_fen"?}.
+	s.mux.HandleFunc("POST /_sandbox/alipay/pay", control(
+		func(q alipayPayControl) bool { return q.TradeNo != "" },
+		alipayControlRefusal(`body must be {"trade_no":"..."}`),
+		func(_ *http.Request, q alipayPayControl) (any, error) {
+			return s.PayAlipay(q.TradeNo, AlipayPayOptions{Hold: q.Hold, DiscountFen: q.DiscountFen})
+		}, writeAlipayControlError))
+	// POST /_sandbox/alipay/deliver {"out_trade_no","copies"?,"tamper"?,
+	// "status"?,"refund"?,"distinct_ids"?}: the delivery happens during the
+	// call.
+	s.mux.HandleFunc("POST /_sandbox/alipay/deliver", control(
+		func(q alipayDeliverControl) bool { return q.OutTradeNo != "" && q.Copies <= 200 },
+		alipayControlRefusal(`body must be {"out_trade_no":"...","copies":1..200}`),
+		func(r *http.Request, q alipayDeliverControl) (any, error) {
+			ds, err := s.DeliverAlipay(r.Context(), q.OutTradeNo, AlipayDeliverOptions{
+				Copies: q.Copies, Tamper: q.Tamper, Status: q.Status, Refund: q.Refund, DistinctIDs: q.Distinct,
+			})
+			return map[string]any{"deliveries": ds}, err
+		}, writeAlipayControlError))
+	// POST /_sandbox/alipay/fail {"times","code","sub_code"}.
+	s.mux.HandleFunc("POST /_sandbox/alipay/fail", control(
+		func(f AlipayFailure) bool { return f.Times >= 1 && f.Code != "" },
+		alipayControlRefusal(`body must be {"times":n,"code":"20000|40004","sub_code":"..."}`),
+		func(_ *http.Request, f AlipayFailure) (any, error) { s.FailAlipay(f); return f, nil }, writeAlipayControlError))
 	s.mux.HandleFunc("GET /_sandbox/alipay/trades/{out_trade_no}", s.alipayControlTrade)
 }
 
@@ -229,7 +249,7 @@ func alipayBusiness(subCode, subMsg string) AlipayError {
 }
 
 // injected returns the next injected failure, if any.
-func (a *alipayPay) injected() *AlipayFailure {
+func (a *alipayTrades) injected() *AlipayFailure {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if len(a.failures) == 0 {
@@ -274,7 +294,7 @@ func alipayYuan(s string) (int64, bool) {
 // sandboxYuan writes fen as yuan with two decimals.
 func sandboxYuan(fen int64) string { return fmt.Sprintf("%d.%02d", fen/100, fen%100) }
 
-type aliCreateBody struct {
+type alipayCreateBody struct {
 	OutTradeNo  string `json:"out_trade_no"`
 	TotalAmount string `json:"total_amount"`
 	Subject     string `json:"subject"`
@@ -291,11 +311,11 @@ type aliCreateBody struct {
 // ACQ.TRADE_HAS_SUCCESS / ACQ.TRADE_HAS_CLOSE.
 func (s *Server) alipayTradeCreate(_ *http.Request, form url.Values) (string, any) {
 	const node = "alipay_trade_create_response"
-	a := s.alipayPay
+	a := s.alipayTrades
 	if f := a.injected(); f != nil {
 		return node, failureNode(f)
 	}
-	var b aliCreateBody
+	var b alipayCreateBody
 	if err := json.Unmarshal([]byte(form.Get("biz_content")), &b); err != nil {
 		return node, AlipayError{Code: "40002", Msg: "Invalid Arguments", SubCode: "isv.invalid-parameter", SubMsg: "biz_content 格式错误"}
 	}
@@ -344,7 +364,7 @@ func (s *Server) alipayTradeCreate(_ *http.Request, form url.Values) (string, an
 		return node, map[string]string{"code": "10000", "msg": "Success", "out_trade_no": t.outTradeNo, "trade_no": t.tradeNo}
 	}
 	now := time.Now()
-	t := &aliTrade{
+	t := &alipayTradeRec{
 		outTradeNo: b.OutTradeNo, tradeNo: now.In(beijingZone).Format("20060102") + "2200" + digits(randomHex(16), 16),
 		subject: b.Subject, totalAmount: b.TotalAmount, totalFen: fen, buyerID: b.BuyerID, buyerOpenID: b.BuyerOpenID,
 		notifyURL: notifyURL, timeExpire: b.TimeExpire, expire: expire, status: AlipayWaitBuyerPay, created: now,
@@ -356,20 +376,20 @@ func (s *Server) alipayTradeCreate(_ *http.Request, form url.Values) (string, an
 
 // expireLocked closes an unpaid trade whose time_expire has passed, as
 // Alipay does.
-func (a *alipayPay) expireLocked(t *aliTrade) {
+func (a *alipayTrades) expireLocked(t *alipayTradeRec) {
 	if t.status == AlipayWaitBuyerPay && !time.Now().Before(t.expire) {
 		t.status = AlipayTradeClosed
 	}
 }
 
-type aliTradeRef struct {
+type alipayTradeRef struct {
 	OutTradeNo string `json:"out_trade_no"`
 	TradeNo    string `json:"trade_no"`
 }
 
 // findLocked finds a trade by trade_no (which wins) or out_trade_no.
-func (a *alipayPay) findLocked(form url.Values) (*aliTrade, bool) {
-	var ref aliTradeRef
+func (a *alipayTrades) findLocked(form url.Values) (*alipayTradeRec, bool) {
+	var ref alipayTradeRef
 	if err := json.Unmarshal([]byte(form.Get("biz_content")), &ref); err != nil {
 		return nil, false
 	}
@@ -387,7 +407,7 @@ func (a *alipayPay) findLocked(form url.Values) (*aliTrade, bool) {
 // alipayTradeQuery serves alipay.trade.query.
 func (s *Server) alipayTradeQuery(_ *http.Request, form url.Values) (string, any) {
 	const node = "alipay_trade_query_response"
-	a := s.alipayPay
+	a := s.alipayTrades
 	if f := a.injected(); f != nil {
 		return node, failureNode(f)
 	}
@@ -418,7 +438,7 @@ func (s *Server) alipayTradeQuery(_ *http.Request, form url.Values) (string, any
 // payment closes; any other is ACQ.TRADE_STATUS_ERROR.
 func (s *Server) alipayTradeClose(_ *http.Request, form url.Values) (string, any) {
 	const node = "alipay_trade_close_response"
-	a := s.alipayPay
+	a := s.alipayTrades
 	if f := a.injected(); f != nil {
 		return node, failureNode(f)
 	}
@@ -461,7 +481,7 @@ func (e *AlipayErrorOf) Error() string { return e.SubCode + ": " + e.Message }
 // re-signed on every attempt and retried on Alipay's schedule until the
 // merchant answers exactly "success".
 func (s *Server) PayAlipay(tradeNo string, opts AlipayPayOptions) (AlipayTrade, error) {
-	a := s.alipayPay
+	a := s.alipayTrades
 	a.mu.Lock()
 	t, ok := a.trades[a.byTradeNo[tradeNo]]
 	if ok {
@@ -490,7 +510,7 @@ func (s *Server) PayAlipay(tradeNo string, opts AlipayPayOptions) (AlipayTrade, 
 	return view, nil
 }
 
-func (a *alipayPay) view(t *aliTrade) AlipayTrade {
+func (a *alipayTrades) view(t *alipayTradeRec) AlipayTrade {
 	return AlipayTrade{
 		OutTradeNo: t.outTradeNo, TradeNo: t.tradeNo, Status: t.status, TotalAmount: t.totalAmount,
 		BuyerID: t.buyerID, BuyerOpenID: t.buyerOpenID, NotifyURL: t.notifyURL, TimeExpire: t.timeExpire, Subject: t.subject,
@@ -499,7 +519,7 @@ func (a *alipayPay) view(t *aliTrade) AlipayTrade {
 
 // AlipayTradeOf returns the sandbox's view of a trade.
 func (s *Server) AlipayTradeOf(outTradeNo string) (AlipayTrade, bool) {
-	a := s.alipayPay
+	a := s.alipayTrades
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	t, ok := a.trades[outTradeNo]
@@ -536,7 +556,7 @@ type AlipayDeliverOptions struct {
 // concurrently, without retrying, and returns each answer. A trade that is
 // not paid can still be notified with an explicit Status.
 func (s *Server) DeliverAlipay(ctx context.Context, outTradeNo string, opts AlipayDeliverOptions) ([]AlipayDelivery, error) {
-	a := s.alipayPay
+	a := s.alipayTrades
 	a.mu.Lock()
 	t, ok := a.trades[outTradeNo]
 	paid := ok && !t.paid.IsZero()
@@ -549,13 +569,13 @@ func (s *Server) DeliverAlipay(ctx context.Context, outTradeNo string, opts Alip
 
 // AlipayDeliveries returns every delivery attempt made for a trade.
 func (s *Server) AlipayDeliveries(outTradeNo string) []AlipayDelivery {
-	return alipayDeliveries(s.alipayPay.notes.Deliveries(outTradeNo))
+	return alipayDeliveries(s.alipayTrades.notes.Deliveries(outTradeNo))
 }
 
 // AlipayAcknowledged returns a channel closed once the merchant has answered
 // a genuine notification of the trade with exactly "success".
 func (s *Server) AlipayAcknowledged(outTradeNo string) <-chan struct{} {
-	return s.alipayPay.notes.Acknowledged(outTradeNo)
+	return s.alipayTrades.notes.Acknowledged(outTradeNo)
 }
 
 // alipayDeliveries shows the Notifier's records as Alipay's.
@@ -574,7 +594,7 @@ func alipayDeliveries(ds []Delivery) []AlipayDelivery {
 // test variants.
 func (s *Server) alipayTradeNotification(outTradeNo string, opts AlipayDeliverOptions) func() (Notification, error) {
 	return func() (Notification, error) {
-		a := s.alipayPay
+		a := s.alipayTrades
 		a.mu.Lock()
 		t := *a.trades[outTradeNo]
 		a.mu.Unlock()
@@ -589,8 +609,8 @@ func (s *Server) alipayTradeNotification(outTradeNo string, opts AlipayDeliverOp
 
 // alipayNotification builds the form Alipay posts for a trade, signed with
 // RSA2 over every non-empty parameter but sign and sign_type, sorted.
-func (s *Server) alipayNotification(t *aliTrade, opts AlipayDeliverOptions) url.Values {
-	a := s.alipayPay
+func (s *Server) alipayNotification(t *alipayTradeRec, opts AlipayDeliverOptions) url.Values {
+	a := s.alipayTrades
 	now := time.Now().In(beijingZone)
 	notifyID := t.notifyID
 	if notifyID == "" || opts.DistinctIDs || opts.Tamper != AlipayTamperNone || opts.Status != "" || opts.Refund {
@@ -682,10 +702,10 @@ func (s *Server) alipayNotification(t *aliTrade, opts AlipayDeliverOptions) url.
 // without delivering it, so that a test can deliver the very same
 // notification several times, as Alipay's retries do.
 func (s *Server) AlipayNotificationForm(outTradeNo string, opts AlipayDeliverOptions) (url.Values, error) {
-	a := s.alipayPay
+	a := s.alipayTrades
 	a.mu.Lock()
 	t, ok := a.trades[outTradeNo]
-	var cp aliTrade
+	var cp alipayTradeRec
 	if ok {
 		cp = *t
 	}
@@ -698,67 +718,10 @@ func (s *Server) AlipayNotificationForm(outTradeNo string, opts AlipayDeliverOpt
 
 // FailAlipay makes the next f.Times trade calls fail with f.
 func (s *Server) FailAlipay(f AlipayFailure) {
-	a := s.alipayPay
+	a := s.alipayTrades
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.failures = append(a.failures, f)
-}
-
-// alipayControlPay serves POST /_sandbox/alipay/pay
-// {"trade_no","hold"?,"discount_fen"?}.
-func (s *Server) alipayControlPay(rw http.ResponseWriter, r *http.Request) {
-	var req struct {
-		TradeNo     string `json:"trade_no"`
-		Hold        bool   `json:"hold"`
-		DiscountFen int64  `json:"discount_fen"`
-	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil || req.TradeNo == "" {
-		writeJSON(rw, http.StatusBadRequest, AlipayError{Code: "40002", Msg: "Invalid Arguments", SubCode: AlipayInvalidParameter, SubMsg: `body must be {"trade_no":"..."}`})
-		return
-	}
-	t, err := s.PayAlipay(req.TradeNo, AlipayPayOptions{Hold: req.Hold, DiscountFen: req.DiscountFen})
-	if err != nil {
-		writeAlipayControlError(rw, err)
-		return
-	}
-	writeJSON(rw, http.StatusOK, t)
-}
-
-// alipayControlDeliver serves POST /_sandbox/alipay/deliver
-// {"out_trade_no","copies"?,"tamper"?,"status"?,"refund"?,"distinct_ids"?}:
-// the delivery happens during the call.
-func (s *Server) alipayControlDeliver(rw http.ResponseWriter, r *http.Request) {
-	var req struct {
-		OutTradeNo string `json:"out_trade_no"`
-		Copies     int    `json:"copies"`
-		Tamper     string `json:"tamper"`
-		Status     string `json:"status"`
-		Refund     bool   `json:"refund"`
-		Distinct   bool   `json:"distinct_ids"`
-	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil || req.OutTradeNo == "" || req.Copies > 200 {
-		writeJSON(rw, http.StatusBadRequest, AlipayError{Code: "40002", Msg: "Invalid Arguments", SubCode: AlipayInvalidParameter, SubMsg: `body must be {"out_trade_no":"...","copies":1..200}`})
-		return
-	}
-	ds, err := s.DeliverAlipay(r.Context(), req.OutTradeNo, AlipayDeliverOptions{
-		Copies: req.Copies, Tamper: req.Tamper, Status: req.Status, Refund: req.Refund, DistinctIDs: req.Distinct,
-	})
-	if err != nil {
-		writeAlipayControlError(rw, err)
-		return
-	}
-	writeJSON(rw, http.StatusOK, map[string]any{"deliveries": ds})
-}
-
-// alipayControlFail serves POST /_sandbox/alipay/fail {"times","code","sub_code"}.
-func (s *Server) alipayControlFail(rw http.ResponseWriter, r *http.Request) {
-	var f AlipayFailure
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&f); err != nil || f.Times < 1 || f.Code == "" {
-		writeJSON(rw, http.StatusBadRequest, AlipayError{Code: "40002", Msg: "Invalid Arguments", SubCode: AlipayInvalidParameter, SubMsg: `body must be {"times":n,"code":"20000|40004","sub_code":"..."}`})
-		return
-	}
-	s.FailAlipay(f)
-	writeJSON(rw, http.StatusOK, f)
 }
 
 // alipayControlTrade serves GET /_sandbox/alipay/trades/{out_trade_no}.
@@ -769,6 +732,28 @@ func (s *Server) alipayControlTrade(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(rw, http.StatusOK, map[string]any{"trade": t, "deliveries": s.AlipayDeliveries(t.OutTradeNo)})
+}
+
+// alipayPayControl is the body of POST /_sandbox/alipay/pay.
+type alipayPayControl struct {
+	TradeNo     string `json:"trade_no"`
+	Hold        bool   `json:"hold"`
+	DiscountFen int64  `json:"discount_fen"`
+}
+
+// alipayDeliverControl is the body of POST /_sandbox/alipay/deliver.
+type alipayDeliverControl struct {
+	OutTradeNo string `json:"out_trade_no"`
+	Copies     int    `json:"copies"`
+	Tamper     string `json:"tamper"`
+	Status     string `json:"status"`
+	Refund     bool   `json:"refund"`
+	Distinct   bool   `json:"distinct_ids"`
+}
+
+// alipayControlRefusal is the answer to a control body that is not right.
+func alipayControlRefusal(msg string) AlipayError {
+	return AlipayError{Code: "40002", Msg: "Invalid Arguments", SubCode: AlipayInvalidParameter, SubMsg: msg}
 }
 
 func writeAlipayControlError(rw http.ResponseWriter, err error) {

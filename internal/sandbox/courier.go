@@ -1,12 +1,11 @@
 package sandbox
 
 import (
-	"bytes"
+	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -24,7 +23,8 @@ import (
 //   - POST /_sandbox/courier/advance {"tracking_no"} moves a parcel to its
 //     next state (collected, in transit, out for delivery, signed) and
 //     pushes the whole track to the subscription's callback URL, form param
-//     and sign = upper-case MD5 of param + salt, during the call.
+//     and sign = upper-case MD5 of param + salt, during the call, through a
+//     Notifier (every push recorded by waybill).
 //   - POST /_sandbox/courier/repush {"tracking_no"} delivers the last push
 //     again; POST /_sandbox/courier/outage {"down":true|false}.
 
@@ -62,25 +62,39 @@ type courierParcel struct {
 	lastSign  string
 }
 
-type courierSim struct {
+type courierTracking struct {
+	notes *Notifier // pushes, by waybill number
+
 	mu      sync.Mutex
 	parcels map[string]*courierParcel // by number
 	queries map[string]int            // by number
 	down    bool
-	client  *http.Client
+}
+
+// courierAcked is kuaidi100's rule: a push is received when the callback
+// answers {"result":true,"returnCode":"200"}.
+func courierAcked(_ int, body string) bool {
+	var r struct {
+		Result     bool   `json:"result"`
+		ReturnCode string `json:"returnCode"`
+	}
+	return json.Unmarshal([]byte(body), &r) == nil && r.Result && r.ReturnCode == "200"
 }
 
 func (s *Server) registerCourier() {
 	s.settings.CourierKey = "sandbox-key-" + randomHex(8)
 	s.settings.CourierCustomer = strings.ToUpper(randomHex(16))
 	s.settings.CourierSalt = "sandbox-salt-" + randomHex(8)
-	s.courier = &courierSim{parcels: map[string]*courierParcel{}, queries: map[string]int{},
-		client: &http.Client{Timeout: 15 * time.Second}}
+	// The sandbox pushes during the control call and does not retry.
+	s.courier = &courierTracking{notes: NewNotifier(nil, courierAcked),
+		parcels: map[string]*courierParcel{}, queries: map[string]int{}}
 	s.mux.HandleFunc("POST /poll", s.courierSubscribe)
 	s.mux.HandleFunc("POST /poll/query.do", s.courierQuery)
-	s.mux.HandleFunc("POST /_sandbox/courier/advance", s.courierControlAdvance)
-	s.mux.HandleFunc("POST /_sandbox/courier/repush", s.courierControlRepush)
-	s.mux.HandleFunc("POST /_sandbox/courier/outage", s.courierControlOutage)
+	s.mux.HandleFunc("POST /_sandbox/courier/advance", courierWaybillControl(s.AdvanceParcel))
+	s.mux.HandleFunc("POST /_sandbox/courier/repush", courierWaybillControl(s.RepushParcel))
+	s.mux.HandleFunc("POST /_sandbox/courier/outage", control(nil, usage(`body must be {"down":true}`),
+		func(_ *http.Request, q courierOutageControl) (any, error) { s.SetCourierDown(q.Down); return q, nil },
+		failWith(http.StatusBadRequest)))
 }
 
 func courierSign(parts ...string) string {
@@ -241,7 +255,7 @@ func (s *Server) AdvanceParcel(number string) (CourierPushResult, error) {
 	if callback == "" {
 		return res, nil
 	}
-	return s.courierPush(res, callback, param, sign)
+	return s.courierPush(res, number, callback, param, sign)
 }
 
 // RepushParcel delivers the last push of a waybill again.
@@ -256,7 +270,7 @@ func (s *Server) RepushParcel(number string) (CourierPushResult, error) {
 	res := CourierPushResult{State: courierJourney[p.step-1].state}
 	callback, param, sign := p.callback, p.lastParam, p.lastSign
 	c.mu.Unlock()
-	return s.courierPush(res, callback, param, sign)
+	return s.courierPush(res, number, callback, param, sign)
 }
 
 // LastCourierPush returns the last push of a waybill (param and sign), so
@@ -271,64 +285,35 @@ func (s *Server) LastCourierPush(number string) (param, sign string, ok bool) {
 	return p.lastParam, p.lastSign, true
 }
 
-func (s *Server) courierPush(res CourierPushResult, callback, param, sign string) (CourierPushResult, error) {
-	form := url.Values{"param": {param}, "sign": {sign}}
-	resp, err := s.courier.client.Post(callback, "application/x-www-form-urlencoded", bytes.NewBufferString(form.Encode()))
-	if err != nil {
-		return res, err
+// courierPush posts a waybill's track to its callback once, now.
+func (s *Server) courierPush(res CourierPushResult, number, callback, param, sign string) (CourierPushResult, error) {
+	d := s.courier.notes.Now(context.Background(), number, 1, func() (Notification, error) {
+		form := url.Values{"param": {param}, "sign": {sign}}
+		return Notification{URL: callback, Header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}},
+			Body: []byte(form.Encode()), Event: "track", Genuine: true}, nil
+	})[0]
+	if d.Error != "" {
+		return res, errors.New(d.Error)
 	}
-	defer resp.Body.Close()
-	reply, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-	res.Pushed, res.Status, res.Reply = true, resp.StatusCode, string(reply)
+	res.Pushed, res.Status, res.Reply = true, d.Status, d.Body
 	return res, nil
 }
 
-func trackingNoOf(r *http.Request) (string, bool) {
-	var req struct {
-		TrackingNo string `json:"tracking_no"`
-	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil || req.TrackingNo == "" {
-		return "", false
-	}
-	return strings.ToUpper(req.TrackingNo), true
+// courierWaybillControl serves a control that acts on one waybill
+// {"tracking_no"}: advance (AdvanceParcel) or repush (RepushParcel). A
+// waybill it cannot act on answers 409.
+func courierWaybillControl(act func(number string) (CourierPushResult, error)) http.HandlerFunc {
+	return control(func(q courierWaybill) bool { return q.TrackingNo != "" }, usage(`body must be {"tracking_no":"..."}`),
+		func(_ *http.Request, q courierWaybill) (any, error) { return act(strings.ToUpper(q.TrackingNo)) },
+		failWith(http.StatusConflict))
 }
 
-func (s *Server) courierControlAdvance(w http.ResponseWriter, r *http.Request) {
-	num, ok := trackingNoOf(r)
-	if !ok {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": `body must be {"tracking_no":"..."}`})
-		return
-	}
-	res, err := s.AdvanceParcel(num)
-	if err != nil {
-		writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error()})
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
+// courierWaybill is the body of the waybill controls.
+type courierWaybill struct {
+	TrackingNo string `json:"tracking_no"`
 }
 
-func (s *Server) courierControlRepush(w http.ResponseWriter, r *http.Request) {
-	num, ok := trackingNoOf(r)
-	if !ok {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": `body must be {"tracking_no":"..."}`})
-		return
-	}
-	res, err := s.RepushParcel(num)
-	if err != nil {
-		writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error()})
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
-}
-
-func (s *Server) courierControlOutage(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Down bool `json:"down"`
-	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": `body must be {"down":true}`})
-		return
-	}
-	s.SetCourierDown(req.Down)
-	writeJSON(w, http.StatusOK, req)
+// courierOutageControl is the body of POST /_sandbox/courier/outage.
+type courierOutageControl struct {
+	Down bool `json:"down"`
 }

@@ -21,6 +21,7 @@ import (
 type Notifier struct {
 	schedule []time.Duration
 	acked    func(status int, body string) bool
+	onAck    func(key string) // set before the first delivery (OnAck)
 	client   *http.Client
 
 	ctx    context.Context
@@ -146,10 +147,10 @@ func (n *Notifier) once(ctx context.Context, key string, build func() (Notificat
 	if err != nil {
 		d.Error = err.Error()
 	}
+	acked := msg.Genuine && err == nil && n.acked(d.Status, d.Body)
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	n.log[key] = append(n.log[key], d)
-	if msg.Genuine && err == nil && n.acked(d.Status, d.Body) {
+	if acked {
 		ch := n.ackLocked(key)
 		select {
 		case <-ch:
@@ -157,8 +158,17 @@ func (n *Notifier) once(ctx context.Context, key string, build func() (Notificat
 			close(ch)
 		}
 	}
+	n.mu.Unlock()
+	if acked && n.onAck != nil {
+		n.onAck(key)
+	}
 	return d
 }
+
+// OnAck makes the Notifier call fn after every acknowledged genuine
+// attempt, with its key, so a simulator can forget what was delivered. Set
+// it before the first delivery.
+func (n *Notifier) OnAck(fn func(key string)) { n.onAck = fn }
 
 // Deliveries returns every attempt made for key, oldest first.
 func (n *Notifier) Deliveries(key string) []Delivery {

@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -62,17 +61,16 @@ func (s *Server) hold(r *http.Request) bool {
 	return true
 }
 
+// hangControl is the body of POST /_sandbox/hang.
+type hangControl struct {
+	Platform string `json:"platform"`
+	On       bool   `json:"on"`
+}
+
 // controlHang serves POST /_sandbox/hang {"platform","on"}.
-func (s *Server) controlHang(rw http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Platform string `json:"platform"`
-		On       bool   `json:"on"`
-	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<12)).Decode(&req); err != nil ||
-		(req.Platform != HangWeChatPay && req.Platform != HangAlipay) {
-		writeJSON(rw, http.StatusBadRequest, map[string]string{"error": `want {"platform":"wechatpay"|"alipay","on":bool}`})
-		return
-	}
-	s.Hang(req.Platform, req.On)
-	writeJSON(rw, http.StatusOK, map[string]any{"platform": req.Platform, "on": req.On})
+func (s *Server) controlHang() http.HandlerFunc {
+	return control(func(q hangControl) bool { return q.Platform == HangWeChatPay || q.Platform == HangAlipay },
+		usage(`want {"platform":"wechatpay"|"alipay","on":bool}`),
+		func(_ *http.Request, q hangControl) (any, error) { s.Hang(q.Platform, q.On); return q, nil },
+		failWith(http.StatusBadRequest))
 }

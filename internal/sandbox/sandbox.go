@@ -2,15 +2,28 @@
 // real paths, formats and signatures, so that the whole shop runs on a laptop
 // and in tests without touching real money or real accounts.
 //
-// One Server holds one mux; each platform lives in its own file group
-// (wechat.go; wechatpay.go and wechatpay_refund.go; alipay.go,
-// alipay_trade.go and alipay_refund.go; ...) and registers its routes in New.
-// Every simulator delivers its notifications through a Notifier (deliver.go):
-// schedule, retries, a build function called for every attempt (so each is
-// signed afresh), acknowledgements, and on-demand copies, held and altered
-// deliveries for tests. Keys (keys.go) are generated when the server is made,
-// or shared across the sandboxes of a test package through Options.Keys, and
-// never written anywhere but the directory WriteFiles is given. Control
+// New assembles one small simulator per platform, each a file group named
+// after its platform, each making its own credentials and registering its
+// own routes on the one mux:
+//
+//   - WeChat mini-program (wechat_*.go): login and access tokens
+//     (wechat_login.go), message push (wechat_push.go), shipping-info
+//     management (wechat_shipping.go), content security
+//     (wechat_security.go);
+//   - WeChat Pay (wechatpay_*.go): trades (wechatpay_trade.go), refunds
+//     (wechatpay_refund.go);
+//   - Alipay (alipay_*.go): the gateway and login (alipay_gateway.go),
+//     trades (alipay_trade.go), refunds (alipay_refund.go);
+//   - the courier tracking API, kuaidi100 (courier.go).
+//
+// Every push a simulator makes (payment and refund notifications, message
+// pushes, courier pushes) goes through a Notifier (deliver.go): schedule,
+// retries, a build function called for every attempt (so each is signed
+// afresh), acknowledgements, and on-demand copies, held and altered
+// deliveries for tests. What is shared lives beside New: keys (keys.go),
+// generated when the server is made, or shared across the sandboxes of a
+// test package through Options.Keys, and never written anywhere but the
+// directory WriteFiles is given; hanging a platform's API (hang.go). Control
 // routes live under /_sandbox/.
 //
 // Login codes (API.md): test-<name> logs in customer <name>, the same name
@@ -117,15 +130,15 @@ type Server struct {
 	alipayMethods map[string]alipayMethod
 	hung          map[string]chan struct{} // platforms whose API calls hang, each closed to let them go (hang.go)
 
-	wechatPay        *wechatPay        // WeChat Pay's merchant, trades and deliveries (wechatpay.go)
-	alipayPay        *alipayPay        // Alipay's trades and notifications (alipay_trade.go)
+	// One simulator per platform and part.
+	wechatPush       *wechatPush       // WeChat message push (wechat_push.go)
+	wechatShipping   *wechatShipping   // WeChat shipping-info management (wechat_shipping.go)
+	wechatSecurity   *wechatSecurity   // WeChat content security (wechat_security.go)
+	wechatPayTrades  *wechatPayTrades  // WeChat Pay's merchant, trades and notifications (wechatpay_trade.go)
 	wechatPayRefunds *wechatPayRefunds // WeChat Pay's refunds and their notifications (wechatpay_refund.go)
+	alipayTrades     *alipayTrades     // Alipay's trades and notifications (alipay_trade.go)
 	alipayRefunds    *alipayRefunds    // Alipay's refunds (alipay_refund.go)
-	wxShip           *wxShipping       // WeChat shipping info and message push (wechat_shipping.go)
-	courier          *courierSim       // the courier tracking API (courier.go)
-
-	// security is WeChat's content security (wechat_security.go).
-	security *contentSecurity
+	courier          *courierTracking  // the courier tracking API and its pushes (courier.go)
 }
 
 // New makes a sandbox with fresh credentials, and with opts.Keys or a
@@ -170,22 +183,38 @@ func New(opts Options) (*Server, error) {
 	s.mux.HandleFunc("GET /_sandbox/health", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	s.mux.HandleFunc("POST /_sandbox/hang", s.controlHang)
-	s.registerWeChat()
-	s.registerAlipay()
-	if s.wechatPay, err = newWeChatPay(&s.settings, keys, opts.WeChatPayNotifySchedule); err != nil {
-		return nil, err
-	}
-	s.registerWeChatPay()
-	s.registerWeChatPayRefunds()
-	if s.alipayPay, err = newAlipayPay(&s.settings, keys, opts); err != nil {
-		return nil, err
-	}
-	s.registerAlipayTrade()
-	s.registerAlipayRefunds()
+	s.mux.HandleFunc("POST /_sandbox/hang", s.controlHang())
+	// WeChat mini-program.
+	s.registerWeChatLogin()
+	s.registerWeChatPush()
 	s.registerWeChatShipping()
 	s.registerWeChatSecurity()
+	// WeChat Pay.
+	if s.wechatPayTrades, err = newWeChatPayTrades(&s.settings, keys, opts.WeChatPayNotifySchedule); err != nil {
+		return nil, err
+	}
+	s.registerWeChatPayTrades()
+	s.registerWeChatPayRefunds()
+	// Alipay.
+	s.registerAlipayGateway()
+	if s.alipayTrades, err = newAlipayTrades(&s.settings, keys, opts); err != nil {
+		return nil, err
+	}
+	s.registerAlipayTrades()
+	s.registerAlipayRefunds()
+	// The courier.
+	s.registerCourier()
 	return s, nil
+}
+
+// StopDeliveries stops every notification delivery still retrying (WeChat
+// Pay's, Alipay's, WeChat's message pushes) and waits for them to end.
+// Deliveries asked for on demand still work afterwards.
+func (s *Server) StopDeliveries() {
+	for _, n := range []*Notifier{s.wechatPayTrades.notes, s.wechatPayRefunds.notes, s.alipayTrades.notes,
+		s.wechatPush.notes, s.courier.notes} {
+		n.Stop()
+	}
 }
 
 // ServeHTTP serves the platforms' routes and the control routes.

@@ -17,8 +17,8 @@ import (
 // their real paths, with the verdict of an image pushed to the mini-program's
 // message-push URL as the wxa_media_check event.
 //
-// The push itself (URL, token, EncodingAESKey, signatures) is the message
-// push of wechat_shipping.go.
+// The push itself (URL, token, EncodingAESKey, signatures, WeChat's three
+// attempts) is the message push of wechat_push.go.
 //
 // Verdicts: text (or an image URL) containing KeywordRisky is risky, one
 // containing KeywordReview is review, anything else pass. A control sets the
@@ -37,18 +37,14 @@ const (
 // pushes the image's verdict.
 const DefaultMediaCheckDelay = 2 * time.Second
 
-// pushAttempts is how many times WeChat delivers a push that is not
-// answered "success".
-const pushAttempts = 3
-
 type mediaCheck struct {
 	traceID string
 	url     string
 	openID  string
 }
 
-// contentSecurity is the state of the simulated content-security API.
-type contentSecurity struct {
+// wechatSecurity is the state of the simulated content-security API.
+type wechatSecurity struct {
 	delay time.Duration
 
 	mu       sync.Mutex
@@ -63,12 +59,34 @@ func (s *Server) registerWeChatSecurity() {
 	if delay == 0 {
 		delay = DefaultMediaCheckDelay
 	}
-	s.security = &contentSecurity{delay: delay, verdicts: map[string]string{}, pending: map[string]mediaCheck{}}
-	s.mux.HandleFunc("POST /wxa/msg_sec_check", s.msgSecCheck)
-	s.mux.HandleFunc("POST /wxa/media_check_async", s.mediaCheckAsync)
-	s.mux.HandleFunc("POST /_sandbox/wechat/media-check", s.controlMediaVerdict)
-	s.mux.HandleFunc("POST /_sandbox/wechat/media-check/deliver", s.controlDeliverMediaChecks)
-	s.mux.HandleFunc("POST /_sandbox/wechat/security/outage", s.controlSecurityOutage)
+	s.wechatSecurity = &wechatSecurity{delay: delay, verdicts: map[string]string{}, pending: map[string]mediaCheck{}}
+	// A verdict acknowledged by the shop is not pushed again.
+	s.wechatPush.notes.OnAck(s.mediaCheckDone)
+	s.mux.HandleFunc("POST /wxa/msg_sec_check", s.wechatMsgSecCheck)
+	s.mux.HandleFunc("POST /wxa/media_check_async", s.wechatMediaCheckAsync)
+	// POST /_sandbox/wechat/media-check {"media_url","suggest"}: the
+	// verdict of that image from now on.
+	s.mux.HandleFunc("POST /_sandbox/wechat/media-check", control(
+		func(q mediaVerdictControl) bool {
+			return q.MediaURL != "" && (q.Suggest == "pass" || q.Suggest == "review" || q.Suggest == "risky")
+		},
+		usage(`want {"media_url","suggest":"pass|review|risky"}`),
+		func(_ *http.Request, q mediaVerdictControl) (any, error) {
+			s.wechatSecurity.mu.Lock()
+			s.wechatSecurity.verdicts[q.MediaURL] = q.Suggest
+			s.wechatSecurity.mu.Unlock()
+			return q, nil
+		}, failWith(http.StatusBadRequest)))
+	s.mux.HandleFunc("POST /_sandbox/wechat/media-check/deliver", s.wechatControlDeliverMediaChecks)
+	// POST /_sandbox/wechat/security/outage {"calls":N}: the next N
+	// content-security calls answer -1 (system busy).
+	s.mux.HandleFunc("POST /_sandbox/wechat/security/outage", control(
+		func(q securityOutageControl) bool { return q.Calls >= 0 }, usage(`want {"calls":N}`),
+		func(_ *http.Request, q securityOutageControl) (any, error) {
+			s.SetSecurityOutage(q.Calls)
+			return q, nil
+		},
+		failWith(http.StatusBadRequest)))
 }
 
 // suggestOf is the sandbox's verdict of a text or an image URL.
@@ -82,14 +100,14 @@ func suggestOf(s string) (string, int) {
 	return "pass", 100
 }
 
-// securityCall checks the access token and the outage control; it answers
+// wechatSecurityCall checks the access token and the outage control; it answers
 // and reports false when the call must stop there.
-func (s *Server) securityCall(w http.ResponseWriter, r *http.Request, body any) bool {
+func (s *Server) wechatSecurityCall(w http.ResponseWriter, r *http.Request, body any) bool {
 	if !s.WeChatAccessTokenValid(r.URL.Query().Get("access_token")) {
 		writeJSON(w, http.StatusOK, wechatError{40001, "invalid credential, access_token is invalid or not latest"})
 		return false
 	}
-	cs := s.security
+	cs := s.wechatSecurity
 	cs.mu.Lock()
 	down := cs.outage > 0
 	if down {
@@ -108,15 +126,15 @@ func (s *Server) securityCall(w http.ResponseWriter, r *http.Request, body any) 
 	return true
 }
 
-// msgSecCheck serves POST /wxa/msg_sec_check (version 2).
-func (s *Server) msgSecCheck(w http.ResponseWriter, r *http.Request) {
+// wechatMsgSecCheck serves POST /wxa/msg_sec_check (version 2).
+func (s *Server) wechatMsgSecCheck(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Version int    `json:"version"`
 		OpenID  string `json:"openid"`
 		Scene   int    `json:"scene"`
 		Content string `json:"content"`
 	}
-	if !s.securityCall(w, r, &in) {
+	if !s.wechatSecurityCall(w, r, &in) {
 		return
 	}
 	switch {
@@ -133,9 +151,9 @@ func (s *Server) msgSecCheck(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, wechatError{40097, "invalid args: content too long"})
 		return
 	}
-	s.security.mu.Lock()
-	s.security.texts++
-	s.security.mu.Unlock()
+	s.wechatSecurity.mu.Lock()
+	s.wechatSecurity.texts++
+	s.wechatSecurity.mu.Unlock()
 	suggest, label := suggestOf(in.Content)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"errcode": 0, "errmsg": "ok", "trace_id": "sbx-" + randomHex(12),
@@ -144,9 +162,9 @@ func (s *Server) msgSecCheck(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// mediaCheckAsync serves POST /wxa/media_check_async (version 2): it answers
+// wechatMediaCheckAsync serves POST /wxa/media_check_async (version 2): it answers
 // a trace_id at once and pushes the verdict later.
-func (s *Server) mediaCheckAsync(w http.ResponseWriter, r *http.Request) {
+func (s *Server) wechatMediaCheckAsync(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Version   int    `json:"version"`
 		MediaURL  string `json:"media_url"`
@@ -154,7 +172,7 @@ func (s *Server) mediaCheckAsync(w http.ResponseWriter, r *http.Request) {
 		OpenID    string `json:"openid"`
 		Scene     int    `json:"scene"`
 	}
-	if !s.securityCall(w, r, &in) {
+	if !s.wechatSecurityCall(w, r, &in) {
 		return
 	}
 	u, err := url.Parse(in.MediaURL)
@@ -173,15 +191,15 @@ func (s *Server) mediaCheckAsync(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := mediaCheck{traceID: "sbx-media-" + randomHex(12), url: in.MediaURL, openID: in.OpenID}
-	cs := s.security
+	cs := s.wechatSecurity
 	cs.mu.Lock()
 	cs.pending[c.traceID] = c
 	cs.mu.Unlock()
 	if cs.delay > 0 {
 		time.AfterFunc(cs.delay, func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			_ = s.deliverMediaCheck(ctx, c.traceID, pushAttempts)
+			if _, ok := s.pendingMediaCheck(c.traceID); ok {
+				s.wechatPush.send(c.traceID, mediaCheckEventName, s.mediaCheckMessage(c.traceID))
+			}
 		})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"errcode": 0, "errmsg": "ok", "trace_id": c.traceID})
@@ -191,7 +209,7 @@ func (s *Server) mediaCheckAsync(w http.ResponseWriter, r *http.Request) {
 // pushed, now, once each, and returns how many were acknowledged with
 // "success" (tests call it instead of waiting for the delay).
 func (s *Server) DeliverMediaChecks(ctx context.Context) (int, error) {
-	cs := s.security
+	cs := s.wechatSecurity
 	cs.mu.Lock()
 	ids := make([]string, 0, len(cs.pending))
 	for id := range cs.pending {
@@ -201,7 +219,11 @@ func (s *Server) DeliverMediaChecks(ctx context.Context) (int, error) {
 	n := 0
 	var errs []error
 	for _, id := range ids {
-		if err := s.deliverMediaCheck(ctx, id, 1); err != nil {
+		res, err := s.wechatPush.now(ctx, id, mediaCheckEventName, s.mediaCheckMessage(id))
+		if err == nil && !wechatPushAcked(res.Status, res.Reply) {
+			err = fmt.Errorf("sandbox: push of %s answered %d %q", id, res.Status, res.Reply)
+		}
+		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -214,65 +236,55 @@ func (s *Server) DeliverMediaChecks(ctx context.Context) (int, error) {
 // verdict, whether or not the sandbox issued that trace, and returns the
 // reply status: tests use it to deliver the same verdict twice.
 func (s *Server) PushMediaCheck(ctx context.Context, traceID, suggest string) (int, string, error) {
-	return s.pushEvent(ctx, mediaCheckEvent(s.settings.WeChatAppID, traceID, "", suggest))
-}
-
-// pushEvent delivers an event through the message push of
-// wechat_shipping.go (signed, and encrypted in safe mode).
-func (s *Server) pushEvent(ctx context.Context, msg map[string]any) (int, string, error) {
-	raw, err := json.Marshal(msg)
-	if err != nil {
-		return 0, "", err
-	}
-	res, err := s.PushWeChat(ctx, raw)
+	res, err := s.wechatPush.now(ctx, "verdict:"+traceID, mediaCheckEventName, func() ([]byte, error) {
+		return json.Marshal(mediaCheckEvent(s.settings.WeChatAppID, traceID, "", suggest))
+	})
 	return res.Status, res.Reply, err
 }
 
 // MsgSecChecks returns how many msgSecCheck calls the sandbox answered.
 func (s *Server) MsgSecChecks() int {
-	s.security.mu.Lock()
-	defer s.security.mu.Unlock()
-	return s.security.texts
+	s.wechatSecurity.mu.Lock()
+	defer s.wechatSecurity.mu.Unlock()
+	return s.wechatSecurity.texts
 }
 
-// deliverMediaCheck pushes the verdict of one pending check, trying up to
-// attempts times, and forgets the check once acknowledged.
-func (s *Server) deliverMediaCheck(ctx context.Context, traceID string, attempts int) error {
-	cs := s.security
+// pendingMediaCheck returns a submitted image check whose verdict WeChat
+// has not yet had acknowledged.
+func (s *Server) pendingMediaCheck(traceID string) (mediaCheck, bool) {
+	cs := s.wechatSecurity
 	cs.mu.Lock()
+	defer cs.mu.Unlock()
 	c, ok := cs.pending[traceID]
-	suggest, set := cs.verdicts[c.url]
-	cs.mu.Unlock()
-	if !ok {
-		return nil
-	}
-	if !set {
-		suggest, _ = suggestOf(c.url)
-	}
-	var err error
-	for i := 0; i < attempts; i++ {
-		var status int
-		var body string
-		status, body, err = s.pushEvent(ctx, mediaCheckEvent(s.settings.WeChatAppID, c.traceID, c.openID, suggest))
-		if err == nil && status == http.StatusOK && strings.TrimSpace(body) == "success" {
-			cs.mu.Lock()
-			delete(cs.pending, traceID)
-			cs.mu.Unlock()
-			return nil
-		}
-		if err == nil {
-			err = fmt.Errorf("sandbox: push of %s answered %d %q", traceID, status, body)
-		}
-		if i+1 < attempts {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(time.Duration(i+1) * time.Second):
-			}
-		}
-	}
-	return err
+	return c, ok
 }
+
+// mediaCheckMessage returns the maker of a pending check's verdict push,
+// with the verdict as it stands at each attempt.
+func (s *Server) mediaCheckMessage(traceID string) func() ([]byte, error) {
+	return func() ([]byte, error) {
+		cs := s.wechatSecurity
+		cs.mu.Lock()
+		c := cs.pending[traceID]
+		suggest, set := cs.verdicts[c.url]
+		cs.mu.Unlock()
+		if !set {
+			suggest, _ = suggestOf(c.url)
+		}
+		return json.Marshal(mediaCheckEvent(s.settings.WeChatAppID, traceID, c.openID, suggest))
+	}
+}
+
+// mediaCheckDone forgets a check once its verdict was acknowledged.
+func (s *Server) mediaCheckDone(traceID string) {
+	cs := s.wechatSecurity
+	cs.mu.Lock()
+	delete(cs.pending, traceID)
+	cs.mu.Unlock()
+}
+
+// mediaCheckEventName is the push event of an image's verdict.
+const mediaCheckEventName = "wxa_media_check"
 
 // mediaCheckEvent is the JSON message of a wxa_media_check push.
 func mediaCheckEvent(appID, traceID, openID, suggest string) map[string]any {
@@ -282,33 +294,15 @@ func mediaCheckEvent(appID, traceID, openID, suggest string) map[string]any {
 	}
 	return map[string]any{
 		"ToUserName": "gh_sandbox", "FromUserName": openID, "CreateTime": time.Now().Unix(),
-		"MsgType": "event", "Event": "wxa_media_check", "appid": appID, "trace_id": traceID, "version": 2,
+		"MsgType": "event", "Event": mediaCheckEventName, "appid": appID, "trace_id": traceID, "version": 2,
 		"detail":  []map[string]any{{"strategy": "content_model", "errcode": 0, "suggest": suggest, "label": label, "prob": 90}},
 		"errcode": 0, "errmsg": "ok",
 		"result": map[string]any{"suggest": suggest, "label": label},
 	}
 }
 
-// controlMediaVerdict serves POST /_sandbox/wechat/media-check
-// {"media_url","suggest"}: the verdict of that image from now on.
-func (s *Server) controlMediaVerdict(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		MediaURL string `json:"media_url"`
-		Suggest  string `json:"suggest"`
-	}
-	if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.MediaURL == "" ||
-		(in.Suggest != "pass" && in.Suggest != "review" && in.Suggest != "risky") {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": `want {"media_url","suggest":"pass|review|risky"}`})
-		return
-	}
-	s.security.mu.Lock()
-	s.security.verdicts[in.MediaURL] = in.Suggest
-	s.security.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]string{"media_url": in.MediaURL, "suggest": in.Suggest})
-}
-
-// controlDeliverMediaChecks serves POST /_sandbox/wechat/media-check/deliver.
-func (s *Server) controlDeliverMediaChecks(w http.ResponseWriter, r *http.Request) {
+// wechatControlDeliverMediaChecks serves POST /_sandbox/wechat/media-check/deliver.
+func (s *Server) wechatControlDeliverMediaChecks(w http.ResponseWriter, r *http.Request) {
 	n, err := s.DeliverMediaChecks(r.Context())
 	out := map[string]any{"delivered": n}
 	if err != nil {
@@ -317,23 +311,20 @@ func (s *Server) controlDeliverMediaChecks(w http.ResponseWriter, r *http.Reques
 	writeJSON(w, http.StatusOK, out)
 }
 
-// controlSecurityOutage serves POST /_sandbox/wechat/security/outage
-// {"calls":N}: the next N content-security calls answer -1 (system busy).
-func (s *Server) controlSecurityOutage(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		Calls int `json:"calls"`
-	}
-	if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.Calls < 0 {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": `want {"calls":N}`})
-		return
-	}
-	s.SetSecurityOutage(in.Calls)
-	writeJSON(w, http.StatusOK, map[string]int{"calls": in.Calls})
-}
-
 // SetSecurityOutage makes the next n content-security calls answer -1.
 func (s *Server) SetSecurityOutage(n int) {
-	s.security.mu.Lock()
-	s.security.outage = n
-	s.security.mu.Unlock()
+	s.wechatSecurity.mu.Lock()
+	s.wechatSecurity.outage = n
+	s.wechatSecurity.mu.Unlock()
+}
+
+// mediaVerdictControl is the body of POST /_sandbox/wechat/media-check.
+type mediaVerdictControl struct {
+	MediaURL string `json:"media_url"`
+	Suggest  string `json:"suggest"`
+}
+
+// securityOutageControl is the body of POST /_sandbox/wechat/security/outage.
+type securityOutageControl struct {
+	Calls int `json:"calls"`
 }

@@ -1,22 +1,11 @@
 package sandbox
 
 import (
-	"bytes"
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/sha1"
-	"encoding/base64"
-	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -37,10 +26,9 @@ import (
 //     GET /_sandbox/wechat/shipping?transaction_id= shows what was uploaded.
 //   - POST /_sandbox/wechat/confirm-receipt {"transaction_id","method"?}
 //     pushes trade_manage_order_settlement (the buyer confirmed receipt in
-//     WeChat) to the message-push URL, signed with the push token and, in
-//     safe mode (the default), encrypted with the EncodingAESKey. The
-//     delivery happens during the call, which answers the push's HTTP status
-//     and reply.
+//     WeChat) through the message push (wechat_push.go). The delivery
+//     happens during the call, which answers the push's HTTP status and
+//     reply.
 
 // ShippingUpload is one accepted upload_shipping_info body.
 type ShippingUpload struct {
@@ -68,51 +56,44 @@ type ShippingUpload struct {
 	} `json:"payer"`
 }
 
-// wxShipping is the sandbox's shipping-info management state.
-type wxShipping struct {
-	mu        sync.Mutex
-	pushURL   string
-	plaintext bool
-	uploads   map[string][]ShippingUpload // by transaction_id
-	calls     int                         // upload_shipping_info calls, failed ones included
-	fail      []int64                     // errcodes of the next uploads
-	confirms  map[string]int              // notify_confirm_receive calls by transaction_id
-	client    *http.Client
+// wechatShipping is the sandbox's shipping-info management state.
+type wechatShipping struct {
+	mu       sync.Mutex
+	uploads  map[string][]ShippingUpload // by transaction_id
+	calls    int                         // upload_shipping_info calls, failed ones included
+	fail     []int64                     // errcodes of the next uploads
+	confirms map[string]int              // notify_confirm_receive calls by transaction_id
 }
 
-// registerWeChatShipping installs the shipping API, the message push and the
-// courier simulator (courier.go), and fills in their settings.
+// registerWeChatShipping installs the shipping API and its controls.
 func (s *Server) registerWeChatShipping() {
-	s.settings.WeChatPushToken = "sandbox-push-" + randomHex(8)
-	// An EncodingAESKey is 43 characters of base64 for 32 bytes.
-	s.settings.WeChatPushAESKey = base64.StdEncoding.EncodeToString([]byte(randomHex(16)))[:43]
-	s.wxShip = &wxShipping{uploads: map[string][]ShippingUpload{}, confirms: map[string]int{},
-		client: &http.Client{Timeout: 15 * time.Second}}
+	s.wechatShipping = &wechatShipping{uploads: map[string][]ShippingUpload{}, confirms: map[string]int{}}
 	s.mux.HandleFunc("POST /wxa/sec/order/upload_shipping_info", s.wechatUploadShipping)
 	s.mux.HandleFunc("POST /wxa/sec/order/notify_confirm_receive", s.wechatNotifyConfirmReceive)
-	s.mux.HandleFunc("POST /_sandbox/wechat/shipping/fail", s.wechatShippingControlFail)
+	s.mux.HandleFunc("POST /_sandbox/wechat/shipping/fail", control(
+		func(q shippingFailControl) bool { return q.ErrCode != 0 && q.Times >= 0 && q.Times <= 1000 },
+		usage(`body must be {"errcode":-1,"times":1}`),
+		func(_ *http.Request, q shippingFailControl) (any, error) {
+			q.Times = max(q.Times, 1)
+			s.FailWeChatShipping(q.ErrCode, q.Times)
+			return q, nil
+		}, failWith(http.StatusBadRequest)))
 	s.mux.HandleFunc("POST /_sandbox/wechat/expire-tokens", s.wechatControlExpireTokens)
-	s.mux.HandleFunc("GET /_sandbox/wechat/shipping", s.wechatShippingControlShow)
-	s.mux.HandleFunc("POST /_sandbox/wechat/confirm-receipt", s.wechatControlConfirmReceipt)
-	s.mux.HandleFunc("POST /_sandbox/wechat/push-url", s.wechatControlPushURL)
-	s.registerCourier()
-}
-
-// SetWeChatPushURL sets the mini-program's message-push URL (the console
-// setting), e.g. http://127.0.0.1:8080/api/v1/notify/wechat. plaintext
-// turns safe mode off.
-func (s *Server) SetWeChatPushURL(u string, plaintext bool) {
-	s.wxShip.mu.Lock()
-	defer s.wxShip.mu.Unlock()
-	s.wxShip.pushURL, s.wxShip.plaintext = u, plaintext
+	s.mux.HandleFunc("GET /_sandbox/wechat/shipping", s.wechatControlShipping)
+	s.mux.HandleFunc("POST /_sandbox/wechat/confirm-receipt", control(
+		func(q confirmReceiptControl) bool { return q.TransactionID != "" },
+		usage(`body must be {"transaction_id":"..."}`),
+		func(r *http.Request, q confirmReceiptControl) (any, error) {
+			return s.ConfirmReceipt(r.Context(), q.TransactionID, q.Method)
+		}, failWith(http.StatusBadRequest)))
 }
 
 // FailWeChatShipping makes the next times uploads answer errcode.
 func (s *Server) FailWeChatShipping(errcode int64, times int) {
-	s.wxShip.mu.Lock()
-	defer s.wxShip.mu.Unlock()
+	s.wechatShipping.mu.Lock()
+	defer s.wechatShipping.mu.Unlock()
 	for range times {
-		s.wxShip.fail = append(s.wxShip.fail, errcode)
+		s.wechatShipping.fail = append(s.wechatShipping.fail, errcode)
 	}
 }
 
@@ -126,22 +107,22 @@ func (s *Server) ExpireWeChatTokens() {
 // WeChatShippingUploads returns the accepted uploads of a trade and the
 // number of upload calls of the whole sandbox (failed ones included).
 func (s *Server) WeChatShippingUploads(transactionID string) ([]ShippingUpload, int) {
-	s.wxShip.mu.Lock()
-	defer s.wxShip.mu.Unlock()
-	return append([]ShippingUpload(nil), s.wxShip.uploads[transactionID]...), s.wxShip.calls
+	s.wechatShipping.mu.Lock()
+	defer s.wechatShipping.mu.Unlock()
+	return append([]ShippingUpload(nil), s.wechatShipping.uploads[transactionID]...), s.wechatShipping.calls
 }
 
 // WeChatConfirmNotices returns how many notify_confirm_receive calls named a
 // trade.
 func (s *Server) WeChatConfirmNotices(transactionID string) int {
-	s.wxShip.mu.Lock()
-	defer s.wxShip.mu.Unlock()
-	return s.wxShip.confirms[transactionID]
+	s.wechatShipping.mu.Lock()
+	defer s.wechatShipping.mu.Unlock()
+	return s.wechatShipping.confirms[transactionID]
 }
 
-// wxTradeOf finds a trade by transaction id, or by mchid and out_trade_no.
-func (s *Server) wxTradeOf(transactionID, mchID, outTradeNo string) (WeChatPayTrade, bool) {
-	w := s.wechatPay
+// wechatPaidTrade finds a trade by transaction id, or by mchid and out_trade_no.
+func (s *Server) wechatPaidTrade(transactionID, mchID, outTradeNo string) (WeChatPayTrade, bool) {
+	w := s.wechatPayTrades
 	w.mu.Lock()
 	if transactionID != "" {
 		outTradeNo = w.byTxn[transactionID]
@@ -169,7 +150,7 @@ func (s *Server) wechatUploadShipping(w http.ResponseWriter, r *http.Request) {
 	if !s.wechatServerToken(w, r) {
 		return
 	}
-	sh := s.wxShip
+	sh := s.wechatShipping
 	sh.mu.Lock()
 	sh.calls++
 	var injected int64
@@ -195,7 +176,7 @@ func (s *Server) wechatUploadShipping(w http.ResponseWriter, r *http.Request) {
 	if k.OrderNumberType == 2 {
 		txn = k.TransactionID
 	}
-	t, ok := s.wxTradeOf(txn, k.Mchid, k.OutTradeNo)
+	t, ok := s.wechatPaidTrade(txn, k.Mchid, k.OutTradeNo)
 	if !ok {
 		writeJSON(w, http.StatusOK, wechatError{10060001, "支付单不存在"})
 		return
@@ -265,31 +246,15 @@ func (s *Server) wechatNotifyConfirmReceive(w http.ResponseWriter, r *http.Reque
 		writeJSON(w, http.StatusOK, wechatError{47001, "data format error"})
 		return
 	}
-	t, ok := s.wxTradeOf(in.TransactionID, in.MerchantID, in.MerchantTradeNo)
+	t, ok := s.wechatPaidTrade(in.TransactionID, in.MerchantID, in.MerchantTradeNo)
 	if !ok {
 		writeJSON(w, http.StatusOK, wechatError{10060001, "支付单不存在"})
 		return
 	}
-	s.wxShip.mu.Lock()
-	s.wxShip.confirms[t.TransactionID]++
-	s.wxShip.mu.Unlock()
+	s.wechatShipping.mu.Lock()
+	s.wechatShipping.confirms[t.TransactionID]++
+	s.wechatShipping.mu.Unlock()
 	writeJSON(w, http.StatusOK, wechatError{0, "ok"})
-}
-
-func (s *Server) wechatShippingControlFail(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		ErrCode int64 `json:"errcode"`
-		Times   int   `json:"times"`
-	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil || req.ErrCode == 0 || req.Times < 0 || req.Times > 1000 {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": `body must be {"errcode":-1,"times":1}`})
-		return
-	}
-	if req.Times == 0 {
-		req.Times = 1
-	}
-	s.FailWeChatShipping(req.ErrCode, req.Times)
-	writeJSON(w, http.StatusOK, req)
 }
 
 func (s *Server) wechatControlExpireTokens(w http.ResponseWriter, _ *http.Request) {
@@ -297,37 +262,18 @@ func (s *Server) wechatControlExpireTokens(w http.ResponseWriter, _ *http.Reques
 	writeJSON(w, http.StatusOK, map[string]string{"status": "revoked"})
 }
 
-func (s *Server) wechatShippingControlShow(w http.ResponseWriter, r *http.Request) {
+func (s *Server) wechatControlShipping(w http.ResponseWriter, r *http.Request) {
 	txn := r.URL.Query().Get("transaction_id")
 	uploads, calls := s.WeChatShippingUploads(txn)
 	writeJSON(w, http.StatusOK, map[string]any{"uploads": uploads, "upload_calls": calls,
 		"confirm_notices": s.WeChatConfirmNotices(txn)})
 }
 
-func (s *Server) wechatControlPushURL(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		URL       string `json:"url"`
-		Plaintext bool   `json:"plaintext"`
-	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil || !strings.HasPrefix(req.URL, "http") {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": `body must be {"url":"http://.../api/v1/notify/wechat"}`})
-		return
-	}
-	s.SetWeChatPushURL(req.URL, req.Plaintext)
-	writeJSON(w, http.StatusOK, req)
-}
-
-// PushResult is what the message-push URL answered.
-type PushResult struct {
-	Status int    `json:"status"`
-	Reply  string `json:"reply"`
-}
-
 // ConfirmReceipt pushes trade_manage_order_settlement for a paid trade: the
 // buyer confirmed receipt in WeChat (method 2) or WeChat did automatically
 // (method 1).
 func (s *Server) ConfirmReceipt(ctx context.Context, transactionID string, method int) (PushResult, error) {
-	t, ok := s.wxTradeOf(transactionID, "", "")
+	t, ok := s.wechatPaidTrade(transactionID, "", "")
 	if !ok {
 		return PushResult{}, fmt.Errorf("sandbox: no paid trade %q", transactionID)
 	}
@@ -341,102 +287,18 @@ func (s *Server) ConfirmReceipt(ctx context.Context, transactionID string, metho
 		"merchant_id": s.settings.WeChatPayMchID, "merchant_trade_no": t.OutTradeNo,
 		"confirm_receive_method": method, "confirm_receive_time": now, "settlement_time": now,
 	}
-	msg, err := json.Marshal(ev)
-	if err != nil {
-		return PushResult{}, err
-	}
-	return s.PushWeChat(ctx, msg)
+	return s.wechatPush.now(ctx, "settlement:"+t.TransactionID, "trade_manage_order_settlement",
+		func() ([]byte, error) { return json.Marshal(ev) })
 }
 
-// PushWeChat delivers one message to the message-push URL as WeChat does:
-// signature over the token, timestamp and nonce; in safe mode the message
-// is encrypted and msg_signature covers it too.
-func (s *Server) PushWeChat(ctx context.Context, msg []byte) (PushResult, error) {
-	s.wxShip.mu.Lock()
-	target, plaintext := s.wxShip.pushURL, s.wxShip.plaintext
-	s.wxShip.mu.Unlock()
-	if target == "" {
-		return PushResult{}, errors.New("sandbox: no message-push URL is set (SetWeChatPushURL or /_sandbox/wechat/push-url)")
-	}
-	token := s.settings.WeChatPushToken
-	ts, nonce := strconv.FormatInt(time.Now().Unix(), 10), randomHex(8)
-	q := url.Values{"signature": {wxPushSign(token, ts, nonce)}, "timestamp": {ts}, "nonce": {nonce}}
-	body := msg
-	if !plaintext {
-		enc, err := wxPushEncrypt(s.settings.WeChatPushAESKey, s.settings.WeChatAppID, msg)
-		if err != nil {
-			return PushResult{}, err
-		}
-		body, err = json.Marshal(map[string]string{"ToUserName": "gh_sandbox", "Encrypt": enc})
-		if err != nil {
-			return PushResult{}, err
-		}
-		q.Set("encrypt_type", "aes")
-		q.Set("msg_signature", wxPushSign(token, ts, nonce, enc))
-	}
-	sep := "?"
-	if strings.Contains(target, "?") {
-		sep = "&"
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target+sep+q.Encode(), bytes.NewReader(body))
-	if err != nil {
-		return PushResult{}, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	res, err := s.wxShip.client.Do(req)
-	if err != nil {
-		return PushResult{}, err
-	}
-	defer res.Body.Close()
-	reply, _ := io.ReadAll(io.LimitReader(res.Body, 1<<16))
-	return PushResult{Status: res.StatusCode, Reply: string(reply)}, nil
+// shippingFailControl is the body of POST /_sandbox/wechat/shipping/fail.
+type shippingFailControl struct {
+	ErrCode int64 `json:"errcode"`
+	Times   int   `json:"times"`
 }
 
-func (s *Server) wechatControlConfirmReceipt(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		TransactionID string `json:"transaction_id"`
-		Method        int    `json:"method"`
-	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil || req.TransactionID == "" {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": `body must be {"transaction_id":"..."}`})
-		return
-	}
-	res, err := s.ConfirmReceipt(r.Context(), req.TransactionID, req.Method)
-	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
-}
-
-// wxPushSign is WeChat's push signature: hex SHA1 of the sorted parts.
-func wxPushSign(parts ...string) string {
-	p := append([]string(nil), parts...)
-	sort.Strings(p)
-	h := sha1.Sum([]byte(strings.Join(p, "")))
-	return hex.EncodeToString(h[:])
-}
-
-// wxPushEncrypt is safe mode's encryption: AES-256-CBC, IV the key's first
-// 16 bytes, PKCS#7 padding to 32 bytes, over random(16) + length(4, big
-// endian) + message + appid, base64.
-func wxPushEncrypt(encodingAESKey, appID string, msg []byte) (string, error) {
-	key, err := base64.StdEncoding.DecodeString(encodingAESKey + "=")
-	if err != nil || len(key) != 32 {
-		return "", errors.New("sandbox: bad EncodingAESKey")
-	}
-	var buf bytes.Buffer
-	buf.WriteString(randomHex(8)) // 16 random bytes
-	_ = binary.Write(&buf, binary.BigEndian, uint32(len(msg)))
-	buf.Write(msg)
-	buf.WriteString(appID)
-	pad := 32 - buf.Len()%32
-	buf.Write(bytes.Repeat([]byte{byte(pad)}, pad))
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return "", err
-	}
-	out := make([]byte, buf.Len())
-	cipher.NewCBCEncrypter(block, key[:16]).CryptBlocks(out, buf.Bytes())
-	return base64.StdEncoding.EncodeToString(out), nil
+// confirmReceiptControl is the body of POST /_sandbox/wechat/confirm-receipt.
+type confirmReceiptControl struct {
+	TransactionID string `json:"transaction_id"`
+	Method        int    `json:"method"`
 }

@@ -21,10 +21,7 @@ import (
 // own implementation of the algorithm decrypts it for our AppID, and its
 // util.Signature (SHA1 of the sorted parts) gives both signatures.
 func TestConfirmReceiptPushIsWeChatsSafeMode(t *testing.T) {
-	sb, err := sandbox.New(sandbox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sb := newSandbox(t, sandbox.Options{})
 	st := sb.Settings()
 	var got struct {
 		query url.Values
@@ -60,10 +57,7 @@ func TestConfirmReceiptPushIsWeChatsSafeMode(t *testing.T) {
 
 // kuaidi100's query checks its sign; subscribing twice answers 501.
 func TestCourierSignsAndSubscriptions(t *testing.T) {
-	sb, err := sandbox.New(sandbox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sb := newSandbox(t, sandbox.Options{})
 	srv := httptest.NewServer(sb)
 	defer srv.Close()
 	st := sb.Settings()

@@ -3,7 +3,6 @@ package sandbox
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -36,8 +35,8 @@ type WeChatPayRefundOptions struct {
 	Hold bool `json:"hold"`
 }
 
-// wxRefund is one refund as the platform keeps it.
-type wxRefund struct {
+// wechatPayRefundRec is one refund as the platform keeps it.
+type wechatPayRefundRec struct {
 	outRefundNo string
 	outTradeNo  string
 	refundID    string
@@ -65,16 +64,24 @@ type WeChatPayRefund struct {
 type wechatPayRefunds struct {
 	mu    sync.Mutex
 	opts  WeChatPayRefundOptions
-	byNo  map[string]*wxRefund
+	byNo  map[string]*wechatPayRefundRec
 	notes *Notifier // refund notifications, by out_refund_no
 }
 
 func (s *Server) registerWeChatPayRefunds() {
-	s.wechatPayRefunds = &wechatPayRefunds{byNo: map[string]*wxRefund{}, notes: NewNotifier(s.wechatPay.schedule, Acked2xx)}
+	s.wechatPayRefunds = &wechatPayRefunds{byNo: map[string]*wechatPayRefundRec{}, notes: NewNotifier(s.wechatPayTrades.schedule, Acked2xx)}
 	s.mux.HandleFunc("POST /v3/refund/domestic/refunds", s.wechatPayMerchant(s.wechatPayRefundCreate))
 	s.mux.HandleFunc("GET /v3/refund/domestic/refunds/{out_refund_no}", s.wechatPayMerchant(s.wechatPayRefundQuery))
+	// POST /_sandbox/wechatpay/refunds/options {"outcome","lose_answer","hold"}.
 	s.mux.HandleFunc("POST /_sandbox/wechatpay/refunds/options", s.wechatPayControlRefundOptions)
-	s.mux.HandleFunc("POST /_sandbox/wechatpay/refunds/complete", s.wechatPayControlRefundComplete)
+	// POST /_sandbox/wechatpay/refunds/complete {"out_refund_no","status"}.
+	s.mux.HandleFunc("POST /_sandbox/wechatpay/refunds/complete", control(
+		func(q refundCompleteControl) bool { return q.OutRefundNo != "" },
+		wechatPayErrorBody{WeChatPayParamError, `body must be {"out_refund_no":"...","status":"SUCCESS|ABNORMAL|CLOSED"}`},
+		func(_ *http.Request, q refundCompleteControl) (any, error) {
+			return s.CompleteWeChatRefund(q.OutRefundNo, q.Status)
+		},
+		writeWeChatPayError))
 	s.mux.HandleFunc("GET /_sandbox/wechatpay/refunds/{out_refund_no}", s.wechatPayControlRefund)
 }
 
@@ -85,7 +92,7 @@ func (s *Server) SetWeChatPayRefunds(o WeChatPayRefundOptions) {
 	s.wechatPayRefunds.opts = o
 }
 
-type wxRefundBody struct {
+type wechatPayRefundBody struct {
 	TransactionID string `json:"transaction_id"`
 	OutTradeNo    string `json:"out_trade_no"`
 	OutRefundNo   string `json:"out_refund_no"`
@@ -99,7 +106,7 @@ type wxRefundBody struct {
 }
 
 // refundJSON is a refund as the create and query APIs answer it.
-func (w *wechatPay) refundJSON(r *wxRefund, txID string, payerTotal int64) map[string]any {
+func (w *wechatPayTrades) refundJSON(r *wechatPayRefundRec, txID string, payerTotal int64) map[string]any {
 	m := map[string]any{
 		"refund_id": r.refundID, "out_refund_no": r.outRefundNo, "transaction_id": txID, "out_trade_no": r.outTradeNo,
 		"channel": "ORIGINAL", "user_received_account": "支付用户零钱", "status": r.status, "funds_account": "AVAILABLE",
@@ -120,13 +127,13 @@ func (w *wechatPay) refundJSON(r *wxRefund, txID string, payerTotal int64) map[s
 // out_refund_no with the same content answers the same refund; the refunds
 // of a trade that are not closed never exceed its total.
 func (s *Server) wechatPayRefundCreate(rw http.ResponseWriter, _ *http.Request, body []byte) {
-	w, rs := s.wechatPay, s.wechatPayRefunds
-	var req wxRefundBody
+	w, rs := s.wechatPayTrades, s.wechatPayRefunds
+	var req wechatPayRefundBody
 	if err := json.Unmarshal(body, &req); err != nil {
-		w.reply(rw, http.StatusBadRequest, wxError{WeChatPayParamError, "输入源“/body”映射到字段失败"})
+		w.reply(rw, http.StatusBadRequest, wechatPayErrorBody{WeChatPayParamError, "输入源“/body”映射到字段失败"})
 		return
 	}
-	bad := func(code, msg string) { w.reply(rw, http.StatusBadRequest, wxError{code, msg}) }
+	bad := func(code, msg string) { w.reply(rw, http.StatusBadRequest, wechatPayErrorBody{code, msg}) }
 	switch {
 	case len(req.OutRefundNo) > 64 || !outRefundNoOK(req.OutRefundNo):
 		bad(WeChatPayParamError, "out_refund_no 格式错误")
@@ -149,7 +156,7 @@ func (s *Server) wechatPayRefundCreate(rw http.ResponseWriter, _ *http.Request, 
 	t, ok := w.trades[no]
 	if !ok {
 		w.mu.Unlock()
-		w.reply(rw, http.StatusNotFound, wxError{WeChatPayResourceNotExists, "订单不存在"})
+		w.reply(rw, http.StatusNotFound, wechatPayErrorBody{WeChatPayResourceNotExists, "订单不存在"})
 		return
 	}
 	txID, payerTotal, state, total := t.transactionID, t.payerTotal, t.state, t.req.Amount.Total
@@ -190,7 +197,7 @@ func (s *Server) wechatPayRefundCreate(rw http.ResponseWriter, _ *http.Request, 
 		return
 	}
 	now := time.Now()
-	r := &wxRefund{
+	r := &wechatPayRefundRec{
 		outRefundNo: req.OutRefundNo, outTradeNo: no, reason: req.Reason, notifyURL: req.NotifyURL,
 		refund: req.Amount.Refund, total: total, status: WeChatPayRefundProcessing, created: now,
 		refundID: "50000" + digits(randomHex(16), 24),
@@ -216,7 +223,7 @@ func (s *Server) wechatPayRefundCreate(rw http.ResponseWriter, _ *http.Request, 
 		s.deliverRefundInBackground(r.outRefundNo)
 	}
 	if opts.LoseAnswer {
-		w.reply(rw, http.StatusInternalServerError, wxError{WeChatPaySystemError, "系统繁忙，请稍后重试"})
+		w.reply(rw, http.StatusInternalServerError, wechatPayErrorBody{WeChatPaySystemError, "系统繁忙，请稍后重试"})
 		return
 	}
 	w.reply(rw, http.StatusOK, answer)
@@ -232,7 +239,7 @@ func outRefundNoOK(s string) bool {
 }
 
 // endRefundLocked settles a refund at status (rs.mu held).
-func (s *Server) endRefundLocked(r *wxRefund, status string) {
+func (s *Server) endRefundLocked(r *wechatPayRefundRec, status string) {
 	r.status = status
 	if status == WeChatPayRefundSuccess {
 		r.success = time.Now()
@@ -266,7 +273,7 @@ func (s *Server) CompleteWeChatRefund(outRefundNo, status string) (WeChatPayRefu
 	return view, nil
 }
 
-func refundView(r *wxRefund) WeChatPayRefund {
+func refundView(r *wechatPayRefundRec) WeChatPayRefund {
 	return WeChatPayRefund{OutRefundNo: r.outRefundNo, OutTradeNo: r.outTradeNo, RefundID: r.refundID, Status: r.status,
 		RefundFen: r.refund, NotifyURL: r.notifyURL}
 }
@@ -299,16 +306,16 @@ func (s *Server) WeChatRefundsOfTrade(outTradeNo string) []WeChatPayRefund {
 
 // wechatPayRefundQuery serves GET /v3/refund/domestic/refunds/{out_refund_no}.
 func (s *Server) wechatPayRefundQuery(rw http.ResponseWriter, r *http.Request, _ []byte) {
-	w, rs := s.wechatPay, s.wechatPayRefunds
+	w, rs := s.wechatPayTrades, s.wechatPayRefunds
 	rs.mu.Lock()
 	ref, ok := rs.byNo[r.PathValue("out_refund_no")]
-	var cp wxRefund
+	var cp wechatPayRefundRec
 	if ok {
 		cp = *ref
 	}
 	rs.mu.Unlock()
 	if !ok {
-		w.reply(rw, http.StatusNotFound, wxError{WeChatPayResourceNotExists, "退款单不存在"})
+		w.reply(rw, http.StatusNotFound, wechatPayErrorBody{WeChatPayResourceNotExists, "退款单不存在"})
 		return
 	}
 	w.mu.Lock()
@@ -348,7 +355,7 @@ func (s *Server) WeChatRefundAcknowledged(outRefundNo string) <-chan struct{} {
 // notification, encrypted and signed afresh for every attempt.
 func (s *Server) refundNotification(outRefundNo string) func() (Notification, error) {
 	return func() (Notification, error) {
-		w, rs := s.wechatPay, s.wechatPayRefunds
+		w, rs := s.wechatPayTrades, s.wechatPayRefunds
 		rs.mu.Lock()
 		r := *rs.byNo[outRefundNo]
 		rs.mu.Unlock()
@@ -378,50 +385,34 @@ func (s *Server) refundNotification(outRefundNo string) func() (Notification, er
 	}
 }
 
-// wechatPayControlRefundOptions serves POST /_sandbox/wechatpay/refunds/options
-// {"outcome","lose_answer","hold"}.
-func (s *Server) wechatPayControlRefundOptions(rw http.ResponseWriter, r *http.Request) {
-	var o WeChatPayRefundOptions
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&o); err != nil {
-		writeJSON(rw, http.StatusBadRequest, wxError{WeChatPayParamError, `body must be {"outcome":"SUCCESS|PROCESSING|ABNORMAL|CLOSED","lose_answer":bool,"hold":bool}`})
-		return
-	}
-	switch o.Outcome {
-	case "", WeChatPayRefundSuccess, WeChatPayRefundProcessing, WeChatPayRefundAbnormal, WeChatPayRefundClosed:
-	default:
-		writeJSON(rw, http.StatusBadRequest, wxError{WeChatPayParamError, "outcome must be SUCCESS, PROCESSING, ABNORMAL or CLOSED"})
-		return
-	}
-	s.SetWeChatPayRefunds(o)
-	writeJSON(rw, http.StatusOK, o)
-}
-
-// wechatPayControlRefundComplete serves POST /_sandbox/wechatpay/refunds/complete
-// {"out_refund_no","status"}.
-func (s *Server) wechatPayControlRefundComplete(rw http.ResponseWriter, r *http.Request) {
-	var req struct {
-		OutRefundNo string `json:"out_refund_no"`
-		Status      string `json:"status"`
-	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil || req.OutRefundNo == "" {
-		writeJSON(rw, http.StatusBadRequest, wxError{WeChatPayParamError, `body must be {"out_refund_no":"...","status":"SUCCESS|ABNORMAL|CLOSED"}`})
-		return
-	}
-	v, err := s.CompleteWeChatRefund(req.OutRefundNo, req.Status)
-	if err != nil {
-		writeWeChatPayError(rw, err)
-		return
-	}
-	writeJSON(rw, http.StatusOK, v)
-}
-
 // wechatPayControlRefund serves GET /_sandbox/wechatpay/refunds/{out_refund_no}.
 func (s *Server) wechatPayControlRefund(rw http.ResponseWriter, r *http.Request) {
 	v, ok := s.WeChatRefundOf(r.PathValue("out_refund_no"))
 	if !ok {
-		writeJSON(rw, http.StatusNotFound, wxError{WeChatPayResourceNotExists, "退款单不存在"})
+		writeJSON(rw, http.StatusNotFound, wechatPayErrorBody{WeChatPayResourceNotExists, "退款单不存在"})
 		return
 	}
 	ds := weChatPayDeliveries(s.wechatPayRefunds.notes.Deliveries(v.OutRefundNo))
 	writeJSON(rw, http.StatusOK, map[string]any{"refund": v, "deliveries": ds})
+}
+
+// refundCompleteControl is the body of POST /_sandbox/wechatpay/refunds/complete.
+type refundCompleteControl struct {
+	OutRefundNo string `json:"out_refund_no"`
+	Status      string `json:"status"`
+}
+
+// wechatPayControlRefundOptions serves POST /_sandbox/wechatpay/refunds/options.
+func (s *Server) wechatPayControlRefundOptions(rw http.ResponseWriter, r *http.Request) {
+	control(func(WeChatPayRefundOptions) bool { return true },
+		wechatPayErrorBody{WeChatPayParamError, `body must be {"outcome":"SUCCESS|PROCESSING|ABNORMAL|CLOSED","lose_answer":bool,"hold":bool}`},
+		func(_ *http.Request, o WeChatPayRefundOptions) (any, error) {
+			switch o.Outcome {
+			case "", WeChatPayRefundSuccess, WeChatPayRefundProcessing, WeChatPayRefundAbnormal, WeChatPayRefundClosed:
+			default:
+				return nil, &WeChatPayError{http.StatusBadRequest, WeChatPayParamError, "outcome must be SUCCESS, PROCESSING, ABNORMAL or CLOSED"}
+			}
+			s.SetWeChatPayRefunds(o)
+			return o, nil
+		}, writeWeChatPayError)(rw, r)
 }

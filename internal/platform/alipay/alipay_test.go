@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/minimall/minimall/internal/apperr"
@@ -14,8 +15,18 @@ import (
 	"github.com/minimall/minimall/internal/sandbox"
 )
 
+// sandboxKeys are generated once for the package's tests and passed in
+// sandbox.Options.Keys: RSA key generation is most of what sandbox.New costs.
+// A sandbox playing another platform account keeps keys of its own.
+var sandboxKeys = sync.OnceValues(sandbox.NewKeys)
+
 func newClient(t *testing.T, opts sandbox.Options) (*alipay.Client, *sandbox.Server) {
 	t.Helper()
+	keys, err := sandboxKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Keys = keys
 	sb, err := sandbox.New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +86,11 @@ func TestOAuthTokenThroughSDK(t *testing.T) {
 // response signed by another key: a client holding a different Alipay public
 // key gets no account.
 func TestForeignSignatureRefused(t *testing.T) {
-	sb, err := sandbox.New(sandbox.Options{})
+	keys, err := sandboxKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := sandbox.New(sandbox.Options{Keys: keys})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +126,11 @@ func TestForeignSignatureRefused(t *testing.T) {
 
 // TestKeysAsBareBase64 loads keys in the console's bare base64 form from files.
 func TestKeysAsBareBase64(t *testing.T) {
-	sb, err := sandbox.New(sandbox.Options{})
+	keys, err := sandboxKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := sandbox.New(sandbox.Options{Keys: keys})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,11 @@ import (
 // alipay_root_cert_sn, and names its certificate in alipay_cert_sn.
 func certClient(t *testing.T) (*alipay.Client, *sandbox.Server) {
 	t.Helper()
-	sb, err := sandbox.New(sandbox.Options{AlipayCertMode: true})
+	keys, err := sandboxKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := sandbox.New(sandbox.Options{Keys: keys, AlipayCertMode: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package wechat_test
 import (
 	"context"
 	"net/http/httptest"
+	"sync"
 	"testing"
 
 	"github.com/minimall/minimall/internal/apperr"
@@ -10,9 +11,18 @@ import (
 	"github.com/minimall/minimall/internal/sandbox"
 )
 
+// sandboxKeys are generated once for the package's tests and passed in
+// sandbox.Options.Keys: RSA key generation is most of what sandbox.New costs.
+// A sandbox playing another platform account keeps keys of its own.
+var sandboxKeys = sync.OnceValues(sandbox.NewKeys)
+
 func newSandbox(t *testing.T) (*sandbox.Server, string) {
 	t.Helper()
-	sb, err := sandbox.New(sandbox.Options{})
+	keys, err := sandboxKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := sandbox.New(sandbox.Options{Keys: keys})
 	if err != nil {
 		t.Fatal(err)
 	}

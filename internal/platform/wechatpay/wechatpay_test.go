@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +18,11 @@ import (
 
 // client returns an adapter configured with the sandbox's credentials and
 // pointed at base.
+// sandboxKeys are generated once for the package's tests and passed in
+// sandbox.Options.Keys: RSA key generation is most of what sandbox.New costs.
+// A sandbox playing another platform account keeps keys of its own.
+var sandboxKeys = sync.OnceValues(sandbox.NewKeys)
+
 func client(t *testing.T, sb *sandbox.Server, base string) *wechatpay.Client {
 	t.Helper()
 	st := sb.Settings()
@@ -39,7 +45,11 @@ func client(t *testing.T, sb *sandbox.Server, base string) *wechatpay.Client {
 }
 
 func TestPlatformErrorsMapToUpstreamCodes(t *testing.T) {
-	sb, err := sandbox.New(sandbox.Options{})
+	keys, err := sandboxKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := sandbox.New(sandbox.Options{Keys: keys})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +109,11 @@ func TestPlatformErrorsMapToUpstreamCodes(t *testing.T) {
 }
 
 func TestPrepayQueryAndClose(t *testing.T) {
-	sb, err := sandbox.New(sandbox.Options{})
+	keys, err := sandboxKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := sandbox.New(sandbox.Options{Keys: keys})
 	if err != nil {
 		t.Fatal(err)
 	}

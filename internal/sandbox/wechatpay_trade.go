@@ -69,9 +69,9 @@ const (
 	TamperMalformed  = "malformed"    // a signed body that is not JSON
 )
 
-// wechatPay is the sandbox's WeChat Pay: one merchant, its trades and the
+// wechatPayTrades is the sandbox's WeChat Pay: one merchant, its trades and the
 // deliveries of their notifications.
-type wechatPay struct {
+type wechatPayTrades struct {
 	mchID       string
 	serial      string // merchant certificate serial
 	apiv3Key    string
@@ -83,15 +83,15 @@ type wechatPay struct {
 	notes       *Notifier // payment notifications, by out_trade_no
 
 	mu       sync.Mutex
-	trades   map[string]*wxTrade // by out_trade_no
-	byPrepay map[string]string   // prepay_id → out_trade_no
-	byTxn    map[string]string   // transaction_id → out_trade_no
+	trades   map[string]*wechatPayTradeRec // by out_trade_no
+	byPrepay map[string]string             // prepay_id → out_trade_no
+	byTxn    map[string]string             // transaction_id → out_trade_no
 	failures []WeChatPayFailure
 }
 
-// wxTrade is one trade as the platform keeps it.
-type wxTrade struct {
-	req           wxPrepayBody
+// wechatPayTradeRec is one trade as the platform keeps it.
+type wechatPayTradeRec struct {
+	req           wechatPayPrepayBody
 	prepayID      string
 	expire        time.Time
 	state         string
@@ -135,9 +135,9 @@ type WeChatPayTrade struct {
 	TimeExpire    string `json:"time_expire"`
 }
 
-// newWeChatPay makes the merchant with the sandbox's keys and fills in the
+// newWeChatPayTrades makes the merchant with the sandbox's keys and fills in the
 // WeChat Pay part of the settings.
-func newWeChatPay(st *Settings, keys *Keys, schedule []time.Duration) (*wechatPay, error) {
+func newWeChatPayTrades(st *Settings, keys *Keys, schedule []time.Duration) (*wechatPayTrades, error) {
 	merchantKey, platformKey, foreignKey := keys.wechatPayMerchant, keys.wechatPayPlatform, keys.wechatPayForeign
 	priv, err := x509.MarshalPKCS8PrivateKey(merchantKey)
 	if err != nil {
@@ -150,7 +150,7 @@ func newWeChatPay(st *Settings, keys *Keys, schedule []time.Duration) (*wechatPa
 	if schedule == nil {
 		schedule = DefaultWeChatPayNotifySchedule()
 	}
-	w := &wechatPay{
+	w := &wechatPayTrades{
 		mchID:       "19" + digits(randomHex(8), 8),
 		serial:      strings.ToUpper(randomHex(20)),
 		apiv3Key:    randomHex(16),
@@ -160,7 +160,7 @@ func newWeChatPay(st *Settings, keys *Keys, schedule []time.Duration) (*wechatPa
 		foreignKey:  foreignKey,
 		schedule:    schedule,
 		notes:       NewNotifier(schedule, Acked2xx),
-		trades:      map[string]*wxTrade{},
+		trades:      map[string]*wechatPayTradeRec{},
 		byPrepay:    map[string]string{},
 		byTxn:       map[string]string{},
 	}
@@ -173,29 +173,39 @@ func newWeChatPay(st *Settings, keys *Keys, schedule []time.Duration) (*wechatPa
 	return w, nil
 }
 
-func (s *Server) registerWeChatPay() {
+func (s *Server) registerWeChatPayTrades() {
 	s.mux.HandleFunc("POST /v3/pay/transactions/jsapi", s.wechatPayMerchant(s.wechatPayPrepay))
 	s.mux.HandleFunc("GET /v3/pay/transactions/out-trade-no/{out_trade_no}", s.wechatPayMerchant(s.wechatPayQueryByOutTradeNo))
 	s.mux.HandleFunc("GET /v3/pay/transactions/id/{transaction_id}", s.wechatPayMerchant(s.wechatPayQueryByID))
 	s.mux.HandleFunc("POST /v3/pay/transactions/out-trade-no/{out_trade_no}/close", s.wechatPayMerchant(s.wechatPayClose))
-	s.mux.HandleFunc("POST /_sandbox/wechatpay/pay", s.wechatPayControlPay)
-	s.mux.HandleFunc("POST /_sandbox/wechatpay/deliver", s.wechatPayControlDeliver)
-	s.mux.HandleFunc("POST /_sandbox/wechatpay/fail", s.wechatPayControlFail)
+	// POST /_sandbox/wechatpay/pay {"prepay_id","hold"?,"coupon_fen"?}.
+	s.mux.HandleFunc("POST /_sandbox/wechatpay/pay", control(
+		func(q wechatPayPayControl) bool { return q.PrepayID != "" },
+		wechatPayErrorBody{WeChatPayParamError, `body must be {"prepay_id":"..."}`},
+		func(_ *http.Request, q wechatPayPayControl) (any, error) {
+			return s.PayWeChat(q.PrepayID, WeChatPayPayOptions{Hold: q.Hold, CouponFen: q.CouponFen})
+		}, writeWeChatPayError))
+	// POST /_sandbox/wechatpay/deliver {"out_trade_no","copies"?,"tamper"?,
+	// "distinct_ids"?}: the delivery happens during the call.
+	s.mux.HandleFunc("POST /_sandbox/wechatpay/deliver", control(
+		func(q wechatPayDeliverControl) bool { return q.OutTradeNo != "" && q.Copies <= 200 },
+		wechatPayErrorBody{WeChatPayParamError, `body must be {"out_trade_no":"...","copies":1..200,"tamper":"..."}`},
+		func(r *http.Request, q wechatPayDeliverControl) (any, error) {
+			ds, err := s.DeliverWeChatPay(r.Context(), q.OutTradeNo, WeChatPayDeliverOptions{Copies: q.Copies, Tamper: q.Tamper, DistinctIDs: q.Distinct})
+			return map[string]any{"deliveries": ds}, err
+		}, writeWeChatPayError))
+	// POST /_sandbox/wechatpay/fail {"times","status","code","message"}.
+	s.mux.HandleFunc("POST /_sandbox/wechatpay/fail", control(
+		func(f WeChatPayFailure) bool { return f.Times >= 1 && f.Status >= 400 && f.Code != "" },
+		wechatPayErrorBody{WeChatPayParamError, `body must be {"times":n,"status":4xx|5xx,"code":"..."}`},
+		func(_ *http.Request, f WeChatPayFailure) (any, error) { s.FailWeChatPay(f); return f, nil }, writeWeChatPayError))
 	s.mux.HandleFunc("GET /_sandbox/wechatpay/trades/{out_trade_no}", s.wechatPayControlTrade)
-}
-
-// StopDeliveries stops the notification deliveries still retrying (WeChat
-// Pay's and Alipay's) and waits for them to end.
-func (s *Server) StopDeliveries() {
-	for _, n := range []*Notifier{s.wechatPay.notes, s.wechatPayRefunds.notes, s.alipayPay.notes} {
-		n.Stop()
-	}
 }
 
 // wechatPayReply writes a response signed as WeChat Pay signs: RSA-SHA256 by
 // the platform key over "timestamp\nnonce\nbody\n", with the Wechatpay-*
 // headers. A nil body is an empty 204-style answer.
-func (w *wechatPay) reply(rw http.ResponseWriter, status int, body any) {
+func (w *wechatPayTrades) reply(rw http.ResponseWriter, status int, body any) {
 	var raw []byte
 	if body != nil {
 		raw, _ = json.Marshal(body)
@@ -214,8 +224,8 @@ func (w *wechatPay) reply(rw http.ResponseWriter, status int, body any) {
 	_, _ = rw.Write(raw)
 }
 
-// wxError is WeChat Pay's error body.
-type wxError struct {
+// wechatPayErrorBody is WeChat Pay's error body.
+type wechatPayErrorBody struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 }
@@ -233,15 +243,15 @@ func signRSA(key *rsa.PrivateKey, msg string) string {
 // (WECHATPAY2-SHA256-RSA2048) as the platform does, then applies an injected
 // failure, if any, and runs h.
 func (s *Server) wechatPayMerchant(h func(rw http.ResponseWriter, r *http.Request, body []byte)) http.HandlerFunc {
-	w := s.wechatPay
+	w := s.wechatPayTrades
 	return func(rw http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		if err != nil {
-			w.reply(rw, http.StatusBadRequest, wxError{WeChatPayParamError, "请求体读取失败"})
+			w.reply(rw, http.StatusBadRequest, wechatPayErrorBody{WeChatPayParamError, "请求体读取失败"})
 			return
 		}
 		if msg := w.checkAuthorization(r, body); msg != "" {
-			w.reply(rw, http.StatusUnauthorized, wxError{WeChatPaySignError, msg})
+			w.reply(rw, http.StatusUnauthorized, wechatPayErrorBody{WeChatPaySignError, msg})
 			return
 		}
 		w.mu.Lock()
@@ -257,7 +267,7 @@ func (s *Server) wechatPayMerchant(h func(rw http.ResponseWriter, r *http.Reques
 		}
 		w.mu.Unlock()
 		if fail != nil {
-			w.reply(rw, fail.Status, wxError{fail.Code, fail.Message})
+			w.reply(rw, fail.Status, wechatPayErrorBody{fail.Code, fail.Message})
 			return
 		}
 		h(rw, r, body)
@@ -268,7 +278,7 @@ var authParam = regexp.MustCompile(`(\w+)="([^"]*)"`)
 
 // checkAuthorization returns "" when the request is signed by the merchant,
 // or the platform's message otherwise.
-func (w *wechatPay) checkAuthorization(r *http.Request, body []byte) string {
+func (w *wechatPayTrades) checkAuthorization(r *http.Request, body []byte) string {
 	scheme, params, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || scheme != "WECHATPAY2-SHA256-RSA2048" {
 		return "Authorization 头缺失或认证类型错误"
@@ -306,8 +316,8 @@ func abs(n int64) int64 {
 	return n
 }
 
-// wxPrepayBody is the JSAPI prepay request.
-type wxPrepayBody struct {
+// wechatPayPrepayBody is the JSAPI prepay request.
+type wechatPayPrepayBody struct {
 	AppID       string `json:"appid"`
 	MchID       string `json:"mchid"`
 	Description string `json:"description"`
@@ -330,20 +340,20 @@ var outTradeNoPattern = regexp.MustCompile(`^[0-9A-Za-z_\-|*]{6,32}$`)
 // out_trade_no with the same parameters answers the same prepay_id, as the
 // platform does; with other parameters it is refused.
 func (s *Server) wechatPayPrepay(rw http.ResponseWriter, _ *http.Request, body []byte) {
-	w := s.wechatPay
-	var req wxPrepayBody
+	w := s.wechatPayTrades
+	var req wechatPayPrepayBody
 	if err := json.Unmarshal(body, &req); err != nil {
-		w.reply(rw, http.StatusBadRequest, wxError{WeChatPayParamError, "输入源“/body”映射到字段失败"})
+		w.reply(rw, http.StatusBadRequest, wechatPayErrorBody{WeChatPayParamError, "输入源“/body”映射到字段失败"})
 		return
 	}
-	bad := func(msg string) { w.reply(rw, http.StatusBadRequest, wxError{WeChatPayParamError, msg}) }
+	bad := func(msg string) { w.reply(rw, http.StatusBadRequest, wechatPayErrorBody{WeChatPayParamError, msg}) }
 	expire, expErr := time.Parse(time.RFC3339, req.TimeExpire)
 	switch {
 	case req.MchID != w.mchID:
-		w.reply(rw, http.StatusBadRequest, wxError{"MCH_NOT_EXISTS", "商户号不存在"})
+		w.reply(rw, http.StatusBadRequest, wechatPayErrorBody{"MCH_NOT_EXISTS", "商户号不存在"})
 		return
 	case req.AppID != s.settings.WeChatAppID:
-		w.reply(rw, http.StatusBadRequest, wxError{"APPID_MCHID_NOT_MATCH", "appid和mch_id不匹配"})
+		w.reply(rw, http.StatusBadRequest, wechatPayErrorBody{"APPID_MCHID_NOT_MATCH", "appid和mch_id不匹配"})
 		return
 	case req.Description == "" || len([]rune(req.Description)) > 127:
 		bad("description 长度须在 1 到 127 之间")
@@ -378,24 +388,24 @@ func (s *Server) wechatPayPrepay(rw http.ResponseWriter, _ *http.Request, body [
 	if t, ok := w.trades[req.OutTradeNo]; ok {
 		switch {
 		case t.state == WeChatPayTradeSuccess || t.state == WeChatPayTradeRefund:
-			w.reply(rw, http.StatusBadRequest, wxError{WeChatPayOrderPaid, "该订单已支付"})
+			w.reply(rw, http.StatusBadRequest, wechatPayErrorBody{WeChatPayOrderPaid, "该订单已支付"})
 		case t.state == WeChatPayTradeClosed:
-			w.reply(rw, http.StatusBadRequest, wxError{WeChatPayOrderClosed, "订单已关闭"})
+			w.reply(rw, http.StatusBadRequest, wechatPayErrorBody{WeChatPayOrderClosed, "订单已关闭"})
 		case t.req != req:
-			w.reply(rw, http.StatusBadRequest, wxError{WeChatPayInvalidReq, "201 商户订单号重复"})
+			w.reply(rw, http.StatusBadRequest, wechatPayErrorBody{WeChatPayInvalidReq, "201 商户订单号重复"})
 		default:
 			w.reply(rw, http.StatusOK, map[string]string{"prepay_id": t.prepayID})
 		}
 		return
 	}
-	t := &wxTrade{req: req, prepayID: "wx" + time.Now().Format("02150405") + randomHex(12), expire: expire, state: WeChatPayTradeNotPay}
+	t := &wechatPayTradeRec{req: req, prepayID: "wx" + time.Now().Format("02150405") + randomHex(12), expire: expire, state: WeChatPayTradeNotPay}
 	w.trades[req.OutTradeNo] = t
 	w.byPrepay[t.prepayID] = req.OutTradeNo
 	w.reply(rw, http.StatusOK, map[string]string{"prepay_id": t.prepayID})
 }
 
 // transaction is the trade as the query APIs and notifications show it.
-func (w *wechatPay) transaction(t *wxTrade) map[string]any {
+func (w *wechatPayTrades) transaction(t *wechatPayTradeRec) map[string]any {
 	m := map[string]any{
 		"appid": t.req.AppID, "mchid": t.req.MchID, "out_trade_no": t.req.OutTradeNo,
 		"trade_type": "JSAPI", "trade_state": t.state, "attach": t.req.Attach,
@@ -434,9 +444,9 @@ func (s *Server) wechatPayQueryByID(rw http.ResponseWriter, r *http.Request, _ [
 // wechatPayQuery serves both query APIs; an unpaid trade has no transaction
 // id, so it is found only by out_trade_no.
 func (s *Server) wechatPayQuery(rw http.ResponseWriter, r *http.Request, key string, byID bool) {
-	w := s.wechatPay
+	w := s.wechatPayTrades
 	if r.URL.Query().Get("mchid") != w.mchID {
-		w.reply(rw, http.StatusBadRequest, wxError{WeChatPayParamError, "mchid 与请求商户不一致"})
+		w.reply(rw, http.StatusBadRequest, wechatPayErrorBody{WeChatPayParamError, "mchid 与请求商户不一致"})
 		return
 	}
 	w.mu.Lock()
@@ -447,7 +457,7 @@ func (s *Server) wechatPayQuery(rw http.ResponseWriter, r *http.Request, key str
 	}
 	t, ok := w.trades[no]
 	if !ok {
-		w.reply(rw, http.StatusNotFound, wxError{WeChatPayOrderNotExist, "订单不存在"})
+		w.reply(rw, http.StatusNotFound, wechatPayErrorBody{WeChatPayOrderNotExist, "订单不存在"})
 		return
 	}
 	w.reply(rw, http.StatusOK, w.transaction(t))
@@ -456,12 +466,12 @@ func (s *Server) wechatPayQuery(rw http.ResponseWriter, r *http.Request, key str
 // wechatPayClose serves the close API: 204 for an unpaid (or already
 // closed) trade, ORDERPAID for a paid one.
 func (s *Server) wechatPayClose(rw http.ResponseWriter, r *http.Request, body []byte) {
-	w := s.wechatPay
+	w := s.wechatPayTrades
 	var req struct {
 		MchID string `json:"mchid"`
 	}
 	if err := json.Unmarshal(body, &req); err != nil || req.MchID != w.mchID {
-		w.reply(rw, http.StatusBadRequest, wxError{WeChatPayParamError, "mchid 与请求商户不一致"})
+		w.reply(rw, http.StatusBadRequest, wechatPayErrorBody{WeChatPayParamError, "mchid 与请求商户不一致"})
 		return
 	}
 	w.mu.Lock()
@@ -469,9 +479,9 @@ func (s *Server) wechatPayClose(rw http.ResponseWriter, r *http.Request, body []
 	t, ok := w.trades[r.PathValue("out_trade_no")]
 	switch {
 	case !ok:
-		w.reply(rw, http.StatusNotFound, wxError{WeChatPayOrderNotExist, "订单不存在"})
+		w.reply(rw, http.StatusNotFound, wechatPayErrorBody{WeChatPayOrderNotExist, "订单不存在"})
 	case t.state == WeChatPayTradeSuccess || t.state == WeChatPayTradeRefund:
-		w.reply(rw, http.StatusBadRequest, wxError{WeChatPayOrderPaid, "该订单已支付"})
+		w.reply(rw, http.StatusBadRequest, wechatPayErrorBody{WeChatPayOrderPaid, "该订单已支付"})
 	default:
 		t.state = WeChatPayTradeClosed
 		w.reply(rw, http.StatusNoContent, nil)
@@ -503,7 +513,7 @@ func (e *WeChatPayError) Error() string { return e.Code + ": " + e.Message }
 // on every attempt and retried on the platform's schedule until the merchant
 // acknowledges it with a 2xx.
 func (s *Server) PayWeChat(prepayID string, opts WeChatPayPayOptions) (WeChatPayTrade, error) {
-	w := s.wechatPay
+	w := s.wechatPayTrades
 	w.mu.Lock()
 	t, ok := w.trades[w.byPrepay[prepayID]]
 	switch {
@@ -537,7 +547,7 @@ func (s *Server) PayWeChat(prepayID string, opts WeChatPayPayOptions) (WeChatPay
 	return view, nil
 }
 
-func (w *wechatPay) view(t *wxTrade) WeChatPayTrade {
+func (w *wechatPayTrades) view(t *wechatPayTradeRec) WeChatPayTrade {
 	return WeChatPayTrade{
 		OutTradeNo: t.req.OutTradeNo, PrepayID: t.prepayID, TransactionID: t.transactionID, TradeState: t.state,
 		TotalFen: t.req.Amount.Total, PayerTotalFen: t.payerTotal, NotifyURL: t.req.NotifyURL,
@@ -547,7 +557,7 @@ func (w *wechatPay) view(t *wxTrade) WeChatPayTrade {
 
 // WeChatPayTradeOf returns the sandbox's view of a trade.
 func (s *Server) WeChatPayTradeOf(outTradeNo string) (WeChatPayTrade, bool) {
-	w := s.wechatPay
+	w := s.wechatPayTrades
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	t, ok := w.trades[outTradeNo]
@@ -572,7 +582,7 @@ type WeChatPayDeliverOptions struct {
 // DeliverWeChatPay delivers the notification of a paid trade now, once per
 // copy and concurrently, without retrying, and returns each answer.
 func (s *Server) DeliverWeChatPay(ctx context.Context, outTradeNo string, opts WeChatPayDeliverOptions) ([]WeChatPayDelivery, error) {
-	w := s.wechatPay
+	w := s.wechatPayTrades
 	w.mu.Lock()
 	t, ok := w.trades[outTradeNo]
 	paid := ok && (t.state == WeChatPayTradeSuccess || t.state == WeChatPayTradeRefund)
@@ -585,13 +595,13 @@ func (s *Server) DeliverWeChatPay(ctx context.Context, outTradeNo string, opts W
 
 // WeChatPayDeliveries returns every delivery attempt made for a trade.
 func (s *Server) WeChatPayDeliveries(outTradeNo string) []WeChatPayDelivery {
-	return weChatPayDeliveries(s.wechatPay.notes.Deliveries(outTradeNo))
+	return weChatPayDeliveries(s.wechatPayTrades.notes.Deliveries(outTradeNo))
 }
 
 // WeChatPayAcknowledged returns a channel closed once the merchant has
 // acknowledged a notification of the paid trade outTradeNo with a 2xx.
 func (s *Server) WeChatPayAcknowledged(outTradeNo string) <-chan struct{} {
-	return s.wechatPay.notes.Acknowledged(outTradeNo)
+	return s.wechatPayTrades.notes.Acknowledged(outTradeNo)
 }
 
 // weChatPayDeliveries shows the Notifier's records as WeChat Pay's.
@@ -607,7 +617,7 @@ func weChatPayDeliveries(ds []Delivery) []WeChatPayDelivery {
 // paymentNotification returns the build function of a paid trade's
 // notification: read, encrypted and signed afresh for every attempt,
 // altered as tamper says, under a fresh id when freshID.
-func (w *wechatPay) paymentNotification(outTradeNo, tamper string, freshID bool) func() (Notification, error) {
+func (w *wechatPayTrades) paymentNotification(outTradeNo, tamper string, freshID bool) func() (Notification, error) {
 	return func() (Notification, error) {
 		w.mu.Lock()
 		t := w.trades[outTradeNo]
@@ -630,7 +640,7 @@ func (w *wechatPay) paymentNotification(outTradeNo, tamper string, freshID bool)
 
 // notification builds the encrypted, signed TRANSACTION.SUCCESS
 // notification of tx, altered as tamper says.
-func (w *wechatPay) notification(notifyID string, tx map[string]any, tamper string) ([]byte, http.Header, error) {
+func (w *wechatPayTrades) notification(notifyID string, tx map[string]any, tamper string) ([]byte, http.Header, error) {
 	switch tamper {
 	case TamperAmount:
 		a := tx["amount"].(map[string]any)
@@ -681,7 +691,7 @@ func (w *wechatPay) notification(notifyID string, tx map[string]any, tamper stri
 
 // envelope encrypts plain with the APIv3 key as a notification resource of
 // originalType and wraps it in the notification's envelope.
-func (w *wechatPay) envelope(notifyID, eventType, summary, originalType string, plain any) (map[string]any, error) {
+func (w *wechatPayTrades) envelope(notifyID, eventType, summary, originalType string, plain any) (map[string]any, error) {
 	raw, err := json.Marshal(plain)
 	if err != nil {
 		return nil, err
@@ -704,7 +714,7 @@ func (w *wechatPay) envelope(notifyID, eventType, summary, originalType string, 
 // signedHeader signs a notification body as the platform does, at the
 // given time and with the given key: RSA-SHA256 over
 // "timestamp\nnonce\nbody\n", in the Wechatpay-* headers.
-func (w *wechatPay) signedHeader(body []byte, at time.Time, key *rsa.PrivateKey) http.Header {
+func (w *wechatPayTrades) signedHeader(body []byte, at time.Time, key *rsa.PrivateKey) http.Header {
 	ts := strconv.FormatInt(at.Unix(), 10)
 	nonce := randomHex(16)
 	h := http.Header{}
@@ -718,73 +728,34 @@ func (w *wechatPay) signedHeader(body []byte, at time.Time, key *rsa.PrivateKey)
 	return h
 }
 
-// wechatPayControlPay serves POST /_sandbox/wechatpay/pay
-// {"prepay_id","hold"?,"coupon_fen"?}.
-func (s *Server) wechatPayControlPay(rw http.ResponseWriter, r *http.Request) {
-	var req struct {
-		PrepayID  string `json:"prepay_id"`
-		Hold      bool   `json:"hold"`
-		CouponFen int64  `json:"coupon_fen"`
-	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil || req.PrepayID == "" {
-		writeJSON(rw, http.StatusBadRequest, wxError{WeChatPayParamError, `body must be {"prepay_id":"..."}`})
-		return
-	}
-	t, err := s.PayWeChat(req.PrepayID, WeChatPayPayOptions{Hold: req.Hold, CouponFen: req.CouponFen})
-	if err != nil {
-		writeWeChatPayError(rw, err)
-		return
-	}
-	writeJSON(rw, http.StatusOK, t)
+// wechatPayPayControl is the body of POST /_sandbox/wechatpay/pay.
+type wechatPayPayControl struct {
+	PrepayID  string `json:"prepay_id"`
+	Hold      bool   `json:"hold"`
+	CouponFen int64  `json:"coupon_fen"`
 }
 
-// wechatPayControlDeliver serves POST /_sandbox/wechatpay/deliver
-// {"out_trade_no","copies"?,"tamper"?,"distinct_ids"?}: the delivery happens
-// during the call.
-func (s *Server) wechatPayControlDeliver(rw http.ResponseWriter, r *http.Request) {
-	var req struct {
-		OutTradeNo string `json:"out_trade_no"`
-		Copies     int    `json:"copies"`
-		Tamper     string `json:"tamper"`
-		Distinct   bool   `json:"distinct_ids"`
-	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil || req.OutTradeNo == "" || req.Copies > 200 {
-		writeJSON(rw, http.StatusBadRequest, wxError{WeChatPayParamError, `body must be {"out_trade_no":"...","copies":1..200,"tamper":"..."}`})
-		return
-	}
-	ds, err := s.DeliverWeChatPay(r.Context(), req.OutTradeNo, WeChatPayDeliverOptions{Copies: req.Copies, Tamper: req.Tamper, DistinctIDs: req.Distinct})
-	if err != nil {
-		writeWeChatPayError(rw, err)
-		return
-	}
-	writeJSON(rw, http.StatusOK, map[string]any{"deliveries": ds})
+// wechatPayDeliverControl is the body of POST /_sandbox/wechatpay/deliver.
+type wechatPayDeliverControl struct {
+	OutTradeNo string `json:"out_trade_no"`
+	Copies     int    `json:"copies"`
+	Tamper     string `json:"tamper"`
+	Distinct   bool   `json:"distinct_ids"`
 }
 
 // FailWeChatPay makes the next f.Times merchant API calls fail with f.
 func (s *Server) FailWeChatPay(f WeChatPayFailure) {
-	w := s.wechatPay
+	w := s.wechatPayTrades
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.failures = append(w.failures, f)
-}
-
-// wechatPayControlFail serves POST /_sandbox/wechatpay/fail
-// {"times","status","code","message"}.
-func (s *Server) wechatPayControlFail(rw http.ResponseWriter, r *http.Request) {
-	var f WeChatPayFailure
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&f); err != nil || f.Times < 1 || f.Status < 400 || f.Code == "" {
-		writeJSON(rw, http.StatusBadRequest, wxError{WeChatPayParamError, `body must be {"times":n,"status":4xx|5xx,"code":"..."}`})
-		return
-	}
-	s.FailWeChatPay(f)
-	writeJSON(rw, http.StatusOK, f)
 }
 
 // wechatPayControlTrade serves GET /_sandbox/wechatpay/trades/{out_trade_no}.
 func (s *Server) wechatPayControlTrade(rw http.ResponseWriter, r *http.Request) {
 	t, ok := s.WeChatPayTradeOf(r.PathValue("out_trade_no"))
 	if !ok {
-		writeJSON(rw, http.StatusNotFound, wxError{WeChatPayOrderNotExist, "订单不存在"})
+		writeJSON(rw, http.StatusNotFound, wechatPayErrorBody{WeChatPayOrderNotExist, "订单不存在"})
 		return
 	}
 	writeJSON(rw, http.StatusOK, map[string]any{"trade": t, "deliveries": s.WeChatPayDeliveries(t.OutTradeNo)})
@@ -792,10 +763,10 @@ func (s *Server) wechatPayControlTrade(rw http.ResponseWriter, r *http.Request) 
 
 func writeWeChatPayError(rw http.ResponseWriter, err error) {
 	if e, ok := err.(*WeChatPayError); ok {
-		writeJSON(rw, e.Status, wxError{e.Code, e.Message})
+		writeJSON(rw, e.Status, wechatPayErrorBody{e.Code, e.Message})
 		return
 	}
-	writeJSON(rw, http.StatusInternalServerError, wxError{WeChatPaySystemError, err.Error()})
+	writeJSON(rw, http.StatusInternalServerError, wechatPayErrorBody{WeChatPaySystemError, err.Error()})
 }
 
 // sealAESGCM encrypts plain with AES-256-GCM under the APIv3 key and returns
@@ -866,7 +837,7 @@ func (s *Server) WeChatPayFiles(dir, base string) (map[string]string, error) {
 // a load test prepares many and fires them itself. The signature is fresh
 // for five minutes.
 func (s *Server) WeChatPayNotification(outTradeNo string) (url string, body []byte, header http.Header, err error) {
-	w := s.wechatPay
+	w := s.wechatPayTrades
 	w.mu.Lock()
 	t, ok := w.trades[outTradeNo]
 	if !ok || (t.state != WeChatPayTradeSuccess && t.state != WeChatPayTradeRefund) {

@@ -47,7 +47,7 @@ func (h hostRewriter) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-type wxFixture struct {
+type wechatPayFixture struct {
 	sb      *sandbox.Server
 	srv     *httptest.Server
 	st      sandbox.Settings
@@ -58,7 +58,7 @@ type wxFixture struct {
 	handler *notify.Handler
 }
 
-func newWXFixture(t *testing.T, schedule []time.Duration) *wxFixture {
+func newWXFixture(t *testing.T, schedule []time.Duration) *wechatPayFixture {
 	t.Helper()
 	sb := newSandbox(t, sandbox.Options{WeChatPayNotifySchedule: schedule})
 	t.Cleanup(sb.StopDeliveries)
@@ -73,7 +73,7 @@ func newWXFixture(t *testing.T, schedule []time.Duration) *wxFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &wxFixture{sb: sb, srv: srv, st: st, merch: merch, pub: pub}
+	f := &wechatPayFixture{sb: sb, srv: srv, st: st, merch: merch, pub: pub}
 	f.client = f.sdkClient(t, merch)
 	f.jsapi = &jsapi.JsapiApiService{Client: f.client}
 	f.handler, err = notify.NewRSANotifyHandler(st.WeChatPayAPIv3Key, verifiers.NewSHA256WithRSAPubkeyVerifier(st.WeChatPayPublicKeyID, *pub))
@@ -83,7 +83,7 @@ func newWXFixture(t *testing.T, schedule []time.Duration) *wxFixture {
 	return f
 }
 
-func (f *wxFixture) sdkClient(t *testing.T, key *rsa.PrivateKey) *core.Client {
+func (f *wechatPayFixture) sdkClient(t *testing.T, key *rsa.PrivateKey) *core.Client {
 	t.Helper()
 	base, _ := url.Parse(f.srv.URL)
 	c, err := core.NewClient(context.Background(),
@@ -95,7 +95,7 @@ func (f *wxFixture) sdkClient(t *testing.T, key *rsa.PrivateKey) *core.Client {
 	return c
 }
 
-func (f *wxFixture) prepay(t *testing.T, outTradeNo, notifyURL string, total int64) *jsapi.PrepayWithRequestPaymentResponse {
+func (f *wechatPayFixture) prepay(t *testing.T, outTradeNo, notifyURL string, total int64) *jsapi.PrepayWithRequestPaymentResponse {
 	t.Helper()
 	resp, _, err := f.jsapi.PrepayWithRequestPayment(context.Background(), f.prepayRequest(outTradeNo, notifyURL, total))
 	if err != nil {
@@ -104,7 +104,7 @@ func (f *wxFixture) prepay(t *testing.T, outTradeNo, notifyURL string, total int
 	return resp
 }
 
-func (f *wxFixture) prepayRequest(outTradeNo, notifyURL string, total int64) jsapi.PrepayRequest {
+func (f *wechatPayFixture) prepayRequest(outTradeNo, notifyURL string, total int64) jsapi.PrepayRequest {
 	expire := time.Now().Add(30 * time.Minute).Truncate(time.Second)
 	return jsapi.PrepayRequest{
 		Appid: core.String(f.st.WeChatAppID), Mchid: core.String(f.st.WeChatPayMchID),

@@ -33,7 +33,7 @@ type AlipayError struct {
 
 const alipayErrorNode = "error_response"
 
-func (s *Server) registerAlipay() {
+func (s *Server) registerAlipayGateway() {
 	s.mux.HandleFunc("POST "+AlipayGatewayPath, s.alipayGateway)
 	s.mux.HandleFunc("GET "+AlipayGatewayPath, s.alipayGateway)
 	s.handleAlipayMethod("alipay.system.oauth.token", s.alipayOAuthToken)
@@ -67,7 +67,7 @@ func (s *Server) alipayGateway(w http.ResponseWriter, r *http.Request) {
 		s.writeAlipay(w, alipayErrorNode, AlipayError{Code: "40002", Msg: "Invalid Arguments", SubCode: "isv.invalid-signature-type", SubMsg: "无效的签名类型"})
 	case !s.alipayRequestSigned(form):
 		s.writeAlipay(w, alipayErrorNode, AlipayError{Code: "40002", Msg: "Invalid Arguments", SubCode: "isv.invalid-signature", SubMsg: "验签出错"})
-	case s.alipayPay.appCertSN != "" && (form.Get("app_cert_sn") != s.alipayPay.appCertSN || form.Get("alipay_root_cert_sn") != s.alipayPay.rootCertSN):
+	case s.alipayTrades.appCertSN != "" && (form.Get("app_cert_sn") != s.alipayTrades.appCertSN || form.Get("alipay_root_cert_sn") != s.alipayTrades.rootCertSN):
 		s.writeAlipay(w, alipayErrorNode, AlipayError{Code: "40002", Msg: "Invalid Arguments", SubCode: "isv.app-cert-sn-invalid", SubMsg: "应用公钥证书序列号或根证书序列号无效"})
 	case !alipayTimestampFresh(form.Get("timestamp")):
 		s.writeAlipay(w, alipayErrorNode, AlipayError{Code: "40002", Msg: "Invalid Arguments", SubCode: "isv.invalid-timestamp", SubMsg: "非法的时间戳参数"})
@@ -148,8 +148,8 @@ func (s *Server) writeAlipay(w http.ResponseWriter, node string, body any) {
 	b.Write(name)
 	b.WriteString(":")
 	b.Write(raw)
-	if s.alipayPay != nil && s.alipayPay.alipayCertSN != "" {
-		b.WriteString(`,"alipay_cert_sn":"` + s.alipayPay.alipayCertSN + `"`)
+	if s.alipayTrades != nil && s.alipayTrades.alipayCertSN != "" {
+		b.WriteString(`,"alipay_cert_sn":"` + s.alipayTrades.alipayCertSN + `"`)
 	}
 	b.WriteString(`,"sign":"`)
 	b.WriteString(s.alipaySign(raw))

@@ -12,7 +12,7 @@ type wechatError struct {
 	ErrMsg  string `json:"errmsg"`
 }
 
-func (s *Server) registerWeChat() {
+func (s *Server) registerWeChatLogin() {
 	s.mux.HandleFunc("GET /sns/jscode2session", s.wechatCode2Session)
 	s.mux.HandleFunc("GET /cgi-bin/token", s.wechatToken)
 }

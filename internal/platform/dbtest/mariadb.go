@@ -1,6 +1,7 @@
 package dbtest
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -186,8 +187,45 @@ func (m *MariaDB) ping() error {
 
 // Pause stops the server with SIGSTOP: it keeps its connections and
 // accepts new ones at the kernel, but answers nothing, as a hung or
-// overloaded database does.
-func (m *MariaDB) Pause() { m.signal(syscall.SIGSTOP, true) }
+// overloaded database does. It returns once every thread of the server has
+// stopped (a signal is delivered asynchronously, and a running thread could
+// still answer a statement or two).
+func (m *MariaDB) Pause() {
+	m.t.Helper()
+	m.signal(syscall.SIGSTOP, true)
+	m.mu.Lock()
+	pid := m.cmd.Process.Pid
+	m.mu.Unlock()
+	deadline := time.Now().Add(10 * time.Second)
+	for !allStopped(pid) {
+		if time.Now().After(deadline) {
+			m.t.Fatalf("dbtest: mariadbd (pid %d) did not stop within 10 s of SIGSTOP", pid)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// allStopped reports whether every thread of process pid is in the stopped
+// state ("T" in /proc/<pid>/task/<tid>/stat).
+func allStopped(pid int) bool {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile(task)
+		if err != nil {
+			return false
+		}
+		// The state follows the command name in parentheses, which may
+		// itself hold spaces or parentheses.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || i+2 >= len(b) || b[i+2] != 'T' && b[i+2] != 't' {
+			return false
+		}
+	}
+	return true
+}
 
 // Resume continues a paused server (SIGCONT).
 func (m *MariaDB) Resume() { m.signal(syscall.SIGCONT, false) }

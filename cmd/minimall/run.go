@@ -85,7 +85,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, stderr)
+	// Log lines, the access log above all, are written in batches (at least
+	// every 100 ms, and on every return from here).
+	logs := newLogBuffer(stderr, logFlushEvery)
+	defer logs.Close()
+	log := newLogger(cfg, logs)
 	switch cmd {
 	case "serve":
 		return serve(ctx, cfg, demo, log, stdout)

@@ -28,7 +28,7 @@ const routes: RouteRecordRaw[] = [
       { path: "reviews", name: "reviews", component: () => import("./views/ReviewsView.vue"), meta: { perm: "reviews.moderate", title: "nav.reviews" } },
       { path: "payments/anomalies", name: "anomalies", component: () => import("./views/AnomaliesView.vue"), meta: { perm: "orders.view", title: "nav.anomalies" } },
       { path: "staff", name: "staff", component: () => import("./views/StaffView.vue"), meta: { perm: "staff.manage", title: "nav.staff" } },
-      { path: "audit", name: "audit", component: () => import("./views/AuditView.vue"), meta: { perm: "staff.manage", title: "nav.audit" } },
+      { path: "audit", name: "audit", component: () => import("./views/AuditView.vue"), meta: { perm: "audit.view", title: "nav.audit" } },
       { path: ":rest(.*)*", name: "not-found", component: () => import("./views/NotFoundView.vue") },
     ],
   },

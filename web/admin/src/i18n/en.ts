@@ -20,12 +20,12 @@ const en: typeof zh = {
     reviews: "Reviews", anomalies: "Payment anomalies", staff: "Staff", audit: "Audit log",
   },
   dashboard: {
-    pending: "The dashboard API is not available yet", todayOrders: "Orders today", todayGmv: "GMV today", todayPaid: "Paid orders today",
+    todayOrders: "Orders today", todayGmv: "GMV today", todayPaid: "Paid orders today",
     toShip: "To ship", openAftersales: "Open after-sales", lowStock: "Low-stock SKUs", trend: "Orders and GMV, last {n} days",
     orders: "Orders", gmv: "GMV (yuan)", top: "Top 10 products by units, last {n} days", units: "Units", product: "Product", lowStockList: "Low stock",
   },
   audit: {
-    pending: "The audit log API is not available yet", staff: "Staff ID", action: "Action", target: "Target", time: "Time", detail: "Detail", ip: "IP",
+    actionHint: "Action, e.g. stock.adjust", staff: "Staff", action: "Action", target: "Target", time: "Time", detail: "Detail", ip: "IP",
   },
   category: {
     addRoot: "New top category", addChild: "Add child", create: "New category", edit: "Edit category", name: "Name", sort: "Sort",

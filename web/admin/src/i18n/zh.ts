@@ -18,12 +18,12 @@ export default {
     reviews: "评价", anomalies: "支付异常", staff: "员工", audit: "操作日志",
   },
   dashboard: {
-    pending: "仪表盘数据接口尚未提供", todayOrders: "今日订单", todayGmv: "今日成交额", todayPaid: "今日支付订单",
+    todayOrders: "今日订单", todayGmv: "今日成交额", todayPaid: "今日支付订单",
     toShip: "待发货", openAftersales: "处理中的售后", lowStock: "库存不足 SKU", trend: "近 {n} 天订单与成交额",
     orders: "订单数", gmv: "成交额（元）", top: "近 {n} 天销量前 10", units: "销量", product: "商品", lowStockList: "库存不足",
   },
   audit: {
-    pending: "操作日志接口尚未提供", staff: "员工 ID", action: "操作", target: "对象", time: "时间", detail: "详情", ip: "IP",
+    actionHint: "操作，如 stock.adjust", staff: "员工", action: "操作", target: "对象", time: "时间", detail: "详情", ip: "IP",
   },
   category: {
     addRoot: "新建一级分类", addChild: "添加子分类", create: "新建分类", edit: "编辑分类", name: "名称", sort: "排序",

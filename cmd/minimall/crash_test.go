@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -9,22 +8,6 @@ import (
 	"testing"
 	"time"
 )
-
-// serverChildEnv makes the test binary run `minimall serve` instead of the
-// tests: the crash test starts the server as a process of its own (this
-// binary again, as os.Executable would give it) so that it can SIGKILL it.
-const serverChildEnv = "MINIMALL_TEST_SERVER_CHILD"
-
-func TestMain(m *testing.M) {
-	if os.Getenv(serverChildEnv) == "serve" {
-		if err := run(context.Background(), []string{"serve"}, os.Getenv, os.Stdout, os.Stderr); err != nil {
-			fmt.Fprintln(os.Stderr, "minimall:", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
 
 // serverProcess is `minimall serve` in a process of its own.
 type serverProcess struct {
@@ -35,7 +18,8 @@ type serverProcess struct {
 	done   chan struct{}
 }
 
-// startServerProcess starts the server with env only (plus PATH and HOME)
+// startServerProcess starts the server (this test binary again, which
+// TestMain turns into `minimall serve`) with env only (plus PATH and HOME)
 // and waits until it listens and /healthz answers.
 func startServerProcess(t *testing.T, env map[string]string) *serverProcess {
 	t.Helper()
@@ -44,7 +28,7 @@ func startServerProcess(t *testing.T, env map[string]string) *serverProcess {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), serverChildEnv + "=serve"}
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), childEnv + "=serve"}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}

@@ -2,7 +2,8 @@
 // against `minimall serve --demo`: the owner builds a product, a customer
 // buys and pays through the API and the sandbox, staff ship it in two
 // parcels, approve an after-sale, publish a review, export orders; a
-// customer-service account does not see the ship button. Screenshots of each
+// customer-service account does not see the ship button; the owner turns on
+// two-step verification and logs in with a recovery code. Screenshots of each
 // page go to E2E_SCREENSHOTS (default e2e/screenshots).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -10,6 +11,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { deflateSync, crc32 } from "node:zlib";
+import { createHmac } from "node:crypto";
 import { chromium } from "playwright-core";
 import { startDemo } from "./server.js";
 
@@ -100,6 +102,20 @@ function png(w, h, rgb) {
     for (let x = 0; x < w; x++) raw.set(rgb, y * (w * 3 + 1) + 1 + x * 3);
   }
   return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk("IHDR", ihdr), chunk("IDAT", deflateSync(raw)), chunk("IEND", Buffer.alloc(0))]);
+}
+
+// totp is the code an authenticator app shows now (RFC 6238: HMAC-SHA1,
+// 30-second steps, six digits) for a base32 secret.
+function totp(secret, at = Date.now()) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const ch of secret.replace(/=+$/, "").toUpperCase()) bits += alphabet.indexOf(ch).toString(2).padStart(5, "0");
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 30000)));
+  const h = createHmac("sha1", key).update(counter).digest();
+  const o = h[h.length - 1] & 15;
+  return String((h.readUInt32BE(o) & 0x7fffffff) % 1_000_000).padStart(6, "0");
 }
 
 // ---- the browser side ----
@@ -420,6 +436,34 @@ test("the merchant console, end to end", async (t) => {
     await shot(wide, "15-orders-english-1920");
     assert.deepEqual(wide.problems, []);
     await wide.context().close();
+  });
+
+  await step("two-step verification: the owner turns it on, then logs in with a recovery code", async () => {
+    const p2 = await newPage();
+    p2.setDefaultTimeout(15_000);
+    await login(p2, "owner", "demo-owner-pass");
+    await p2.goto(demo.baseURL + "/admin/security");
+    await $(p2, "totp-enrol").click();
+    const secret = (await $(p2, "totp-secret").innerText()).replace(/\s/g, "");
+    await fill(p2, "totp-activate-code", totp(secret));
+    await $(p2, "totp-activate").click();
+    await $(p2, "totp-recovery").waitFor();
+    const recovery = (await p2.locator('[data-test="totp-recovery"] li').first().innerText()).trim();
+    await shot(p2, "16-security");
+    await $(p2, "logout").click();
+    await p2.waitForURL(/\/login/);
+    await fill(p2, "username", "owner");
+    await fill(p2, "password", "demo-owner-pass");
+    await $(p2, "login-submit").click();
+    await $(p2, "totp-code").waitFor(); // the password alone is not enough now
+    assert.match(p2.url(), /\/login/);
+    await p2.getByText("使用恢复码").click();
+    await fill(p2, "totp-code", recovery);
+    await $(p2, "login-submit").click();
+    await p2.waitForURL((u) => !u.pathname.endsWith("/login"));
+    assert.match(await $(p2, "who").innerText(), /owner/);
+    assert.deepEqual(p2.problems, []);
+    await p2.context().close();
   });
 
   assert.deepEqual(page.problems, [], "no script errors or CSP violations");

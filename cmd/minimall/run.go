@@ -22,6 +22,7 @@ import (
 	"github.com/minimall/minimall/internal/platform/config"
 	"github.com/minimall/minimall/internal/platform/db"
 	"github.com/minimall/minimall/internal/platform/httpx"
+	"github.com/minimall/minimall/internal/platform/redact"
 )
 
 const usage = `usage: minimall <command> [flags]
@@ -84,7 +85,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, stderr)
+	// Log lines, the access log above all, are written in batches (at least
+	// every 100 ms, and on every return from here).
+	logs := newLogBuffer(stderr, logFlushEvery)
+	defer logs.Close()
+	log := newLogger(cfg, logs)
 	switch cmd {
 	case "serve":
 		return serve(ctx, cfg, demo, log, stdout)
@@ -101,11 +106,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 }
 
+// newLogger writes JSON lines in production and text otherwise; every line
+// goes through redact.Handler, which masks phone numbers wherever they
+// appear (docs/security.md).
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	if cfg.Env == config.EnvProduction {
-		return slog.New(slog.NewJSONHandler(w, nil))
+		return slog.New(redact.NewHandler(slog.NewJSONHandler(w, nil)))
 	}
-	return slog.New(slog.NewTextHandler(w, nil))
+	return slog.New(redact.NewHandler(slog.NewTextHandler(w, nil)))
 }
 
 func openDB(ctx context.Context, cfg *config.Config, log *slog.Logger) (*db.DB, error) {

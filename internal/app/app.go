@@ -36,6 +36,7 @@ import (
 	"github.com/minimall/minimall/internal/platform/httpx"
 	"github.com/minimall/minimall/internal/platform/jobs"
 	"github.com/minimall/minimall/internal/platform/ratelimit"
+	"github.com/minimall/minimall/internal/platform/redact"
 	"github.com/minimall/minimall/internal/platform/redisx"
 	"github.com/minimall/minimall/internal/platform/wechat"
 	"github.com/minimall/minimall/internal/platform/wechat/push"
@@ -136,6 +137,11 @@ type Job struct {
 func New(cfg *config.Config, d *db.DB, log *slog.Logger, clk clock.Clock) (*App, error) {
 	if cfg == nil || d == nil || log == nil || clk == nil {
 		return nil, errors.New("app: nil dependency")
+	}
+	// Every line the application logs goes through the phone-number mask,
+	// whoever built the logger (cmd/minimall already does; tests may not).
+	if _, ok := log.Handler().(*redact.Handler); !ok {
+		log = slog.New(redact.NewHandler(log.Handler()))
 	}
 	a := &App{cfg: cfg, log: log, db: d, clock: clk, metrics: httpx.NewMetrics()}
 	var err error

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"github.com/minimall/minimall/internal/platform/clock"
 	"github.com/minimall/minimall/internal/platform/config"
 	"github.com/minimall/minimall/internal/platform/dbtest"
+	"github.com/minimall/minimall/internal/platform/wechat/push"
 )
 
 // Answers that carry tokens are never stored by a browser or a proxy.
@@ -39,24 +41,63 @@ func TestLoginAnswersAreNoStore(t *testing.T) {
 	}
 }
 
-// Payment callbacks answer an over-limit body in their platform's format:
-// WeChat Pay's JSON {"code":"FAIL"}, Alipay's plain text.
+// Platform callbacks answer an over-limit body in their platform's format,
+// whether the body declares its length or crosses the limit while it is
+// read: WeChat Pay's JSON {"code":"FAIL"}, Alipay's plain text "fail",
+// kuaidi100's JSON {"result":false}, the WeChat message push's plain text.
 func TestNotifyTooLargeInPlatformFormats(t *testing.T) {
-	e := newIdentityEnv(t, dbtest.SQLite(t), nil)
-	big := strings.Repeat("x", int(e.cfg.HTTP.MaxBody)+1)
-	for _, path := range []string{"/api/v1/notify/wechatpay", "/api/v1/notify/wechatpay/refund"} {
-		r := e.raw(http.MethodPost, path, "", big)
+	e := newIdentityEnv(t, dbtest.SQLite(t), map[string]string{"MINIMALL_WECHAT_PUSH_TOKEN": "push-token",
+		"MINIMALL_COURIER_KEY": "k", "MINIMALL_COURIER_CUSTOMER": "c", "MINIMALL_COURIER_SALT": "s"})
+	big := "param=" + strings.Repeat("x", int(e.cfg.HTTP.MaxBody)+1)
+	weChatPay := func(t *testing.T, w *httptest.ResponseRecorder) {
 		var b struct{ Code, Message string }
-		if r.Status != 413 || json.Unmarshal([]byte(r.Raw), &b) != nil || b.Code != "FAIL" || b.Message == "" || strings.Contains(r.Raw, `"error"`) {
-			t.Errorf("%s: %d %s, want 413 {\"code\":\"FAIL\",\"message\":...}", path, r.Status, r.Raw)
+		if json.Unmarshal(w.Body.Bytes(), &b) != nil || b.Code != "FAIL" || b.Message == "" || strings.Contains(w.Body.String(), `"error"`) {
+			t.Errorf("%s, want {\"code\":\"FAIL\",\"message\":...}", w.Body.String())
 		}
 	}
-	req := httptest.NewRequest(http.MethodPost, "/api/v1/notify/alipay", strings.NewReader(big))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	w := httptest.NewRecorder()
-	e.h.ServeHTTP(w, req)
-	if w.Code != 413 || w.Body.String() != "fail" || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain") {
-		t.Errorf("alipay: %d %q %s, want 413 plain fail", w.Code, w.Body.String(), w.Header().Get("Content-Type"))
+	plainFail := func(t *testing.T, w *httptest.ResponseRecorder) {
+		if w.Body.String() != "fail" || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain") {
+			t.Errorf("%q %s, want plain fail", w.Body.String(), w.Header().Get("Content-Type"))
+		}
+	}
+	kuaidi100 := func(t *testing.T, w *httptest.ResponseRecorder) {
+		var b struct {
+			Result     *bool  `json:"result"`
+			ReturnCode string `json:"returnCode"`
+		}
+		if json.Unmarshal(w.Body.Bytes(), &b) != nil || b.Result == nil || *b.Result || b.ReturnCode == "" || strings.Contains(w.Body.String(), `"error"`) {
+			t.Errorf("%s, want {\"result\":false,\"returnCode\":...}", w.Body.String())
+		}
+	}
+	ts := "1700000000"
+	pushQuery := "?timestamp=" + ts + "&nonce=n&signature=" + push.Sign("push-token", ts, "n")
+	for _, tc := range []struct {
+		path, contentType string
+		check             func(*testing.T, *httptest.ResponseRecorder)
+	}{
+		{"/api/v1/notify/wechatpay", "application/json", weChatPay},
+		{"/api/v1/notify/wechatpay/refund", "application/json", weChatPay},
+		{"/api/v1/notify/alipay", "application/x-www-form-urlencoded", plainFail},
+		{"/api/v1/notify/courier", "application/x-www-form-urlencoded", kuaidi100},
+		{"/api/v1/notify/wechat" + pushQuery, "application/json", plainFail},
+	} {
+		for _, streamed := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/streamed=%v", tc.path, streamed), func(t *testing.T) {
+				req := httptest.NewRequest(http.MethodPost, tc.path, strings.NewReader(big))
+				req.Header.Set("Content-Type", tc.contentType)
+				if streamed {
+					// No declared length: the limit is crossed while the
+					// handler reads.
+					req.ContentLength = -1
+				}
+				w := httptest.NewRecorder()
+				e.h.ServeHTTP(w, req)
+				if w.Code != http.StatusRequestEntityTooLarge {
+					t.Fatalf("status %d %s, want 413", w.Code, w.Body.String())
+				}
+				tc.check(t, w)
+			})
+		}
 	}
 }
 

@@ -8,9 +8,11 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/minimall/minimall/internal/auth"
+	"github.com/minimall/minimall/internal/logistics"
 	"github.com/minimall/minimall/internal/payment"
 	"github.com/minimall/minimall/internal/platform/db"
 	"github.com/minimall/minimall/internal/platform/httpx"
+	"github.com/minimall/minimall/internal/platform/wechat/push"
 )
 
 // routes is the whole API in one table: operations routes, the customer API,
@@ -166,13 +168,15 @@ func (a *App) readyz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok", "checks": gin.H{"database": "ok"}})
 }
 
-// notifyTooLarge answers an over-limit body on each payment callback in the
+// notifyTooLarge answers an over-limit body on each platform callback in the
 // platform's own format; the routes are in routes above.
 func notifyTooLarge() map[string]gin.HandlerFunc {
 	return map[string]gin.HandlerFunc{
 		"/api/v1/notify/wechatpay":        payment.WeChatTooLarge,
 		"/api/v1/notify/wechatpay/refund": payment.WeChatTooLarge,
 		"/api/v1/notify/alipay":           payment.AlipayTooLarge,
+		"/api/v1/notify/courier":          logistics.CourierTooLarge,
+		"/api/v1/notify/wechat":           push.TooLarge,
 	}
 }
 

@@ -4,11 +4,13 @@
 package auth
 
 import (
+	"crypto/sha256"
 	"errors"
 	"strconv"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/maypok86/otter/v2"
 
 	"github.com/minimall/minimall/internal/apperr"
 	"github.com/minimall/minimall/internal/platform/clock"
@@ -70,10 +72,32 @@ func (c *Claims) SubjectID() int64 {
 	return id
 }
 
+// VerifiedCacheSize bounds how many verified tokens Tokens remembers.
+const VerifiedCacheSize = 100_000
+
 // Tokens signs and verifies HS256 access tokens.
+//
+// A token that verified is remembered, keyed by its SHA-256, until it
+// expires (with the same leeway Verify allows), so a client that sends the
+// same token on every request pays its signature check and JSON decoding
+// once. Only what Verify decides is remembered: the token's own signature,
+// claims and expiry, which cannot change. Revocation is not Verify's: a
+// staff token's account version and role are checked on every request by
+// the middleware's StaffChecker, so a password change or a disabled account
+// refuses an older token as soon as it did before; a customer access token
+// is not revocable before it expires (2 h; logging out revokes the refresh
+// tokens). At most VerifiedCacheSize tokens are kept (W-TinyLFU, otter);
+// tokens that fail are never kept.
 type Tokens struct {
-	secret []byte
-	clock  clock.Clock
+	secret   []byte
+	clock    clock.Clock
+	verified *otter.Cache[[sha256.Size]byte, *verifiedToken]
+}
+
+// verifiedToken is a token that passed Verify, served until until.
+type verifiedToken struct {
+	claims Claims
+	until  time.Time
 }
 
 // NewTokens returns a token service; the secret must be at least 32 bytes.
@@ -84,7 +108,18 @@ func NewTokens(secret string, clk clock.Clock) (*Tokens, error) {
 	if clk == nil {
 		return nil, errors.New("auth: nil clock")
 	}
-	return &Tokens{secret: []byte(secret), clock: clk}, nil
+	t := &Tokens{secret: []byte(secret), clock: clk}
+	cache, err := otter.New(&otter.Options[[sha256.Size]byte, *verifiedToken]{
+		MaximumSize: VerifiedCacheSize,
+		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[[sha256.Size]byte, *verifiedToken]) time.Duration {
+			return max(e.Value.until.Sub(t.clock.Now()), time.Nanosecond)
+		}),
+	})
+	if err != nil {
+		return nil, err
+	}
+	t.verified = cache
+	return t, nil
 }
 
 // IssueCustomer signs a customer access token for the login channel.
@@ -120,8 +155,30 @@ func (t *Tokens) issue(c Claims, subject int64, ttl time.Duration) (string, time
 
 // Verify checks a token's algorithm, signature, issuer, expiry and that its
 // audience matches its type, and returns its claims. Which type a route needs
-// is the middleware's business, so that a wrong type can answer 403.
+// is the middleware's business, so that a wrong type can answer 403. A token
+// verified before is answered from memory until it expires (see Tokens).
 func (t *Tokens) Verify(token string) (*Claims, error) {
+	key := sha256.Sum256([]byte(token))
+	if v, ok := t.verified.GetIfPresent(key); ok {
+		if t.clock.Now().Before(v.until) {
+			c := v.claims
+			return &c, nil
+		}
+		t.verified.Invalidate(key)
+		return nil, apperr.Unauthenticated("access token expired")
+	}
+	c, err := t.verify(token)
+	if err != nil {
+		return nil, err
+	}
+	// jwt accepts a token while now < exp + leeway; so does the cache.
+	if until := c.ExpiresAt.Add(leeway); t.clock.Now().Before(until) {
+		t.verified.Set(key, &verifiedToken{claims: *c, until: until})
+	}
+	return c, nil
+}
+
+func (t *Tokens) verify(token string) (*Claims, error) {
 	var c Claims
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.secret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),

@@ -242,4 +242,4 @@ func cartPatch(qty *int64, selected *bool) cart.Patch {
 func asErr(err error, target **apperr.Error) bool { return errors.As(err, target) }
 
 // paidErr keeps the error of a MarkPaid call.
-func paidErr(_ order.Order, err error) error { return err }
+func paidErr(err error) error { return err }

@@ -271,10 +271,16 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (Order, bool, 
 	if len(q.ShortSKUIDs) > 0 {
 		return Order{}, false, outOfStock(q.ShortSKUIDs)
 	}
-	if err := s.store.EnsureGuard(ctx, in.CustomerID, s.now()); err != nil {
-		return Order{}, false, apperr.From(err)
-	}
 	o, err := s.place(ctx, in, hash, addr, q)
+	if errors.Is(err, errNoGuard) {
+		// The customer's first checkout: the guard row is created outside
+		// the transaction (see EnsureGuard), and the checkout runs again.
+		// Every later checkout finds the row and pays nothing for it.
+		if err := s.store.EnsureGuard(ctx, in.CustomerID, s.now()); err != nil {
+			return Order{}, false, apperr.From(err)
+		}
+		o, err = s.place(ctx, in, hash, addr, q)
+	}
 	if db.IsDuplicate(err) {
 		// Either the idempotency key was taken by a request that committed
 		// meanwhile, or (rarely) the order number. The winner is read
@@ -749,47 +755,49 @@ func (s *Service) checkShippable(ctx context.Context, id int64) error {
 	return nil
 }
 
-// MarkPaid moves an order from pending_payment to paid and returns it as
-// paid, items included, so that the caller need not read it again. Only the
-// payment module calls it, after a verified notification or the platform's
-// own answer to a query; no route leads here. paidFen must equal the order
-// total. Called with a context that carries a transaction (the payment
-// attempt's), it joins it. An order that is no longer pending payment
-// answers invalid_state with its status; the caller then treats the money
-// as a late payment.
-func (s *Service) MarkPaid(ctx context.Context, orderID, paidFen int64, at time.Time, actor Actor) (Order, error) {
+// MarkPaid moves an order from pending_payment to paid, with its order
+// event. Only the payment module calls it, after a verified notification or
+// the platform's own answer to a query; no route leads here. paidFen must
+// equal the order total. Called with a context that carries a transaction
+// (the payment attempt's), it joins it.
+//
+// The move is one conditional update that also matches the total, so the
+// common case reads nothing: two statements, the update and the event. Only
+// when it matches no row is the order read, to answer why: not_found,
+// invalid_state with its status (the caller then treats the money as a late
+// payment), or conflict for another amount.
+func (s *Service) MarkPaid(ctx context.Context, orderID, paidFen int64, at time.Time, actor Actor) error {
 	if actor.Type != ActorPayment && actor.Type != ActorSystem {
-		return Order{}, apperr.Forbidden("only the payment module records payments")
+		return apperr.Forbidden("only the payment module records payments")
 	}
-	var paid Order
 	err := s.db.Tx(ctx, func(ctx context.Context) error {
-		o, err := s.store.ByID(ctx, orderID)
-		if isNotFound(err) {
-			return apperr.NotFound("order")
-		}
+		now := s.now()
+		c := Change{From: StatusPendingPayment, To: StatusPaid, At: now,
+			PaidAt: at.UTC().Truncate(time.Millisecond), PaidFen: paidFen}
+		ok, err := s.store.Move(ctx, orderID, c)
 		if err != nil {
 			return err
 		}
-		if err := o.CanPay(); err != nil {
-			return err
+		if !ok {
+			o, err := s.store.ByID(ctx, orderID)
+			if isNotFound(err) {
+				return apperr.NotFound("order")
+			}
+			if err != nil {
+				return err
+			}
+			if err := o.CanPay(); err != nil {
+				return err
+			}
+			if paidFen != o.TotalFen {
+				return apperr.Conflict("paid amount %d differs from the order total %d", paidFen, o.TotalFen)
+			}
+			return fmt.Errorf("order: %d did not move to paid", orderID)
 		}
-		if paidFen != o.TotalFen {
-			return apperr.Conflict("paid amount %d differs from the order total %d", paidFen, o.TotalFen)
-		}
-		now := s.now()
-		paidAt := at.UTC().Truncate(time.Millisecond)
-		if err := s.move(ctx, orderID, Change{From: StatusPendingPayment, To: StatusPaid, At: now,
-			PaidAt: paidAt, PaidFen: paidFen}, actor, "payment received"); err != nil {
-			return err
-		}
-		o.Status, o.PaidFen, o.PaidAt = StatusPaid, paidFen, &paidAt
-		paid = o
-		return nil
+		return s.store.AddEvent(ctx, &Event{OrderID: orderID, From: c.From, To: c.To, ActorType: actor.Type,
+			ActorID: actor.ID, Reason: "payment received", CreatedAt: now})
 	})
-	if err != nil {
-		return Order{}, apperr.From(err)
-	}
-	return paid, nil
+	return apperr.From(err)
 }
 
 // ---- jobs ----

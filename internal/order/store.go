@@ -199,8 +199,8 @@ func (s *Store) EnsureGuard(ctx context.Context, customerID int64, now time.Time
 		Create(&checkoutGuardRow{CustomerID: customerID, UpdatedAt: now}).Error
 }
 
-// GuardCheckout writes the customer's checkout guard row, which EnsureGuard
-// created. Inside a transaction the write holds the row until commit on
+// GuardCheckout writes the customer's checkout guard row, or answers
+// errNoGuard when EnsureGuard has not created it yet. Inside a transaction the write holds the row until commit on
 // MySQL, and SQLite's IMMEDIATE transactions run one writer at a time, so one
 // customer's checkouts run one after another from here on.
 func (s *Store) GuardCheckout(ctx context.Context, customerID int64, now time.Time) error {
@@ -210,10 +210,13 @@ func (s *Store) GuardCheckout(ctx context.Context, customerID int64, now time.Ti
 		return res.Error
 	}
 	if res.RowsAffected != 1 {
-		return fmt.Errorf("order: no checkout guard row for customer %d", customerID)
+		return fmt.Errorf("%w for customer %d", errNoGuard, customerID)
 	}
 	return nil
 }
+
+// errNoGuard reports a customer without a checkout guard row yet.
+var errNoGuard = errors.New("order: no checkout guard row")
 
 // CountUnpaid returns how many orders of the customer wait for payment.
 func (s *Store) CountUnpaid(ctx context.Context, customerID int64) (int64, error) {
@@ -347,7 +350,8 @@ func (s *Store) List(ctx context.Context, f Filter, offset, limit int) ([]Order,
 // Change is one guarded status change: the order moves from From to To only
 // if it is still in From. What the move writes follows from its transition:
 // At is the time of the new status (paid orders excepted) and of updated_at;
-// a payment writes PaidAt and PaidFen and flags the order for the sales job;
+// a payment writes PaidAt and PaidFen, matches only an order whose total is
+// PaidFen, and flags the order for the sales job;
 // a cancel writes CancelReason. None of the values may depend on a read of
 // the row.
 type Change struct {
@@ -399,6 +403,11 @@ func (s *Store) Move(ctx context.Context, id int64, c Change) (bool, error) {
 	q := s.db.Writer(ctx).Model(&orderRow{}).Where("id = ? AND status = ?", id, string(c.From))
 	if c.NoOpenAfterSale {
 		q = q.Where("aftersale_open = 0")
+	}
+	if c.To == StatusPaid {
+		// A payment pays the whole order: the move matches only an order of
+		// that total, so the payer need not read the order first.
+		q = q.Where("total_fen = ?", c.PaidFen)
 	}
 	res := q.Updates(set)
 	if res.Error != nil {

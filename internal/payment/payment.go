@@ -165,9 +165,9 @@ type Orders interface {
 	// ByID returns any order with its items.
 	ByID(ctx context.Context, orderID int64) (order.Order, error)
 	// MarkPaid moves an order from pending_payment to paid by a conditional
-	// update with its order event and returns it as paid, items included; an
-	// order no longer pending answers invalid_state with its status.
-	MarkPaid(ctx context.Context, orderID, paidFen int64, at time.Time, actor order.Actor) (order.Order, error)
+	// update with its order event, reading nothing when it moves; an order no
+	// longer pending answers invalid_state with its status.
+	MarkPaid(ctx context.Context, orderID, paidFen int64, at time.Time, actor order.Actor) error
 }
 
 // Identities finds a customer's platform accounts (*customer.Store).

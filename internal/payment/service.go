@@ -548,7 +548,7 @@ func (s *Service) closeOthers(ctx context.Context, paid Attempt) {
 // a late or double payment, which it returns so that the caller refunds it
 // once the transaction has committed.
 func (s *Service) payOrder(ctx context.Context, a Attempt, p Paid, src *Notification, paidAt, now time.Time) (*Anomaly, error) {
-	_, err := s.orders.MarkPaid(ctx, a.OrderID, a.AmountFen, paidAt, order.Payment(a.ID))
+	err := s.orders.MarkPaid(ctx, a.OrderID, a.AmountFen, paidAt, order.Payment(a.ID))
 	if apperr.Is(err, apperr.CodeInvalidState) {
 		o, rerr := s.orders.ByID(ctx, a.OrderID)
 		if rerr != nil {

@@ -33,9 +33,9 @@ func (o noOrders) ByID(context.Context, int64) (order.Order, error) {
 	return order.Order{}, errors.New("unexpected")
 }
 
-func (o noOrders) MarkPaid(context.Context, int64, int64, time.Time, order.Actor) (order.Order, error) {
+func (o noOrders) MarkPaid(context.Context, int64, int64, time.Time, order.Actor) error {
 	o.t.Error("MarkPaid called without WeChat Pay configured")
-	return order.Order{}, errors.New("unexpected")
+	return errors.New("unexpected")
 }
 
 type noIdentities struct{}

@@ -48,6 +48,8 @@ type options struct {
 	mode      string
 	hotStock  int64
 	readers   int
+	dbConns   int
+	ceiling   bool
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
@@ -62,6 +64,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&o.mode, "mode", "spread", "spread (a random SKU per order) or hot (every order on one SKU)")
 	fs.Int64Var(&o.hotStock, "hot-stock", 1_000_000, "stock given to the hot SKU before a hot run")
 	fs.IntVar(&o.readers, "readers", 0, "hot mode: connections reading the hot product's public page during the run, to count its reloads on /metrics")
+	fs.IntVar(&o.dbConns, "db-conns", db.DefaultMaxOpenConns(), "database connections of the ceiling client (the server's pool: db.DefaultMaxOpenConns)")
+	fs.BoolVar(&o.ceiling, "ceiling", true, "first measure the database's ceiling for the checkout transaction from a plain Go client")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -95,6 +99,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	custs, err := prepareCustomers(ctx, client, o)
 	if err != nil {
 		return err
+	}
+	var ceil float64
+	if o.ceiling {
+		if ceil, err = ceiling(ctx, o, skus, hot, stdout); err != nil {
+			return fmt.Errorf("ceiling: %w", err)
+		}
 	}
 	before, err := conservation(ctx, conn)
 	if err != nil {
@@ -200,8 +210,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Sprintf("%.1f", float64(latencies[int(p*float64(len(latencies)-1))].Microseconds())/1000)
 	}
 	fmt.Fprintf(stdout, "mode=%s conns=%d customers=%d duration=%s skus=%d\n", o.mode, o.conns, len(custs), o.duration, len(skus))
+	rate := float64(ok.Load()) / elapsed.Seconds()
 	fmt.Fprintf(stdout, "orders/s=%.0f orders=%d out_of_stock=%d errors=%d p50_ms=%s p99_ms=%s\n",
-		float64(ok.Load())/elapsed.Seconds(), ok.Load(), short.Load(), failed.Load(), pct(0.50), pct(0.99))
+		rate, ok.Load(), short.Load(), failed.Load(), pct(0.50), pct(0.99))
+	if ceil > 0 {
+		fmt.Fprintf(stdout, "ratio to the database ceiling: %.2f (%.0f / %.0f)\n", rate/ceil, rate, ceil)
+	}
 	if o.mode == "hot" && o.readers > 0 {
 		loads := loadsAfter - loadsBefore
 		fmt.Fprintf(stdout, "hot product %d page: reads=%d read_errors=%d reloads=%.0f (one per %.2f s; minimall_catalog_cache_detail_loads_total)\n",
@@ -267,6 +281,105 @@ func prepareCustomers(ctx context.Context, client *http.Client, o options) ([]cu
 		return nil, err
 	}
 	return out, nil
+}
+
+// ceiling measures what the database itself sustains for the checkout
+// transaction's shape, in this run, from a plain Go client: o.conns workers
+// over o.dbConns connections (the server's pool) with the server's DSN
+// settings, each transaction inserting an order, its item and its first
+// event and taking the stock with the guarded decrement, then committing.
+// The SKU is random (spread) or the hot one, as in the run that follows.
+// Its orders are live orders with stock taken, so stock conservation holds.
+func ceiling(ctx context.Context, o options, skus []int64, hot int64, stdout io.Writer) (float64, error) {
+	dsn, err := db.MySQLConnDSN(ctx, o.dsn)
+	if err != nil {
+		return 0, err
+	}
+	c, err := sql.Open("mysql", dsn)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	c.SetMaxOpenConns(o.dbConns)
+	c.SetMaxIdleConns(o.dbConns)
+	products := map[int64]int64{}
+	rows, err := c.QueryContext(ctx, "SELECT id, product_id FROM skus")
+	if err != nil {
+		return 0, err
+	}
+	for rows.Next() {
+		var id, p int64
+		if err := rows.Scan(&id, &p); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		products[id] = p
+	}
+	rows.Close()
+	var done, failed atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	deadline := start.Add(o.duration)
+	prefix := fmt.Sprintf("C%d", start.UnixNano()%1_000_000_000)
+	var seq atomic.Int64
+	for range o.conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				sku := hot
+				if o.mode == "spread" {
+					sku = skus[rand.IntN(len(skus))]
+				}
+				if err := ceilingTx(ctx, c, prefix+strconv.FormatInt(seq.Add(1), 10), sku, products[sku]); err != nil {
+					failed.Add(1)
+					continue
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	rate := float64(done.Load()) / time.Since(start).Seconds()
+	fmt.Fprintf(stdout, "ceiling (plain Go client, %d workers over %d connections, insert order + item + event, guarded stock decrement, commit): txn/s=%.0f txns=%d errors=%d\n",
+		o.conns, o.dbConns, rate, done.Load(), failed.Load())
+	return rate, nil
+}
+
+func ceilingTx(ctx context.Context, c *sql.DB, orderNo string, sku, product int64) error {
+	tx, err := c.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	now := time.Now().UTC()
+	res, err := tx.ExecContext(ctx, `INSERT INTO orders (order_no, customer_id, status, goods_fen, freight_fen, total_fen,
+		address_id, ship_name, ship_phone, ship_province, ship_city, ship_district, ship_detail, pay_deadline, created_at, updated_at)
+		VALUES (?, ?, 'pending_payment', 100, 0, 100, 1, '压测', '13800138000', '浙江省', '杭州市', '西湖区', '文三路 1 号', ?, ?, ?)`,
+		orderNo, 2_000_000+rand.Int64N(2000), now.Add(30*time.Minute), now, now)
+	if err != nil {
+		return err
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO order_items (order_id, sku_id, product_id, title, price_fen, quantity, subtotal_fen, created_at)
+		VALUES (?, ?, ?, '压测商品', 100, 1, 100, ?)`, id, sku, product, now); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO order_events (order_id, to_status, actor_type, actor_id, reason, created_at)
+		VALUES (?, 'pending_payment', 'customer', 0, 'order placed', ?)`, id, now); err != nil {
+		return err
+	}
+	res, err = tx.ExecContext(ctx, "UPDATE skus SET stock = stock - 1 WHERE id = ? AND stock >= 1", sku)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return errors.New("out of stock")
+	}
+	return tx.Commit()
 }
 
 // conservation is the total stock plus the units held by live orders.

@@ -38,6 +38,10 @@ const DefaultAPIBase = "https://poll.kuaidi100.com"
 // PushReply is the body kuaidi100 expects once a push is stored.
 const PushReply = `{"result":true,"returnCode":"200","message":"成功"}`
 
+// PushTooLarge refuses a push whose body is over the request limit, in
+// kuaidi100's reply format (result false: the push is not taken).
+const PushTooLarge = `{"result":false,"returnCode":"413","message":"request body too large"}`
+
 // resultV2 asks for the richer answer: per-event status codes and places.
 const resultV2 = "4"
 

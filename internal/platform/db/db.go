@@ -229,6 +229,18 @@ func openMySQLPool(ctx context.Context, norm string, gcfg *gorm.Config, maxOpen 
 	return g, nil
 }
 
+// MySQLConnDSN is the DSN the MySQL pool connects with: MySQLDSN plus the
+// session variable that makes each connection READ COMMITTED. Load tests use
+// it to measure the database with the shop's own connection settings.
+func MySQLConnDSN(ctx context.Context, dsn string) (string, error) {
+	norm, err := MySQLDSN(dsn)
+	if err != nil {
+		return "", err
+	}
+	norm, _, err = withReadCommitted(ctx, norm)
+	return norm, err
+}
+
 // isolationVars are the session variables that hold the isolation level, in
 // the order tried: MySQL 8 and TiDB know transaction_isolation, MariaDB
 // before 11.1 only tx_isolation.

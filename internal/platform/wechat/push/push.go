@@ -226,6 +226,11 @@ func (d *Dispatcher) Receive(c *gin.Context) {
 	}
 	body, err := io.ReadAll(c.Request.Body)
 	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			TooLarge(c)
+			return
+		}
 		httpx.Error(c, apperr.Invalid("the push body could not be read"))
 		return
 	}
@@ -277,4 +282,14 @@ func (d *Dispatcher) Receive(c *gin.Context) {
 		return
 	}
 	c.String(http.StatusOK, "success")
+}
+
+// TooLarge answers a push whose body is over the request limit in the
+// message push's own plain-text form: 413 and "fail" (anything but
+// "success" is a refusal to WeChat), never the API's JSON envelope. The
+// router calls it for a declared length over the limit, Receive for a body
+// that crosses the limit while it is read.
+func TooLarge(c *gin.Context) {
+	c.Data(http.StatusRequestEntityTooLarge, "text/plain; charset=utf-8", []byte("fail"))
+	c.Abort()
 }

@@ -57,13 +57,19 @@ type dayRow struct {
 	Fen int64
 }
 
-func (s *Store) perDay(ctx context.Context, col, sum string, bounds []time.Time) ([]bucket, error) {
+// perDayQuery counts orders (and sums sum) per day of col.
+func perDayQuery(col, sum string, bounds []time.Time) (string, []any) {
 	expr, args := dayCase(col, bounds)
 	days := len(bounds) - 1
 	args = append(args, bounds[0].UTC(), bounds[days].UTC())
+	return "SELECT " + expr + " AS d, COUNT(*) AS n, " + sum + " AS fen FROM orders WHERE " +
+		col + " >= ? AND " + col + " < ? GROUP BY d", args
+}
+
+func (s *Store) perDay(ctx context.Context, col, sum string, bounds []time.Time) ([]bucket, error) {
+	days := len(bounds) - 1
+	q, args := perDayQuery(col, sum, bounds)
 	var rows []dayRow
-	q := "SELECT " + expr + " AS d, COUNT(*) AS n, " + sum + " AS fen FROM orders WHERE " +
-		col + " >= ? AND " + col + " < ? GROUP BY d"
 	if err := s.db.Reader(ctx).Raw(q, args...).Scan(&rows).Error; err != nil {
 		return nil, err
 	}
@@ -76,14 +82,19 @@ func (s *Store) perDay(ctx context.Context, col, sum string, bounds []time.Time)
 	return out, nil
 }
 
-// placedPerDay counts orders by the day they were placed.
+// The per-day figures: orders by the day they were placed; orders and the
+// sum of paid_fen by the day they were paid.
+const (
+	placedCol, placedSum = "created_at", "0"
+	paidCol, paidSum     = "paid_at", "COALESCE(SUM(paid_fen), 0)"
+)
+
 func (s *Store) placedPerDay(ctx context.Context, bounds []time.Time) ([]bucket, error) {
-	return s.perDay(ctx, "created_at", "0", bounds)
+	return s.perDay(ctx, placedCol, placedSum, bounds)
 }
 
-// paidPerDay counts orders and sums paid_fen by the day they were paid.
 func (s *Store) paidPerDay(ctx context.Context, bounds []time.Time) ([]bucket, error) {
-	return s.perDay(ctx, "paid_at", "COALESCE(SUM(paid_fen), 0)", bounds)
+	return s.perDay(ctx, paidCol, paidSum, bounds)
 }
 
 // toShip counts paid orders not yet shipped.

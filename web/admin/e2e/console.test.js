@@ -72,7 +72,7 @@ async function buyAndPay(c, items) {
   }, "order paid");
 }
 
-async function waitFor(fn, what, ms = 30_000) {
+async function waitFor(fn, what, ms = 60_000) {
   const deadline = Date.now() + ms;
   for (;;) {
     const v = await fn();
@@ -150,6 +150,9 @@ async function fill(page, t, value) {
 }
 
 async function choose(page, t, optionText) {
+  // Wait for any other select's dropdown to finish closing, so the option
+  // clicked is in the dropdown this click opens.
+  await page.waitForFunction(() => [...document.querySelectorAll(".el-select-dropdown")].every((e) => e.getClientRects().length === 0));
   await $(page, t).click();
   await page.locator(".el-select-dropdown__item:visible", { hasText: optionText }).first().click();
 }
@@ -169,7 +172,7 @@ async function ownerToken() {
 
 test("the merchant console, end to end", async (t) => {
   const page = await newPage();
-  page.setDefaultTimeout(15_000);
+  page.setDefaultTimeout(20_000);
   const stamp = Date.now().toString(36).slice(-5);
   const categoryName = `测试分类${stamp}`;
   const title = `测试商品 ${stamp}`;
@@ -440,7 +443,7 @@ test("the merchant console, end to end", async (t) => {
 
   await step("two-step verification: the owner turns it on, then logs in with a recovery code", async () => {
     const p2 = await newPage();
-    p2.setDefaultTimeout(15_000);
+    p2.setDefaultTimeout(20_000);
     await login(p2, "owner", "demo-owner-pass");
     await p2.goto(demo.baseURL + "/admin/security");
     await $(p2, "totp-enrol").click();

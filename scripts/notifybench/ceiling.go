@@ -22,7 +22,9 @@ import (
 // copies of the run's pending orders and attempts (unique columns
 // prefixed with X), made before the clock starts, so the rows, indexes and
 // sizes are the ones the shop works on.
-func ceiling(ctx context.Context, dsn string, pool, conc int) (float64, int, error) {
+// It stops after limit, so that the run's signed notifications stay within
+// the platform's freshness window.
+func ceiling(ctx context.Context, dsn string, pool, conc int, limit time.Duration) (float64, int, error) {
 	conn, err := db.MySQLConnDSN(ctx, dsn)
 	if err != nil {
 		return 0, 0, err
@@ -54,31 +56,34 @@ func ceiling(ctx context.Context, dsn string, pool, conc int) (float64, int, err
 	}
 	rows.Close()
 	body := strings.Repeat("x", 1100)
-	var next, failed atomic.Int64
+	var next, done, failed atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
+	deadline := start.Add(limit)
 	for range conc {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
 				i := int(next.Add(1)) - 1
-				if i >= len(jobs) {
+				if i >= len(jobs) || time.Now().After(deadline) {
 					return
 				}
 				w := jobs[i]
 				if err := ceilingTx(ctx, c, w.attempt, w.order, w.total, body); err != nil {
 					failed.Add(1)
+					continue
 				}
+				done.Add(1)
 			}
 		}()
 	}
 	wg.Wait()
 	wall := time.Since(start)
 	if f := failed.Load(); f > 0 {
-		return 0, 0, fmt.Errorf("%d of %d ceiling transactions failed", f, len(jobs))
+		return 0, 0, fmt.Errorf("%d of %d ceiling transactions failed", f, done.Load()+f)
 	}
-	return float64(len(jobs)) / wall.Seconds(), len(jobs), nil
+	return float64(done.Load()) / wall.Seconds(), int(done.Load()), nil
 }
 
 func ceilingTx(ctx context.Context, c *sql.DB, attempt, order, total int64, body string) error {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minimall/minimall/internal/catalog"
 	"github.com/minimall/minimall/internal/sandbox"
 )
 
@@ -256,4 +257,57 @@ func TestExchangeFlow(t *testing.T) {
 			})
 		})
 	}
+}
+
+// Stock moved by after-sales shows on the public product page within the
+// catalog's stock lag, as stock moved by checkout and cancels does, instead
+// of waiting for the page's safety TTL.
+func TestAfterSaleStockShowsOnProductPages(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		c := e.login("alice", "alipay")
+		skus := e.product(4000, 3, 2)
+		product := e.count("SELECT product_id FROM skus WHERE id = ?", skus[0])
+		page := func() map[int64]int64 {
+			var p struct {
+				SKUs []struct {
+					ID    int64 `json:"id"`
+					Stock int64 `json:"stock"`
+				} `json:"skus"`
+			}
+			e.call("", http.MethodGet, fmt.Sprintf("/api/v1/products/%d", product), nil, http.StatusOK, &p)
+			out := map[int64]int64{}
+			for _, k := range p.SKUs {
+				out[k.ID] = k.Stock
+			}
+			return out
+		}
+		lag := catalog.DefaultStockLag + time.Millisecond
+
+		// Refund before shipping: the unit is back in stock.
+		o := e.paidOrder(c, [2]int64{skus[0], 1})
+		e.clk.Advance(lag)
+		if s := page()[skus[0]]; s != 2 {
+			t.Fatalf("page after the sale shows stock %d, want 2", s)
+		}
+		r := e.ask(c, o.ID, "refund_only", http.StatusCreated, [3]int64{o.Items[0].ID, 1, 0})
+		e.staffAct(e.owner, r.ID, "approve", nil, http.StatusOK)
+		e.clk.Advance(lag)
+		if s := page()[skus[0]]; s != 3 {
+			t.Errorf("page after the refund before shipping shows stock %d, want 3", s)
+		}
+
+		// Exchange: the replacement is taken on approval.
+		o = e.paidOrder(c, [2]int64{skus[0], 1})
+		e.ship(o.ID)
+		e.clk.Advance(lag)
+		if s := page()[skus[1]]; s != 3 {
+			t.Fatalf("replacement stock on the page = %d, want 3", s)
+		}
+		r = e.ask(c, o.ID, "exchange", http.StatusCreated, [3]int64{o.Items[0].ID, 1, skus[1]})
+		e.staffAct(e.owner, r.ID, "approve", nil, http.StatusOK)
+		e.clk.Advance(lag)
+		if s := page()[skus[1]]; s != 2 {
+			t.Errorf("page after the exchange's approval shows replacement stock %d, want 2", s)
+		}
+	})
 }

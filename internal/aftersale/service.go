@@ -384,7 +384,29 @@ func (s *Service) stock(ctx context.Context, units map[int64]int64, take bool) e
 		return apperr.New(apperr.CodeOutOfStock, "the replacement is out of stock; offer a refund instead").
 			WithDetail("sku_ids", short)
 	}
+	// Product pages show stock: once the move has committed, the catalog
+	// announces it (docs/catalog.md), as checkout and cancels do.
+	db.AfterCommit(ctx, func(ctx context.Context) { s.announceStock(ctx, ids) })
 	return nil
+}
+
+// announceStock tells the catalog's read cache that the stock of these SKUs'
+// products moved. A failure to read them only delays freshness to the
+// cache's safety TTL, so it is logged, not returned.
+func (s *Service) announceStock(ctx context.Context, skuIDs []int64) {
+	items, err := s.catalog.Items(ctx, skuIDs)
+	if err != nil {
+		s.log.WarnContext(ctx, "after-sales: stock moved but its products could not be read for the catalog cache",
+			"sku_ids", skuIDs, "err", err)
+		return
+	}
+	products := make([]int64, 0, len(items))
+	for _, it := range items {
+		if !slices.Contains(products, it.ProductID) {
+			products = append(products, it.ProductID)
+		}
+	}
+	s.catalog.StockChanged(ctx, products...)
 }
 
 func returnedUnits(r Request) map[int64]int64 {

@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"sync"
@@ -88,6 +87,15 @@ type alipayRefundBody struct {
 	OutRequestNo string `json:"out_request_no"`
 }
 
+// requestNo is the refund's out_request_no; left out, Alipay takes the
+// trade's out_trade_no.
+func (b alipayRefundBody) requestNo(t *alipayTradeRec) string {
+	if b.OutRequestNo == "" {
+		return t.outTradeNo
+	}
+	return b.OutRequestNo
+}
+
 // alipayTradeRefund serves alipay.trade.refund: a paid trade is refunded
 // at once; the same out_request_no answers again with fund_change N and
 // refunds nothing more; the refunds never exceed the trade's total, and a
@@ -95,12 +103,9 @@ type alipayRefundBody struct {
 func (s *Server) alipayTradeRefund(_ *http.Request, form url.Values) (string, any) {
 	const node = "alipay_trade_refund_response"
 	a, rs := s.alipayTrades, s.alipayRefunds
-	if f := a.injected(); f != nil {
-		return node, failureNode(f)
-	}
 	var b alipayRefundBody
-	if err := json.Unmarshal([]byte(form.Get("biz_content")), &b); err != nil {
-		return node, AlipayError{Code: "40002", Msg: "Invalid Arguments", SubCode: "isv.invalid-parameter", SubMsg: "biz_content 格式错误"}
+	if refusal := a.begin(form, &b); refusal != nil {
+		return node, refusal
 	}
 	fen, ok := alipayYuan(b.RefundAmount)
 	if !ok {
@@ -108,14 +113,11 @@ func (s *Server) alipayTradeRefund(_ *http.Request, form url.Values) (string, an
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	t, found := a.findLocked(form)
-	if !found {
-		return node, alipayBusiness(AlipayTradeNotExist, "交易不存在")
+	t, refusal := a.tradeLocked(form)
+	if refusal != nil {
+		return node, refusal
 	}
-	reqNo := b.OutRequestNo
-	if reqNo == "" {
-		reqNo = t.outTradeNo
-	}
+	reqNo := b.requestNo(t)
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	rs.calls[t.outTradeNo]++
@@ -177,24 +179,13 @@ func (s *Server) notifyRefund(t *alipayTradeRec, outRequestNo string, refundedFe
 // refund_status.
 func (s *Server) alipayRefundQuery(_ *http.Request, form url.Values) (string, any) {
 	const node = "alipay_trade_fastpay_refund_query_response"
-	a, rs := s.alipayTrades, s.alipayRefunds
-	if f := a.injected(); f != nil {
-		return node, failureNode(f)
-	}
 	var b alipayRefundBody
-	if err := json.Unmarshal([]byte(form.Get("biz_content")), &b); err != nil {
-		return node, AlipayError{Code: "40002", Msg: "Invalid Arguments", SubCode: "isv.invalid-parameter", SubMsg: "biz_content 格式错误"}
+	t, unlock, refusal := s.alipayTrades.openTrade(form, &b)
+	if refusal != nil {
+		return node, refusal
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	t, found := a.findLocked(form)
-	if !found {
-		return node, alipayBusiness(AlipayTradeNotExist, "交易不存在")
-	}
-	reqNo := b.OutRequestNo
-	if reqNo == "" {
-		reqNo = t.outTradeNo
-	}
+	defer unlock()
+	rs, reqNo := s.alipayRefunds, b.requestNo(t)
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	res := map[string]string{"code": "10000", "msg": "Success", "trade_no": t.tradeNo, "out_trade_no": t.outTradeNo, "out_request_no": reqNo}

@@ -264,6 +264,43 @@ func (a *alipayTrades) injected() *AlipayFailure {
 	return &f
 }
 
+// begin opens a call of the acquiring API: an injected failure answers
+// first, then biz_content is decoded into biz (nil: the call reads none).
+// A refusal that is not nil ends the call with it.
+func (a *alipayTrades) begin(form url.Values, biz any) (refusal any) {
+	if f := a.injected(); f != nil {
+		return failureNode(f)
+	}
+	if biz != nil && json.Unmarshal([]byte(form.Get("biz_content")), biz) != nil {
+		return AlipayError{Code: "40002", Msg: "Invalid Arguments", SubCode: "isv.invalid-parameter", SubMsg: "biz_content 格式错误"}
+	}
+	return nil
+}
+
+// tradeLocked finds the trade a call names (findLocked; a.mu held); the
+// refusal is ACQ.TRADE_NOT_EXIST when there is none.
+func (a *alipayTrades) tradeLocked(form url.Values) (*alipayTradeRec, any) {
+	t, ok := a.findLocked(form)
+	if !ok {
+		return nil, alipayBusiness(AlipayTradeNotExist, "交易不存在")
+	}
+	return t, nil
+}
+
+// openTrade opens a call about one trade: begin, then the trade it names,
+// held under a.mu until the caller calls unlock (only when refusal is nil).
+func (a *alipayTrades) openTrade(form url.Values, biz any) (t *alipayTradeRec, unlock func(), refusal any) {
+	if refusal := a.begin(form, biz); refusal != nil {
+		return nil, nil, refusal
+	}
+	a.mu.Lock()
+	if t, refusal = a.tradeLocked(form); refusal != nil {
+		a.mu.Unlock()
+		return nil, nil, refusal
+	}
+	return t, a.mu.Unlock, nil
+}
+
 func failureNode(f *AlipayFailure) AlipayError {
 	msg := "Business Failed"
 	if f.Code == "20000" {
@@ -312,12 +349,9 @@ type alipayCreateBody struct {
 func (s *Server) alipayTradeCreate(_ *http.Request, form url.Values) (string, any) {
 	const node = "alipay_trade_create_response"
 	a := s.alipayTrades
-	if f := a.injected(); f != nil {
-		return node, failureNode(f)
-	}
 	var b alipayCreateBody
-	if err := json.Unmarshal([]byte(form.Get("biz_content")), &b); err != nil {
-		return node, AlipayError{Code: "40002", Msg: "Invalid Arguments", SubCode: "isv.invalid-parameter", SubMsg: "biz_content 格式错误"}
+	if refusal := a.begin(form, &b); refusal != nil {
+		return node, refusal
 	}
 	bad := func(msg string) (string, any) { return node, alipayBusiness(AlipayInvalidParameter, msg) }
 	fen, amountOK := alipayYuan(b.TotalAmount)
@@ -407,16 +441,11 @@ func (a *alipayTrades) findLocked(form url.Values) (*alipayTradeRec, bool) {
 // alipayTradeQuery serves alipay.trade.query.
 func (s *Server) alipayTradeQuery(_ *http.Request, form url.Values) (string, any) {
 	const node = "alipay_trade_query_response"
-	a := s.alipayTrades
-	if f := a.injected(); f != nil {
-		return node, failureNode(f)
+	t, unlock, refusal := s.alipayTrades.openTrade(form, nil)
+	if refusal != nil {
+		return node, refusal
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	t, ok := a.findLocked(form)
-	if !ok {
-		return node, alipayBusiness(AlipayTradeNotExist, "交易不存在")
-	}
+	defer unlock()
 	res := map[string]string{
 		"code": "10000", "msg": "Success", "trade_no": t.tradeNo, "out_trade_no": t.outTradeNo,
 		"trade_status": t.status, "total_amount": t.totalAmount, "buyer_logon_id": "159****5620",
@@ -438,17 +467,12 @@ func (s *Server) alipayTradeQuery(_ *http.Request, form url.Values) (string, any
 // payment closes; any other is ACQ.TRADE_STATUS_ERROR.
 func (s *Server) alipayTradeClose(_ *http.Request, form url.Values) (string, any) {
 	const node = "alipay_trade_close_response"
-	a := s.alipayTrades
-	if f := a.injected(); f != nil {
-		return node, failureNode(f)
+	t, unlock, refusal := s.alipayTrades.openTrade(form, nil)
+	if refusal != nil {
+		return node, refusal
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	t, ok := a.findLocked(form)
-	switch {
-	case !ok:
-		return node, alipayBusiness(AlipayTradeNotExist, "交易不存在")
-	case t.status != AlipayWaitBuyerPay:
+	defer unlock()
+	if t.status != AlipayWaitBuyerPay {
 		return node, alipayBusiness(AlipayTradeStatusError, "交易状态不合法")
 	}
 	t.status = AlipayTradeClosed

@@ -320,15 +320,42 @@ func (d *DB) Tx(ctx context.Context, fn func(ctx context.Context) error) error {
 	if _, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
 		return fn(ctx)
 	}
+	outer := ctx
 	if d.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, d.timeout)
 		defer cancel()
 	}
+	var hooks []func(context.Context)
 	err := d.write.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return fn(context.WithValue(ctx, txKey{}, tx))
+		hooks = hooks[:0]
+		return fn(context.WithValue(context.WithValue(ctx, txKey{}, tx), hooksKey{}, &hooks))
 	})
-	return unavailable(err)
+	if err != nil {
+		return unavailable(err)
+	}
+	for _, h := range hooks {
+		h(outer)
+	}
+	return nil
+}
+
+type hooksKey struct{}
+
+// AfterCommit runs fn once the transaction of ctx has committed, or at once
+// when ctx carries none (what was written is already committed). fn gets
+// the context the transaction was started with, which carries no
+// transaction: its reads and writes are on their own. A
+// transaction that rolls back drops its hooks, and TxRetry's next attempt
+// starts with none, so fn runs once for the attempt that committed. It is
+// for announcements of committed changes (cache invalidations), never for
+// work that must happen with the change itself.
+func AfterCommit(ctx context.Context, fn func(ctx context.Context)) {
+	if hooks, ok := ctx.Value(hooksKey{}).(*[]func(context.Context)); ok && InTx(ctx) {
+		*hooks = append(*hooks, fn)
+		return
+	}
+	fn(ctx)
 }
 
 // InTx reports whether ctx carries a transaction.

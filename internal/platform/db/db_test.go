@@ -3,6 +3,7 @@ package db_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"sync"
@@ -131,6 +132,78 @@ func TestTxCommitRollbackAndNesting(t *testing.T) {
 		}
 		if got := count(t, d); got != 1 {
 			t.Fatalf("after commit %d rows, want 1", got)
+		}
+	})
+}
+
+// Hooks registered with AfterCommit run after the outermost commit, see the
+// committed rows, run once for the attempt that committed, and never for a
+// transaction that rolled back.
+func TestAfterCommit(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		var ran []string
+		seen := func(name string) func(context.Context) {
+			return func(ctx context.Context) {
+				if db.InTx(ctx) {
+					t.Errorf("hook %s got a context with the committed transaction", name)
+				}
+				ran = append(ran, fmt.Sprintf("%s:%d", name, count(t, d)))
+			}
+		}
+		err := d.Tx(ctx, func(ctx context.Context) error {
+			db.AfterCommit(ctx, seen("outer"))
+			if err := insert(ctx, d, "a"); err != nil {
+				return err
+			}
+			return d.Tx(ctx, func(ctx context.Context) error {
+				db.AfterCommit(ctx, seen("inner"))
+				if len(ran) != 0 {
+					t.Errorf("hooks ran inside the transaction: %v", ran)
+				}
+				return insert(ctx, d, "b")
+			})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"outer:2", "inner:2"}; !slices.Equal(ran, want) {
+			t.Fatalf("after commit ran %v, want %v", ran, want)
+		}
+
+		ran = nil
+		boom := errors.New("boom")
+		if err := d.Tx(ctx, func(ctx context.Context) error {
+			db.AfterCommit(ctx, seen("rolled back"))
+			return boom
+		}); !errors.Is(err, boom) {
+			t.Fatalf("Tx = %v, want boom", err)
+		}
+		if len(ran) != 0 {
+			t.Fatalf("a rolled-back transaction ran %v", ran)
+		}
+
+		// A retried transaction runs the hooks of the attempt that committed.
+		attempts := 0
+		if err := d.TxRetry(ctx, func(ctx context.Context) error {
+			attempts++
+			db.AfterCommit(ctx, seen(fmt.Sprintf("attempt%d", attempts)))
+			if attempts == 1 {
+				return db.ErrRace
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"attempt2:2"}; attempts != 2 || !slices.Equal(ran, want) {
+			t.Fatalf("retried: %d attempts ran %v, want 2 and %v", attempts, ran, want)
+		}
+
+		// Outside a transaction the write is already committed: at once.
+		ran = nil
+		db.AfterCommit(ctx, seen("no tx"))
+		if want := []string{"no tx:2"}; !slices.Equal(ran, want) {
+			t.Fatalf("outside a transaction ran %v, want %v", ran, want)
 		}
 	})
 }

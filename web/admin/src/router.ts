@@ -27,8 +27,9 @@ const routes: RouteRecordRaw[] = [
       { path: "aftersales/:id", name: "aftersale", component: () => import("./views/AfterSaleDetailView.vue"), meta: { perm: "orders.view", title: "aftersale.detail" } },
       { path: "reviews", name: "reviews", component: () => import("./views/ReviewsView.vue"), meta: { perm: "reviews.moderate", title: "nav.reviews" } },
       { path: "payments/anomalies", name: "anomalies", component: () => import("./views/AnomaliesView.vue"), meta: { perm: "orders.view", title: "nav.anomalies" } },
+      { path: "security", name: "security", component: () => import("./views/SecurityView.vue"), meta: { title: "nav.security" } },
       { path: "staff", name: "staff", component: () => import("./views/StaffView.vue"), meta: { perm: "staff.manage", title: "nav.staff" } },
-      { path: "audit", name: "audit", component: () => import("./views/AuditView.vue"), meta: { perm: "staff.manage", title: "nav.audit" } },
+      { path: "audit", name: "audit", component: () => import("./views/AuditView.vue"), meta: { perm: "audit.view", title: "nav.audit" } },
       { path: ":rest(.*)*", name: "not-found", component: () => import("./views/NotFoundView.vue") },
     ],
   },
@@ -43,6 +44,7 @@ router.beforeEach((to) => {
     if (session.token) session.expire();
     return { name: "login", query: to.fullPath !== "/" && to.fullPath !== "/dashboard" ? { redirect: to.fullPath } : {} };
   }
+  if (session.enrolOnly && to.name !== "security") return { name: "security" };
   if (to.meta.perm && !session.allows(to.meta.perm)) {
     return to.name === "dashboard" ? { name: "orders" } : { name: "dashboard" };
   }

@@ -17,15 +17,15 @@ const en: typeof zh = {
   nav: {
     overview: "Overview", catalog: "Catalog", trade: "Trade", admin: "Admin",
     dashboard: "Dashboard", categories: "Categories", products: "Products", orders: "Orders", aftersales: "After-sales",
-    reviews: "Reviews", anomalies: "Payment anomalies", staff: "Staff", audit: "Audit log",
+    reviews: "Reviews", anomalies: "Payment anomalies", staff: "Staff", audit: "Audit log", security: "Security",
   },
   dashboard: {
-    pending: "The dashboard API is not available yet", todayOrders: "Orders today", todayGmv: "GMV today", todayPaid: "Paid orders today",
+    todayOrders: "Orders today", todayGmv: "GMV today", todayPaid: "Paid orders today",
     toShip: "To ship", openAftersales: "Open after-sales", lowStock: "Low-stock SKUs", trend: "Orders and GMV, last {n} days",
     orders: "Orders", gmv: "GMV (yuan)", top: "Top 10 products by units, last {n} days", units: "Units", product: "Product", lowStockList: "Low stock",
   },
   audit: {
-    pending: "The audit log API is not available yet", staff: "Staff ID", action: "Action", target: "Target", time: "Time", detail: "Detail", ip: "IP",
+    actionHint: "Action, e.g. stock.adjust", staff: "Staff", action: "Action", target: "Target", time: "Time", detail: "Detail", ip: "IP",
   },
   category: {
     addRoot: "New top category", addChild: "Add child", create: "New category", edit: "Edit category", name: "Name", sort: "Sort",
@@ -115,7 +115,17 @@ const en: typeof zh = {
     unknown_trade: "Unknown trade", merchant_mismatch: "Merchant mismatch", amount_mismatch: "Amount mismatch", transaction_mismatch: "Transaction mismatch",
     late_payment: "Paid after cancel", double_payment: "Paid twice", unknown_refund: "Unknown refund",
   },
+  totp: {
+    title: "Two-step verification", on: "On", off: "Off", why: "Logging in asks for the six-digit code of an authenticator app as well as the password",
+    enrol: "Turn on two-step verification", scan: "Add this key to an authenticator app (Google Authenticator, Microsoft Authenticator, 1Password, ...), then type the six-digit code it shows:",
+    code: "Six-digit code", activate: "Verify and turn on", activated: "Two-step verification is on", recoveryCode: "Recovery code", useRecovery: "No phone at hand? Use a recovery code",
+    useCode: "Use the app's code", codeNeeded: "This account uses two-step verification: type the code from your authenticator app", recoveryOnce: "These recovery codes are shown only now; each logs in once instead of a code. Keep them safe",
+    saveCodes: "Download the codes", loginAgain: "Log in again", codesLeft: "{n} recovery codes left", recoveryLeft: "Logged in with a recovery code; {n} left",
+    enrolRequired: "This shop requires two-step verification of every staff account: set it up, then log in again", shopTitle: "Shop security", requireAll: "Require two-step verification of all staff",
+    requireHint: "Staff without it are logged out and set it up at their next login. Your own must be on first.",
+  },
   staff: {
+    totp: "2-step", resetTotp: "Reset 2-step", confirmResetTotp: "Reset the two-step verification of “{name}”? Their sessions end at once (for a lost phone).",
     new: "New staff", role: "Role", state: "State", enabled: "Active", disabled: "Disabled", enable: "Enable", disable: "Disable",
     lastLogin: "Last login", lockedUntil: "Locked until {t}", resetPassword: "Set password", passwordHint: "At least 10 characters",
     confirmDisable: "Disable “{name}”? Their sessions end at once.",

@@ -15,15 +15,15 @@ export default {
   nav: {
     overview: "概览", catalog: "商品", trade: "交易", admin: "管理",
     dashboard: "仪表盘", categories: "分类", products: "商品列表", orders: "订单", aftersales: "售后",
-    reviews: "评价", anomalies: "支付异常", staff: "员工", audit: "操作日志",
+    reviews: "评价", anomalies: "支付异常", staff: "员工", audit: "操作日志", security: "账号安全",
   },
   dashboard: {
-    pending: "仪表盘数据接口尚未提供", todayOrders: "今日订单", todayGmv: "今日成交额", todayPaid: "今日支付订单",
+    todayOrders: "今日订单", todayGmv: "今日成交额", todayPaid: "今日支付订单",
     toShip: "待发货", openAftersales: "处理中的售后", lowStock: "库存不足 SKU", trend: "近 {n} 天订单与成交额",
     orders: "订单数", gmv: "成交额（元）", top: "近 {n} 天销量前 10", units: "销量", product: "商品", lowStockList: "库存不足",
   },
   audit: {
-    pending: "操作日志接口尚未提供", staff: "员工 ID", action: "操作", target: "对象", time: "时间", detail: "详情", ip: "IP",
+    actionHint: "操作，如 stock.adjust", staff: "员工", action: "操作", target: "对象", time: "时间", detail: "详情", ip: "IP",
   },
   category: {
     addRoot: "新建一级分类", addChild: "添加子分类", create: "新建分类", edit: "编辑分类", name: "名称", sort: "排序",
@@ -113,7 +113,17 @@ export default {
     unknown_trade: "未知交易", merchant_mismatch: "商户不符", amount_mismatch: "金额不符", transaction_mismatch: "交易号不符",
     late_payment: "取消后付款", double_payment: "重复付款", unknown_refund: "未知退款",
   },
+  totp: {
+    title: "两步验证", on: "已开启", off: "未开启", why: "登录时除密码外还需输入验证器应用中的 6 位动态码",
+    enrol: "开启两步验证", scan: "在验证器应用（微信小程序“腾讯身份验证器”、Google Authenticator、Microsoft Authenticator 等）中添加以下密钥，然后输入它显示的 6 位动态码：",
+    code: "6 位动态码", activate: "验证并开启", activated: "两步验证已开启", recoveryCode: "恢复码", useRecovery: "手机不在身边？使用恢复码",
+    useCode: "使用动态码", codeNeeded: "此账号已开启两步验证，请输入验证器中的动态码", recoveryOnce: "以下恢复码只显示这一次，每个可代替动态码登录一次，请妥善保存",
+    saveCodes: "下载恢复码", loginAgain: "重新登录", codesLeft: "剩余恢复码 {n} 个", recoveryLeft: "已使用恢复码登录，剩余 {n} 个",
+    enrolRequired: "本店要求所有员工开启两步验证，请先完成设置，然后重新登录", shopTitle: "店铺安全设置", requireAll: "要求所有员工开启两步验证",
+    requireHint: "开启后，未设置两步验证的员工会被退出登录，下次登录时须先完成设置。开启前你自己须已开启两步验证。",
+  },
   staff: {
+    totp: "两步验证", resetTotp: "重置两步验证", confirmResetTotp: "重置「{name}」的两步验证？其登录会立即失效（用于手机丢失）。",
     new: "新建员工", role: "角色", state: "状态", enabled: "正常", disabled: "已停用", enable: "启用", disable: "停用",
     lastLogin: "最近登录", lockedUntil: "锁定至 {t}", resetPassword: "重设密码", passwordHint: "至少 10 个字符",
     confirmDisable: "停用「{name}」？其登录会立即失效。",

@@ -14,7 +14,8 @@ export type Permission =
   | "reviews.moderate"
   | "dashboard.view"
   | "staff.manage"
-  | "payments.resolve";
+  | "payments.resolve"
+  | "audit.view";
 
 const grants: Record<Exclude<Role, "owner">, Permission[]> = {
   operator: [

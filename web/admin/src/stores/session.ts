@@ -18,6 +18,7 @@ interface Saved {
   token: string;
   expiresAt: number;
   staff: StaffInfo;
+  enrolOnly?: boolean;
 }
 
 function load(): Saved | null {
@@ -37,21 +38,27 @@ export const useSession = defineStore("session", () => {
   const expiresAt = ref<number>(saved?.expiresAt ?? 0);
   const staff = ref<StaffInfo | null>(saved?.staff ?? null);
   const expiredNotice = ref(false);
+  // The shop requires a second factor and this account has none: the token
+  // only admits the enrolment routes until the account enrols and logs in again.
+  const enrolOnly = ref<boolean>(saved?.enrolOnly ?? false);
 
   const loggedIn = computed(() => token.value !== null && expiresAt.value > Date.now());
 
-  function start(accessToken: string, expiresIn: number, who: StaffInfo) {
+  function start(accessToken: string, expiresIn: number, who: StaffInfo, enrolmentOnly = false) {
     token.value = accessToken;
     expiresAt.value = Date.now() + expiresIn * 1000;
     staff.value = who;
+    enrolOnly.value = enrolmentOnly;
     expiredNotice.value = false;
-    sessionStorage.setItem(key, JSON.stringify({ token: accessToken, expiresAt: expiresAt.value, staff: who }));
+    const s: Saved = { token: accessToken, expiresAt: expiresAt.value, staff: who, enrolOnly: enrolmentOnly };
+    sessionStorage.setItem(key, JSON.stringify(s));
   }
 
   function clear() {
     token.value = null;
     expiresAt.value = 0;
     staff.value = null;
+    enrolOnly.value = false;
     sessionStorage.removeItem(key);
   }
 
@@ -65,7 +72,7 @@ export const useSession = defineStore("session", () => {
     return token.value;
   }
 
-  const allows = (p: Permission) => can(staff.value?.role, p);
+  const allows = (p: Permission) => !enrolOnly.value && can(staff.value?.role, p);
 
-  return { token, staff, expiresAt, loggedIn, expiredNotice, start, clear, expire, currentToken, allows };
+  return { token, staff, expiresAt, loggedIn, expiredNotice, enrolOnly, start, clear, expire, currentToken, allows };
 });

@@ -157,8 +157,12 @@ func (a *App) healthz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
 }
 
+// readyTimeout bounds /readyz's ping, so that the probe answers 503 within
+// 2 s (a load balancer's usual probe timeout) when the database hangs.
+const readyTimeout = 1500 * time.Millisecond
+
 func (a *App) readyz(c *gin.Context) {
-	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(c.Request.Context(), readyTimeout)
 	defer cancel()
 	if err := a.db.Ping(ctx); err != nil {
 		a.log.WarnContext(ctx, "readiness check failed", "err", err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -904,9 +905,14 @@ func (s *Service) sweep(ctx context.Context, limit int, what string,
 		if len(due) == 0 {
 			break
 		}
+		after = due[len(due)-1]
+		// Instances that run the job at the same moment read the same page.
+		// Each works through it in its own random order, so they mostly take
+		// different orders instead of queueing on one row lock after another
+		// only to find each order moved by the first.
+		rand.Shuffle(len(due), func(i, j int) { due[i], due[j] = due[j], due[i] })
 		for _, d := range due {
 			seen++
-			after = d
 			o, err := s.store.ByID(ctx, d.ID)
 			if err != nil {
 				return done, err

@@ -58,7 +58,10 @@ for port in "$api_port" "$bare_port" 18082 18090; do
 done
 
 mkdir -p bin
-go build -o bin/minimall ./cmd/minimall
+# BENCH_SERVER_BIN runs another build of the server (an older commit's) with
+# the same tools, for before/after figures.
+server_bin="${BENCH_SERVER_BIN:-$PWD/bin/minimall}"
+[ -n "${BENCH_SERVER_BIN:-}" ] || go build -o bin/minimall ./cmd/minimall
 go build -o bin/bench ./scripts/bench
 
 secret="bench-secret-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -96,14 +99,14 @@ case "$mode" in
     bin/bench seed -driver mysql -dsn "$dsn" -products "${BENCH_PRODUCTS:-10000}" -skus 3 \
       -customers 500 -cart-lines 8 -secret "$secret" -tokens "$work/tokens.txt" > "$work/env"
     export MINIMALL_DB_DRIVER=mysql MINIMALL_DB_DSN="$dsn"
-    bin/minimall serve > "$work/server.out" 2> "$work/server.log" &
+    "$server_bin" serve > "$work/server.out" 2> "$work/server.log" &
     pids+=($!)
     server_pid=$!
     endpoints="detail list search cart"
     ;;
   demo)
     # exec: the recorded pid is the server's own, so cleanup stops it.
-    (cd "$work" && MINIMALL_SANDBOX_ADDR=127.0.0.1:18090 exec "$OLDPWD/bin/minimall" serve --demo > server.out 2> server.log) &
+    (cd "$work" && MINIMALL_SANDBOX_ADDR=127.0.0.1:18090 exec "$server_bin" serve --demo > server.out 2> server.log) &
     pids+=($!)
     server_pid=$!
     wait_http "http://127.0.0.1:${api_port}/healthz"

@@ -88,6 +88,16 @@ func policy(imageOrigins []string) string {
 	}, "; ")
 }
 
+// Mount registers the console under /admin on r, for GET and for HEAD (a
+// load balancer's or monitor's probe of the console gets what GET would,
+// without the body).
+func (h *Handlers) Mount(r gin.IRoutes) {
+	for _, m := range []string{http.MethodGet, http.MethodHead} {
+		r.Handle(m, "/admin", h.Redirect)
+		r.Handle(m, "/admin/*filepath", h.Serve)
+	}
+}
+
 // Redirect serves GET /admin: the app lives under /admin/.
 func (h *Handlers) Redirect(c *gin.Context) {
 	c.Redirect(http.StatusMovedPermanently, "/admin/")

@@ -1,6 +1,7 @@
 package adminui
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,8 +15,7 @@ func testEngine(t *testing.T, h *Handlers) *gin.Engine {
 	t.Helper()
 	gin.SetMode(gin.TestMode)
 	e := gin.New()
-	e.GET("/admin", h.Redirect)
-	e.GET("/admin/*filepath", h.Serve)
+	h.Mount(e)
 	return e
 }
 
@@ -123,5 +123,37 @@ func TestEmbeddedBundle(t *testing.T) {
 	}
 	if strings.Contains(body, "<script>") {
 		t.Errorf("index.html has an inline script, which the CSP refuses")
+	}
+}
+
+func TestHeadAnswersAsGet(t *testing.T) {
+	files := fstest.MapFS{
+		"index.html":             {Data: []byte(`<!doctype html><p>console</p>`)},
+		"assets/index-abc123.js": {Data: []byte(`console.log(1)`)},
+	}
+	h, err := newHandlers(files, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(testEngine(t, h))
+	defer srv.Close()
+	for _, target := range []string{"/admin/", "/admin/orders/5", "/admin/assets/index-abc123.js"} {
+		get, err := http.Get(srv.URL + target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		get.Body.Close()
+		head, err := http.Head(srv.URL + target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(head.Body)
+		head.Body.Close()
+		if head.StatusCode != get.StatusCode || head.StatusCode != http.StatusOK || len(body) != 0 ||
+			head.Header.Get("Content-Type") != get.Header.Get("Content-Type") ||
+			head.Header.Get("Cache-Control") != get.Header.Get("Cache-Control") ||
+			head.Header.Get("Content-Security-Policy") == "" {
+			t.Errorf("HEAD %s: %d %v, body %d bytes; GET: %d %v", target, head.StatusCode, head.Header, len(body), get.StatusCode, get.Header)
+		}
 	}
 }

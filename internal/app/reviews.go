@@ -66,7 +66,7 @@ func (a *App) buildReviews() error {
 	}
 	if a.reviews, err = review.NewService(review.Deps{
 		DB: a.db, Store: store, Orders: a.orders, Customers: a.login,
-		Media: a.media, Ratings: a.catalogSvc.Store(), Catalog: a.catalogSvc, Checker: checker,
+		Media: a.media, Ratings: a.catalogSvc, Catalog: a.catalogSvc, Checker: checker,
 		Audit: a.audit, Clock: a.clock, Log: a.log,
 	}, review.Config{
 		Window: a.cfg.Review.Window, AutoPublishAlipay: a.cfg.Review.AutoPublishAlipay, WeChatAppID: a.cfg.WeChat.AppID,

@@ -35,8 +35,7 @@ func (a *App) routes(e *gin.Engine) {
 	// The merchant console: a single-page app on the staff API below, served
 	// from the binary (internal/adminui, docs/console.md). Not API routes, so
 	// not in docs/openapi.yaml.
-	e.GET("/admin", a.consoleH.Redirect)
-	e.GET("/admin/*filepath", a.consoleH.Serve)
+	a.consoleH.Mount(e)
 
 	// Uploaded images, when they are kept in the local media directory.
 	e.GET("/media/:key", a.mediaH.Serve)

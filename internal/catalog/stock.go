@@ -20,6 +20,13 @@ func (s *Service) ReturnStock(ctx context.Context, skuID, n int64) (bool, error)
 	return s.store.IncrementStock(ctx, skuID, n)
 }
 
+// AddRating moves a product's rating summary by delta (+1 or -1) reviews
+// of stars (1–5); the review module calls it in the transaction that
+// publishes or withdraws a review.
+func (s *Service) AddRating(ctx context.Context, productID int64, stars int, delta int64) error {
+	return s.store.AddRating(ctx, productID, stars, delta)
+}
+
 // AddSales moves a product's sales counter by n; the order module calls it
 // off the checkout path, from its sales job.
 func (s *Service) AddSales(ctx context.Context, productID, n int64) error {

@@ -889,11 +889,10 @@ func (s *Service) confirmDue(ctx context.Context, limit int,
 const sweepPage = 100
 
 // sweep is the shape of the order jobs: it pages through up to limit due
-// orders (next returns the page after a cursor), applies act to each (in a
-// random order within a page) and returns how many act moved. An order
-// someone else moved first answers invalid_state and is skipped; any other
-// failure of one order is logged (what names the job) and the sweep goes on.
-// A failed read ends the step.
+// orders (next returns the page after a cursor), applies act to each and
+// returns how many act moved. An order someone else moved first answers
+// invalid_state and is skipped; any other failure of one order is logged
+// (what names the job) and the sweep goes on. A failed read ends the step.
 func (s *Service) sweep(ctx context.Context, limit int, what string,
 	next func(after Due, n int) ([]Due, error), act func(o Order) error) (int, error) {
 	var after Due
@@ -906,11 +905,11 @@ func (s *Service) sweep(ctx context.Context, limit int, what string,
 		if len(due) == 0 {
 			break
 		}
-		// The next page starts after this one in due order; within the
-		// page, orders are taken in a random order, so that the same job
-		// running on several instances works on different orders instead of
-		// queueing on the same row locks one after another.
 		after = due[len(due)-1]
+		// Instances that run the job at the same moment read the same page.
+		// Each works through it in its own random order, so they mostly take
+		// different orders instead of queueing on one row lock after another
+		// only to find each order moved by the first.
 		rand.Shuffle(len(due), func(i, j int) { due[i], due[j] = due[j], due[i] })
 		for _, d := range due {
 			seen++

@@ -148,7 +148,7 @@ func newFixture(t *testing.T, d *db.DB, cfg review.Config) *fixture {
 	cfg.WeChatAppID = st.WeChatAppID
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if f.svc, err = review.NewService(review.Deps{DB: d, Store: f.store, Orders: f.orders, Customers: fakeAuthors{f.sb},
-		Media: f.media, Ratings: cst, Catalog: catalog.NopInvalidator{}, Checker: wc, Audit: f.audit, Clock: f.clk, Log: log}, cfg); err != nil {
+		Media: f.media, Ratings: f.catalog, Catalog: catalog.NopInvalidator{}, Checker: wc, Audit: f.audit, Clock: f.clk, Log: log}, cfg); err != nil {
 		t.Fatal(err)
 	}
 	disp, err := push.New(push.Config{Token: st.WeChatPushToken, AESKey: st.WeChatPushAESKey, AppID: st.WeChatAppID}, log)

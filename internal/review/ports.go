@@ -38,7 +38,7 @@ type Media interface {
 	CheckCustomerImages(ctx context.Context, customerID int64, field string, urls []string) error
 }
 
-// Ratings moves a product's rating summary (*catalog.Store). Calls made
+// Ratings moves a product's rating summary (*catalog.Service). Calls made
 // with a context that carries a transaction join it.
 type Ratings interface {
 	// AddRating adds delta (+1 or -1) reviews of stars (1–5) to the

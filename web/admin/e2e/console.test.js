@@ -448,6 +448,11 @@ test("the merchant console, end to end", async (t) => {
     await p2.goto(demo.baseURL + "/admin/security");
     await $(p2, "totp-enrol").click();
     const secret = (await $(p2, "totp-secret").innerText()).replace(/\s/g, "");
+    // The provisioning QR code is drawn in the page, as a PNG that decoded.
+    const qr = await $(p2, "totp-qr").evaluate((img) => ({ src: img.src, w: img.naturalWidth }));
+    assert.match(qr.src, /^data:image\/png;base64,/);
+    assert.ok(qr.w >= 100, `QR code ${qr.w} pixels wide`);
+    await shot(p2, "16-security-qr");
     await fill(p2, "totp-activate-code", totp(secret));
     await $(p2, "totp-activate").click();
     await $(p2, "totp-recovery").waitFor();

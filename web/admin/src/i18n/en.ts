@@ -117,7 +117,7 @@ const en: typeof zh = {
   },
   totp: {
     title: "Two-step verification", on: "On", off: "Off", why: "Logging in asks for the six-digit code of an authenticator app as well as the password",
-    enrol: "Turn on two-step verification", scan: "Add this key to an authenticator app (Google Authenticator, Microsoft Authenticator, 1Password, ...), then type the six-digit code it shows:",
+    enrol: "Turn on two-step verification", scan: "Scan the QR code or add this key in an authenticator app (Google Authenticator, Microsoft Authenticator, 1Password, ...), then type the six-digit code it shows:", qrAlt: "Two-step verification QR code",
     code: "Six-digit code", activate: "Verify and turn on", activated: "Two-step verification is on", recoveryCode: "Recovery code", useRecovery: "No phone at hand? Use a recovery code",
     useCode: "Use the app's code", codeNeeded: "This account uses two-step verification: type the code from your authenticator app", recoveryOnce: "These recovery codes are shown only now; each logs in once instead of a code. Keep them safe",
     saveCodes: "Download the codes", loginAgain: "Log in again", codesLeft: "{n} recovery codes left", recoveryLeft: "Logged in with a recovery code; {n} left",

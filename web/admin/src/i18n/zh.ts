@@ -115,7 +115,7 @@ export default {
   },
   totp: {
     title: "两步验证", on: "已开启", off: "未开启", why: "登录时除密码外还需输入验证器应用中的 6 位动态码",
-    enrol: "开启两步验证", scan: "在验证器应用（微信小程序“腾讯身份验证器”、Google Authenticator、Microsoft Authenticator 等）中添加以下密钥，然后输入它显示的 6 位动态码：",
+    enrol: "开启两步验证", scan: "用验证器应用（微信小程序“腾讯身份验证器”、Google Authenticator、Microsoft Authenticator 等）扫描二维码或添加以下密钥，然后输入它显示的 6 位动态码：", qrAlt: "两步验证二维码",
     code: "6 位动态码", activate: "验证并开启", activated: "两步验证已开启", recoveryCode: "恢复码", useRecovery: "手机不在身边？使用恢复码",
     useCode: "使用动态码", codeNeeded: "此账号已开启两步验证，请输入验证器中的动态码", recoveryOnce: "以下恢复码只显示这一次，每个可代替动态码登录一次，请妥善保存",
     saveCodes: "下载恢复码", loginAgain: "重新登录", codesLeft: "剩余恢复码 {n} 个", recoveryLeft: "已使用恢复码登录，剩余 {n} 个",

@@ -293,8 +293,11 @@ type CacheStats struct {
 	Unsure bool
 }
 
-// Stats returns the cache's current size and counters.
+// Stats returns the cache's current size and counters. The cache applies
+// writes and evictions in batches; Stats first applies what is pending, so
+// the size it reports is the one the budget holds to, not a moment behind.
 func (c *Cache) Stats() CacheStats {
+	c.pages.CleanUp()
 	return CacheStats{Entries: c.pages.EstimatedSize(), Bytes: int64(c.pages.WeightedSize()),
 		Hits: c.hits.Load(), Misses: c.misses.Load(), DetailLoads: c.detailLoads.Load(), ListLoads: c.listLoads.Load(),
 		Evictions: int64(c.pages.Stats().Evictions), Unsure: c.unsure.Load()}

@@ -386,6 +386,16 @@ type check struct {
 	expectedFen int64
 }
 
+// attemptOf reads the attempt a payment names, inside the settling
+// transaction, and checks the payment against it (checkPaid).
+func (s *Service) attemptOf(ctx context.Context, p Paid) (Attempt, check, error) {
+	a, found, err := s.store.AttemptByOutTradeNo(ctx, p.OutTradeNo)
+	if err != nil {
+		return Attempt{}, check{}, err
+	}
+	return a, s.checkPaid(p, a, found), nil
+}
+
 // checkPaid compares a platform's payment with our attempt.
 func (s *Service) checkPaid(p Paid, a Attempt, found bool) check {
 	switch {
@@ -429,11 +439,10 @@ func (s *Service) settle(ctx context.Context, p Paid, src *Notification) error {
 	err := s.db.TxRetry(ctx, func(ctx context.Context) error {
 		out = settled{}
 		now := s.clock.Now()
-		a, found, err := s.store.AttemptByOutTradeNo(ctx, p.OutTradeNo)
+		a, c, err := s.attemptOf(ctx, p)
 		if err != nil {
 			return err
 		}
-		c := s.checkPaid(p, a, found)
 		if src != nil {
 			src.AttemptID, src.ReceivedAt, src.Outcome, src.Reason = a.ID, now, OutcomeAccepted, ""
 			if c.kind != "" {
@@ -615,15 +624,15 @@ func (s *Service) reconsider(ctx context.Context, p Paid, prev Notification) err
 	var out settled
 	err := s.db.TxRetry(ctx, func(ctx context.Context) error {
 		out = settled{}
-		now := s.clock.Now()
-		a, found, err := s.store.AttemptByOutTradeNo(ctx, p.OutTradeNo)
-		if err != nil {
+		a, c, err := s.attemptOf(ctx, p)
+		switch {
+		case err != nil:
 			return err
-		}
-		if c := s.checkPaid(p, a, found); c.kind != "" {
+		case c.kind != "":
 			out.refusal = refused(c.kind)
 			return nil
 		}
+		now := s.clock.Now()
 		ok, err := s.store.Reconsider(ctx, prev.ID, a.ID, OutcomeAccepted)
 		if err != nil || !ok {
 			return err // !ok: a concurrent retry accepted it

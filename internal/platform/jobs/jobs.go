@@ -143,11 +143,13 @@ func (r *Runner) RunOnce(ctx context.Context, name string) (int, error) {
 
 func (r *Runner) step(ctx context.Context, j Job) (int, error) {
 	n, err := j.Step(ctx, j.Batch)
+	// What a step did counts even when shutdown began while it ran; an
+	// error then is the shutdown's, not the job's.
+	r.runs.WithLabelValues(j.Name).Inc()
+	r.items.WithLabelValues(j.Name).Add(float64(max(n, 0)))
 	if ctx.Err() != nil {
 		return n, err
 	}
-	r.runs.WithLabelValues(j.Name).Inc()
-	r.items.WithLabelValues(j.Name).Add(float64(max(n, 0)))
 	if err != nil {
 		r.errors.WithLabelValues(j.Name).Inc()
 		return n, err

@@ -376,11 +376,22 @@ func TestThreeInstancesShareOneShop(t *testing.T) {
 		if n := count(t, d, "SELECT COUNT(*) FROM payment_attempts WHERE order_id IN ? AND status <> 'closed'", expiring[:]); n != 0 {
 			t.Errorf("%d payment attempts of expired orders are not closed", n)
 		}
+		// A job counts its items when its step returns; a step may still be
+		// walking the rest of its page (orders the others cancelled) when the
+		// last order is cancelled, so the sum is awaited, then held to.
 		var perInstance []float64
 		var sum float64
-		for i := range instances {
-			v := cl.metric(t, i, `minimall_job_items_total{job="order-payment-deadline"}`)
-			perInstance, sum = append(perInstance, v), sum+v
+		read := func() bool {
+			perInstance, sum = nil, 0
+			for i := range instances {
+				v := cl.metric(t, i, `minimall_job_items_total{job="order-payment-deadline"}`)
+				perInstance, sum = append(perInstance, v), sum+v
+			}
+			return sum >= expiringOrders
+		}
+		deadline := time.Now().Add(15 * time.Second)
+		for !read() && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
 		}
 		t.Logf("expired orders cancelled by each instance's deadline job: %v", perInstance)
 		if sum != expiringOrders {

@@ -258,15 +258,9 @@ func (s *Store) List(ctx context.Context, f Filter, offset, limit int) ([]Reques
 	if !f.CreatedBefore.IsZero() {
 		q = q.Where("created_at < ?", f.CreatedBefore)
 	}
-	var total int64
-	if err := q.Count(&total).Error; err != nil {
+	rows, total, err := db.Page[requestRow](q, "id DESC", offset, limit)
+	if err != nil {
 		return nil, 0, err
-	}
-	var rows []requestRow
-	if total > 0 {
-		if err := q.Order("id DESC").Offset(offset).Limit(limit).Find(&rows).Error; err != nil {
-			return nil, 0, err
-		}
 	}
 	out := make([]Request, len(rows))
 	ptrs := make([]*Request, len(rows))

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/minimall/minimall/internal/platform/clock"
 	"github.com/minimall/minimall/internal/platform/db"
 	"github.com/minimall/minimall/internal/platform/httpx"
@@ -102,28 +100,21 @@ type Filter struct {
 // it keeps in all. Each filter is served by an index: (staff_id,
 // created_at), (action, created_at) or (created_at).
 func (l *Log) List(ctx context.Context, f Filter, offset, limit int) ([]Recorded, int64, error) {
-	where := func() *gorm.DB {
-		q := l.db.Reader(ctx).Model(&row{})
-		if f.StaffID != 0 {
-			q = q.Where("staff_id = ?", f.StaffID)
-		}
-		if f.Action != "" {
-			q = q.Where("action = ?", f.Action)
-		}
-		if !f.From.IsZero() {
-			q = q.Where("created_at >= ?", f.From.UTC())
-		}
-		if !f.Before.IsZero() {
-			q = q.Where("created_at < ?", f.Before.UTC())
-		}
-		return q
+	q := l.db.Reader(ctx).Model(&row{})
+	if f.StaffID != 0 {
+		q = q.Where("staff_id = ?", f.StaffID)
 	}
-	var total int64
-	if err := where().Count(&total).Error; err != nil {
-		return nil, 0, err
+	if f.Action != "" {
+		q = q.Where("action = ?", f.Action)
 	}
-	var rows []row
-	if err := where().Order("created_at DESC, id DESC").Offset(offset).Limit(limit).Find(&rows).Error; err != nil {
+	if !f.From.IsZero() {
+		q = q.Where("created_at >= ?", f.From.UTC())
+	}
+	if !f.Before.IsZero() {
+		q = q.Where("created_at < ?", f.Before.UTC())
+	}
+	rows, total, err := db.Page[row](q, "created_at DESC, id DESC", offset, limit)
+	if err != nil {
 		return nil, 0, err
 	}
 	out := make([]Recorded, len(rows))

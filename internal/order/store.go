@@ -325,15 +325,9 @@ func (s *Store) List(ctx context.Context, f Filter, offset, limit int) ([]Order,
 	if !f.CreatedBefore.IsZero() {
 		q = q.Where("created_at < ?", f.CreatedBefore)
 	}
-	var total int64
-	if err := q.Count(&total).Error; err != nil {
+	rows, total, err := db.Page[orderRow](q, "id DESC", offset, limit)
+	if err != nil {
 		return nil, 0, err
-	}
-	var rows []orderRow
-	if total > 0 {
-		if err := q.Order("id DESC").Offset(offset).Limit(limit).Find(&rows).Error; err != nil {
-			return nil, 0, err
-		}
 	}
 	out := make([]Order, len(rows))
 	ptrs := make([]*Order, len(rows))

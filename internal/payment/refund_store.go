@@ -5,7 +5,7 @@ import (
 	"errors"
 	"time"
 
-	"gorm.io/gorm"
+	"github.com/minimall/minimall/internal/platform/db"
 )
 
 // errRefundExceeds rolls back a refund whose amount would take the
@@ -221,22 +221,15 @@ type AnomalyFilter struct {
 // ListAnomalies returns a page of anomalies, newest first, with the total,
 // each with its refunds.
 func (s *Store) ListAnomalies(ctx context.Context, f AnomalyFilter, offset, limit int) ([]Anomaly, int64, error) {
-	q := func() *gorm.DB {
-		q := s.db.Reader(ctx).Model(&anomalyRow{})
-		if f.Kind != "" {
-			q = q.Where("kind = ?", f.Kind)
-		}
-		if f.Status != "" {
-			q = q.Where("status = ?", f.Status)
-		}
-		return q
+	q := s.db.Reader(ctx).Model(&anomalyRow{})
+	if f.Kind != "" {
+		q = q.Where("kind = ?", f.Kind)
 	}
-	var total int64
-	if err := q().Count(&total).Error; err != nil {
-		return nil, 0, err
+	if f.Status != "" {
+		q = q.Where("status = ?", f.Status)
 	}
-	var rows []anomalyRow
-	if err := q().Order("id DESC").Offset(offset).Limit(limit).Find(&rows).Error; err != nil {
+	rows, total, err := db.Page[anomalyRow](q, "id DESC", offset, limit)
+	if err != nil {
 		return nil, 0, err
 	}
 	out := anomalies(rows)

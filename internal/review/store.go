@@ -186,15 +186,8 @@ func (s *Store) attachImages(ctx context.Context, reviews []Review) error {
 
 // page runs q for one page, newest first, with images.
 func (s *Store) page(ctx context.Context, q *gorm.DB, offset, limit int) ([]Review, int64, error) {
-	var total int64
-	if err := q.Session(&gorm.Session{}).Count(&total).Error; err != nil {
-		return nil, 0, err
-	}
-	if total == 0 || int64(offset) >= total {
-		return []Review{}, total, nil
-	}
-	var rows []reviewRow
-	if err := q.Session(&gorm.Session{}).Order("id DESC").Offset(offset).Limit(limit).Find(&rows).Error; err != nil {
+	rows, total, err := db.Page[reviewRow](q, "id DESC", offset, limit)
+	if err != nil {
 		return nil, 0, err
 	}
 	out := make([]Review, len(rows))

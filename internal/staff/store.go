@@ -186,13 +186,8 @@ func (s *Store) byUsername(ctx context.Context, username string) (staffRow, erro
 
 // List returns a page of accounts ordered by id, and the total.
 func (s *Store) List(ctx context.Context, offset, limit int) ([]Account, int64, error) {
-	var total int64
-	q := s.db.Reader(ctx).Model(&staffRow{})
-	if err := q.Count(&total).Error; err != nil {
-		return nil, 0, err
-	}
-	var rows []staffRow
-	if err := s.db.Reader(ctx).Order("id").Offset(offset).Limit(limit).Find(&rows).Error; err != nil {
+	rows, total, err := db.Page[staffRow](s.db.Reader(ctx).Model(&staffRow{}), "id", offset, limit)
+	if err != nil {
 		return nil, 0, err
 	}
 	out := make([]Account, len(rows))

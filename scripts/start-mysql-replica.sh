@@ -85,9 +85,24 @@ if [ ! -d "$base/data/mysql" ]; then
   fresh=1
 fi
 ping_replica() { as_root mysqladmin --protocol=socket --socket="$sock" -uroot ping >/dev/null 2>&1; }
+# A pid file left by a server that is gone (a machine restored from a
+# snapshot keeps /run) may name a process that now is something else, even the
+# primary: start-stop-daemon would then report "already running" and start
+# nothing. A pid file whose process is not this replica is removed first.
+pidfile="/run/mysqld/replica-${port}.pid"
+clear_stale_pidfile() {
+  local pid
+  pid="$(cat "$pidfile" 2>/dev/null || true)"
+  [ -n "$pid" ] || return 0
+  if ! tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "--defaults-file=$cnf"; then
+    log "removing the stale pid file $pidfile (process $pid is not this replica)"
+    as_root rm -f "$pidfile"
+  fi
+}
 if ! ping_replica; then
+  clear_stale_pidfile
   log "starting the replica on 127.0.0.1:${port}"
-  as_root start-stop-daemon --start --background --pidfile "/run/mysqld/replica-${port}.pid" \
+  as_root start-stop-daemon --start --background --pidfile "$pidfile" \
     --exec "$(server_bin)" -- --defaults-file="$cnf" >&2
   for _ in $(seq 1 60); do
     ping_replica && break

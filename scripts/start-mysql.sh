@@ -41,6 +41,14 @@ if ! ping_db; then
   if [ ! -d /var/lib/mysql/mysql ]; then
     as_root mariadb-install-db --user=mysql --datadir=/var/lib/mysql >&2 || as_root mysql_install_db --user=mysql >&2
   fi
+  # A pid file left by a server that is gone may name a process that now is
+  # something else (the replica, after a restore from a snapshot):
+  # start-stop-daemon --oknodo would then start nothing and say nothing.
+  stale="$(cat /run/mysqld/mysqld.pid 2>/dev/null || true)"
+  if [ -n "$stale" ] && { ! [ -e "/proc/$stale" ] || tr '\0' ' ' < "/proc/$stale/cmdline" 2>/dev/null | grep -q -- '--defaults-file='; }; then
+    log "removing the stale pid file /run/mysqld/mysqld.pid (process $stale is not this server)"
+    as_root rm -f /run/mysqld/mysqld.pid
+  fi
   extra=()
   if [ "${MINIMALL_MYSQL_BINLOG:-0}" = 1 ]; then
     extra=(--log-bin=mysql-bin --server-id=1 --binlog-format=ROW --binlog-expire-logs-seconds=86400 --max-binlog-size=64M)

@@ -94,3 +94,34 @@ func TestCheckoutUnpaidCapConcurrent(t *testing.T) {
 		}
 	})
 }
+
+// The checkout guard row is made once per customer and then remembered; a
+// remembered row that is gone (a database restored from a backup) is made
+// again and the checkout succeeds, and the guard's count still caps.
+func TestCheckoutRemakesAVanishedGuardRow(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		ctx := context.Background()
+		svc := f.service(t, testConfig(2))
+		sku := f.sku(t, 100, 100)
+		const customer = int64(11)
+		addr := f.address(t, customer)
+		place := func() error {
+			_, _, err := svc.Checkout(ctx, order.CheckoutInput{CustomerID: customer, AddressID: addr, Items: []order.LineInput{line(sku, 1)}})
+			return err
+		}
+		must(t, place())
+		must(t, d.Writer(ctx).Exec("DELETE FROM order_checkout_guards WHERE customer_id = ?", customer).Error)
+		must(t, place())
+		var rows int64
+		must(t, d.Writer(ctx).Raw("SELECT COUNT(*) FROM order_checkout_guards WHERE customer_id = ?", customer).Scan(&rows).Error)
+		if rows != 1 {
+			t.Errorf("guard rows = %d, want 1", rows)
+		}
+		wantCode(t, place(), apperr.CodeLimitExceeded)
+		if got := f.stock(t, sku); got != 98 {
+			t.Errorf("stock = %d, want 98", got)
+		}
+	})
+}

@@ -272,11 +272,17 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (Order, bool, 
 	if len(q.ShortSKUIDs) > 0 {
 		return Order{}, false, outOfStock(q.ShortSKUIDs)
 	}
+	// The customer's guard row is created outside the transaction (see
+	// EnsureGuard), once; after that the store remembers it and this costs
+	// nothing.
+	if err := s.store.EnsureGuard(ctx, in.CustomerID, s.now()); err != nil {
+		return Order{}, false, apperr.From(err)
+	}
 	o, err := s.place(ctx, in, hash, addr, q)
 	if errors.Is(err, errNoGuard) {
-		// The customer's first checkout: the guard row is created outside
-		// the transaction (see EnsureGuard), and the checkout runs again.
-		// Every later checkout finds the row and pays nothing for it.
+		// A row the store remembered is gone (a database restored from a
+		// backup): it is created again and the checkout runs once more.
+		s.store.guarded.remove(in.CustomerID)
 		if err := s.store.EnsureGuard(ctx, in.CustomerID, s.now()); err != nil {
 			return Order{}, false, apperr.From(err)
 		}
@@ -345,21 +351,6 @@ func (s *Service) place(ctx context.Context, in CheckoutInput, hash string, addr
 		IdempotencyKey: in.IdempotencyKey, RequestHash: hash,
 	}
 	err = s.db.TxRetry(ctx, func(ctx context.Context) error {
-		// The guard row serialises this customer's checkouts, so the count
-		// below sees every unpaid order a concurrent checkout committed and
-		// the cap holds under any concurrency.
-		if err := s.store.GuardCheckout(ctx, in.CustomerID, now); err != nil {
-			return err
-		}
-		unpaid, err := s.store.CountUnpaid(ctx, in.CustomerID)
-		if err != nil {
-			return err
-		}
-		if unpaid >= int64(s.cfg.MaxUnpaid) {
-			return apperr.New(apperr.CodeLimitExceeded,
-				"you already have %d unpaid orders: pay or cancel one first", unpaid).
-				WithDetail("limit", s.cfg.MaxUnpaid)
-		}
 		if err := s.store.Insert(ctx, &n); err != nil {
 			return err
 		}
@@ -375,6 +366,21 @@ func (s *Service) place(ctx context.Context, in CheckoutInput, hash string, addr
 			if err := s.cart.RemoveOrdered(ctx, in.CustomerID, ordered); err != nil {
 				return err
 			}
+		}
+		// The guard row serialises this customer's checkouts from here to
+		// commit, so the count it returns (this order included) sees every
+		// unpaid order a concurrent checkout committed and the cap holds
+		// under any concurrency. Taken after the inserts, it is held for the
+		// stock decrement and the commit only, so a customer's second
+		// checkout waits as little as it can.
+		unpaid, err := s.store.GuardCheckout(ctx, in.CustomerID, now)
+		if err != nil {
+			return err
+		}
+		if unpaid > int64(s.cfg.MaxUnpaid) {
+			return apperr.New(apperr.CodeLimitExceeded,
+				"you already have %d unpaid orders: pay or cancel one first", unpaid-1).
+				WithDetail("limit", s.cfg.MaxUnpaid)
 		}
 		// Last, in ascending SKU id order (q.Items is sorted), so that the
 		// hot rows are held for the shortest time and multi-SKU orders

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -17,6 +18,41 @@ import (
 // conditional UPDATE.
 type Store struct {
 	db *db.DB
+	// guarded remembers customers whose checkout guard row exists (rows
+	// are never deleted), so that EnsureGuard reads nothing for them.
+	guarded guardSet
+}
+
+// guardSet is a bounded set of customer ids; when full it starts again
+// empty, which costs each customer one more read.
+type guardSet struct {
+	mu  sync.Mutex
+	ids map[int64]struct{}
+}
+
+// maxGuarded bounds guardSet: about 40 MB of map at most.
+const maxGuarded = 1 << 20
+
+func (g *guardSet) has(id int64) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	_, ok := g.ids[id]
+	return ok
+}
+
+func (g *guardSet) remove(id int64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.ids, id)
+}
+
+func (g *guardSet) add(id int64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.ids == nil || len(g.ids) >= maxGuarded {
+		g.ids = make(map[int64]struct{})
+	}
+	g.ids[id] = struct{}{}
 }
 
 // NewStore returns a store on d.
@@ -187,44 +223,68 @@ func (checkoutGuardRow) TableName() string { return "order_checkout_guards" }
 // It runs outside the checkout transaction (once per customer in practice):
 // inserting new keys inside many concurrent transactions would make MySQL's
 // duplicate checks lock gaps and deadlock unrelated customers.
+// A customer this store has seen with a row costs nothing.
 func (s *Store) EnsureGuard(ctx context.Context, customerID int64, now time.Time) error {
-	var n int64
-	if err := s.db.Reader(ctx).Model(&checkoutGuardRow{}).Where("customer_id = ?", customerID).Count(&n).Error; err != nil {
-		return err
-	}
-	if n > 0 {
+	if s.guarded.has(customerID) {
 		return nil
 	}
-	return s.db.Writer(ctx).Clauses(clause.OnConflict{DoNothing: true}).
+	// One statement, insert or nothing: a row held by a checkout of this
+	// customer in flight elsewhere (another instance) is waited for briefly.
+	err := s.db.Writer(ctx).Clauses(clause.OnConflict{DoNothing: true}).
 		Create(&checkoutGuardRow{CustomerID: customerID, UpdatedAt: now}).Error
+	if err != nil {
+		return err
+	}
+	s.guarded.add(customerID)
+	return nil
 }
 
-// GuardCheckout writes the customer's checkout guard row, or answers
-// errNoGuard when EnsureGuard has not created it yet. Inside a transaction the write holds the row until commit on
-// MySQL, and SQLite's IMMEDIATE transactions run one writer at a time, so one
-// customer's checkouts run one after another from here on.
-func (s *Store) GuardCheckout(ctx context.Context, customerID int64, now time.Time) error {
-	res := s.db.Writer(ctx).Model(&checkoutGuardRow{}).Where("customer_id = ?", customerID).
+// GuardCheckout writes the customer's checkout guard row and returns how
+// many of the customer's orders wait for payment, counted once the row is
+// held: inside a transaction the write holds the row until commit on MySQL,
+// and SQLite's IMMEDIATE transactions run one writer at a time, so the count
+// sees every unpaid order an earlier checkout of this customer committed,
+// plus the ones this transaction inserted. It answers errNoGuard when
+// EnsureGuard has not created the row yet.
+//
+// On MySQL the count travels in the update's own answer, one round trip for
+// both: the correlated subquery of the SET clause runs only after the row is
+// locked (at READ COMMITTED it reads a fresh snapshot, without locks), and
+// LAST_INSERT_ID(expr) hands its value back in the OK packet. The value is
+// kept in unpaid_seen, which says how many unpaid orders the customer's last
+// checkout counted.
+func (s *Store) GuardCheckout(ctx context.Context, customerID int64, now time.Time) (int64, error) {
+	w := s.db.Writer(ctx)
+	if s.db.Dialect() == db.MySQL {
+		r := gorm.WithResult()
+		res := w.Clauses(r).Exec(`UPDATE order_checkout_guards SET checkouts = checkouts + 1, updated_at = ?,
+			unpaid_seen = LAST_INSERT_ID((SELECT COUNT(*) FROM orders o
+				WHERE o.customer_id = order_checkout_guards.customer_id AND o.status = ?))
+			WHERE customer_id = ?`, now, string(StatusPendingPayment), customerID)
+		if res.Error != nil {
+			return 0, res.Error
+		}
+		if res.RowsAffected != 1 || r.Result == nil {
+			return 0, fmt.Errorf("%w for customer %d", errNoGuard, customerID)
+		}
+		return r.Result.LastInsertId()
+	}
+	res := w.Model(&checkoutGuardRow{}).Where("customer_id = ?", customerID).
 		Updates(map[string]any{"checkouts": gorm.Expr("checkouts + 1"), "updated_at": now})
 	if res.Error != nil {
-		return res.Error
+		return 0, res.Error
 	}
 	if res.RowsAffected != 1 {
-		return fmt.Errorf("%w for customer %d", errNoGuard, customerID)
+		return 0, fmt.Errorf("%w for customer %d", errNoGuard, customerID)
 	}
-	return nil
+	var n int64
+	err := w.Model(&orderRow{}).
+		Where("customer_id = ? AND status = ?", customerID, string(StatusPendingPayment)).Count(&n).Error
+	return n, err
 }
 
 // errNoGuard reports a customer without a checkout guard row yet.
 var errNoGuard = errors.New("order: no checkout guard row")
-
-// CountUnpaid returns how many orders of the customer wait for payment.
-func (s *Store) CountUnpaid(ctx context.Context, customerID int64) (int64, error) {
-	var n int64
-	err := s.db.Writer(ctx).Model(&orderRow{}).
-		Where("customer_id = ? AND status = ?", customerID, string(StatusPendingPayment)).Count(&n).Error
-	return n, err
-}
 
 // ByID reads an order with its items; gorm.ErrRecordNotFound when unknown.
 func (s *Store) ByID(ctx context.Context, id int64) (Order, error) {

@@ -79,6 +79,7 @@ var Keys = []Key{
 	{"MINIMALL_CATALOG_STOCK_LAG", "catalog.stock_lag", "2s", "how late stock and sales may show on a cached product page; every page's life while changes from other instances may be missed"},
 	{"MINIMALL_CATALOG_LIST_TTL", "catalog.list_ttl", "30s", "refresh schedule of cached list pages (sales figures and the sales order)"},
 	{"MINIMALL_CATALOG_CACHE_MAX_BYTES", "catalog.cache_max_bytes", "256MiB", "byte budget of the cached product and list pages"},
+	{"MINIMALL_CART_CACHE_ENTRIES", "cart.cache_entries", 100000, "customers' carts kept in memory, each for at most catalog.stock_lag and only until its customer changes it (on any instance, through Redis); 0: every cart read joins the tables"},
 	{"MINIMALL_SHOP_TIME_ZONE", "shop.time_zone", "Asia/Shanghai", "IANA time zone of the shop's calendar: the dashboard's days and the audit log's date filters"},
 	{"MINIMALL_DASHBOARD_LOW_STOCK", "dashboard.low_stock", 10, "a live SKU with stock at or under this is listed as low on the dashboard"},
 	{"MINIMALL_REDIS_ADDR", "redis.addr", "", "optional Redis host:port that instances share: login, checkout and pay rate limits, the WeChat access token, read-cache invalidation; while it does not answer each instance falls back to its own state"},

@@ -269,7 +269,7 @@ func (s *Service) Remove(ctx context.Context, customerID, lineID int64) error {
 	ok, err := s.store.delete(ctx, customerID, lineID)
 	if ok || err != nil {
 		// An error may hide a delete that happened.
-		s.changed(ctx, customerID)
+		db.AfterCommit(ctx, func(ctx context.Context) { s.changed(ctx, customerID) })
 	}
 	if err != nil {
 		return apperr.Internal(err)
@@ -280,8 +280,8 @@ func (s *Service) Remove(ctx context.Context, customerID, lineID int64) error {
 	return nil
 }
 
-// Get returns the customer's cart with live titles, prices and stock, read
-// in one query whatever the number of lines, or from the cache.
+// Get returns the customer's cart with the titles, prices and stock of its
+// SKUs, read in one query whatever the number of lines, or from the cache.
 //
 // The cache serves a customer's cart only under the cart version it was
 // read under, and for at most its life (the catalog's stock lag). Every

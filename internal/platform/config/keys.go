@@ -82,7 +82,7 @@ var Keys = []Key{
 	{"MINIMALL_CART_CACHE_ENTRIES", "cart.cache_entries", 100000, "customers' carts kept in memory, each for at most catalog.stock_lag and only until its customer changes it (on any instance, through Redis); 0: every cart read joins the tables"},
 	{"MINIMALL_SHOP_TIME_ZONE", "shop.time_zone", "Asia/Shanghai", "IANA time zone of the shop's calendar: the dashboard's days and the audit log's date filters"},
 	{"MINIMALL_DASHBOARD_LOW_STOCK", "dashboard.low_stock", 10, "a live SKU with stock at or under this is listed as low on the dashboard"},
-	{"MINIMALL_REDIS_ADDR", "redis.addr", "", "optional Redis host:port that instances share: login, checkout and pay rate limits, the WeChat access token, read-cache invalidation; while it does not answer each instance falls back to its own state"},
+	{"MINIMALL_REDIS_ADDR", "redis.addr", "", "optional Redis host:port that instances share: login, checkout and pay rate limits, the WeChat access token, read-cache invalidation, cart versions; while it does not answer each instance falls back to its own state"},
 	{"MINIMALL_REDIS_PREFIX", "redis.prefix", "minimall:", "start of every Redis key and channel, so several shops (or test runs) can share one Redis"},
 	{"MINIMALL_METRICS_ADDR", "metrics.addr", "", "host:port of a listener of its own for /metrics (then not on the public port); empty: /metrics on the public port, which production refuses unless metrics.public"},
 	{"MINIMALL_METRICS_PUBLIC", "metrics.public", false, "serve /metrics on the public port in production too (when metrics.addr is empty)"},

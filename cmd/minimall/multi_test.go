@@ -265,6 +265,56 @@ func TestThreeInstancesShareOneShop(t *testing.T) {
 		t.Logf("off shelf shown on all three instances %v after the write", time.Since(wrote).Round(time.Millisecond))
 	})
 
+	t.Run("a cart write on one instance shows at once on the others", func(t *testing.T) {
+		buyer := customers[1].token
+		lines := func(i int) string {
+			c := cl.must(t, i, "GET", "/api/v1/cart", buyer, nil, 200)
+			out := ""
+			for _, it := range c["items"].([]any) {
+				out += fmt.Sprintf("%d×%d ", num(it.(map[string]any), "sku_id"), num(it.(map[string]any), "quantity"))
+			}
+			return out
+		}
+		for i := range instances {
+			lines(i)
+			lines(i) // from memory
+			if v := cl.metric(t, i, "minimall_cart_cache_hits_total"); v < 1 {
+				t.Fatalf("instance %d served no cart from memory (hits %v): the test proves nothing", i, v)
+			}
+		}
+		added := cl.must(t, 0, "POST", "/api/v1/cart/items", buyer, map[string]any{"sku_id": paySKUs[0], "quantity": 2}, 201)
+		line := num(added, "id")
+		steps := []struct {
+			name string
+			on   int
+			do   func(i int)
+			want string
+		}{
+			{"add", 0, func(int) {}, fmt.Sprintf("%d×2 ", paySKUs[0])},
+			{"update", 1, func(i int) {
+				cl.must(t, i, "PATCH", fmt.Sprintf("/api/v1/cart/items/%d", line), buyer, map[string]any{"quantity": 3}, 200)
+			}, fmt.Sprintf("%d×3 ", paySKUs[0])},
+			{"remove", 2, func(i int) {
+				cl.must(t, i, "DELETE", fmt.Sprintf("/api/v1/cart/items/%d", line), buyer, nil, 204)
+			}, ""},
+		}
+		for _, st := range steps {
+			st.do(st.on)
+			wrote := time.Now()
+			for k := 1; k <= instances; k++ {
+				i := (st.on + k) % instances
+				if got := lines(i); got != st.want {
+					t.Errorf("after the %s on instance %d, instance %d shows %q (%v later), want %q at once",
+						st.name, st.on, i, got, time.Since(wrote).Round(time.Millisecond), st.want)
+				}
+			}
+			// Read again on each, so the next write meets carts in memory.
+			for i := range instances {
+				lines(i)
+			}
+		}
+	})
+
 	var paidOrder int64
 	t.Run("one payment's notification delivered to all three at once pays once", func(t *testing.T) {
 		o := checkout(t, 0, payer, paySKUs[0])
@@ -429,7 +479,7 @@ func TestThreeInstancesShareOneShop(t *testing.T) {
 
 	t.Run("Redis answered throughout", func(t *testing.T) {
 		for i := range instances {
-			for _, use := range []string{"ratelimit", "catalog_invalidation", "wechat_token"} {
+			for _, use := range []string{"ratelimit", "catalog_invalidation", "wechat_token", "cart_version"} {
 				if v := cl.metric(t, i, `minimall_redis_fallback_total{use="`+use+`"}`); v != 0 {
 					t.Errorf("instance %d served %v %s operations without Redis", i, v, use)
 				}

@@ -54,9 +54,19 @@ func (a *App) buildCatalog() error {
 	if err != nil {
 		return err
 	}
-	if a.carts, err = cart.NewService(a.db, cartStore, a.catalogSvc, a.clock); err != nil {
+	// Carts are cached for the stock lag, like product pages; with Redis
+	// their versions are shared, so a write on one instance shows on the
+	// next read on any other.
+	co := cart.CacheOptions{Entries: a.cfg.Cart.CacheEntries, Life: cache.StockLag()}
+	if a.redis != nil && co.Entries > 0 {
+		if co.Versions, err = cart.NewRedisVersions(a.redis); err != nil {
+			return err
+		}
+	}
+	if a.carts, err = cart.NewService(a.db, cartStore, a.catalogSvc, a.clock, cart.WithCache(co)); err != nil {
 		return err
 	}
+	a.registerCartMetrics(a.carts)
 	if a.cartH, err = cart.NewHandlers(a.carts); err != nil {
 		return err
 	}
@@ -69,6 +79,22 @@ func (a *App) buildCatalog() error {
 	}
 	a.addressesH, err = address.NewHandlers(a.addresses)
 	return err
+}
+
+// registerCartMetrics exposes the cart cache's hits, loads and size on
+// /metrics.
+func (a *App) registerCartMetrics(carts *cart.Service) {
+	stat := func(f func(cart.CacheStats) float64) func() float64 {
+		return func() float64 { return f(carts.CacheStats()) }
+	}
+	a.metrics.Registry.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "minimall_cart_cache_hits_total",
+			Help: "Cart reads served from memory."}, stat(func(s cart.CacheStats) float64 { return float64(s.Hits) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "minimall_cart_cache_loads_total",
+			Help: "Cart reads that joined the tables on the primary."}, stat(func(s cart.CacheStats) float64 { return float64(s.Loads) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "minimall_cart_cache_entries",
+			Help: "Customers' carts held by the cart cache."}, stat(func(s cart.CacheStats) float64 { return float64(s.Entries) })),
+	)
 }
 
 // registerCacheMetrics exposes the read cache's hits, misses and size on

@@ -56,19 +56,52 @@ type Patch struct {
 
 // Service holds the cart's rules.
 type Service struct {
-	db      *db.DB
-	store   *Store
-	catalog *catalog.Service
-	clock   clock.Clock
+	db        *db.DB
+	store     *Store
+	catalog   *catalog.Service
+	clock     clock.Clock
+	cacheOpts CacheOptions
+	// cache is nil when turned off.
+	cache *cache
 }
 
 // NewService returns the cart service; it reads live SKU facts from the
-// catalog service.
-func NewService(d *db.DB, store *Store, cat *catalog.Service, clk clock.Clock) (*Service, error) {
+// catalog service. Carts are cached as WithCache says (by default
+// DefaultCacheEntries of them, versions kept in this process).
+func NewService(d *db.DB, store *Store, cat *catalog.Service, clk clock.Clock, opts ...Option) (*Service, error) {
 	if d == nil || store == nil || cat == nil || clk == nil {
 		return nil, errors.New("cart: nil dependency")
 	}
-	return &Service{db: d, store: store, catalog: cat, clock: clk}, nil
+	s := &Service{db: d, store: store, catalog: cat, clock: clk, cacheOpts: CacheOptions{Entries: DefaultCacheEntries}}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.cacheOpts.Entries != 0 {
+		c, err := newCache(clk, s.cacheOpts)
+		if err != nil {
+			return nil, err
+		}
+		s.cache = c
+	}
+	return s, nil
+}
+
+// CacheStats returns the cart cache's size and counters (all zero when it is
+// turned off).
+func (s *Service) CacheStats() CacheStats {
+	if s.cache == nil {
+		return CacheStats{}
+	}
+	return s.cache.stats()
+}
+
+// changed moves the customer's cart version after a committed write, before
+// the write answers, so that the customer's next read, on any instance,
+// shows it.
+func (s *Service) changed(ctx context.Context, customerID int64) {
+	if s.cache != nil {
+		s.cache.bump(ctx, customerID)
+	}
 }
 
 func checkQuantity(q int64) error {
@@ -164,6 +197,7 @@ func (s *Service) Add(ctx context.Context, customerID, skuID, quantity int64) (V
 				return db.LostRace(err)
 			}
 		}
+		db.AfterCommit(ctx, func(ctx context.Context) { s.changed(ctx, customerID) })
 		line, _, err := s.store.lineBySKU(ctx, customerID, skuID)
 		out = View{Line: line, Item: it}
 		return err
@@ -214,6 +248,7 @@ func (s *Service) Update(ctx context.Context, customerID, lineID int64, p Patch)
 		if !ok {
 			return apperr.NotFound("cart line")
 		}
+		db.AfterCommit(ctx, func(ctx context.Context) { s.changed(ctx, customerID) })
 		// Read the line back: our update holds its row, so this is what was
 		// written, with any quantity another request added meanwhile.
 		if line, _, err = s.store.line(ctx, customerID, lineID); err != nil {
@@ -232,6 +267,10 @@ func (s *Service) Update(ctx context.Context, customerID, lineID int64, p Patch)
 // Remove deletes a line; another customer's line is not found.
 func (s *Service) Remove(ctx context.Context, customerID, lineID int64) error {
 	ok, err := s.store.delete(ctx, customerID, lineID)
+	if ok || err != nil {
+		// An error may hide a delete that happened.
+		db.AfterCommit(ctx, func(ctx context.Context) { s.changed(ctx, customerID) })
+	}
 	if err != nil {
 		return apperr.Internal(err)
 	}
@@ -241,10 +280,19 @@ func (s *Service) Remove(ctx context.Context, customerID, lineID int64) error {
 	return nil
 }
 
-// Get returns the customer's cart with live titles, prices and stock, read
-// in one query whatever the number of lines.
+// Get returns the customer's cart with the titles, prices and stock of its
+// SKUs, read in one query whatever the number of lines, or from the cache.
+//
+// The cache serves a customer's cart only under the cart version it was
+// read under, and for at most its life (the catalog's stock lag). Every
+// write to the cart moves the version after its commit and before it
+// answers; a read takes the version before it reads the rows, so rows read
+// before a write committed are never served after it answered, on this
+// instance or, with Redis, on any other. A price, stock or shelf change
+// shows within the life, as on product pages. A read inside a transaction,
+// or while the shared version cannot be known, reads the rows.
 func (s *Service) Get(ctx context.Context, customerID int64) (Cart, error) {
-	views, err := s.store.views(ctx, customerID)
+	views, err := s.views(ctx, customerID)
 	if err != nil {
 		return Cart{}, apperr.Internal(err)
 	}
@@ -258,6 +306,30 @@ func (s *Service) Get(ctx context.Context, customerID int64) (Cart, error) {
 		}
 	}
 	return c, nil
+}
+
+// views returns the customer's views, from the cache when it may serve them.
+// The slice is the caller's: the cache keeps its own copy.
+func (s *Service) views(ctx context.Context, customerID int64) ([]View, error) {
+	if s.cache == nil || db.InTx(ctx) {
+		return s.store.views(ctx, customerID)
+	}
+	ver, known := s.cache.version(ctx, customerID)
+	now := s.clock.Now()
+	if known {
+		if views, ok := s.cache.get(customerID, ver, now); ok {
+			return views, nil
+		}
+	}
+	s.cache.loads.Add(1)
+	views, err := s.store.views(ctx, customerID)
+	if err != nil {
+		return nil, err
+	}
+	if known {
+		s.cache.put(customerID, ver, now, views)
+	}
+	return views, nil
 }
 
 // Selected returns the customer's selected lines; checkout from the cart
@@ -285,12 +357,14 @@ type Ordered struct {
 // RemoveOrdered takes the ordered units off the customer's lines, by a
 // guarded decrement, and deletes the lines left empty; checkout calls it
 // inside its transaction. Units the customer added between reading the cart
-// and ordering stay in the cart.
+// and ordering stay in the cart. The cart's version moves after the
+// outermost commit (db.AfterCommit), so the order's answer comes after it.
 func (s *Service) RemoveOrdered(ctx context.Context, customerID int64, ordered []Ordered) error {
 	for _, o := range ordered {
 		if err := s.store.takeUnits(ctx, customerID, o.SKUID, o.Quantity); err != nil {
 			return err
 		}
 	}
+	db.AfterCommit(ctx, func(ctx context.Context) { s.changed(ctx, customerID) })
 	return nil
 }

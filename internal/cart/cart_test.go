@@ -29,6 +29,8 @@ const (
 )
 
 type fixture struct {
+	d    *db.DB
+	clk  *clock.Fake
 	cat  *catalog.Service
 	cart *cart.Service
 	cid  int64
@@ -62,7 +64,7 @@ func newFixture(t *testing.T, d *db.DB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{cat: cat, cart: svc, cid: c.ID}
+	return &fixture{d: d, clk: clk, cat: cat, cart: svc, cid: c.ID}
 }
 
 // product creates an on-shelf product with one SKU per stock value.

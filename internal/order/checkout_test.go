@@ -200,6 +200,13 @@ func TestCheckoutFromCartRemovesOrderedLines(t *testing.T) {
 		if len(q.Items) != 2 || q.GoodsFen != 600 || q.TotalFen != 600+freightFen {
 			t.Errorf("preview = %+v", q)
 		}
+		// The cart page is open before the checkout (and held in the cart
+		// cache): the checkout's removal must show on the next read.
+		cart, err = f.carts.Get(ctx, 7)
+		must(t, err)
+		if len(cart.Lines) != 3 || cart.SelectedTotalFen != 600 {
+			t.Errorf("cart before checkout = %+v, want 3 lines, 600 selected", cart)
+		}
 		o, _, err := f.svc.Checkout(ctx, order.CheckoutInput{CustomerID: 7, AddressID: addr, FromCart: true})
 		must(t, err)
 		if len(o.Items) != 2 || o.Items[0].SKUID != a || o.Items[1].SKUID != b || o.TotalFen != 600+freightFen {

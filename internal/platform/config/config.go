@@ -57,6 +57,7 @@ type Config struct {
 	Upload    Upload    `koanf:"upload"`
 	Media     Media     `koanf:"media"`
 	Catalog   Catalog   `koanf:"catalog"`
+	Cart      Cart      `koanf:"cart"`
 	Shop      Shop      `koanf:"shop"`
 	Dashboard Dashboard `koanf:"dashboard"`
 	Redis     Redis     `koanf:"redis"`
@@ -252,6 +253,14 @@ type Catalog struct {
 	ListTTL time.Duration `koanf:"list_ttl"`
 	// CacheMaxBytes is the byte budget of the cached pages.
 	CacheMaxBytes ByteSize `koanf:"cache_max_bytes"`
+}
+
+// Cart sizes the cache of customers' carts (docs/performance.md); carts
+// live in it for at most Catalog.StockLag.
+type Cart struct {
+	// CacheEntries bounds how many customers' carts are cached; 0 turns
+	// the cache off.
+	CacheEntries int `koanf:"cache_entries"`
 }
 
 // Shop holds shop-wide settings.
@@ -602,6 +611,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Catalog.ListTTL < time.Second || c.Catalog.ListTTL > c.Catalog.CacheTTL {
 		bad("MINIMALL_CATALOG_LIST_TTL", "must be between 1s and MINIMALL_CATALOG_CACHE_TTL")
+	}
+	if c.Cart.CacheEntries < 0 || c.Cart.CacheEntries > 10_000_000 {
+		bad("MINIMALL_CART_CACHE_ENTRIES", "must be between 0 (no cache) and 10000000")
 	}
 	if c.Shop.TimeZone == "" {
 		bad("MINIMALL_SHOP_TIME_ZONE", "must name a time zone such as Asia/Shanghai")

@@ -93,6 +93,7 @@ func TestValidationNamesTheKey(t *testing.T) {
 			"MINIMALL_ALIPAY_APPID": "2021000000000000", "MINIMALL_ALIPAY_PRIVATE_KEY_FILE": "/k", "MINIMALL_ALIPAY_PUBLIC_KEY_FILE": "/p",
 			"MINIMALL_ALIPAY_APP_CERT_FILE": "/a.crt", "MINIMALL_ALIPAY_ROOT_CERT_FILE": "/r.crt", "MINIMALL_ALIPAY_PUBLIC_CERT_FILE": "/c.crt",
 		}, []string{"MINIMALL_ALIPAY_PUBLIC_KEY_FILE"}},
+		{"negative cart cache", map[string]string{"MINIMALL_CART_CACHE_ENTRIES": "-1"}, []string{"MINIMALL_CART_CACHE_ENTRIES"}},
 		{"half bootstrap", map[string]string{"MINIMALL_BOOTSTRAP_OWNER": "boss"}, []string{"MINIMALL_BOOTSTRAP_OWNER"}},
 		{"production defaults", map[string]string{"MINIMALL_ENV": "production"}, []string{
 			"MINIMALL_JWT_SECRET", "MINIMALL_DB_DRIVER", "MINIMALL_WECHATPAY_MCHID", "MINIMALL_WECHAT_APPID"}},

@@ -50,6 +50,7 @@ type options struct {
 	readers   int
 	dbConns   int
 	ceiling   bool
+	warm      bool
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
@@ -66,6 +67,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.IntVar(&o.readers, "readers", 0, "hot mode: connections reading the hot product's public page during the run, to count its reloads on /metrics")
 	fs.IntVar(&o.dbConns, "db-conns", db.DefaultMaxOpenConns(), "database connections of the ceiling client (the server's pool: db.DefaultMaxOpenConns)")
 	fs.BoolVar(&o.ceiling, "ceiling", true, "first measure the database's ceiling for the checkout transaction from a plain Go client")
+	fs.BoolVar(&o.warm, "warm", true, "before the timed run, place one untimed order per customer, so the run measures customers who have ordered before (a customer's first checkout also creates its guard row)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -99,6 +101,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	custs, err := prepareCustomers(ctx, client, o)
 	if err != nil {
 		return err
+	}
+	if o.warm {
+		if err := warm(ctx, client, o, custs, skus); err != nil {
+			return fmt.Errorf("warm-up: %w", err)
+		}
 	}
 	var ceil float64
 	if o.ceiling {
@@ -281,6 +288,36 @@ func prepareCustomers(ctx context.Context, client *http.Client, o options) ([]cu
 		return nil, err
 	}
 	return out, nil
+}
+
+// warm places one order per customer on a random SKU, o.conns at a time,
+// untimed; stock conservation counts these orders like any other.
+func warm(ctx context.Context, client *http.Client, o options, custs []customer, skus []int64) error {
+	var next atomic.Int64
+	var failed atomic.Int64
+	var wg sync.WaitGroup
+	for range o.conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(custs) {
+					return
+				}
+				c := custs[i]
+				body := fmt.Sprintf(`{"address_id":%d,"items":[{"sku_id":%d,"quantity":1}]}`, c.address, skus[rand.IntN(len(skus))])
+				if status, err := post(ctx, client, o.url+"/api/v1/orders", c.token, body, nil); err != nil || status != http.StatusCreated {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := failed.Load(); n > 0 {
+		return fmt.Errorf("%d of %d warm-up orders failed", n, len(custs))
+	}
+	return nil
 }
 
 // ceiling measures what the database itself sustains for the checkout

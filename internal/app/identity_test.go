@@ -365,6 +365,7 @@ var adminRoutePermissions = map[string]auth.Permission{
 	"POST /api/v1/admin/skus/:id/stock":                   auth.PermStockAdjust,
 	"GET /api/v1/admin/orders":                            auth.PermOrdersView,
 	"GET /api/v1/admin/orders/:id":                        auth.PermOrdersView,
+	"GET /api/v1/admin/orders/:id/tracking":               auth.PermOrdersView,
 	"POST /api/v1/admin/orders/:id/ship":                  auth.PermOrdersShip,
 	"PUT /api/v1/admin/orders/:id/parcels/:parcel_id":     auth.PermOrdersShip,
 	"POST /api/v1/admin/orders/:id/shipping-upload/retry": auth.PermOrdersShip,

@@ -120,6 +120,7 @@ func (a *App) routes(e *gin.Engine) {
 	admin.POST("/skus/:id/stock", auth.Require(auth.PermStockAdjust), a.catalogH.AdjustStock)
 	admin.GET("/orders", auth.Require(auth.PermOrdersView), replicaOK, a.ordersH.AdminList)
 	admin.GET("/orders/:id", auth.Require(auth.PermOrdersView), a.ordersH.AdminGet)
+	admin.GET("/orders/:id/tracking", auth.Require(auth.PermOrdersView), a.logisticsH.AdminTracking)
 	admin.POST("/orders/:id/ship", auth.Require(auth.PermOrdersShip), a.logisticsH.Ship)
 	admin.PUT("/orders/:id/parcels/:parcel_id", auth.Require(auth.PermOrdersShip), a.logisticsH.CorrectParcel)
 	admin.POST("/orders/:id/shipping-upload/retry", auth.Require(auth.PermOrdersShip), a.logisticsH.RetryUpload)

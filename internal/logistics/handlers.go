@@ -176,6 +176,22 @@ func (h *Handlers) Tracking(c *gin.Context) {
 	c.JSON(http.StatusOK, NewTrackingJSON(t))
 }
 
+// AdminTracking serves GET /api/v1/admin/orders/{id}/tracking: the same
+// answer as Tracking, for any order.
+func (h *Handlers) AdminTracking(c *gin.Context) {
+	id, err := httpx.ParamID(c, "id")
+	if err != nil {
+		httpx.Error(c, err)
+		return
+	}
+	t, err := h.svc.TrackingForStaff(c.Request.Context(), id)
+	if err != nil {
+		httpx.Error(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, NewTrackingJSON(t))
+}
+
 // CourierPush serves POST /api/v1/notify/courier: kuaidi100's form post
 // with param and sign. It answers kuaidi100's success JSON only after the
 // events are stored; a bad signature answers 400 and stores nothing.

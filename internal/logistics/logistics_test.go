@@ -406,6 +406,64 @@ func TestTracking(t *testing.T) {
 	})
 }
 
+// Staff tracking: staff see any order's tracking in the customer route's
+// shape, newest event first; an unknown order is not_found, an unshipped
+// one invalid_state; staff reads share the customer's rule of one courier
+// query per waybill per 30 minutes; a customer token is forbidden.
+func TestStaffTracking(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newShop(t, d)
+		tok, addr := s.customer("wechat", "kate")
+		id, _, _ := s.paidOrder("wechat", tok, addr, s.sku(100))
+		path := fmt.Sprintf("/api/v1/admin/orders/%d/tracking", id)
+		viewer := s.staff(auth.RoleCustomerService)
+		if r := s.api("GET", "/api/v1/admin/orders/999999/tracking", viewer, nil); r.status != http.StatusNotFound || r.errCode() != "not_found" {
+			t.Fatalf("unknown order = %d %s", r.status, r.raw)
+		}
+		if r := s.api("GET", path, viewer, nil); r.status != http.StatusConflict || r.errCode() != "invalid_state" {
+			t.Fatalf("tracking before shipping = %d %s", r.status, r.raw)
+		}
+		s.ship(id, map[string]string{"carrier": "YTO", "tracking_no": "YT5000000001"})
+		for range 2 {
+			_, err := s.sb.AdvanceParcel("YT5000000001")
+			must(t, err)
+		}
+		if r := s.api("GET", path, tok, nil); r.status != http.StatusForbidden || r.errCode() != "forbidden" {
+			t.Fatalf("customer token on the staff route = %d %s", r.status, r.raw)
+		}
+		r := s.api("GET", path, viewer, nil)
+		mine := s.api("GET", fmt.Sprintf("/api/v1/orders/%d/tracking", id), tok, nil)
+		if r.status != 200 || r.raw != mine.raw {
+			t.Fatalf("staff tracking = %d %s, customer's = %s", r.status, r.raw, mine.raw)
+		}
+		p := r.list("parcels")
+		if len(p) != 1 {
+			t.Fatalf("parcels = %s", r.raw)
+		}
+		parcel := p[0].(map[string]any)
+		ev := parcel["events"].([]any)
+		if parcel["tracking_no"] != "YT5000000001" || len(ev) != 2 || ev[0].(map[string]any)["state"] != logistics.StateInTransit ||
+			ev[1].(map[string]any)["state"] != logistics.StateCollected || ev[0].(map[string]any)["location"] == "" {
+			t.Fatalf("staff tracking events = %s", r.raw)
+		}
+		if n := s.sb.CourierQueries("YT5000000001"); n != 0 {
+			t.Fatalf("queries after pushes = %d, want 0", n)
+		}
+		s.clk.Advance(31 * time.Minute)
+		for range 3 {
+			if r := s.api("GET", path, viewer, nil); r.status != 200 || r.body["stale"] != false {
+				t.Fatalf("staff tracking = %d %s", r.status, r.raw)
+			}
+		}
+		if r := s.api("GET", fmt.Sprintf("/api/v1/orders/%d/tracking", id), tok, nil); r.status != 200 {
+			t.Fatalf("customer tracking = %d %s", r.status, r.raw)
+		}
+		if n := s.sb.CourierQueries("YT5000000001"); n != 1 {
+			t.Fatalf("queries = %d, want 1 within 30 minutes across staff and customer", n)
+		}
+	})
+}
+
 // Staff correct a parcel's waybill: it is subscribed again and the order's
 // shipping information uploaded again.
 func TestCorrectParcel(t *testing.T) {

@@ -43,7 +43,25 @@ func (s *Service) Tracking(ctx context.Context, customerID, orderID int64) (Trac
 	if err != nil {
 		return Tracking{}, err
 	}
-	parcels, err := s.store.ParcelsOf(ctx, KindOrder, []int64{orderID})
+	return s.orderTracking(ctx, o)
+}
+
+// TrackingForStaff returns the parcels of any order with their events, for
+// the merchant console. It follows Tracking's rules, so a staff read asks
+// the courier no more often than a customer's: at most once per QueryEvery
+// per waybill, shared with every other reader.
+func (s *Service) TrackingForStaff(ctx context.Context, orderID int64) (Tracking, error) {
+	o, err := s.orders.ByID(ctx, orderID)
+	if err != nil {
+		return Tracking{}, err
+	}
+	return s.orderTracking(ctx, o)
+}
+
+// orderTracking is the body of Tracking and TrackingForStaff once the
+// reader may see o: an order without parcels has not shipped.
+func (s *Service) orderTracking(ctx context.Context, o order.Order) (Tracking, error) {
+	parcels, err := s.store.ParcelsOf(ctx, KindOrder, []int64{o.ID})
 	if err != nil {
 		return Tracking{}, apperr.Internal(err)
 	}

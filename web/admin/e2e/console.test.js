@@ -1,8 +1,9 @@
 // The console in a real browser (Debian's chromium through playwright-core)
 // against `minimall serve --demo`: the owner builds a product, a customer
 // buys and pays through the API and the sandbox, staff ship it in two
-// parcels, approve an after-sale, publish a review, export orders; a
-// customer-service account does not see the ship button; the owner turns on
+// parcels and open one parcel's route history, approve an after-sale,
+// publish a review, export orders; a customer-service account does not see
+// the ship button; the owner turns on
 // two-step verification and logs in with a recovery code. Screenshots of each
 // page go to E2E_SCREENSHOTS (default e2e/screenshots).
 import { after, before, test } from "node:test";
@@ -314,6 +315,22 @@ test("the merchant console, end to end", async (t) => {
     await page.locator('[data-test="order-status"]', { hasText: "已发货" }).waitFor();
     assert.equal(await page.locator('[data-test="parcels"] .el-table__body tr').count(), 2);
     await shot(page, "09-order-shipped");
+  });
+
+  await step("orders: a parcel's route history", async () => {
+    const no = `ZT${stamp}0002`.toUpperCase();
+    const r = await fetch(demo.sandboxURL + "/_sandbox/courier/advance", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ tracking_no: no }),
+    });
+    assert.equal(r.status, 200, await r.text());
+    const row = page.locator('[data-test="parcels"] .el-table__body tr', { hasText: no }).first();
+    await row.locator(".el-table__expand-icon").click();
+    const events = page.locator(`[data-test="tracking-${no}"]`, { hasText: "快件已被揽收" });
+    await events.waitFor();
+    await events.scrollIntoViewIfNeeded();
+    await shot(page, "09b-parcel-tracking");
   });
 
   await step("after-sales: approve a lower refund, and the refund shows", async () => {

@@ -947,6 +947,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/orders/{id}/tracking": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * where any order's parcels are (orders view permission)
+         * @description The customer route's answer for any order: every parcel with its events, newest first.
+         *     Staff reads follow the same rule as customers' (stored events older than 30 minutes are
+         *     refreshed from the courier first, at most once per 30 minutes per waybill across every
+         *     reader and instance; a failing courier answers the stored events with stale true).
+         *     An unknown order answers 404 not_found; an order that has not shipped 409 invalid_state.
+         */
+        get: operations["adminTrackOrder"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/orders/{id}/ship": {
         parameters: {
             query?: never;
@@ -4396,6 +4420,33 @@ export interface operations {
             401: components["responses"]["Error"];
             403: components["responses"]["Error"];
             404: components["responses"]["Error"];
+        };
+    };
+    adminTrackOrder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the parcels */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tracking"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            409: components["responses"]["Error"];
         };
     };
     adminShipOrder: {

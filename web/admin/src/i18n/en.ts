@@ -75,6 +75,8 @@ const en: typeof zh = {
     action: "Ship", title: "Ship order", carrier: "Carrier", trackingNo: "Tracking number", trackingState: "Tracking", parcel: "Parcel {n}",
     addParcel: "Split into parcels", needCarrier: "Choose a carrier", badTracking: "Tracking numbers are 6–32 letters, digits or dashes",
     emptyParcel: "Every parcel needs at least one line", lineMissing: "Every line must be in a parcel", done: "Shipped", correct: "Correct parcel",
+    eventTime: "Time", eventLocation: "Location", eventDescription: "Details",
+    trackingStale: "The courier could not be asked just now: these are the last events stored.",
   },
   refund: {
     action: "Refund", title: "Merchant refund", scope: "Scope", whole: "Whole order", lines: "Chosen lines", reason: "Reason", description: "Note",

@@ -330,6 +330,8 @@ test("the merchant console, end to end", async (t) => {
     const events = page.locator(`[data-test="tracking-${no}"]`, { hasText: "快件已被揽收" });
     await events.waitFor();
     await events.scrollIntoViewIfNeeded();
+    // The parcel's state follows the route history just read.
+    await row.locator("td", { hasText: "已揽收" }).first().waitFor();
     await shot(page, "09b-parcel-tracking");
   });
 

@@ -76,7 +76,7 @@ const en: typeof zh = {
     addParcel: "Split into parcels", needCarrier: "Choose a carrier", badTracking: "Tracking numbers are 6–32 letters, digits or dashes",
     emptyParcel: "Every parcel needs at least one line", lineMissing: "Every line must be in a parcel", done: "Shipped", correct: "Correct parcel",
     eventTime: "Time", eventLocation: "Location", eventDescription: "Details",
-    trackingStale: "The courier could not be asked just now: these are the last events stored.",
+    trackingStale: "The courier could not be asked about every parcel of this order just now: the events shown are the last stored.",
   },
   refund: {
     action: "Refund", title: "Merchant refund", scope: "Scope", whole: "Whole order", lines: "Chosen lines", reason: "Reason", description: "Note",

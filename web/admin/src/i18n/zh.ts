@@ -74,7 +74,7 @@ export default {
     addParcel: "拆分包裹", needCarrier: "请选择快递公司", badTracking: "运单号为 6–32 位字母、数字或短横线",
     emptyParcel: "每个包裹至少放一件商品", lineMissing: "每件商品都要放进一个包裹", done: "已发货", correct: "修改运单",
     eventTime: "时间", eventLocation: "地点", eventDescription: "详情",
-    trackingStale: "暂时无法查询快递公司，以下为最近保存的轨迹。",
+    trackingStale: "本订单部分包裹暂时无法向快递公司查询，显示的是最近保存的轨迹。",
   },
   refund: {
     action: "主动退款", title: "主动退款", scope: "范围", whole: "整单", lines: "按商品", reason: "原因", description: "说明",

@@ -71,6 +71,10 @@ const (
 	// Σ replacement units of exchanges approved and not ended (rejected or
 	// cancelled); and stock ≥ 0.
 	RuleStockConserved Rule = "stock_conserved"
+	// A customer's checkout guard row holds an upper bound of their unpaid
+	// orders (unpaid_seen): it is never below the orders pending payment.
+	// Checkout trusts it to keep the unpaid-order cap without counting.
+	RuleUnpaidBound Rule = "checkout_unpaid_bound"
 )
 
 // Rules lists every rule in report order with a one-line meaning.
@@ -87,6 +91,7 @@ var Rules = []struct {
 	{RuleRefundHasAfterSale, "every order refund belongs to one granted after-sale of the same amount"},
 	{RuleClosedRefunded, "a closed order has every line refunded in full"},
 	{RuleStockConserved, "per SKU: stock = adjustments − units ordered (not cancelled) + units back (refunded before shipping, returns received) − exchange replacements; never negative"},
+	{RuleUnpaidBound, "a customer's checkout guard row bounds their unpaid orders from above (unpaid_seen ≥ orders pending payment)"},
 }
 
 // Finding is one broken or pending invariant.
@@ -212,7 +217,7 @@ func Run(ctx context.Context, d *db.DB, now time.Time) (Report, error) {
 	}
 	for _, step := range []func(context.Context) error{
 		c.paidOnce, c.paidAmount, c.autoRefunds, c.attemptRefunds, c.orderRefunds,
-		c.refundsHaveAfterSales, c.closedRefunded, c.stock,
+		c.refundsHaveAfterSales, c.closedRefunded, c.stock, c.unpaidBound,
 	} {
 		if err := step(ctx); err != nil {
 			return rep, err
@@ -553,6 +558,27 @@ func (c *checker) stock(ctx context.Context) error {
 		if k.Stock < 0 {
 			c.broken(RuleStockConserved, s, "negative stock %d", k.Stock)
 		}
+	}
+	return nil
+}
+
+func (c *checker) unpaidBound(ctx context.Context) error {
+	var rows []struct {
+		CustomerID int64
+		Bound      int64
+		Unpaid     int64
+	}
+	err := c.scan(ctx, &rows, `SELECT g.customer_id, g.unpaid_seen AS bound,
+			(SELECT COUNT(*) FROM orders o WHERE o.customer_id = g.customer_id AND o.status = 'pending_payment') AS unpaid
+		FROM order_checkout_guards g
+		WHERE g.unpaid_seen < (SELECT COUNT(*) FROM orders o WHERE o.customer_id = g.customer_id AND o.status = 'pending_payment')
+		ORDER BY g.customer_id`)
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		c.broken(RuleUnpaidBound, fmt.Sprintf("customer %d", r.CustomerID),
+			"checkout guard bound %d is below the customer's %d unpaid orders: the unpaid-order cap can be passed (set unpaid_seen to the count)", r.Bound, r.Unpaid)
 	}
 	return nil
 }

@@ -198,6 +198,8 @@ func TestEachBrokenInvariantIsReported(t *testing.T) {
 			check.RuleStockConserved, "sku 1 ", false},
 		{"negative stock", "UPDATE skus SET stock = -1 WHERE id = 1",
 			check.RuleStockConserved, "sku 1 ", false},
+		{"checkout guard bound below the unpaid orders", "INSERT INTO order_checkout_guards (customer_id, checkouts, updated_at, unpaid_seen) SELECT customer_id, 1, '2026-01-01 00:00:00.000', 0 FROM orders WHERE id = 4",
+			check.RuleUnpaidBound, "customer ", false},
 	}
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		for _, tc := range cases {

@@ -125,3 +125,54 @@ func TestCheckoutRemakesAVanishedGuardRow(t *testing.T) {
 		}
 	})
 }
+
+// The guard row's unpaid_seen is an upper bound of the customer's unpaid
+// orders that checkout trusts while the bound plus one stays within the cap:
+// after any mix of checkouts, payments and cancellations it is never below
+// the true count, and the cap is never passed.
+func TestCheckoutGuardBoundNeverBelowTheCount(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		ctx := context.Background()
+		const limit = 3
+		svc := f.service(t, testConfig(limit))
+		sku := f.sku(t, 100, 1000)
+		const customer = int64(21)
+		addr := f.address(t, customer)
+		var unpaid []order.Order
+		for step := 0; step < 40; step++ {
+			switch {
+			case step%5 == 3 && len(unpaid) > 0:
+				o := unpaid[0]
+				must(t, paidErr(svc.MarkPaid(ctx, o.ID, o.TotalFen, f.clk.Now(), order.Payment(int64(step)))))
+				unpaid = unpaid[1:]
+			case step%7 == 6 && len(unpaid) > 0:
+				o := unpaid[len(unpaid)-1]
+				_, err := svc.Cancel(ctx, customer, o.ID)
+				must(t, err)
+				unpaid = unpaid[:len(unpaid)-1]
+			default:
+				o, _, err := svc.Checkout(ctx, order.CheckoutInput{CustomerID: customer, AddressID: addr,
+					Items: []order.LineInput{line(sku, 1)}})
+				if len(unpaid) == limit {
+					wantCode(t, err, apperr.CodeLimitExceeded)
+				} else {
+					must(t, err)
+					unpaid = append(unpaid, o)
+				}
+			}
+			var count, bound int64
+			must(t, d.Writer(ctx).Raw("SELECT COUNT(*) FROM orders WHERE customer_id = ? AND status = ?",
+				customer, string(order.StatusPendingPayment)).Scan(&count).Error)
+			must(t, d.Writer(ctx).Raw("SELECT unpaid_seen FROM order_checkout_guards WHERE customer_id = ?",
+				customer).Scan(&bound).Error)
+			if count != int64(len(unpaid)) || count > limit {
+				t.Fatalf("step %d: %d unpaid orders, want %d (cap %d)", step, count, len(unpaid), limit)
+			}
+			if bound < count {
+				t.Fatalf("step %d: unpaid_seen %d is below the %d unpaid orders", step, bound, count)
+			}
+		}
+	})
+}

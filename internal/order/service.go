@@ -368,12 +368,13 @@ func (s *Service) place(ctx context.Context, in CheckoutInput, hash string, addr
 			}
 		}
 		// The guard row serialises this customer's checkouts from here to
-		// commit, so the count it returns (this order included) sees every
+		// commit, so the count it returns (this order included; or the
+		// limit, when the row's bound shows it cannot be passed) sees every
 		// unpaid order a concurrent checkout committed and the cap holds
 		// under any concurrency. Taken after the inserts, it is held for the
 		// stock decrement and the commit only, so a customer's second
 		// checkout waits as little as it can.
-		unpaid, err := s.store.GuardCheckout(ctx, in.CustomerID, now)
+		unpaid, err := s.store.GuardCheckout(ctx, in.CustomerID, now, int64(s.cfg.MaxUnpaid))
 		if err != nil {
 			return err
 		}

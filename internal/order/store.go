@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/minimall/minimall/internal/platform/db"
 )
@@ -215,11 +214,14 @@ type checkoutGuardRow struct {
 	CustomerID int64     `gorm:"column:customer_id;primaryKey"`
 	Checkouts  int64     `gorm:"column:checkouts"`
 	UpdatedAt  time.Time `gorm:"column:updated_at"`
+	UnpaidSeen int64     `gorm:"column:unpaid_seen"`
 }
 
 func (checkoutGuardRow) TableName() string { return "order_checkout_guards" }
 
-// EnsureGuard creates the customer's checkout guard row when it is missing.
+// EnsureGuard creates the customer's checkout guard row when it is missing,
+// with unpaid_seen set to the customer's unpaid orders counted in the same
+// statement (see GuardCheckout for why it must never be lower).
 // It runs outside the checkout transaction (once per customer in practice):
 // inserting new keys inside many concurrent transactions would make MySQL's
 // duplicate checks lock gaps and deadlock unrelated customers.
@@ -230,8 +232,15 @@ func (s *Store) EnsureGuard(ctx context.Context, customerID int64, now time.Time
 	}
 	// One statement, insert or nothing: a row held by a checkout of this
 	// customer in flight elsewhere (another instance) is waited for briefly.
-	err := s.db.Writer(ctx).Clauses(clause.OnConflict{DoNothing: true}).
-		Create(&checkoutGuardRow{CustomerID: customerID, UpdatedAt: now}).Error
+	// No checkout of this customer can commit an order while the row is
+	// missing (its guard update matches nothing), so the count is complete.
+	ignore := "ON DUPLICATE KEY UPDATE customer_id = customer_id"
+	if s.db.Dialect() != db.MySQL {
+		ignore = "ON CONFLICT (customer_id) DO NOTHING"
+	}
+	err := s.db.Writer(ctx).Exec(`INSERT INTO order_checkout_guards (customer_id, checkouts, updated_at, unpaid_seen)
+		SELECT ?, 0, ?, COUNT(*) FROM orders WHERE customer_id = ? AND status = ? `+ignore,
+		customerID, now, customerID, string(StatusPendingPayment)).Error
 	if err != nil {
 		return err
 	}
@@ -240,20 +249,45 @@ func (s *Store) EnsureGuard(ctx context.Context, customerID int64, now time.Time
 }
 
 // GuardCheckout writes the customer's checkout guard row and returns how
-// many of the customer's orders wait for payment, counted once the row is
-// held: inside a transaction the write holds the row until commit on MySQL,
-// and SQLite's IMMEDIATE transactions run one writer at a time, so the count
-// sees every unpaid order an earlier checkout of this customer committed,
-// plus the ones this transaction inserted. It answers errNoGuard when
-// EnsureGuard has not created the row yet.
+// many of the customer's orders wait for payment, this transaction's
+// included, or a number no larger than limit when that many cannot be
+// exceeded. The row is held from the write to commit (MySQL's row lock;
+// SQLite's IMMEDIATE transactions run one writer at a time), so one
+// customer's checkouts pass here one after another. It answers errNoGuard
+// when EnsureGuard has not created the row yet.
 //
+// unpaid_seen is an upper bound of the customer's unpaid orders. Only
+// checkout makes an order pending payment, and every checkout passes here;
+// payment, cancellation and expiry only lower the true count. So while the
+// bound plus this order stays within limit, the cap holds without counting:
+// the first statement raises the bound by one and is done. When it would
+// pass limit, the orders are counted (once the row is held, so the count
+// sees every unpaid order an earlier checkout of this customer committed)
+// and the bound is set to the count. A customer who pays each order is
+// counted about once every limit checkouts; EnsureGuard and migration 00018
+// start every row at the true count.
+func (s *Store) GuardCheckout(ctx context.Context, customerID int64, now time.Time, limit int64) (int64, error) {
+	w := s.db.Writer(ctx)
+	res := w.Exec(`UPDATE order_checkout_guards SET checkouts = checkouts + 1, updated_at = ?,
+		unpaid_seen = unpaid_seen + 1 WHERE customer_id = ? AND unpaid_seen < ?`, now, customerID, limit)
+	if res.Error != nil {
+		return 0, res.Error
+	}
+	if res.RowsAffected == 1 {
+		// The bound is now at most limit; reading it back would cost a
+		// round trip, and the caller only compares the answer with limit.
+		return limit, nil
+	}
+	return s.recountGuard(ctx, customerID, now)
+}
+
+// recountGuard is GuardCheckout's counting path: it counts the customer's
+// unpaid orders with the row held and stores the count as the new bound.
 // On MySQL the count travels in the update's own answer, one round trip for
 // both: the correlated subquery of the SET clause runs only after the row is
 // locked (at READ COMMITTED it reads a fresh snapshot, without locks), and
-// LAST_INSERT_ID(expr) hands its value back in the OK packet. The value is
-// kept in unpaid_seen, which says how many unpaid orders the customer's last
-// checkout counted.
-func (s *Store) GuardCheckout(ctx context.Context, customerID int64, now time.Time) (int64, error) {
+// LAST_INSERT_ID(expr) hands its value back in the OK packet.
+func (s *Store) recountGuard(ctx context.Context, customerID int64, now time.Time) (int64, error) {
 	w := s.db.Writer(ctx)
 	if s.db.Dialect() == db.MySQL {
 		// The count travels as count + 1, so a server that leaves the OK
@@ -274,15 +308,19 @@ func (s *Store) GuardCheckout(ctx context.Context, customerID int64, now time.Ti
 		}
 		return s.countUnpaid(ctx, customerID)
 	}
+	n, err := s.countUnpaid(ctx, customerID)
+	if err != nil {
+		return 0, err
+	}
 	res := w.Model(&checkoutGuardRow{}).Where("customer_id = ?", customerID).
-		Updates(map[string]any{"checkouts": gorm.Expr("checkouts + 1"), "updated_at": now})
+		Updates(map[string]any{"checkouts": gorm.Expr("checkouts + 1"), "updated_at": now, "unpaid_seen": n})
 	if res.Error != nil {
 		return 0, res.Error
 	}
 	if res.RowsAffected != 1 {
 		return 0, fmt.Errorf("%w for customer %d", errNoGuard, customerID)
 	}
-	return s.countUnpaid(ctx, customerID)
+	return n, nil
 }
 
 // countUnpaid counts the customer's orders waiting for payment.

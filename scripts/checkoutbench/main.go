@@ -107,9 +107,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return fmt.Errorf("warm-up: %w", err)
 		}
 	}
+	meter := newCPUMeter(ctx, conn, client, o.url)
 	var ceil float64
 	if o.ceiling {
-		if ceil, err = ceiling(ctx, o, skus, hot, stdout); err != nil {
+		if ceil, err = ceiling(ctx, o, skus, hot, meter, stdout); err != nil {
 			return fmt.Errorf("ceiling: %w", err)
 		}
 	}
@@ -134,6 +135,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		latencies         []time.Duration
 		wg                sync.WaitGroup
 	)
+	cpuBefore := meter.read(ctx)
 	start := time.Now()
 	deadline := start.Add(o.duration)
 	for w := 0; w < o.conns; w++ {
@@ -197,6 +199,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpuAfter := meter.read(ctx)
 	loadsAfter, err := metric(ctx, client, o.url, "minimall_catalog_cache_detail_loads_total")
 	if err != nil {
 		return err
@@ -220,6 +223,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	rate := float64(ok.Load()) / elapsed.Seconds()
 	fmt.Fprintf(stdout, "orders/s=%.0f orders=%d out_of_stock=%d errors=%d p50_ms=%s p99_ms=%s\n",
 		rate, ok.Load(), short.Load(), failed.Load(), pct(0.50), pct(0.99))
+	fmt.Fprintln(stdout, "  shop "+perTxn(cpuBefore, cpuAfter, ok.Load()))
 	if ceil > 0 {
 		fmt.Fprintf(stdout, "ratio to the database ceiling: %.2f (%.0f / %.0f)\n", rate/ceil, rate, ceil)
 	}
@@ -327,7 +331,7 @@ func warm(ctx context.Context, client *http.Client, o options, custs []customer,
 // event and taking the stock with the guarded decrement, then committing.
 // The SKU is random (spread) or the hot one, as in the run that follows.
 // Its orders are live orders with stock taken, so stock conservation holds.
-func ceiling(ctx context.Context, o options, skus []int64, hot int64, stdout io.Writer) (float64, error) {
+func ceiling(ctx context.Context, o options, skus []int64, hot int64, meter cpuMeter, stdout io.Writer) (float64, error) {
 	dsn, err := db.MySQLConnDSN(ctx, o.dsn)
 	if err != nil {
 		return 0, err
@@ -355,6 +359,7 @@ func ceiling(ctx context.Context, o options, skus []int64, hot int64, stdout io.
 	rows.Close()
 	var done, failed atomic.Int64
 	var wg sync.WaitGroup
+	cpuBefore := meter.read(ctx)
 	start := time.Now()
 	deadline := start.Add(o.duration)
 	prefix := fmt.Sprintf("C%d", start.UnixNano()%1_000_000_000)
@@ -378,8 +383,10 @@ func ceiling(ctx context.Context, o options, skus []int64, hot int64, stdout io.
 	}
 	wg.Wait()
 	rate := float64(done.Load()) / time.Since(start).Seconds()
+	cpuAfter := meter.read(ctx)
 	fmt.Fprintf(stdout, "ceiling (plain Go client, %d workers over %d connections, insert order + item + event, guarded stock decrement, commit): txn/s=%.0f txns=%d errors=%d\n",
 		o.conns, o.dbConns, rate, done.Load(), failed.Load())
+	fmt.Fprintln(stdout, "  ceiling "+perTxn(cpuBefore, cpuAfter, done.Load()))
 	return rate, nil
 }
 

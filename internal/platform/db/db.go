@@ -209,7 +209,12 @@ func openMySQL(ctx context.Context, dsn string, gcfg *gorm.Config, opts Options)
 }
 
 func openMySQLPool(ctx context.Context, norm string, gcfg *gorm.Config, maxOpen int) (*gorm.DB, error) {
-	g, err := gorm.Open(gormmysql.New(gormmysql.Config{DSN: norm}), gcfg)
+	// gorm appends RETURNING to inserts on MariaDB 10.5+, which makes every
+	// insert answer a result set (column definitions and a row) instead of
+	// an OK packet. With it off, MariaDB takes the new id from the OK
+	// packet as MySQL and TiDB do: one code path for every server, and less
+	// work for the database and the server per insert.
+	g, err := gorm.Open(gormmysql.New(gormmysql.Config{DSN: norm, DisableWithReturning: true}), gcfg)
 	if err != nil {
 		return nil, fmt.Errorf("db: open mysql: %w", err)
 	}

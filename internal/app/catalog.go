@@ -31,10 +31,18 @@ func (a *App) buildCatalog() error {
 		return err
 	}
 	a.registerCacheMetrics(cache)
+	// Checkout prices from SKU facts at most the stock lag old, dropped at
+	// once by every announced product change (the catalog service tells it
+	// of its own writes; the Redis link of the other instances').
+	quotes, err := catalog.NewQuoteCache(store, a.clock, catalog.QuoteOptions{Life: cache.StockLag()})
+	if err != nil {
+		return err
+	}
+	a.registerQuoteMetrics(quotes)
 	var inv catalog.Invalidator = cache
 	if a.redis != nil {
 		// Stock and sales are published at most four times per stock lag.
-		shared, err := catalog.NewRedisInvalidations(a.redis, cache, cache.StockLag()/4, a.log)
+		shared, err := catalog.NewRedisInvalidations(a.redis, catalog.Listeners{cache, quotes}, cache.StockLag()/4, a.log)
 		if err != nil {
 			return err
 		}
@@ -44,7 +52,8 @@ func (a *App) buildCatalog() error {
 	a.background = append(a.background, Job{Name: "catalog cache refresh", Run: func(ctx context.Context) {
 		cache.RunRefresher(ctx, func(err error) { a.log.WarnContext(ctx, "catalog cache refresh failed", "err", err) })
 	}})
-	if a.catalogSvc, err = catalog.NewService(a.db, store, a.audit, a.clock, inv, catalog.WithImagePolicy(a.media)); err != nil {
+	if a.catalogSvc, err = catalog.NewService(a.db, store, a.audit, a.clock, inv, catalog.WithImagePolicy(a.media),
+		catalog.WithQuoteCache(quotes)); err != nil {
 		return err
 	}
 	if a.catalogH, err = catalog.NewHandlers(a.catalogSvc, cache); err != nil {
@@ -94,6 +103,22 @@ func (a *App) registerCartMetrics(carts *cart.Service) {
 			Help: "Cart reads that joined the tables on the primary."}, stat(func(s cart.CacheStats) float64 { return float64(s.Loads) })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "minimall_cart_cache_entries",
 			Help: "Customers' carts held by the cart cache."}, stat(func(s cart.CacheStats) float64 { return float64(s.Entries) })),
+	)
+}
+
+// registerQuoteMetrics exposes the quote cache's hits, loads and size on
+// /metrics.
+func (a *App) registerQuoteMetrics(quotes *catalog.QuoteCache) {
+	stat := func(f func(catalog.QuoteStats) float64) func() float64 {
+		return func() float64 { return f(quotes.Stats()) }
+	}
+	a.metrics.Registry.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "minimall_catalog_quote_hits_total",
+			Help: "SKUs a checkout or preview priced from the quote cache."}, stat(func(s catalog.QuoteStats) float64 { return float64(s.Hits) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "minimall_catalog_quote_loads_total",
+			Help: "SKUs a checkout or preview read from the primary to price them."}, stat(func(s catalog.QuoteStats) float64 { return float64(s.Loads) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "minimall_catalog_quote_entries",
+			Help: "SKUs held by the quote cache."}, stat(func(s catalog.QuoteStats) float64 { return float64(s.Entries) })),
 	)
 }
 

@@ -59,6 +59,7 @@ type Service struct {
 	clock  clock.Clock
 	notify Invalidator
 	images ImagePolicy
+	quotes *QuoteCache
 }
 
 // ImagePolicy decides which image URLs staff may put on products and SKUs
@@ -74,6 +75,12 @@ type Option func(*Service)
 // any http(s) URL is accepted (tools and tests that seed the catalog).
 func WithImagePolicy(p ImagePolicy) Option { return func(s *Service) { s.images = p } }
 
+// WithQuoteCache prices checkouts from q, which the caller also hands to the
+// Redis link (Listeners) so that other instances' changes reach it. Without
+// it the Service keeps its own, of DefaultQuoteEntries SKUs for
+// DefaultStockLag, told of this Service's writes only.
+func WithQuoteCache(q *QuoteCache) Option { return func(s *Service) { s.quotes = q } }
+
 // NewService returns the catalog service.
 func NewService(d *db.DB, store *Store, log *audit.Log, clk clock.Clock, inv Invalidator, opts ...Option) (*Service, error) {
 	if d == nil || store == nil || log == nil || clk == nil || inv == nil {
@@ -83,6 +90,16 @@ func NewService(d *db.DB, store *Store, log *audit.Log, clk clock.Clock, inv Inv
 	for _, o := range opts {
 		o(s)
 	}
+	if s.quotes == nil {
+		q, err := NewQuoteCache(store, clk, QuoteOptions{})
+		if err != nil {
+			return nil, err
+		}
+		s.quotes = q
+	}
+	// The quote cache hears of every change first, before any other
+	// instance could be told of it.
+	s.notify = Invalidators{s.quotes, inv}
 	return s, nil
 }
 
@@ -487,6 +504,25 @@ func (s *Service) Items(ctx context.Context, skuIDs []int64) (map[int64]Item, er
 	}
 	return items, nil
 }
+
+// QuoteItems returns the facts checkout prices from, keyed by SKU id, from
+// the quote cache where it holds them (read at most the stock lag ago, and
+// not changed since by any announced write) and from the primary for the
+// others; unknown ids are absent. A cached price is checked by the stock
+// decrement (TakeStockAt); a cached refusal (off shelf, deleted, short) is
+// to be confirmed with RequoteItems before it is answered.
+func (s *Service) QuoteItems(ctx context.Context, skuIDs []int64) (map[int64]Item, error) {
+	return s.quotes.Items(ctx, skuIDs)
+}
+
+// RequoteItems reads skuIDs from the primary, as Items does, and keeps them
+// in the quote cache for the next quotes.
+func (s *Service) RequoteItems(ctx context.Context, skuIDs []int64) (map[int64]Item, error) {
+	return s.quotes.Load(ctx, skuIDs)
+}
+
+// QuoteCacheStats describe the quote cache, for metrics.
+func (s *Service) QuoteCacheStats() QuoteStats { return s.quotes.Stats() }
 
 // ---- products: writes ----
 

@@ -14,6 +14,16 @@ func (s *Service) TakeStock(ctx context.Context, skuID, n int64) (bool, error) {
 	return s.store.DecrementStock(ctx, skuID, n)
 }
 
+// TakeStockAt takes n units of a live SKU whose price is still priceFen,
+// in one guarded statement (stock = stock - n WHERE id = ? AND stock >= n
+// AND price_fen = priceFen), and reports whether it did: false when the SKU
+// is short, deleted or priced otherwise now. Checkout calls it with the
+// price it quoted, so an order is never placed at a price that is no longer
+// the SKU's.
+func (s *Service) TakeStockAt(ctx context.Context, skuID, n, priceFen int64) (bool, error) {
+	return s.store.DecrementStockAt(ctx, skuID, n, priceFen)
+}
+
 // ReturnStock gives n units back to a SKU, deleted or not (a cancelled
 // order, an approved return), and reports whether the SKU exists.
 func (s *Service) ReturnStock(ctx context.Context, skuID, n int64) (bool, error) {

@@ -583,6 +583,15 @@ func (s *Store) DecrementStock(ctx context.Context, skuID, n int64) (bool, error
 	return res.RowsAffected == 1, res.Error
 }
 
+// DecrementStockAt takes n units of a live SKU if it has them and its price
+// is still priceFen, in one guarded statement; it reports whether the units
+// were taken.
+func (s *Store) DecrementStockAt(ctx context.Context, skuID, n, priceFen int64) (bool, error) {
+	res := s.db.Writer(ctx).Exec("UPDATE skus SET stock = stock - ? WHERE id = ? AND stock >= ? AND price_fen = ? AND deleted_at IS NULL",
+		n, skuID, n, priceFen)
+	return res.RowsAffected == 1, res.Error
+}
+
 // IncrementStock returns n units to a SKU (a cancelled order, an approved
 // return), deleted or not, so stock is conserved. It reports whether the SKU
 // exists.

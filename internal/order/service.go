@@ -155,6 +155,8 @@ type Quote struct {
 	// OffShelfSKUIDs and ShortSKUIDs split UnavailableSKUIDs by cause.
 	OffShelfSKUIDs []int64
 	ShortSKUIDs    []int64
+	// cached is set when the SKU facts came from the catalog's quote cache.
+	cached bool
 }
 
 // lines resolves the requested lines: the explicit ones, or the customer's
@@ -178,17 +180,27 @@ func (s *Service) lines(ctx context.Context, in *CheckoutInput) ([]LineInput, er
 }
 
 // quote prices lines from the catalog's current prices; nothing the client
-// sent but SKU ids and quantities is used.
-func (s *Service) quote(ctx context.Context, lines []LineInput) (Quote, error) {
+// sent but SKU ids and quantities is used. With cached, the SKU facts come
+// from the catalog's quote cache (Quote.Cached): the price is checked again
+// by the stock decrement, and a refusal is confirmed by a fresh quote
+// (refusal) before it is answered. Without it they are read from the
+// primary.
+func (s *Service) quote(ctx context.Context, lines []LineInput, cached bool) (Quote, error) {
 	ids := make([]int64, len(lines))
 	for i, l := range lines {
 		ids[i] = l.SKUID
 	}
-	skus, err := s.catalog.Items(ctx, ids)
+	var skus map[int64]catalog.Item
+	var err error
+	if cached {
+		skus, err = s.catalog.QuoteItems(ctx, ids)
+	} else {
+		skus, err = s.catalog.RequoteItems(ctx, ids)
+	}
 	if err != nil {
 		return Quote{}, apperr.From(err)
 	}
-	var q Quote
+	q := Quote{cached: cached}
 	for _, l := range lines {
 		k, ok := skus[l.SKUID]
 		switch {
@@ -213,6 +225,28 @@ func (s *Service) quote(ctx context.Context, lines []LineInput) (Quote, error) {
 	return q, nil
 }
 
+// confirmed returns q when every line can be bought, else the quote read
+// again from the primary when q came from the cache, so that a cached
+// "off shelf" or "short" never refuses what the fresh state accepts.
+func (s *Service) confirmed(ctx context.Context, lines []LineInput, q Quote) (Quote, error) {
+	if !q.cached || len(q.UnavailableSKUIDs) == 0 {
+		return q, nil
+	}
+	return s.quote(ctx, lines, false)
+}
+
+// refusal is the answer to a quote with lines that cannot be bought.
+func refusal(q Quote) error {
+	if len(q.OffShelfSKUIDs) > 0 {
+		return apperr.New(apperr.CodeUnavailableItem, "some items can no longer be bought").
+			WithDetail("sku_ids", q.OffShelfSKUIDs)
+	}
+	if len(q.ShortSKUIDs) > 0 {
+		return outOfStock(q.ShortSKUIDs)
+	}
+	return nil
+}
+
 // Preview prices a checkout request without changing anything. Lines that
 // cannot be bought are left out of the totals and listed as unavailable.
 // The address is optional; when given it must be the customer's.
@@ -229,7 +263,11 @@ func (s *Service) Preview(ctx context.Context, in CheckoutInput) (Quote, error) 
 	if err != nil {
 		return Quote{}, err
 	}
-	return s.quote(ctx, lines)
+	q, err := s.quote(ctx, lines, true)
+	if err != nil {
+		return Quote{}, err
+	}
+	return s.confirmed(ctx, lines, q)
 }
 
 // Checkout places an order and reports whether it created one (false: an
@@ -261,16 +299,15 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (Order, bool, 
 	if err != nil {
 		return Order{}, false, err
 	}
-	q, err := s.quote(ctx, lines)
+	q, err := s.quote(ctx, lines, true)
+	if err == nil {
+		q, err = s.confirmed(ctx, lines, q)
+	}
 	if err != nil {
 		return Order{}, false, err
 	}
-	if len(q.OffShelfSKUIDs) > 0 {
-		return Order{}, false, apperr.New(apperr.CodeUnavailableItem, "some items can no longer be bought").
-			WithDetail("sku_ids", q.OffShelfSKUIDs)
-	}
-	if len(q.ShortSKUIDs) > 0 {
-		return Order{}, false, outOfStock(q.ShortSKUIDs)
+	if err := refusal(q); err != nil {
+		return Order{}, false, err
 	}
 	// The customer's guard row is created outside the transaction (see
 	// EnsureGuard), once; after that the store remembers it and this costs
@@ -278,6 +315,33 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (Order, bool, 
 	if err := s.store.EnsureGuard(ctx, in.CustomerID, s.now()); err != nil {
 		return Order{}, false, apperr.From(err)
 	}
+	o, replayed, err := s.placeOnce(ctx, in, hash, addr, q)
+	var stale *staleQuote
+	if errors.As(err, &stale) && q.cached {
+		// A price, the stock or a SKU's state changed since the cached
+		// quote: nothing was written. The request is priced again from the
+		// primary and placed once more.
+		if q, err = s.quote(ctx, lines, false); err != nil {
+			return Order{}, false, err
+		}
+		if err := refusal(q); err != nil {
+			return Order{}, false, err
+		}
+		o, replayed, err = s.placeOnce(ctx, in, hash, addr, q)
+	}
+	if errors.As(err, &stale) {
+		return Order{}, false, outOfStock(stale.skuIDs)
+	}
+	if err != nil {
+		return Order{}, false, apperr.From(err)
+	}
+	return o, !replayed, nil
+}
+
+// placeOnce places a priced request: the checkout transaction (place), run
+// once more when the guard row is gone or the order number collided, or the
+// earlier order (replayed) when the idempotency key was taken meanwhile.
+func (s *Service) placeOnce(ctx context.Context, in CheckoutInput, hash string, addr Address, q Quote) (Order, bool, error) {
 	o, err := s.place(ctx, in, hash, addr, q)
 	if errors.Is(err, errNoGuard) {
 		// A row the store remembered is gone (a database restored from a
@@ -295,15 +359,21 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (Order, bool, 
 		// collision places the order once more under a new number.
 		if in.IdempotencyKey != "" {
 			if o, ok, rerr := s.replay(ctx, in.CustomerID, in.IdempotencyKey, hash); ok || rerr != nil {
-				return o, false, rerr
+				return o, ok, rerr
 			}
 		}
 		o, err = s.place(ctx, in, hash, addr, q)
 	}
-	if err != nil {
-		return Order{}, false, apperr.From(err)
-	}
-	return o, true, nil
+	return o, false, err
+}
+
+// staleQuote is the error of a checkout transaction whose guarded stock
+// decrement matched nothing for skuIDs (short of stock, priced otherwise
+// now, or deleted): the transaction rolled back.
+type staleQuote struct{ skuIDs []int64 }
+
+func (e *staleQuote) Error() string {
+	return fmt.Sprintf("order: stock not taken for skus %v", e.skuIDs)
 }
 
 func outOfStock(ids []int64) error {
@@ -385,10 +455,12 @@ func (s *Service) place(ctx context.Context, in CheckoutInput, hash string, addr
 		}
 		// Last, in ascending SKU id order (q.Items is sorted), so that the
 		// hot rows are held for the shortest time and multi-SKU orders
-		// never deadlock one another.
+		// never deadlock one another. Each decrement also requires the
+		// quoted price: an order is never placed at a price that is no
+		// longer the SKU's.
 		var short []int64
 		for _, it := range q.Items {
-			ok, err := s.catalog.TakeStock(ctx, it.SKUID, it.Quantity)
+			ok, err := s.catalog.TakeStockAt(ctx, it.SKUID, it.Quantity, it.PriceFen)
 			if err != nil {
 				return err
 			}
@@ -397,7 +469,7 @@ func (s *Service) place(ctx context.Context, in CheckoutInput, hash string, addr
 			}
 		}
 		if len(short) > 0 {
-			return outOfStock(short)
+			return &staleQuote{skuIDs: short}
 		}
 		return nil
 	})

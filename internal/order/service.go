@@ -181,10 +181,10 @@ func (s *Service) lines(ctx context.Context, in *CheckoutInput) ([]LineInput, er
 
 // quote prices lines from the catalog's current prices; nothing the client
 // sent but SKU ids and quantities is used. With cached, the SKU facts come
-// from the catalog's quote cache (Quote.Cached): the price is checked again
-// by the stock decrement, and a refusal is confirmed by a fresh quote
-// (refusal) before it is answered. Without it they are read from the
-// primary.
+// from the catalog's quote cache: the price is checked again by the stock
+// decrement, and a refusal is confirmed by a fresh quote (confirmed) before
+// it is answered. Without it they are read from the primary (and kept in
+// the quote cache for the next quotes).
 func (s *Service) quote(ctx context.Context, lines []LineInput, cached bool) (Quote, error) {
 	ids := make([]int64, len(lines))
 	for i, l := range lines {
@@ -280,6 +280,13 @@ func (s *Service) Preview(ctx context.Context, in CheckoutInput) (Quote, error) 
 // takes the stock of each SKU in ascending id order with a guarded decrement
 // and commits. A SKU short of stock answers out_of_stock, an off-shelf or
 // deleted one unavailable_item, and nothing changes.
+//
+// The SKU facts are quoted from the catalog's quote cache (at most the stock
+// lag old, dropped by every announced product change). The decrement also
+// requires the quoted price, so a price, stock or deletion changed behind
+// the cache rolls the transaction back; the request is then priced again
+// from the primary and placed once more. A refusal found in the cache is
+// read again from the primary before it is answered.
 func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (Order, bool, error) {
 	if err := in.validate(true); err != nil {
 		return Order{}, false, err

@@ -504,3 +504,45 @@ func TestCheckoutAnswerMatchesStoredOrder(t *testing.T) {
 		}
 	})
 }
+
+// The ids checkout answers for an order's lines are the ids stored, on both
+// databases (one multi-row INSERT: MySQL reports its first id, SQLite its
+// last), also while other orders are inserted at the same time.
+func TestCheckoutAnswersTheStoredLineIDs(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		skus := []int64{f.sku(t, 100, 500), f.sku(t, 200, 500), f.sku(t, 300, 500)}
+		var wg sync.WaitGroup
+		orders := make([]order.Order, 6)
+		for i := range orders {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c := int64(40 + i)
+				o, _, err := f.svc.Checkout(context.Background(), order.CheckoutInput{CustomerID: c, AddressID: f.address(t, c),
+					Items: []order.LineInput{line(skus[0], 1), line(skus[1], 2), line(skus[2], 3)}})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				orders[i] = o
+			}()
+		}
+		wg.Wait()
+		for _, o := range orders {
+			got, err := f.svc.Get(context.Background(), o.CustomerID, o.ID)
+			must(t, err)
+			if len(got.Items) != len(o.Items) {
+				t.Fatalf("order %d: %d lines stored, %d answered", o.ID, len(got.Items), len(o.Items))
+			}
+			for i := range got.Items {
+				a, s := o.Items[i], got.Items[i]
+				if a.ID != s.ID || a.SKUID != s.SKUID || a.Quantity != s.Quantity || a.PriceFen != s.PriceFen {
+					t.Errorf("order %d line %d: answered id %d sku %d qty %d, stored id %d sku %d qty %d",
+						o.ID, i, a.ID, a.SKUID, a.Quantity, s.ID, s.SKUID, s.Quantity)
+				}
+			}
+		}
+	})
+}

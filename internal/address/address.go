@@ -134,6 +134,11 @@ func (s *Service) List(ctx context.Context, customerID int64) ([]Address, error)
 	if err != nil {
 		return nil, apperr.Internal(err)
 	}
+	// A checkout page lists the addresses before the order is placed:
+	// the one chosen is then copied without a read (Snapshot).
+	for _, a := range out {
+		s.snaps.c.Set(a.ID, a)
+	}
 	return out, nil
 }
 

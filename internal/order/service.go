@@ -297,11 +297,15 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (Order, bool, 
 			return o, false, err
 		}
 	}
-	a, err := s.addresses.Get(ctx, in.CustomerID, in.AddressID)
+	// The address comes from memory when this instance has read it before
+	// (address.Snapshot); the order row is then inserted only while the
+	// stored address still reads the same (address.SnapshotGuard), and a
+	// changed or deleted address is read again and the order placed once
+	// more, as if it had been read first.
+	a, err := s.addresses.Snapshot(ctx, in.CustomerID, in.AddressID)
 	if err != nil {
 		return Order{}, false, apperr.From(err)
 	}
-	addr := snapshotAddress(a)
 	lines, err := s.lines(ctx, &in)
 	if err != nil {
 		return Order{}, false, err
@@ -322,7 +326,7 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (Order, bool, 
 	if err := s.store.EnsureGuard(ctx, in.CustomerID, s.now()); err != nil {
 		return Order{}, false, apperr.From(err)
 	}
-	o, replayed, err := s.placeOnce(ctx, in, hash, addr, q)
+	o, replayed, err := s.placeOnce(ctx, in, hash, &a, q)
 	var stale *staleQuote
 	if errors.As(err, &stale) && q.cached {
 		// A price, the stock or a SKU's state changed since the cached
@@ -334,7 +338,7 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (Order, bool, 
 		if err := refusal(q); err != nil {
 			return Order{}, false, err
 		}
-		o, replayed, err = s.placeOnce(ctx, in, hash, addr, q)
+		o, replayed, err = s.placeOnce(ctx, in, hash, &a, q)
 	}
 	if errors.As(err, &stale) {
 		return Order{}, false, outOfStock(stale.skuIDs)
@@ -346,10 +350,17 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (Order, bool, 
 }
 
 // placeOnce places a priced request: the checkout transaction (place), run
-// once more when the guard row is gone or the order number collided, or the
-// earlier order (replayed) when the idempotency key was taken meanwhile.
-func (s *Service) placeOnce(ctx context.Context, in CheckoutInput, hash string, addr Address, q Quote) (Order, bool, error) {
-	o, err := s.place(ctx, in, hash, addr, q)
+// once more when the address changed (*a is then read again), the guard row
+// is gone or the order number collided, or the earlier order (replayed)
+// when the idempotency key was taken meanwhile.
+func (s *Service) placeOnce(ctx context.Context, in CheckoutInput, hash string, a *address.Address, q Quote) (Order, bool, error) {
+	o, err := s.place(ctx, in, hash, *a, q)
+	if errors.Is(err, ErrGuardFailed) {
+		if *a, err = s.addresses.Get(ctx, in.CustomerID, in.AddressID); err != nil {
+			return Order{}, false, apperr.From(err)
+		}
+		o, err = s.place(ctx, in, hash, *a, q)
+	}
 	if errors.Is(err, errNoGuard) {
 		// A row the store remembered is gone (a database restored from a
 		// backup): it is created again and the checkout runs once more.
@@ -357,7 +368,7 @@ func (s *Service) placeOnce(ctx context.Context, in CheckoutInput, hash string, 
 		if err := s.store.EnsureGuard(ctx, in.CustomerID, s.now()); err != nil {
 			return Order{}, false, apperr.From(err)
 		}
-		o, err = s.place(ctx, in, hash, addr, q)
+		o, err = s.place(ctx, in, hash, *a, q)
 	}
 	if db.IsDuplicate(err) {
 		// Either the idempotency key was taken by a request that committed
@@ -369,7 +380,11 @@ func (s *Service) placeOnce(ctx context.Context, in CheckoutInput, hash string, 
 				return o, ok, rerr
 			}
 		}
-		o, err = s.place(ctx, in, hash, addr, q)
+		o, err = s.place(ctx, in, hash, *a, q)
+	}
+	if errors.Is(err, ErrGuardFailed) {
+		// The address changed again between its fresh read and the insert.
+		return Order{}, false, apperr.New(apperr.CodeConflict, "the address changed while the order was placed: try again")
 	}
 	return o, false, err
 }
@@ -412,7 +427,9 @@ func (s *Service) replay(ctx context.Context, customerID int64, key, hash string
 // place runs the checkout transaction for a priced request. InnoDB can pick
 // a deadlock victim among concurrent inserts of one unique key when the
 // first inserter rolls back; TxRetry then runs the transaction again.
-func (s *Service) place(ctx context.Context, in CheckoutInput, hash string, addr Address, q Quote) (Order, error) {
+func (s *Service) place(ctx context.Context, in CheckoutInput, hash string, a address.Address, q Quote) (Order, error) {
+	addr := snapshotAddress(a)
+	guard, guardArgs := address.SnapshotGuard(a)
 	now := s.now()
 	no, err := newOrderNo(now)
 	if err != nil {
@@ -425,7 +442,7 @@ func (s *Service) place(ctx context.Context, in CheckoutInput, hash string, addr
 			AddressID: in.AddressID, Address: addr, Remark: in.Remark,
 			PayDeadline: now.Add(s.cfg.PayTimeout), CreatedAt: now, UpdatedAt: now,
 		},
-		IdempotencyKey: in.IdempotencyKey, RequestHash: hash,
+		IdempotencyKey: in.IdempotencyKey, RequestHash: hash, Guard: guard, GuardArgs: guardArgs,
 	}
 	err = s.db.TxRetry(ctx, func(ctx context.Context) error {
 		if err := s.store.Insert(ctx, &n); err != nil {

@@ -167,6 +167,12 @@ func (eventRow) TableName() string { return "order_events" }
 // NewOrder is an order about to be inserted, with its lines.
 type NewOrder struct {
 	Order
+	// Guard, when set, is an SQL condition (with GuardArgs) the order row
+	// is inserted under: Insert writes nothing and answers ErrGuardFailed
+	// when it does not hold (address.SnapshotGuard: the address it copies
+	// changed).
+	Guard          string
+	GuardArgs      []any
 	IdempotencyKey string
 	RequestHash    string
 }
@@ -193,17 +199,31 @@ func (s *Store) Insert(ctx context.Context, n *NewOrder) error {
 	// every order, and building them from the row structs by reflection
 	// cost the server about as much as sending them.
 	w := s.db.Writer(ctx)
-	id, err := s.insert(w, `INSERT INTO orders (order_no, customer_id, status, goods_fen, freight_fen, total_fen,
+	values := "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	args := []any{r.OrderNo, r.CustomerID, r.Status, r.GoodsFen, r.FreightFen, r.TotalFen,
+		r.PaidFen, r.RefundedFen, r.AfterSaleOpen, r.AddressID, r.ShipName, r.ShipPhone, r.ShipProvince, r.ShipCity,
+		r.ShipDistrict, r.ShipDetail, r.Remark, r.IdempotencyKey, r.RequestHash, r.CancelReason, r.PayDeadline,
+		r.PaidAt, r.ShippedAt, r.DeliveredAt, r.CompletedAt, r.CancelledAt, r.ClosedAt, r.SalesPending, r.CreatedAt, r.UpdatedAt}
+	if n.Guard != "" {
+		// The row is written only while the guard holds (the address it
+		// copies still reads the same): INSERT … SELECT … WHERE.
+		from := ""
+		if s.db.Dialect() == db.MySQL {
+			from = " FROM DUAL"
+		}
+		values = "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?" + from + " WHERE " + n.Guard
+		args = append(args, n.GuardArgs...)
+	}
+	id, inserted, err := s.insert(w, `INSERT INTO orders (order_no, customer_id, status, goods_fen, freight_fen, total_fen,
 		paid_fen, refunded_fen, aftersale_open, address_id, ship_name, ship_phone, ship_province, ship_city,
 		ship_district, ship_detail, remark, idempotency_key, request_hash, cancel_reason, pay_deadline,
 		paid_at, shipped_at, delivered_at, completed_at, cancelled_at, closed_at, sales_pending, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.OrderNo, r.CustomerID, r.Status, r.GoodsFen, r.FreightFen, r.TotalFen,
-		r.PaidFen, r.RefundedFen, r.AfterSaleOpen, r.AddressID, r.ShipName, r.ShipPhone, r.ShipProvince, r.ShipCity,
-		r.ShipDistrict, r.ShipDetail, r.Remark, r.IdempotencyKey, r.RequestHash, r.CancelReason, r.PayDeadline,
-		r.PaidAt, r.ShippedAt, r.DeliveredAt, r.CompletedAt, r.CancelledAt, r.ClosedAt, r.SalesPending, r.CreatedAt, r.UpdatedAt)
+		`+values, args...)
 	if err != nil {
 		return err
+	}
+	if !inserted {
+		return ErrGuardFailed
 	}
 	o.ID = id
 	if len(o.Items) == 0 {
@@ -212,16 +232,16 @@ func (s *Store) Insert(ctx context.Context, n *NewOrder) error {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO order_items (order_id, sku_id, product_id, title, spec_text, image, price_fen,
 		quantity, subtotal_fen, created_at) VALUES `)
-	args := make([]any, 0, 10*len(o.Items))
+	items := make([]any, 0, 10*len(o.Items))
 	for i, it := range o.Items {
 		if i > 0 {
 			b.WriteString(", ")
 		}
 		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-		args = append(args, id, it.SKUID, it.ProductID, it.Title, it.SpecText, it.Image, it.PriceFen,
+		items = append(items, id, it.SKUID, it.ProductID, it.Title, it.SpecText, it.Image, it.PriceFen,
 			it.Quantity, it.SubtotalFen, o.CreatedAt)
 	}
-	first, err := s.insert(w, b.String(), args...)
+	first, _, err := s.insert(w, b.String(), items...)
 	if err != nil {
 		return err
 	}
@@ -236,17 +256,27 @@ func (s *Store) Insert(ctx context.Context, n *NewOrder) error {
 	return nil
 }
 
-// insert runs one INSERT and returns the id the database reports for it.
-func (s *Store) insert(w *gorm.DB, query string, args ...any) (int64, error) {
+// insert runs one INSERT and returns the id the database reports for it,
+// and whether it wrote any row (an INSERT … SELECT may write none).
+func (s *Store) insert(w *gorm.DB, query string, args ...any) (int64, bool, error) {
 	r := gorm.WithResult()
-	if err := w.Clauses(r).Exec(query, args...).Error; err != nil {
-		return 0, err
+	res := w.Clauses(r).Exec(query, args...)
+	if res.Error != nil {
+		return 0, false, res.Error
+	}
+	if res.RowsAffected == 0 {
+		return 0, false, nil
 	}
 	if r.Result == nil {
-		return 0, errors.New("order: the database reported no insert id")
+		return 0, false, errors.New("order: the database reported no insert id")
 	}
-	return r.Result.LastInsertId()
+	id, err := r.Result.LastInsertId()
+	return id, true, err
 }
+
+// ErrGuardFailed reports an order not inserted because its NewOrder.Guard
+// did not hold.
+var ErrGuardFailed = errors.New("order: the order's guard no longer holds")
 
 type checkoutGuardRow struct {
 	CustomerID int64     `gorm:"column:customer_id;primaryKey"`
@@ -591,7 +621,7 @@ func (s *Store) UnitsByProduct(ctx context.Context, orderIDs []int64) ([]Product
 
 // AddEvent appends an entry to an order's history.
 func (s *Store) AddEvent(ctx context.Context, e *Event) error {
-	id, err := s.insert(s.db.Writer(ctx), `INSERT INTO order_events (order_id, from_status, to_status, actor_type, actor_id,
+	id, _, err := s.insert(s.db.Writer(ctx), `INSERT INTO order_events (order_id, from_status, to_status, actor_type, actor_id,
 		reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		e.OrderID, string(e.From), string(e.To), e.ActorType, e.ActorID, e.Reason, e.CreatedAt)
 	if err != nil {

@@ -90,65 +90,73 @@ func (a *App) buildCatalog() error {
 	return err
 }
 
-// registerCartMetrics exposes the cart cache's hits, loads and size on
-// /metrics.
+// funcMetric is one figure read when Prometheus scrapes /metrics: a
+// counter, or a gauge when gauge is set.
+type funcMetric struct {
+	name, help string
+	gauge      bool
+	value      func() float64
+}
+
+// registerFuncMetrics exposes figures read when Prometheus scrapes.
+func (a *App) registerFuncMetrics(ms ...funcMetric) {
+	for _, m := range ms {
+		if m.gauge {
+			a.metrics.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: m.name, Help: m.help}, m.value))
+		} else {
+			a.metrics.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: m.name, Help: m.help}, m.value))
+		}
+	}
+}
+
+// registerCartMetrics exposes the cart cache's hits, loads and size.
 func (a *App) registerCartMetrics(carts *cart.Service) {
-	stat := func(f func(cart.CacheStats) float64) func() float64 {
-		return func() float64 { return f(carts.CacheStats()) }
-	}
-	a.metrics.Registry.MustRegister(
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "minimall_cart_cache_hits_total",
-			Help: "Cart reads served from memory."}, stat(func(s cart.CacheStats) float64 { return float64(s.Hits) })),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "minimall_cart_cache_loads_total",
-			Help: "Cart reads that joined the tables on the primary."}, stat(func(s cart.CacheStats) float64 { return float64(s.Loads) })),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "minimall_cart_cache_entries",
-			Help: "Customers' carts held by the cart cache."}, stat(func(s cart.CacheStats) float64 { return float64(s.Entries) })),
+	a.registerFuncMetrics(
+		funcMetric{"minimall_cart_cache_hits_total", "Cart reads served from memory.", false,
+			func() float64 { return float64(carts.CacheStats().Hits) }},
+		funcMetric{"minimall_cart_cache_loads_total", "Cart reads that joined the tables on the primary.", false,
+			func() float64 { return float64(carts.CacheStats().Loads) }},
+		funcMetric{"minimall_cart_cache_entries", "Customers' carts held by the cart cache.", true,
+			func() float64 { return float64(carts.CacheStats().Entries) }},
 	)
 }
 
-// registerQuoteMetrics exposes the quote cache's hits, loads and size on
-// /metrics.
+// registerQuoteMetrics exposes the quote cache's hits, loads and size.
 func (a *App) registerQuoteMetrics(quotes *catalog.QuoteCache) {
-	stat := func(f func(catalog.QuoteStats) float64) func() float64 {
-		return func() float64 { return f(quotes.Stats()) }
-	}
-	a.metrics.Registry.MustRegister(
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "minimall_catalog_quote_hits_total",
-			Help: "SKUs a checkout or preview priced from the quote cache."}, stat(func(s catalog.QuoteStats) float64 { return float64(s.Hits) })),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "minimall_catalog_quote_loads_total",
-			Help: "SKUs a checkout or preview read from the primary to price them."}, stat(func(s catalog.QuoteStats) float64 { return float64(s.Loads) })),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "minimall_catalog_quote_entries",
-			Help: "SKUs held by the quote cache."}, stat(func(s catalog.QuoteStats) float64 { return float64(s.Entries) })),
+	a.registerFuncMetrics(
+		funcMetric{"minimall_catalog_quote_hits_total", "SKUs a checkout or preview priced from the quote cache.", false,
+			func() float64 { return float64(quotes.Stats().Hits) }},
+		funcMetric{"minimall_catalog_quote_loads_total", "SKUs a checkout or preview read from the primary to price them.", false,
+			func() float64 { return float64(quotes.Stats().Loads) }},
+		funcMetric{"minimall_catalog_quote_entries", "SKUs held by the quote cache.", true,
+			func() float64 { return float64(quotes.Stats().Entries) }},
 	)
 }
 
-// registerCacheMetrics exposes the read cache's hits, misses and size on
-// /metrics, read from the cache when Prometheus scrapes.
+// registerCacheMetrics exposes the read cache's hits, misses and size.
 func (a *App) registerCacheMetrics(cache *catalog.Cache) {
-	stat := func(f func(catalog.CacheStats) float64) func() float64 {
-		return func() float64 { return f(cache.Stats()) }
-	}
-	a.metrics.Registry.MustRegister(
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "minimall_catalog_cache_hits_total",
-			Help: "Public catalog pages served from the read cache."}, stat(func(s catalog.CacheStats) float64 { return float64(s.Hits) })),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "minimall_catalog_cache_misses_total",
-			Help: "Public catalog pages a request had to wait for (loaded from the database)."}, stat(func(s catalog.CacheStats) float64 { return float64(s.Misses) })),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "minimall_catalog_cache_detail_loads_total",
-			Help: "Product pages read from the database, on a request or ahead of expiry."}, stat(func(s catalog.CacheStats) float64 { return float64(s.DetailLoads) })),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "minimall_catalog_cache_list_loads_total",
-			Help: "List pages read from the database, on a request or ahead of expiry."}, stat(func(s catalog.CacheStats) float64 { return float64(s.ListLoads) })),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "minimall_catalog_cache_evictions_total",
-			Help: "Pages evicted to stay within MINIMALL_CATALOG_CACHE_MAX_BYTES."}, stat(func(s catalog.CacheStats) float64 { return float64(s.Evictions) })),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "minimall_catalog_cache_entries",
-			Help: "Pages held by the read cache."}, stat(func(s catalog.CacheStats) float64 { return float64(s.Entries) })),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "minimall_catalog_cache_bytes",
-			Help: "Bytes held by the read cache as its budget counts them."}, stat(func(s catalog.CacheStats) float64 { return float64(s.Bytes) })),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "minimall_catalog_cache_unsure",
-			Help: "1 while changes from other instances may be missed and pages live at most the stock lag."}, stat(func(s catalog.CacheStats) float64 {
-			if s.Unsure {
-				return 1
-			}
-			return 0
-		})),
+	st := cache.Stats
+	a.registerFuncMetrics(
+		funcMetric{"minimall_catalog_cache_hits_total", "Public catalog pages served from the read cache.", false,
+			func() float64 { return float64(st().Hits) }},
+		funcMetric{"minimall_catalog_cache_misses_total", "Public catalog pages a request had to wait for (loaded from the database).", false,
+			func() float64 { return float64(st().Misses) }},
+		funcMetric{"minimall_catalog_cache_detail_loads_total", "Product pages read from the database, on a request or ahead of expiry.", false,
+			func() float64 { return float64(st().DetailLoads) }},
+		funcMetric{"minimall_catalog_cache_list_loads_total", "List pages read from the database, on a request or ahead of expiry.", false,
+			func() float64 { return float64(st().ListLoads) }},
+		funcMetric{"minimall_catalog_cache_evictions_total", "Pages evicted to stay within MINIMALL_CATALOG_CACHE_MAX_BYTES.", false,
+			func() float64 { return float64(st().Evictions) }},
+		funcMetric{"minimall_catalog_cache_entries", "Pages held by the read cache.", true,
+			func() float64 { return float64(st().Entries) }},
+		funcMetric{"minimall_catalog_cache_bytes", "Bytes held by the read cache as its budget counts them.", true,
+			func() float64 { return float64(st().Bytes) }},
+		funcMetric{"minimall_catalog_cache_unsure", "1 while changes from other instances may be missed and pages live at most the stock lag.", true,
+			func() float64 {
+				if st().Unsure {
+					return 1
+				}
+				return 0
+			}},
 	)
 }

@@ -47,7 +47,15 @@ func staffService(cfg *config.Config, d *db.DB, clk clock.Clock) (*staff.Service
 	if err != nil {
 		return nil, nil, err
 	}
-	svc, err := staff.NewService(d, store, passwords, tokens, log, clk)
+	totpKey, err := cfg.Staff.TOTPKeyBytes()
+	if err != nil {
+		return nil, nil, err
+	}
+	sealer, err := staff.TOTPSealer(totpKey, cfg.JWT.Secret)
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := staff.NewService(d, store, passwords, tokens, log, clk, sealer)
 	return svc, store, err
 }
 

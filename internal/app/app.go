@@ -243,7 +243,15 @@ func (a *App) buildIdentity() error {
 	if err != nil {
 		return err
 	}
-	if a.staff, err = staff.NewService(a.db, staffStore, passwords, a.tokens, a.audit, a.clock); err != nil {
+	totpKey, err := a.cfg.Staff.TOTPKeyBytes()
+	if err != nil {
+		return err
+	}
+	sealer, err := staff.TOTPSealer(totpKey, a.cfg.JWT.Secret)
+	if err != nil {
+		return err
+	}
+	if a.staff, err = staff.NewService(a.db, staffStore, passwords, a.tokens, a.audit, a.clock, sealer); err != nil {
 		return err
 	}
 	if a.staffH, err = staff.NewHandlers(a.staff); err != nil {
@@ -251,6 +259,12 @@ func (a *App) buildIdentity() error {
 	}
 	if err := a.addJobs(jobs.Job{Name: "staff-login-failures-prune", Every: 10 * time.Minute, Batch: 500,
 		Step: a.staff.PruneLoginFailures}); err != nil {
+		return err
+	}
+	// Second-factor secrets stored in clear before sealing existed are
+	// sealed in the background too, not only at their next login.
+	if err := a.addJobs(jobs.Job{Name: "staff-totp-seal", Every: 10 * time.Minute, Batch: 100,
+		Step: a.staff.SealClearTOTP}); err != nil {
 		return err
 	}
 	if a.auth, err = auth.NewMiddleware(a.tokens, a.staff); err != nil {

@@ -102,7 +102,15 @@ func newIdentityEnvLog(t *testing.T, d *db.DB, extra map[string]string, logw io.
 	if err != nil {
 		t.Fatal(err)
 	}
-	staff, err := staff.NewService(d, store, passwords, tokens, log, clk)
+	totpKey, err := cfg.Staff.TOTPKeyBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, err := staff.TOTPSealer(totpKey, cfg.JWT.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	staff, err := staff.NewService(d, store, passwords, tokens, log, clk, sealer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,6 +401,7 @@ var adminRoutePermissions = map[string]auth.Permission{
 	"GET /api/v1/admin/auth/totp":                         "",
 	"POST /api/v1/admin/auth/totp/enrol":                  "",
 	"POST /api/v1/admin/auth/totp/activate":               "",
+	"POST /api/v1/admin/auth/totp/disable":                "",
 }
 
 // TestRolePermissionsOnRouter sends every staff route of the real router a

@@ -92,7 +92,11 @@ func newReviewEnv(t *testing.T, d *db.DB) *reviewEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := staff.NewService(d, stStore, passwords, tokens, lg, clk)
+	sealer, err := staff.TOTPSealer(nil, cfg.JWT.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := staff.NewService(d, stStore, passwords, tokens, lg, clk, sealer)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -96,6 +96,8 @@ func (a *App) routes(e *gin.Engine) {
 	enrol.GET("", a.staffH.TOTPStatus)
 	enrol.POST("/enrol", a.staffH.StartTOTP)
 	enrol.POST("/activate", a.staffH.ActivateTOTP)
+	// Turning it off checks the password and a code: limited like login.
+	enrol.POST("/disable", a.loginLimit.PerIP(), a.staffH.DisableTOTP)
 
 	// Staff routes under /api/v1/admin: a staff token, then a permission per route.
 	admin := api.Group("/admin", a.auth.Staff())

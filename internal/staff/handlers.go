@@ -213,6 +213,36 @@ func (h *Handlers) ActivateTOTP(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"recovery_codes": codes})
 }
 
+type disableRequest struct {
+	Password string `json:"password"`
+	Code     string `json:"code"`
+}
+
+// DisableTOTP serves POST /api/v1/admin/auth/totp/disable {"password",
+// "code"}: the caller turns their own second factor off.
+func (h *Handlers) DisableTOTP(c *gin.Context) {
+	var req disableRequest
+	if err := httpx.DecodeJSON(c, &req); err != nil {
+		httpx.Error(c, err)
+		return
+	}
+	s, err := h.staff.DisableTOTP(c.Request.Context(), auth.StaffID(c),
+		DisableInput{Password: req.Password, Code: req.Code, ClientIP: c.ClientIP()})
+	if err != nil {
+		var ae *apperr.Error
+		if errors.As(err, &ae) && ae.Code == apperr.CodeUnauthenticated {
+			event := "staff_totp_disable_failed"
+			if ae.Details["retry_after_seconds"] != nil {
+				event = "staff_login_locked"
+			}
+			httpx.SecurityEvent(c, event)
+		}
+		httpx.Error(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, accountJSON(s))
+}
+
 type totpStatusJSON struct {
 	Enabled           bool       `json:"enabled"`
 	EnabledAt         *time.Time `json:"enabled_at"`

@@ -30,6 +30,8 @@ type Service struct {
 	tokens    *auth.Tokens
 	audit     *audit.Log
 	clock     clock.Clock
+	// sealer seals and opens second-factor secrets (seal.go).
+	sealer *Sealer
 
 	// checks caches what CurrentRole read, for at most CheckCacheTTL.
 	mu     sync.Mutex
@@ -47,12 +49,13 @@ type check struct {
 var _ auth.StaffChecker = (*Service)(nil)
 
 // NewService returns the staff service; passwords holds the bcrypt cost of
-// new hashes.
-func NewService(d *db.DB, store *Store, passwords *auth.Passwords, tokens *auth.Tokens, log *audit.Log, clk clock.Clock) (*Service, error) {
-	if d == nil || store == nil || passwords == nil || tokens == nil || log == nil || clk == nil {
+// new hashes, sealer the key of second-factor secrets (TOTPSealer).
+func NewService(d *db.DB, store *Store, passwords *auth.Passwords, tokens *auth.Tokens, log *audit.Log, clk clock.Clock,
+	sealer *Sealer) (*Service, error) {
+	if d == nil || store == nil || passwords == nil || tokens == nil || log == nil || clk == nil || sealer == nil {
 		return nil, errNilDependency
 	}
-	return &Service{db: d, store: store, passwords: passwords, tokens: tokens, audit: log, clock: clk,
+	return &Service{db: d, store: store, passwords: passwords, tokens: tokens, audit: log, clock: clk, sealer: sealer,
 		checks: map[int64]check{}}, nil
 }
 

@@ -49,7 +49,11 @@ func newStaffFixture(t *testing.T, d *db.DB) staffFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := staff.NewService(d, store, passwords, tokens, log, clk)
+	sealer, err := staff.TOTPSealer(nil, testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := staff.NewService(d, store, passwords, tokens, log, clk, sealer)
 	if err != nil {
 		t.Fatal(err)
 	}

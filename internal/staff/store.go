@@ -177,6 +177,13 @@ func (s *Store) ByID(ctx context.Context, id int64) (Account, error) {
 	return r.account(), nil
 }
 
+// row returns an account with its password hash, read on the primary.
+func (s *Store) row(ctx context.Context, id int64) (staffRow, error) {
+	var r staffRow
+	err := s.db.Writer(ctx).Where("id = ?", id).Take(&r).Error
+	return r, err
+}
+
 // byUsername returns an account with its password hash.
 func (s *Store) byUsername(ctx context.Context, username string) (staffRow, error) {
 	var r staffRow

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"strings"
 	"time"
 
@@ -96,6 +97,30 @@ type settingsRow struct {
 }
 
 func (settingsRow) TableName() string { return "staff_settings" }
+
+// replaceSecret stores sealed as the account's second-factor secret if the
+// stored one is still exactly old; false when it is not.
+func (s *Store) replaceSecret(ctx context.Context, staffID int64, old, sealed string) (bool, error) {
+	res := s.db.Writer(ctx).Exec("UPDATE staff SET totp_secret = ? WHERE id = ? AND totp_secret = ?", sealed, staffID, old)
+	return res.RowsAffected == 1, res.Error
+}
+
+// replacePending is replaceSecret for the pending secret of an enrolment.
+func (s *Store) replacePending(ctx context.Context, staffID int64, old, sealed string) (bool, error) {
+	res := s.db.Writer(ctx).Exec("UPDATE staff SET totp_pending_secret = ? WHERE id = ? AND totp_pending_secret = ?", sealed, staffID, old)
+	return res.RowsAffected == 1, res.Error
+}
+
+// clearSecrets returns up to limit accounts with a second-factor secret,
+// active or pending, stored in clear (without the sealed prefix).
+func (s *Store) clearSecrets(ctx context.Context, limit int) ([]totpRow, error) {
+	var rows []totpRow
+	err := s.db.Writer(ctx).
+		Where("(totp_secret IS NOT NULL AND totp_secret NOT LIKE ?) OR (totp_pending_secret IS NOT NULL AND totp_pending_secret NOT LIKE ?)",
+			sealPrefix+"%", sealPrefix+"%").
+		Order("id").Limit(limit).Find(&rows).Error
+	return rows, err
+}
 
 func (s *Store) totp(ctx context.Context, id int64) (totpRow, error) {
 	var r totpRow
@@ -209,8 +234,12 @@ func (s *Service) StartTOTP(ctx context.Context, staffID int64) (Enrolment, erro
 	if err != nil {
 		return Enrolment{}, apperr.Internal(err)
 	}
+	sealed, err := s.sealer.seal(staffID, key.Secret())
+	if err != nil {
+		return Enrolment{}, apperr.Internal(err)
+	}
 	res := s.db.Writer(ctx).Exec("UPDATE staff SET totp_pending_secret = ?, updated_at = ? WHERE id = ? AND totp_secret IS NULL",
-		key.Secret(), s.clock.Now(), staffID)
+		sealed, s.clock.Now(), staffID)
 	if res.Error != nil {
 		return Enrolment{}, apperr.Internal(res.Error)
 	}
@@ -246,13 +275,27 @@ func (s *Service) ActivateTOTP(ctx context.Context, staffID int64, code string) 
 		if r.TOTPPendingSecret == nil {
 			return apperr.InvalidState("not_started", "start the enrolment first")
 		}
-		step, ok := matchStep(*r.TOTPPendingSecret, code, now)
+		secret, reseal, err := s.sealer.open(staffID, *r.TOTPPendingSecret)
+		if err != nil {
+			return err
+		}
+		step, ok := matchStep(secret, code, now)
 		if !ok {
 			return apperr.Invalid("the code does not match: check the app and the device's clock", "code")
 		}
-		res := s.db.Writer(ctx).Exec(`UPDATE staff SET totp_secret = totp_pending_secret, totp_pending_secret = NULL,
+		// The pending value becomes the secret as stored, unless it was
+		// stored in clear (or under an older key): then it is sealed now.
+		active := *r.TOTPPendingSecret
+		if reseal {
+			if active, err = s.sealer.seal(staffID, secret); err != nil {
+				return err
+			}
+		}
+		// The pending value compared is the exact string read above, so an
+		// enrolment started again meanwhile is not turned on by this code.
+		res := s.db.Writer(ctx).Exec(`UPDATE staff SET totp_secret = ?, totp_pending_secret = NULL,
 			totp_enabled_at = ?, totp_last_step = ?, updated_at = ?
-			WHERE id = ? AND totp_secret IS NULL AND totp_pending_secret = ?`, now, step, now, staffID, *r.TOTPPendingSecret)
+			WHERE id = ? AND totp_secret IS NULL AND totp_pending_secret = ?`, active, now, step, now, staffID, *r.TOTPPendingSecret)
 		if res.Error != nil {
 			return res.Error
 		}
@@ -335,6 +378,127 @@ func (s *Service) ResetTOTP(ctx context.Context, actorID, staffID int64) (Accoun
 	s.forget(staffID)
 	if err != nil {
 		return Account{}, apperr.From(err)
+	}
+	return st, nil
+}
+
+// DisableInput is a staff member's request to turn their own second factor
+// off, and the client address it came from.
+type DisableInput struct {
+	Password string
+	Code     string
+	ClientIP string
+}
+
+// errStaleCode: the code's step was used already, or the factor changed
+// between the check and the update.
+var errStaleCode = errors.New("staff: second-factor code already used")
+
+// DisableTOTP turns the caller's own second factor off. It needs the
+// account's password and a current code of the factor (a recovery code is
+// not enough: it proves the codes were kept, not that the authenticator is
+// at hand); wrong ones answer 401 like a login and count as failed logins of
+// the username and address, so a stolen session cannot guess them at
+// leisure. A code is used up like at login. When the shop requires a second
+// factor the answer is 409 invalid_state (status required): only an owner
+// can lift the requirement or reset an account. The factor, its pending
+// enrolment and its recovery codes go in one transaction, audited as
+// staff.totp_disable; the account's tokens stay valid (its holder just
+// proved both factors).
+func (s *Service) DisableTOTP(ctx context.Context, staffID int64, in DisableInput) (Account, error) {
+	code := normalizeCode(in.Code)
+	if in.Password == "" || code == "" {
+		var fields []string
+		if in.Password == "" {
+			fields = append(fields, "password")
+		}
+		if code == "" {
+			fields = append(fields, "code")
+		}
+		return Account{}, apperr.Invalid("password and code are required", fields...)
+	}
+	row, err := s.store.row(ctx, staffID)
+	if db.IsNotFound(err) {
+		return Account{}, apperr.NotFound("staff account")
+	}
+	if err != nil {
+		return Account{}, apperr.Internal(err)
+	}
+	r, err := s.store.totp(ctx, staffID)
+	if err != nil {
+		return Account{}, apperr.Internal(err)
+	}
+	if r.TOTPSecret == nil {
+		return Account{}, apperr.InvalidState("not_enabled", "two-factor login is not on for this account")
+	}
+	set, err := s.store.settings(ctx)
+	if err != nil {
+		return Account{}, apperr.Internal(err)
+	}
+	if set.RequireTOTP {
+		return Account{}, apperr.InvalidState("required",
+			"the shop requires two-factor login of every staff account: an owner can lift the requirement or reset your second factor")
+	}
+	now := s.clock.Now()
+	until, err := s.store.lockedUntil(ctx, row.Username, in.ClientIP)
+	if err != nil {
+		return Account{}, apperr.Internal(err)
+	}
+	if until.After(now) {
+		return Account{}, lockedError(until, now)
+	}
+	fail := func(msg string) (Account, error) {
+		until, err := s.store.recordFailure(ctx, row.Username, in.ClientIP, now)
+		if err != nil {
+			return Account{}, apperr.Internal(err)
+		}
+		if until.After(now) {
+			return Account{}, lockedError(until, now)
+		}
+		return Account{}, apperr.Unauthenticated(msg)
+	}
+	if !s.passwords.Matches(row.PasswordHash, in.Password) {
+		return fail("wrong password")
+	}
+	secret, _, err := s.sealer.open(staffID, *r.TOTPSecret)
+	if err != nil {
+		return Account{}, apperr.Internal(err)
+	}
+	step, ok := matchStep(secret, code, now)
+	if !ok {
+		return fail("wrong two-factor code")
+	}
+	var st Account
+	err = s.db.Tx(ctx, func(ctx context.Context) error {
+		// One conditional update: the secret is still the one the code
+		// matched, and the code's step is later than the last one accepted
+		// (a replayed code changes nothing).
+		res := s.db.Writer(ctx).Exec(`UPDATE staff SET totp_secret = NULL, totp_pending_secret = NULL, totp_enabled_at = NULL,
+			totp_last_step = 0, updated_at = ? WHERE id = ? AND totp_secret = ? AND totp_last_step < ?`,
+			now, staffID, *r.TOTPSecret, step)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != 1 {
+			return errStaleCode
+		}
+		if err := s.db.Writer(ctx).Where("staff_id = ?", staffID).Delete(&recoveryRow{}).Error; err != nil {
+			return err
+		}
+		if err := s.record(ctx, staffID, "staff.totp_disable", staffID, map[string]any{"tokens": "kept"}); err != nil {
+			return err
+		}
+		st, err = s.store.ByID(ctx, staffID)
+		return err
+	})
+	if errors.Is(err, errStaleCode) {
+		return fail("wrong two-factor code")
+	}
+	if err != nil {
+		return Account{}, apperr.From(err)
+	}
+	if err := s.store.clearFailures(ctx, row.Username, in.ClientIP); err != nil {
+		return Account{}, apperr.Internal(err)
 	}
 	return st, nil
 }
@@ -440,7 +604,14 @@ func (s *Service) secondFactor(ctx context.Context, staffID int64, in LoginInput
 	code, recovery := normalizeCode(in.TOTPCode), normalizeCode(in.RecoveryCode)
 	switch {
 	case code != "":
-		step, ok := matchStep(*r.TOTPSecret, code, now)
+		// A secret that does not open fails the login with an internal
+		// error (logged with ErrTOTPKey), never a pass: the server's key
+		// is wrong, not the user's code.
+		secret, reseal, err := s.sealer.open(staffID, *r.TOTPSecret)
+		if err != nil {
+			return secondFactorResult{}, err
+		}
+		step, ok := matchStep(secret, code, now)
 		if !ok {
 			return secondFactorResult{verdict: factorWrong}, nil
 		}
@@ -450,6 +621,11 @@ func (s *Service) secondFactor(ctx context.Context, staffID int64, in LoginInput
 		}
 		if !fresh {
 			return secondFactorResult{verdict: factorWrong}, nil
+		}
+		if reseal {
+			if err := s.resealSecret(ctx, staffID, *r.TOTPSecret, secret); err != nil {
+				return secondFactorResult{}, err
+			}
 		}
 		return secondFactorResult{verdict: factorPassed}, nil
 	case recovery != "":
@@ -467,4 +643,51 @@ func (s *Service) secondFactor(ctx context.Context, staffID int64, in LoginInput
 		return secondFactorResult{verdict: factorPassed, recoveryLeft: &left}, nil
 	}
 	return secondFactorResult{verdict: factorMissing}, nil
+}
+
+// resealSecret replaces the account's second-factor secret stored as old (in
+// clear, or sealed under an older key) by secret sealed under the current
+// key. The update is conditional on the stored value still being old: when
+// it is not (reset, turned off, or sealed by another instance meanwhile)
+// there is nothing left to seal.
+func (s *Service) resealSecret(ctx context.Context, staffID int64, old, secret string) error {
+	sealed, err := s.sealer.seal(staffID, secret)
+	if err != nil {
+		return err
+	}
+	_, err = s.store.replaceSecret(ctx, staffID, old, sealed)
+	return err
+}
+
+// SealClearTOTP is a job step: it seals up to limit second-factor secrets
+// (active or pending) still stored in clear from before sealing existed, and
+// returns how many values it sealed.
+func (s *Service) SealClearTOTP(ctx context.Context, limit int) (int, error) {
+	rows, err := s.store.clearSecrets(ctx, limit)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range rows {
+		for _, v := range []struct {
+			stored  *string
+			replace func(context.Context, int64, string, string) (bool, error)
+		}{{r.TOTPSecret, s.store.replaceSecret}, {r.TOTPPendingSecret, s.store.replacePending}} {
+			if v.stored == nil || strings.HasPrefix(*v.stored, sealPrefix) {
+				continue
+			}
+			sealed, err := s.sealer.seal(r.ID, *v.stored)
+			if err != nil {
+				return n, err
+			}
+			ok, err := v.replace(ctx, r.ID, *v.stored, sealed)
+			if err != nil {
+				return n, err
+			}
+			if ok {
+				n++
+			}
+		}
+	}
+	return n, nil
 }

@@ -7,6 +7,8 @@
 package config
 
 import (
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -45,6 +47,7 @@ type Config struct {
 	HTTP      HTTP      `koanf:"http"`
 	DB        DB        `koanf:"db"`
 	JWT       JWT       `koanf:"jwt"`
+	Staff     Staff     `koanf:"staff"`
 	Order     Order     `koanf:"order"`
 	AfterSale AfterSale `koanf:"aftersale"`
 	WeChat    WeChat    `koanf:"wechat"`
@@ -107,6 +110,28 @@ type DB struct {
 // JWT configures access tokens.
 type JWT struct {
 	Secret string `koanf:"secret"`
+}
+
+// Staff configures staff accounts.
+type Staff struct {
+	// TOTPKey seals the staff second-factor secrets at rest: 32 bytes in
+	// standard base64 or hex. Empty: a key derived from the JWT secret.
+	TOTPKey string `koanf:"totp_key"`
+}
+
+// TOTPKeyBytes decodes TOTPKey; nil when it is unset.
+func (s Staff) TOTPKeyBytes() ([]byte, error) {
+	k := strings.TrimSpace(s.TOTPKey)
+	if k == "" {
+		return nil, nil
+	}
+	if b, err := hex.DecodeString(k); err == nil && len(b) == 32 {
+		return b, nil
+	}
+	if b, err := base64.StdEncoding.DecodeString(k); err == nil && len(b) == 32 {
+		return b, nil
+	}
+	return nil, errors.New("must be 32 bytes in standard base64 (44 characters) or hex (64 characters)")
 }
 
 // Order holds the order rules that merchants tune.
@@ -466,6 +491,9 @@ func (c *Config) Validate() error {
 	}
 	if len(c.JWT.Secret) < 32 {
 		bad("MINIMALL_JWT_SECRET", "must be at least 32 bytes")
+	}
+	if _, err := c.Staff.TOTPKeyBytes(); err != nil {
+		bad("MINIMALL_STAFF_TOTP_KEY", "%v", err)
 	}
 	if c.Order.PayTimeout < time.Minute || c.Order.PayTimeout > 24*time.Hour {
 		bad("MINIMALL_ORDER_PAY_TIMEOUT", "must be between 1m and 24h")

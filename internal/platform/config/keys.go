@@ -24,6 +24,7 @@ var Keys = []Key{
 	{"MINIMALL_DB_REPLICA_DSNS", "db.replica_dsns", "", "comma-separated MySQL read replica DSNs for catalog loads, public product and review reads and staff lists (docs/scaling.md); empty: every read on the primary"},
 	{"MINIMALL_DB_REPLICA_MAX_LAG", "db.replica_max_lag", "2s", "a replica further behind than this (SHOW REPLICA STATUS, checked every 500ms) or down is skipped until it catches up"},
 	{"MINIMALL_JWT_SECRET", "jwt.secret", DevJWTSecret, "HMAC secret for access tokens, at least 32 bytes"},
+	{"MINIMALL_STAFF_TOTP_KEY", "staff.totp_key", "", "32-byte key (standard base64 or hex) sealing staff second-factor secrets at rest (AES-256-GCM); empty: derived from jwt.secret with HKDF-SHA256, so changing the JWT secret then makes every second factor unusable (docs/identity.md)"},
 	{"MINIMALL_ORDER_PAY_TIMEOUT", "order.pay_timeout", "30m", "payment deadline of a new order"},
 	{"MINIMALL_ORDER_AUTO_CONFIRM", "order.auto_confirm", "240h", "a shipped order completes by itself after this long"},
 	{"MINIMALL_ORDER_AUTO_CONFIRM_AFTER_DELIVERY", "order.auto_confirm_after_delivery", "168h", "a delivered order (every parcel signed) completes by itself after this long, or after order.auto_confirm from shipping, whichever comes first"},

@@ -314,3 +314,148 @@ func hasAction(entries []audit.Recorded, action string, actor int64) bool {
 func asErr(err error, target **apperr.Error) bool { return errors.As(err, target) }
 
 func strconvI(id int64) string { return strconv.FormatInt(id, 10) }
+
+func (f staffFixture) disable(ctx context.Context, id int64, password, code string) (staff.Account, error) {
+	return f.svc.DisableTOTP(ctx, id, staff.DisableInput{Password: password, Code: code, ClientIP: testIP})
+}
+
+// TestTOTPDisableOwn: a staff member turns their own second factor off with
+// the password and a fresh code; a wrong password, a wrong code or a replayed
+// code changes nothing, and another account's factor is untouched.
+func TestTOTPDisableOwn(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newStaffFixture(t, d)
+		ctx := context.Background()
+		op, err := f.svc.Create(ctx, staff.SystemActor, staff.NewAccount{Username: "ops", Password: "ops-password-1", Role: auth.RoleOperator})
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, err := f.svc.Create(ctx, staff.SystemActor, staff.NewAccount{Username: "ops2", Password: "ops-password-2", Role: auth.RoleOperator})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.disable(ctx, op.ID, "ops-password-1", "123456"); !apperr.Is(err, apperr.CodeInvalidState) {
+			t.Errorf("disable without a second factor = %v, want invalid_state", err)
+		}
+		otherSecret, _ := f.enrol(t, other.ID)
+		secret, _ := f.enrol(t, op.ID)
+		otherBefore, _ := storedSecrets(t, d, other.ID)
+		stillOn := func(what string) {
+			t.Helper()
+			if st, err := f.svc.TOTPStatus(ctx, op.ID); err != nil || !st.Enabled || st.RecoveryCodesLeft != staff.RecoveryCodes {
+				t.Errorf("after %s: status %+v, %v; want the factor still on", what, st, err)
+			}
+		}
+
+		if _, err := f.disable(ctx, op.ID, "", " "); !apperr.Is(err, apperr.CodeInvalid) {
+			t.Errorf("empty password and code = %v, want invalid_argument", err)
+		}
+		if _, err := f.disable(ctx, op.ID, "wrong-password", f.code(t, secret, f.clock.Now())); !apperr.Is(err, apperr.CodeUnauthenticated) {
+			t.Errorf("wrong password = %v, want unauthenticated", err)
+		}
+		stillOn("a wrong password")
+		if _, err := f.disable(ctx, op.ID, "ops-password-1", "000000"); !apperr.Is(err, apperr.CodeUnauthenticated) {
+			t.Errorf("wrong code = %v, want unauthenticated", err)
+		}
+		stillOn("a wrong code")
+		// The other account's current code is no code of this one.
+		if _, err := f.disable(ctx, op.ID, "ops-password-1", f.code(t, otherSecret, f.clock.Now())); !apperr.Is(err, apperr.CodeUnauthenticated) {
+			t.Errorf("another account's code = %v, want unauthenticated", err)
+		}
+		// A code used to log in cannot be used again to turn the factor off.
+		code := f.code(t, secret, f.clock.Now())
+		if _, err := f.loginWith(ctx, "ops", "ops-password-1", code, ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.disable(ctx, op.ID, "ops-password-1", code); !apperr.Is(err, apperr.CodeUnauthenticated) {
+			t.Errorf("replayed code = %v, want unauthenticated", err)
+		}
+		stillOn("a replayed code")
+
+		f.clock.Advance(staff.TOTPPeriod * time.Second)
+		acc, err := f.disable(ctx, op.ID, "ops-password-1", f.code(t, secret, f.clock.Now()))
+		if err != nil || acc.TOTPEnabled {
+			t.Fatalf("disable = %+v, %v", acc, err)
+		}
+		if s, p := storedSecrets(t, d, op.ID); s != nil || p != nil {
+			t.Errorf("stored after disable: %s, %s", deref(s), deref(p))
+		}
+		var left int64
+		if err := d.Reader(ctx).Raw("SELECT COUNT(*) FROM staff_recovery_codes WHERE staff_id = ?", op.ID).Scan(&left).Error; err != nil || left != 0 {
+			t.Errorf("%d recovery codes left (%v)", left, err)
+		}
+		if _, err := f.login(ctx, "ops", "ops-password-1"); err != nil {
+			t.Errorf("password login after disable: %v", err)
+		}
+		// Its tokens stay valid: the holder proved both factors.
+		if _, err := f.svc.CurrentRole(ctx, op.ID, acc.TokenVersion); err != nil || acc.TokenVersion != op.TokenVersion {
+			t.Errorf("token after disable: %v (version %d, was %d)", err, acc.TokenVersion, op.TokenVersion)
+		}
+		entries, err := f.audit.ListByTarget(ctx, "staff", strconvI(op.ID))
+		if err != nil || !hasAction(entries, "staff.totp_disable", op.ID) {
+			t.Errorf("audit: %+v %v", entries, err)
+		}
+
+		// The other account's factor is untouched.
+		if after, _ := storedSecrets(t, d, other.ID); deref(after) != deref(otherBefore) {
+			t.Errorf("the other account's secret changed: %s, was %s", deref(after), deref(otherBefore))
+		}
+		if st, _ := f.svc.TOTPStatus(ctx, other.ID); !st.Enabled || st.RecoveryCodesLeft != staff.RecoveryCodes {
+			t.Errorf("other account's status %+v", st)
+		}
+		if _, err := f.login(ctx, "ops2", "ops-password-2"); !apperr.Is(err, apperr.CodeTOTPRequired) {
+			t.Errorf("other account without a code = %v, want totp_required", err)
+		}
+		if _, err := f.loginWith(ctx, "ops2", "ops-password-2", f.code(t, otherSecret, f.clock.Now()), ""); err != nil {
+			t.Errorf("other account with its code: %v", err)
+		}
+	})
+}
+
+// TestTOTPDisableRules: wrong passwords and codes count towards the lockout,
+// and a shop that requires a second factor refuses to turn one off.
+func TestTOTPDisableRules(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newStaffFixture(t, d)
+		ctx := context.Background()
+		owner, err := f.svc.Create(ctx, staff.SystemActor, staff.NewAccount{Username: "boss", Password: "owner-password", Role: auth.RoleOwner})
+		if err != nil {
+			t.Fatal(err)
+		}
+		secret, _ := f.enrol(t, owner.ID)
+		for i := 0; i < staff.MaxFailedLogins; i++ {
+			_, err = f.disable(ctx, owner.ID, "guess-"+strconvI(int64(i)), f.code(t, secret, f.clock.Now()))
+		}
+		var ae *apperr.Error
+		if !apperr.Is(err, apperr.CodeUnauthenticated) || !asErr(err, &ae) || ae.Details["retry_after_seconds"] == nil {
+			t.Fatalf("fifth wrong password = %v, want a lock", err)
+		}
+		if _, err := f.disable(ctx, owner.ID, "owner-password", f.code(t, secret, f.clock.Now())); !apperr.Is(err, apperr.CodeUnauthenticated) {
+			t.Fatalf("right password and code during the lock = %v, want unauthenticated", err)
+		}
+		// The lock is the login's: the same address cannot log in either.
+		if _, err := f.loginWith(ctx, "boss", "owner-password", f.code(t, secret, f.clock.Now()), ""); err == nil {
+			t.Error("login during the lock")
+		}
+		f.clock.Advance(staff.LockDuration)
+
+		if _, err := f.svc.UpdateSettings(ctx, owner.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.disable(ctx, owner.ID, "owner-password", f.code(t, secret, f.clock.Now()))
+		if !apperr.Is(err, apperr.CodeInvalidState) || !asErr(err, &ae) || ae.Details["status"] != "required" {
+			t.Fatalf("disable while required = %v, want invalid_state (required)", err)
+		}
+		if st, _ := f.svc.TOTPStatus(ctx, owner.ID); !st.Enabled {
+			t.Error("the factor went off while the shop requires it")
+		}
+		if _, err := f.svc.UpdateSettings(ctx, owner.ID, false); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.disable(ctx, owner.ID, "owner-password", f.code(t, secret, f.clock.Now())); err != nil {
+			t.Errorf("disable once not required: %v", err)
+		}
+	})
+}

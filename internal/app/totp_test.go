@@ -9,6 +9,7 @@ import (
 
 	"github.com/pquerna/otp/totp"
 
+	"github.com/minimall/minimall/internal/app"
 	"github.com/minimall/minimall/internal/auth"
 	"github.com/minimall/minimall/internal/platform/db"
 	"github.com/minimall/minimall/internal/platform/dbtest"
@@ -114,5 +115,55 @@ func TestTwoFactorLoginHTTP(t *testing.T) {
 		if r := e.do(http.MethodGet, "/api/v1/admin/security", owner, nil); r.Status != 200 || r.Body["require_totp"] != true {
 			t.Errorf("security settings: %d %s", r.Status, r.Raw)
 		}
+
+		// The owner turns their own second factor off: refused while the
+		// shop requires one, then with the password and a fresh code.
+		e.clock.Advance(30 * time.Second)
+		disable := func(password, code string) reply {
+			return e.do(http.MethodPost, "/api/v1/admin/auth/totp/disable", owner, map[string]string{"password": password, "code": code})
+		}
+		r = disable("owner-password", codeAt(ownerSecret, e.clock.Now()))
+		if det, _ := r.Body["error"].(map[string]any)["details"].(map[string]any); r.Status != 409 || r.code() != "invalid_state" || det["status"] != "required" {
+			t.Errorf("disable while required: %d %s", r.Status, r.Raw)
+		}
+		if r := e.do(http.MethodPut, "/api/v1/admin/security", owner, map[string]any{"require_totp": false}); r.Status != 200 {
+			t.Fatalf("lift the requirement: %d %s", r.Status, r.Raw)
+		}
+		if r := disable("wrong-password", codeAt(ownerSecret, e.clock.Now())); r.Status != 401 || r.code() != "unauthenticated" {
+			t.Errorf("disable with a wrong password: %d %s", r.Status, r.Raw)
+		}
+		if r := disable("owner-password", "000000"); r.Status != 401 || r.code() != "unauthenticated" {
+			t.Errorf("disable with a wrong code: %d %s", r.Status, r.Raw)
+		}
+		r = disable("owner-password", codeAt(ownerSecret, e.clock.Now()))
+		if r.Status != 200 || r.Body["totp_enabled"] != false || r.Header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("disable: %d %s (Cache-Control %q)", r.Status, r.Raw, r.Header.Get("Cache-Control"))
+		}
+		if r := login("owner", "owner-password", ""); r.Status != 200 {
+			t.Errorf("owner login without a code after disable: %d %s", r.Status, r.Raw)
+		}
+		if r := e.do(http.MethodGet, "/api/v1/admin/orders", owner, nil); r.Status != 200 {
+			t.Errorf("owner's token after disable: %d %s", r.Status, r.Raw)
+		}
 	})
+}
+
+// TestTOTPDisableRateLimited: turning a second factor off checks a password,
+// so it shares the login limit of the client address.
+func TestTOTPDisableRateLimited(t *testing.T) {
+	e := newIdentityEnv(t, dbtest.SQLite(t), nil)
+	owner := e.ownerToken()
+	for i := 0; ; i++ {
+		r := e.do(http.MethodPost, "/api/v1/admin/auth/login", "", map[string]string{"username": "owner", "password": "wrong-password"})
+		if r.Status == 429 {
+			break
+		}
+		if i > app.LoginBurst {
+			t.Fatalf("no rate limit after %d logins: %d %s", i, r.Status, r.Raw)
+		}
+	}
+	r := e.do(http.MethodPost, "/api/v1/admin/auth/totp/disable", owner, map[string]string{"password": "owner-password", "code": "123456"})
+	if r.Status != 429 || r.code() != "rate_limited" {
+		t.Errorf("disable past the login limit: %d %s, want 429 rate_limited", r.Status, r.Raw)
+	}
 }

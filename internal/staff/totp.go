@@ -39,6 +39,9 @@ import (
 //     (auth.ScopeTOTPEnrol); requiring it revokes the tokens of accounts
 //     without one. The owner may reset another account's second factor,
 //     which also revokes its tokens; both are audited.
+//   - A staff member may turn their own second factor off with the password
+//     and a fresh code, unless the shop requires one (DisableTOTP).
+//   - Secrets are stored sealed (seal.go).
 const (
 	TOTPIssuer    = "minimall"
 	TOTPPeriod    = 30
@@ -217,7 +220,7 @@ func newRecoveryCodes(n int) ([]string, error) {
 
 // StartTOTP begins (or begins again) the enrolment of the account's second
 // factor and returns its secret. An account whose second factor is on
-// answers invalid_state: the owner resets it first.
+// answers invalid_state: it is turned off (DisableTOTP) or reset first.
 func (s *Service) StartTOTP(ctx context.Context, staffID int64) (Enrolment, error) {
 	r, err := s.store.totp(ctx, staffID)
 	if db.IsNotFound(err) {
@@ -227,7 +230,7 @@ func (s *Service) StartTOTP(ctx context.Context, staffID int64) (Enrolment, erro
 		return Enrolment{}, apperr.Internal(err)
 	}
 	if r.TOTPSecret != nil {
-		return Enrolment{}, apperr.InvalidState("enabled", "two-factor login is already on for this account; an owner can reset it")
+		return Enrolment{}, apperr.InvalidState("enabled", "two-factor login is already on for this account: turn it off first, or an owner can reset it")
 	}
 	key, err := totp.Generate(totp.GenerateOpts{Issuer: TOTPIssuer, AccountName: r.Username, Period: TOTPPeriod,
 		Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
@@ -348,7 +351,7 @@ func (s *Service) TOTPStatus(ctx context.Context, staffID int64) (TOTPStatus, er
 // account enrols again at its next login if the shop requires it.
 func (s *Service) ResetTOTP(ctx context.Context, actorID, staffID int64) (Account, error) {
 	if actorID == staffID {
-		return Account{}, apperr.InvalidState("self", "you cannot reset your own second factor: use a recovery code, or ask another owner")
+		return Account{}, apperr.InvalidState("self", "you cannot reset your own second factor: turn it off with your password and a code, use a recovery code, or ask another owner")
 	}
 	var st Account
 	err := s.db.Tx(ctx, func(ctx context.Context) error {

@@ -267,8 +267,9 @@ export interface paths {
          * @description Answers a new secret and its otpauth:// provisioning URI (scan it as a QR code or type the
          *     secret into Google Authenticator, Microsoft Authenticator, 1Password, ...): six digits,
          *     30-second steps, SHA-1. The second factor is not on until /activate verifies a code. An
-         *     account whose second factor is on answers 409 `invalid_state` (an owner resets it first).
-         *     No body. Cache-Control: no-store.
+         *     account whose second factor is on answers 409 `invalid_state` (turn it off first with
+         *     /disable, or an owner resets it). The secret is stored sealed (AES-256-GCM). No body.
+         *     Cache-Control: no-store.
          */
         post: operations["adminTOTPEnrol"];
         delete?: never;
@@ -294,6 +295,36 @@ export interface paths {
          *     (`staff.totp_enable`). Cache-Control: no-store.
          */
         post: operations["adminTOTPActivate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/auth/totp/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * turn the caller's own second factor off, with the password and a current code
+         * @description Needs the account's password and a current code of its authenticator (not a recovery
+         *     code). A wrong password or code answers 401 `unauthenticated` like a login and counts
+         *     towards the same lockout (per username and client address: from the fifth failure in a
+         *     row, 401 with details.retry_after_seconds); a code already used (at login, or a replay)
+         *     is refused the same way. The requests share the login's rate limit per client IP (429
+         *     `rate_limited`). No second factor on answers 409 `invalid_state` (details.status
+         *     `not_enabled`); while the shop requires a second factor of every staff account
+         *     (`PUT /api/v1/admin/security`) the answer is 409 `invalid_state` (details.status
+         *     `required`) and nothing changes. On success the secret, any pending enrolment and the
+         *     recovery codes are dropped in one transaction; the account's tokens stay valid. Audited
+         *     (`staff.totp_disable`). Cache-Control: no-store.
+         */
+        post: operations["adminTOTPDisable"];
         delete?: never;
         options?: never;
         head?: never;
@@ -376,7 +407,8 @@ export interface paths {
          * turn another staff account's second factor off (owner only; audited)
          * @description For a lost phone: the account's secret and recovery codes are dropped and its tokens
          *     revoked; if the shop requires a second factor, its next login enrols again. An owner
-         *     cannot reset their own (409 `invalid_state`: use a recovery code or ask another owner).
+         *     cannot reset their own (409 `invalid_state`: turn it off with
+         *     /api/v1/admin/auth/totp/disable, use a recovery code, or ask another owner).
          *     Audited (`staff.totp_reset`). No body.
          */
         post: operations["adminResetStaffTOTP"];
@@ -3120,6 +3152,38 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             409: components["responses"]["Error"];
+        };
+    };
+    adminTOTPDisable: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    password: string;
+                    /** @description the current six-digit code (spaces ignored) */
+                    code: string;
+                };
+            };
+        };
+        responses: {
+            /** @description the second factor is off; the account */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Staff"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            409: components["responses"]["Error"];
+            429: components["responses"]["Error"];
         };
     };
     adminGetSecurity: {

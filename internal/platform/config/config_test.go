@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,6 +73,8 @@ func TestValidationNamesTheKey(t *testing.T) {
 		{"bad addr", map[string]string{"MINIMALL_HTTP_ADDR": "8080"}, []string{"MINIMALL_HTTP_ADDR"}},
 		{"bad driver", map[string]string{"MINIMALL_DB_DRIVER": "postgres"}, []string{"MINIMALL_DB_DRIVER"}},
 		{"short secret", map[string]string{"MINIMALL_JWT_SECRET": "short"}, []string{"MINIMALL_JWT_SECRET"}},
+		{"short totp key", map[string]string{"MINIMALL_STAFF_TOTP_KEY": "c2hvcnQ="}, []string{"MINIMALL_STAFF_TOTP_KEY"}},
+		{"totp key not base64", map[string]string{"MINIMALL_STAFF_TOTP_KEY": strings.Repeat("z", 64)}, []string{"MINIMALL_STAFF_TOTP_KEY"}},
 		{"bad duration", map[string]string{"MINIMALL_ORDER_PAY_TIMEOUT": "soon"}, []string{"pay_timeout"}},
 		{"timeout range", map[string]string{"MINIMALL_ORDER_PAY_TIMEOUT": "10s"}, []string{"MINIMALL_ORDER_PAY_TIMEOUT"}},
 		{"negative freight", map[string]string{"MINIMALL_FREIGHT_FEN": "-1"}, []string{"MINIMALL_FREIGHT_FEN"}},
@@ -193,5 +196,27 @@ func TestAPIDocsEnabled(t *testing.T) {
 		if got := c.APIDocsEnabled(); got != tc.want {
 			t.Errorf("env %s api_docs %q: enabled = %v, want %v", tc.env, tc.docs, got, tc.want)
 		}
+	}
+}
+
+// TestStaffTOTPKey: the sealing key reads 32 bytes as standard base64 or
+// hex, and is nil when unset (the server then derives one).
+func TestStaffTOTPKey(t *testing.T) {
+	want := []byte("0123456789abcdef0123456789abcdef")
+	for _, v := range []string{"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", hex.EncodeToString(want)} {
+		cfg, err := config.Load("", env(map[string]string{"MINIMALL_STAFF_TOTP_KEY": v}))
+		if err != nil {
+			t.Fatalf("%s: %v", v, err)
+		}
+		if got, err := cfg.Staff.TOTPKeyBytes(); err != nil || string(got) != string(want) {
+			t.Errorf("%s read as %x, %v", v, got, err)
+		}
+	}
+	cfg, err := config.Load("", env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := cfg.Staff.TOTPKeyBytes(); got != nil || err != nil {
+		t.Errorf("unset key read as %x, %v", got, err)
 	}
 }

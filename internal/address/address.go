@@ -102,7 +102,6 @@ type Service struct {
 	db    *db.DB
 	store *Store
 	clock clock.Clock
-	snaps *snapshots
 }
 
 // NewService returns the address service.
@@ -110,7 +109,7 @@ func NewService(d *db.DB, store *Store, clk clock.Clock) (*Service, error) {
 	if d == nil || store == nil || clk == nil {
 		return nil, errors.New("address: nil dependency")
 	}
-	return &Service{db: d, store: store, clock: clk, snaps: newSnapshots()}, nil
+	return &Service{db: d, store: store, clock: clk}, nil
 }
 
 // tx runs fn in a transaction that first takes the customer's address row
@@ -134,11 +133,6 @@ func (s *Service) List(ctx context.Context, customerID int64) ([]Address, error)
 	if err != nil {
 		return nil, apperr.Internal(err)
 	}
-	// A checkout page lists the addresses before the order is placed:
-	// the one chosen is then copied without a read (Snapshot).
-	for _, a := range out {
-		s.snaps.c.Set(a.ID, a)
-	}
 	return out, nil
 }
 
@@ -152,7 +146,6 @@ func (s *Service) Get(ctx context.Context, customerID, id int64) (Address, error
 	if !found {
 		return Address{}, apperr.NotFound("address")
 	}
-	s.snaps.c.Set(id, a)
 	return a, nil
 }
 
@@ -204,7 +197,6 @@ func (s *Service) Update(ctx context.Context, customerID, id int64, in Input) (A
 		if !found {
 			return apperr.NotFound("address")
 		}
-		s.forget(ctx, id)
 		now := s.clock.Now()
 		if in.IsDefault && !a.IsDefault {
 			if err := s.store.clearDefault(ctx, customerID, now); err != nil {
@@ -238,7 +230,6 @@ func (s *Service) Delete(ctx context.Context, customerID, id int64) error {
 		if !found {
 			return apperr.NotFound("address")
 		}
-		s.forget(ctx, id)
 		ok, err := s.store.delete(ctx, customerID, id)
 		if err != nil {
 			return err

@@ -11,11 +11,10 @@ import (
 	"github.com/minimall/minimall/internal/platform/dbtest"
 )
 
-// Checkout copies the address as it is stored when the order is inserted,
-// although the address service remembers addresses it has read: a change
-// through the service (this instance), a change it did not see (another
-// instance, here direct SQL) and a deletion are all honoured, and a
-// refused checkout writes nothing.
+// Checkout copies the address as it is stored when the order is placed: a
+// change through the service (this instance), a change it did not see
+// (another instance, here direct SQL) and a deletion are all honoured, and
+// a refused checkout writes nothing.
 func TestCheckoutCopiesTheStoredAddress(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
@@ -50,7 +49,7 @@ func TestCheckoutCopiesTheStoredAddress(t *testing.T) {
 			t.Errorf("after an update through the service: answered %+v, stored %+v", o.Address, got)
 		}
 
-		// Behind the service's back: the remembered copy is stale.
+		// Behind the service's back (another instance).
 		must(t, d.Writer(ctx).Exec("UPDATE addresses SET detail = ?, phone = ? WHERE id = ?", "文一路 3 号", "13700137000", addr).Error)
 		o, err = place()
 		must(t, err)
@@ -67,7 +66,7 @@ func TestCheckoutCopiesTheStoredAddress(t *testing.T) {
 			t.Errorf("a refused checkout wrote: orders %d → %d, stock %d → %d", orders, f.count(t, "orders"), units, f.stock(t, sku))
 		}
 
-		// Another customer cannot use the address a remembered copy names.
+		// Another customer cannot use the address.
 		other := f.address(t, customer)
 		_, _, err = f.svc.Checkout(ctx, order.CheckoutInput{CustomerID: customer, AddressID: other, Items: []order.LineInput{line(sku, 1)}})
 		must(t, err)

@@ -297,12 +297,7 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (Order, bool, 
 			return o, false, err
 		}
 	}
-	// The address comes from memory when this instance has read it before
-	// (address.Snapshot); the order row is then inserted only while the
-	// stored address still reads the same (address.SnapshotGuard), and a
-	// changed or deleted address is read again and the order placed once
-	// more, as if it had been read first.
-	a, err := s.addresses.Snapshot(ctx, in.CustomerID, in.AddressID)
+	a, err := s.addresses.Get(ctx, in.CustomerID, in.AddressID)
 	if err != nil {
 		return Order{}, false, apperr.From(err)
 	}
@@ -326,7 +321,7 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (Order, bool, 
 	if err := s.store.EnsureGuard(ctx, in.CustomerID, s.now()); err != nil {
 		return Order{}, false, apperr.From(err)
 	}
-	o, replayed, err := s.placeOnce(ctx, in, hash, &a, q)
+	o, replayed, err := s.placeOnce(ctx, in, hash, a, q)
 	var stale *staleQuote
 	if errors.As(err, &stale) && q.cached {
 		// A price, the stock or a SKU's state changed since the cached
@@ -338,7 +333,7 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (Order, bool, 
 		if err := refusal(q); err != nil {
 			return Order{}, false, err
 		}
-		o, replayed, err = s.placeOnce(ctx, in, hash, &a, q)
+		o, replayed, err = s.placeOnce(ctx, in, hash, a, q)
 	}
 	if errors.As(err, &stale) {
 		return Order{}, false, outOfStock(stale.skuIDs)
@@ -350,17 +345,10 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (Order, bool, 
 }
 
 // placeOnce places a priced request: the checkout transaction (place), run
-// once more when the address changed (*a is then read again), the guard row
-// is gone or the order number collided, or the earlier order (replayed)
-// when the idempotency key was taken meanwhile.
-func (s *Service) placeOnce(ctx context.Context, in CheckoutInput, hash string, a *address.Address, q Quote) (Order, bool, error) {
-	o, err := s.place(ctx, in, hash, *a, q)
-	if errors.Is(err, ErrGuardFailed) {
-		if *a, err = s.addresses.Get(ctx, in.CustomerID, in.AddressID); err != nil {
-			return Order{}, false, apperr.From(err)
-		}
-		o, err = s.place(ctx, in, hash, *a, q)
-	}
+// once more when the guard row is gone or the order number collided, or the
+// earlier order (replayed) when the idempotency key was taken meanwhile.
+func (s *Service) placeOnce(ctx context.Context, in CheckoutInput, hash string, a address.Address, q Quote) (Order, bool, error) {
+	o, err := s.place(ctx, in, hash, a, q)
 	if errors.Is(err, errNoGuard) {
 		// A row the store remembered is gone (a database restored from a
 		// backup): it is created again and the checkout runs once more.
@@ -368,7 +356,7 @@ func (s *Service) placeOnce(ctx context.Context, in CheckoutInput, hash string, 
 		if err := s.store.EnsureGuard(ctx, in.CustomerID, s.now()); err != nil {
 			return Order{}, false, apperr.From(err)
 		}
-		o, err = s.place(ctx, in, hash, *a, q)
+		o, err = s.place(ctx, in, hash, a, q)
 	}
 	if db.IsDuplicate(err) {
 		// Either the idempotency key was taken by a request that committed
@@ -380,11 +368,7 @@ func (s *Service) placeOnce(ctx context.Context, in CheckoutInput, hash string, 
 				return o, ok, rerr
 			}
 		}
-		o, err = s.place(ctx, in, hash, *a, q)
-	}
-	if errors.Is(err, ErrGuardFailed) {
-		// The address changed again between its fresh read and the insert.
-		return Order{}, false, apperr.New(apperr.CodeConflict, "the address changed while the order was placed: try again")
+		o, err = s.place(ctx, in, hash, a, q)
 	}
 	return o, false, err
 }
@@ -429,7 +413,6 @@ func (s *Service) replay(ctx context.Context, customerID int64, key, hash string
 // first inserter rolls back; TxRetry then runs the transaction again.
 func (s *Service) place(ctx context.Context, in CheckoutInput, hash string, a address.Address, q Quote) (Order, error) {
 	addr := snapshotAddress(a)
-	guard, guardArgs := address.SnapshotGuard(a)
 	now := s.now()
 	no, err := newOrderNo(now)
 	if err != nil {
@@ -442,7 +425,7 @@ func (s *Service) place(ctx context.Context, in CheckoutInput, hash string, a ad
 			AddressID: in.AddressID, Address: addr, Remark: in.Remark,
 			PayDeadline: now.Add(s.cfg.PayTimeout), CreatedAt: now, UpdatedAt: now,
 		},
-		IdempotencyKey: in.IdempotencyKey, RequestHash: hash, Guard: guard, GuardArgs: guardArgs,
+		IdempotencyKey: in.IdempotencyKey, RequestHash: hash,
 	}
 	err = s.db.TxRetry(ctx, func(ctx context.Context) error {
 		if err := s.store.Insert(ctx, &n); err != nil {

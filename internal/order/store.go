@@ -167,12 +167,6 @@ func (eventRow) TableName() string { return "order_events" }
 // NewOrder is an order about to be inserted, with its lines.
 type NewOrder struct {
 	Order
-	// Guard, when set, is an SQL condition (with GuardArgs) the order row
-	// is inserted under: Insert writes nothing and answers ErrGuardFailed
-	// when it does not hold (address.SnapshotGuard: the address it copies
-	// changed).
-	Guard          string
-	GuardArgs      []any
 	IdempotencyKey string
 	RequestHash    string
 }
@@ -199,31 +193,17 @@ func (s *Store) Insert(ctx context.Context, n *NewOrder) error {
 	// every order, and building them from the row structs by reflection
 	// cost the server about as much as sending them.
 	w := s.db.Writer(ctx)
-	values := "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-	args := []any{r.OrderNo, r.CustomerID, r.Status, r.GoodsFen, r.FreightFen, r.TotalFen,
-		r.PaidFen, r.RefundedFen, r.AfterSaleOpen, r.AddressID, r.ShipName, r.ShipPhone, r.ShipProvince, r.ShipCity,
-		r.ShipDistrict, r.ShipDetail, r.Remark, r.IdempotencyKey, r.RequestHash, r.CancelReason, r.PayDeadline,
-		r.PaidAt, r.ShippedAt, r.DeliveredAt, r.CompletedAt, r.CancelledAt, r.ClosedAt, r.SalesPending, r.CreatedAt, r.UpdatedAt}
-	if n.Guard != "" {
-		// The row is written only while the guard holds (the address it
-		// copies still reads the same): INSERT … SELECT … WHERE.
-		from := ""
-		if s.db.Dialect() == db.MySQL {
-			from = " FROM DUAL"
-		}
-		values = "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?" + from + " WHERE " + n.Guard
-		args = append(args, n.GuardArgs...)
-	}
-	id, inserted, err := s.insert(w, `INSERT INTO orders (order_no, customer_id, status, goods_fen, freight_fen, total_fen,
+	id, err := s.insert(w, `INSERT INTO orders (order_no, customer_id, status, goods_fen, freight_fen, total_fen,
 		paid_fen, refunded_fen, aftersale_open, address_id, ship_name, ship_phone, ship_province, ship_city,
 		ship_district, ship_detail, remark, idempotency_key, request_hash, cancel_reason, pay_deadline,
 		paid_at, shipped_at, delivered_at, completed_at, cancelled_at, closed_at, sales_pending, created_at, updated_at)
-		`+values, args...)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.OrderNo, r.CustomerID, r.Status, r.GoodsFen, r.FreightFen, r.TotalFen,
+		r.PaidFen, r.RefundedFen, r.AfterSaleOpen, r.AddressID, r.ShipName, r.ShipPhone, r.ShipProvince, r.ShipCity,
+		r.ShipDistrict, r.ShipDetail, r.Remark, r.IdempotencyKey, r.RequestHash, r.CancelReason, r.PayDeadline,
+		r.PaidAt, r.ShippedAt, r.DeliveredAt, r.CompletedAt, r.CancelledAt, r.ClosedAt, r.SalesPending, r.CreatedAt, r.UpdatedAt)
 	if err != nil {
 		return err
-	}
-	if !inserted {
-		return ErrGuardFailed
 	}
 	o.ID = id
 	if len(o.Items) == 0 {
@@ -241,7 +221,7 @@ func (s *Store) Insert(ctx context.Context, n *NewOrder) error {
 		items = append(items, id, it.SKUID, it.ProductID, it.Title, it.SpecText, it.Image, it.PriceFen,
 			it.Quantity, it.SubtotalFen, o.CreatedAt)
 	}
-	first, _, err := s.insert(w, b.String(), items...)
+	first, err := s.insert(w, b.String(), items...)
 	if err != nil {
 		return err
 	}
@@ -256,27 +236,17 @@ func (s *Store) Insert(ctx context.Context, n *NewOrder) error {
 	return nil
 }
 
-// insert runs one INSERT and returns the id the database reports for it,
-// and whether it wrote any row (an INSERT … SELECT may write none).
-func (s *Store) insert(w *gorm.DB, query string, args ...any) (int64, bool, error) {
+// insert runs one INSERT and returns the id the database reports for it.
+func (s *Store) insert(w *gorm.DB, query string, args ...any) (int64, error) {
 	r := gorm.WithResult()
-	res := w.Clauses(r).Exec(query, args...)
-	if res.Error != nil {
-		return 0, false, res.Error
-	}
-	if res.RowsAffected == 0 {
-		return 0, false, nil
+	if err := w.Clauses(r).Exec(query, args...).Error; err != nil {
+		return 0, err
 	}
 	if r.Result == nil {
-		return 0, false, errors.New("order: the database reported no insert id")
+		return 0, errors.New("order: the database reported no insert id")
 	}
-	id, err := r.Result.LastInsertId()
-	return id, true, err
+	return r.Result.LastInsertId()
 }
-
-// ErrGuardFailed reports an order not inserted because its NewOrder.Guard
-// did not hold.
-var ErrGuardFailed = errors.New("order: the order's guard no longer holds")
 
 type checkoutGuardRow struct {
 	CustomerID int64     `gorm:"column:customer_id;primaryKey"`
@@ -621,7 +591,7 @@ func (s *Store) UnitsByProduct(ctx context.Context, orderIDs []int64) ([]Product
 
 // AddEvent appends an entry to an order's history.
 func (s *Store) AddEvent(ctx context.Context, e *Event) error {
-	id, _, err := s.insert(s.db.Writer(ctx), `INSERT INTO order_events (order_id, from_status, to_status, actor_type, actor_id,
+	id, err := s.insert(s.db.Writer(ctx), `INSERT INTO order_events (order_id, from_status, to_status, actor_type, actor_id,
 		reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		e.OrderID, string(e.From), string(e.To), e.ActorType, e.ActorID, e.Reason, e.CreatedAt)
 	if err != nil {

@@ -748,8 +748,7 @@ export interface paths {
          *     (MINIMALL_ORDER_PAY_TIMEOUT), then is cancelled and its stock returned.
          *     With an Idempotency-Key, a repeat of the same request returns the first order with 200;
          *     the same key with another request answers 409 idempotency_mismatch.
-         *     The address is copied as stored when the order is written; an address changed twice
-         *     while the order is placed answers 409 conflict (try again).
+         *     The address is copied as it is stored when the order is placed.
          *     A customer holds at most MINIMALL_ORDER_MAX_UNPAID (5) unpaid orders: the next checkout
          *     answers 409 limit_exceeded (details.limit) and reserves nothing. Checkouts are limited per
          *     customer (MINIMALL_ORDER_CHECKOUT_PER_MINUTE, 10 a minute): over it 429 rate_limited with

@@ -1,9 +1,11 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,12 +131,30 @@ func TestTwoFactorLoginHTTP(t *testing.T) {
 		if r := e.do(http.MethodPut, "/api/v1/admin/security", owner, map[string]any{"require_totp": false}); r.Status != 200 {
 			t.Fatalf("lift the requirement: %d %s", r.Status, r.Raw)
 		}
-		if r := disable("wrong-password", codeAt(ownerSecret, e.clock.Now())); r.Status != 401 || r.code() != "unauthenticated" {
+		// A wrong password or code is a 400 naming the field, not a 401: the
+		// console takes any 401 for an ended session. The token still works.
+		fields := func(r reply) any {
+			det, _ := r.Body["error"].(map[string]any)["details"].(map[string]any)
+			return fmt.Sprint(det["fields"])
+		}
+		if r := disable("wrong-password", codeAt(ownerSecret, e.clock.Now())); r.Status != 400 || r.code() != "invalid_argument" || fields(r) != "[password]" {
 			t.Errorf("disable with a wrong password: %d %s", r.Status, r.Raw)
 		}
-		if r := disable("owner-password", "000000"); r.Status != 401 || r.code() != "unauthenticated" {
+		if r := e.do(http.MethodGet, "/api/v1/admin/auth/totp", owner, nil); r.Status != 200 || r.Body["enabled"] != true {
+			t.Errorf("owner's token after a wrong password: %d %s", r.Status, r.Raw)
+		}
+		if r := disable("owner-password", "000000"); r.Status != 400 || r.code() != "invalid_argument" || fields(r) != "[code]" {
 			t.Errorf("disable with a wrong code: %d %s", r.Status, r.Raw)
 		}
+		// A code that logged in is used up: replayed here, it is a wrong code.
+		used := codeAt(ownerSecret, e.clock.Now())
+		if r := login("owner", "owner-password", used); r.Status != 200 {
+			t.Fatalf("owner login: %d %s", r.Status, r.Raw)
+		}
+		if r := disable("owner-password", used); r.Status != 400 || r.code() != "invalid_argument" || fields(r) != "[code]" {
+			t.Errorf("disable with a replayed code: %d %s", r.Status, r.Raw)
+		}
+		e.clock.Advance(30 * time.Second)
 		r = disable("owner-password", codeAt(ownerSecret, e.clock.Now()))
 		if r.Status != 200 || r.Body["totp_enabled"] != false || r.Header.Get("Cache-Control") != "no-store" {
 			t.Fatalf("disable: %d %s (Cache-Control %q)", r.Status, r.Raw, r.Header.Get("Cache-Control"))
@@ -165,5 +185,32 @@ func TestTOTPDisableRateLimited(t *testing.T) {
 	r := e.do(http.MethodPost, "/api/v1/admin/auth/totp/disable", owner, map[string]string{"password": "owner-password", "code": "123456"})
 	if r.Status != 429 || r.code() != "rate_limited" {
 		t.Errorf("disable past the login limit: %d %s, want 429 rate_limited", r.Status, r.Raw)
+	}
+}
+
+// TestTOTPDisableFailureLogged: a wrong password when turning one's own
+// second factor off is a 400 for the client but a security event in the log.
+func TestTOTPDisableFailureLogged(t *testing.T) {
+	var buf bytes.Buffer
+	e := newIdentityEnvLog(t, dbtest.SQLite(t), nil, &buf)
+	owner := e.ownerToken()
+	r := e.do(http.MethodPost, "/api/v1/admin/auth/totp/enrol", owner, nil)
+	code, err := totp.GenerateCode(str(r.Body, "secret"), e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := e.do(http.MethodPost, "/api/v1/admin/auth/totp/activate", owner, map[string]string{"code": code}); r.Status != 200 {
+		t.Fatalf("activate: %d %s", r.Status, r.Raw)
+	}
+	r = e.do(http.MethodPost, "/api/v1/admin/auth/totp/disable", owner, map[string]string{"password": "wrong-password", "code": code})
+	if r.Status != 400 {
+		t.Fatalf("disable with a wrong password: %d %s", r.Status, r.Raw)
+	}
+	log := buf.String()
+	if !strings.Contains(log, "event=staff_totp_disable_failed") {
+		t.Errorf("no staff_totp_disable_failed security event in:\n%s", log)
+	}
+	if strings.Contains(log, "wrong-password") || strings.Contains(log, code) {
+		t.Error("a password or code reached the log")
 	}
 }

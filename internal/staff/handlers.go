@@ -219,7 +219,8 @@ type disableRequest struct {
 }
 
 // DisableTOTP serves POST /api/v1/admin/auth/totp/disable {"password",
-// "code"}: the caller turns their own second factor off.
+// "code"}: the caller turns their own second factor off. A wrong password or
+// code is a 400 (the session is fine), logged as a security event.
 func (h *Handlers) DisableTOTP(c *gin.Context) {
 	var req disableRequest
 	if err := httpx.DecodeJSON(c, &req); err != nil {
@@ -230,12 +231,10 @@ func (h *Handlers) DisableTOTP(c *gin.Context) {
 		DisableInput{Password: req.Password, Code: req.Code, ClientIP: c.ClientIP()})
 	if err != nil {
 		var ae *apperr.Error
-		if errors.As(err, &ae) && ae.Code == apperr.CodeUnauthenticated {
-			event := "staff_totp_disable_failed"
-			if ae.Details["retry_after_seconds"] != nil {
-				event = "staff_login_locked"
-			}
-			httpx.SecurityEvent(c, event)
+		if errors.Is(err, errDisableRefused) {
+			httpx.SecurityEvent(c, "staff_totp_disable_failed")
+		} else if errors.As(err, &ae) && ae.Code == apperr.CodeUnauthenticated && ae.Details["retry_after_seconds"] != nil {
+			httpx.SecurityEvent(c, "staff_login_locked")
 		}
 		httpx.Error(c, err)
 		return

@@ -397,12 +397,21 @@ type DisableInput struct {
 // between the check and the update.
 var errStaleCode = errors.New("staff: second-factor code already used")
 
+// errDisableRefused is the cause of DisableTOTP's answer to a wrong
+// password or code, so the handler can log the failure as a security event.
+var errDisableRefused = errors.New("staff: wrong password or code turning a second factor off")
+
 // DisableTOTP turns the caller's own second factor off. It needs the
 // account's password and a current code of the factor (a recovery code is
 // not enough: it proves the codes were kept, not that the authenticator is
-// at hand); wrong ones answer 401 like a login and count as failed logins of
-// the username and address, so a stolen session cannot guess them at
-// leisure. A code is used up like at login. When the shop requires a second
+// at hand). A wrong password or code answers invalid_argument naming the
+// field (password or code), like a wrong code at activation: not
+// unauthenticated, which would tell the client its session ended. It still
+// counts as a failed login of the username and address, so a stolen session
+// cannot guess them at leisure; the failure that reaches the limit, and any
+// attempt during the lock, answer the login's lock (unauthenticated with
+// retry_after_seconds). A code is used up like at login: a replayed one is
+// answered like a wrong one. When the shop requires a second
 // factor the answer is 409 invalid_state (status required): only an owner
 // can lift the requirement or reset an account. The factor, its pending
 // enrolment and its recovery codes go in one transaction, audited as
@@ -450,7 +459,7 @@ func (s *Service) DisableTOTP(ctx context.Context, staffID int64, in DisableInpu
 	if until.After(now) {
 		return Account{}, lockedError(until, now)
 	}
-	fail := func(msg string) (Account, error) {
+	fail := func(field, msg string) (Account, error) {
 		until, err := s.store.recordFailure(ctx, row.Username, in.ClientIP, now)
 		if err != nil {
 			return Account{}, apperr.Internal(err)
@@ -458,10 +467,11 @@ func (s *Service) DisableTOTP(ctx context.Context, staffID int64, in DisableInpu
 		if until.After(now) {
 			return Account{}, lockedError(until, now)
 		}
-		return Account{}, apperr.Unauthenticated(msg)
+		return Account{}, apperr.Invalid(msg, field).WithCause(errDisableRefused)
 	}
+	const wrongCode = "the code does not match or was used already: check the app and the device's clock, or wait for the next code"
 	if !s.passwords.Matches(row.PasswordHash, in.Password) {
-		return fail("wrong password")
+		return fail("password", "the password is wrong")
 	}
 	secret, _, err := s.sealer.open(staffID, *r.TOTPSecret)
 	if err != nil {
@@ -469,7 +479,7 @@ func (s *Service) DisableTOTP(ctx context.Context, staffID int64, in DisableInpu
 	}
 	step, ok := matchStep(secret, code, now)
 	if !ok {
-		return fail("wrong two-factor code")
+		return fail("code", wrongCode)
 	}
 	var st Account
 	err = s.db.Tx(ctx, func(ctx context.Context) error {
@@ -495,7 +505,7 @@ func (s *Service) DisableTOTP(ctx context.Context, staffID int64, in DisableInpu
 		return err
 	})
 	if errors.Is(err, errStaleCode) {
-		return fail("wrong two-factor code")
+		return fail("code", wrongCode)
 	}
 	if err != nil {
 		return Account{}, apperr.From(err)

@@ -313,6 +313,16 @@ func hasAction(entries []audit.Recorded, action string, actor int64) bool {
 
 func asErr(err error, target **apperr.Error) bool { return errors.As(err, target) }
 
+// invalidField: err is invalid_argument naming exactly field.
+func invalidField(err error, field string) bool {
+	var ae *apperr.Error
+	if !apperr.Is(err, apperr.CodeInvalid) || !asErr(err, &ae) {
+		return false
+	}
+	fields, _ := ae.Details["fields"].([]string)
+	return len(fields) == 1 && fields[0] == field
+}
+
 func strconvI(id int64) string { return strconv.FormatInt(id, 10) }
 
 func (f staffFixture) disable(ctx context.Context, id int64, password, code string) (staff.Account, error) {
@@ -351,25 +361,29 @@ func TestTOTPDisableOwn(t *testing.T) {
 		if _, err := f.disable(ctx, op.ID, "", " "); !apperr.Is(err, apperr.CodeInvalid) {
 			t.Errorf("empty password and code = %v, want invalid_argument", err)
 		}
-		if _, err := f.disable(ctx, op.ID, "wrong-password", f.code(t, secret, f.clock.Now())); !apperr.Is(err, apperr.CodeUnauthenticated) {
-			t.Errorf("wrong password = %v, want unauthenticated", err)
+		if _, err := f.disable(ctx, op.ID, "wrong-password", f.code(t, secret, f.clock.Now())); !invalidField(err, "password") {
+			t.Errorf("wrong password = %v, want invalid_argument (password)", err)
 		}
 		stillOn("a wrong password")
-		if _, err := f.disable(ctx, op.ID, "ops-password-1", "000000"); !apperr.Is(err, apperr.CodeUnauthenticated) {
-			t.Errorf("wrong code = %v, want unauthenticated", err)
+		// A wrong password here is no reason to end the session.
+		if _, err := f.svc.CurrentRole(ctx, op.ID, op.TokenVersion); err != nil {
+			t.Errorf("token after a wrong password: %v", err)
+		}
+		if _, err := f.disable(ctx, op.ID, "ops-password-1", "000000"); !invalidField(err, "code") {
+			t.Errorf("wrong code = %v, want invalid_argument (code)", err)
 		}
 		stillOn("a wrong code")
 		// The other account's current code is no code of this one.
-		if _, err := f.disable(ctx, op.ID, "ops-password-1", f.code(t, otherSecret, f.clock.Now())); !apperr.Is(err, apperr.CodeUnauthenticated) {
-			t.Errorf("another account's code = %v, want unauthenticated", err)
+		if _, err := f.disable(ctx, op.ID, "ops-password-1", f.code(t, otherSecret, f.clock.Now())); !invalidField(err, "code") {
+			t.Errorf("another account's code = %v, want invalid_argument (code)", err)
 		}
 		// A code used to log in cannot be used again to turn the factor off.
 		code := f.code(t, secret, f.clock.Now())
 		if _, err := f.loginWith(ctx, "ops", "ops-password-1", code, ""); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.disable(ctx, op.ID, "ops-password-1", code); !apperr.Is(err, apperr.CodeUnauthenticated) {
-			t.Errorf("replayed code = %v, want unauthenticated", err)
+		if _, err := f.disable(ctx, op.ID, "ops-password-1", code); !invalidField(err, "code") {
+			t.Errorf("replayed code = %v, want invalid_argument (code)", err)
 		}
 		stillOn("a replayed code")
 
@@ -425,12 +439,21 @@ func TestTOTPDisableRules(t *testing.T) {
 			t.Fatal(err)
 		}
 		secret, _ := f.enrol(t, owner.ID)
+		// Wrong passwords and wrong codes alternate: both count, each answers
+		// invalid_argument naming its field until the limit, which locks.
 		for i := 0; i < staff.MaxFailedLogins; i++ {
-			_, err = f.disable(ctx, owner.ID, "guess-"+strconvI(int64(i)), f.code(t, secret, f.clock.Now()))
+			password, code, field := "guess-"+strconvI(int64(i)), f.code(t, secret, f.clock.Now()), "password"
+			if i%2 == 1 {
+				password, code, field = "owner-password", "000000", "code"
+			}
+			_, err = f.disable(ctx, owner.ID, password, code)
+			if i < staff.MaxFailedLogins-1 && !invalidField(err, field) {
+				t.Fatalf("wrong %s %d = %v, want invalid_argument (%s)", field, i+1, err, field)
+			}
 		}
 		var ae *apperr.Error
 		if !apperr.Is(err, apperr.CodeUnauthenticated) || !asErr(err, &ae) || ae.Details["retry_after_seconds"] == nil {
-			t.Fatalf("fifth wrong password = %v, want a lock", err)
+			t.Fatalf("fifth failure = %v, want a lock", err)
 		}
 		if _, err := f.disable(ctx, owner.ID, "owner-password", f.code(t, secret, f.clock.Now())); !apperr.Is(err, apperr.CodeUnauthenticated) {
 			t.Fatalf("right password and code during the lock = %v, want unauthenticated", err)

@@ -313,11 +313,13 @@ export interface paths {
         /**
          * turn the caller's own second factor off, with the password and a current code
          * @description Needs the account's password and a current code of its authenticator (not a recovery
-         *     code). A wrong password or code answers 401 `unauthenticated` like a login and counts
-         *     towards the same lockout (per username and client address: from the fifth failure in a
-         *     row, 401 with details.retry_after_seconds); a code already used (at login, or a replay)
-         *     is refused the same way. The requests share the login's rate limit per client IP (429
-         *     `rate_limited`). No second factor on answers 409 `invalid_state` (details.status
+         *     code). A wrong password or code answers 400 `invalid_argument` with details.fields
+         *     `[password]` or `[code]` (like a wrong code at activation: the session stays valid, and
+         *     a 401 here means only that the token is not) and counts towards the login's lockout
+         *     (per username and client address: the fifth failure in a row, and every request during
+         *     the lock, answer 401 `unauthenticated` with details.retry_after_seconds); a code
+         *     already used (at login, or a replay) is answered like a wrong one. The requests share
+         *     the login's rate limit per client IP (429 `rate_limited`). No second factor on answers 409 `invalid_state` (details.status
          *     `not_enabled`); while the shop requires a second factor of every staff account
          *     (`PUT /api/v1/admin/security`) the answer is 409 `invalid_state` (details.status
          *     `required`) and nothing changes. On success the secret, any pending enrolment and the

@@ -125,6 +125,10 @@ const en: typeof zh = {
     saveCodes: "Download the codes", loginAgain: "Log in again", codesLeft: "{n} recovery codes left", recoveryLeft: "Logged in with a recovery code; {n} left",
     enrolRequired: "This shop requires two-step verification of every staff account: set it up, then log in again", shopTitle: "Shop security", requireAll: "Require two-step verification of all staff",
     requireHint: "Staff without it are logged out and set it up at their next login. Your own must be on first.",
+    turnOff: "Turn off two-step verification", turnOffConfirm: "Turn off", turnedOff: "Two-step verification is off",
+    turnOffHint: "Type your password and the current code of your authenticator app. Your recovery codes stop working.",
+    wrongPassword: "The password is wrong", wrongCode: "The code does not match or was used already: wait for the next code in the app and check the phone's clock",
+    offRequired: "This shop requires two-step verification of all staff, so it cannot be turned off here: an owner can lift the requirement, or reset your two-step verification",
   },
   staff: {
     totp: "2-step", resetTotp: "Reset 2-step", confirmResetTotp: "Reset the two-step verification of “{name}”? Their sessions end at once (for a lost phone).",

@@ -123,6 +123,10 @@ export default {
     saveCodes: "下载恢复码", loginAgain: "重新登录", codesLeft: "剩余恢复码 {n} 个", recoveryLeft: "已使用恢复码登录，剩余 {n} 个",
     enrolRequired: "本店要求所有员工开启两步验证，请先完成设置，然后重新登录", shopTitle: "店铺安全设置", requireAll: "要求所有员工开启两步验证",
     requireHint: "开启后，未设置两步验证的员工会被退出登录，下次登录时须先完成设置。开启前你自己须已开启两步验证。",
+    turnOff: "关闭两步验证", turnOffConfirm: "关闭", turnedOff: "两步验证已关闭",
+    turnOffHint: "请输入登录密码和验证器应用当前显示的动态码。关闭后，原有恢复码全部失效。",
+    wrongPassword: "密码错误", wrongCode: "动态码不正确或已使用过：请等待应用显示下一个动态码，并检查手机时间",
+    offRequired: "本店要求所有员工开启两步验证，此处无法关闭：可请店主取消该要求，或由店主重置你的两步验证",
   },
   staff: {
     totp: "两步验证", resetTotp: "重置两步验证", confirmResetTotp: "重置「{name}」的两步验证？其登录会立即失效（用于手机丢失）。",

@@ -4,7 +4,8 @@
 // parcels and open one parcel's route history, approve an after-sale,
 // publish a review, export orders; a customer-service account does not see
 // the ship button; the owner turns on
-// two-step verification and logs in with a recovery code. Screenshots of each
+// two-step verification, logs in with a recovery code, and turns it off
+// again (a wrong password first, which keeps the session). Screenshots of each
 // page go to E2E_SCREENSHOTS (default e2e/screenshots).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -460,8 +461,10 @@ test("the merchant console, end to end", async (t) => {
     await wide.context().close();
   });
 
+  // The second-factor steps share a page and the secret.
+  let p2, totpSecret, activatedStep;
   await step("two-step verification: the owner turns it on, then logs in with a recovery code", async () => {
-    const p2 = await newPage();
+    p2 = await newPage();
     p2.setDefaultTimeout(20_000);
     await login(p2, "owner", "demo-owner-pass");
     await p2.goto(demo.baseURL + "/admin/security");
@@ -472,6 +475,7 @@ test("the merchant console, end to end", async (t) => {
     assert.match(qr.src, /^data:image\/png;base64,/);
     assert.ok(qr.w >= 100, `QR code ${qr.w} pixels wide`);
     await shot(p2, "16-security-qr");
+    activatedStep = Math.floor(Date.now() / 30_000);
     await fill(p2, "totp-activate-code", totp(secret));
     await $(p2, "totp-activate").click();
     await $(p2, "totp-recovery").waitFor();
@@ -488,6 +492,46 @@ test("the merchant console, end to end", async (t) => {
     await fill(p2, "totp-code", recovery);
     await $(p2, "login-submit").click();
     await p2.waitForURL((u) => !u.pathname.endsWith("/login"));
+    assert.match(await $(p2, "who").innerText(), /owner/);
+    totpSecret = secret;
+  });
+
+  await step("two-step verification: a wrong password keeps the session, then the owner turns it off", async () => {
+    await p2.goto(demo.baseURL + "/admin/security");
+    await $(p2, "totp-on").waitFor();
+    // While the shop requires it, the button is disabled with the reason.
+    await $(p2, "require-totp").click();
+    await $(p2, "totp-disable-required").waitFor();
+    assert.ok(await $(p2, "totp-disable").isDisabled());
+    await shot(p2, "17-security-disable-required");
+    await $(p2, "require-totp").click();
+    await $(p2, "totp-disable-required").waitFor({ state: "detached" });
+    await $(p2, "totp-disable").click();
+    await fill(p2, "totp-disable-password", "wrong-password");
+    await fill(p2, "totp-disable-code", totp(totpSecret));
+    await $(p2, "totp-disable-confirm").click();
+    // The refusal shows in the dialog; the console does not log out.
+    const err = $(p2, "totp-disable-error");
+    await err.waitFor();
+    assert.match(await err.innerText(), /密码错误/);
+    await shot(p2, "17-security-disable-wrong-password");
+    assert.match(p2.url(), /\/admin\/security$/);
+    assert.match(await $(p2, "who").innerText(), /owner/);
+    assert.equal(await p2.locator('[data-test="expired"]').count(), 0);
+    assert.ok(await p2.evaluate(() => sessionStorage.getItem("minimall.console.session")), "the session is kept");
+    // The activation used this time step's code: a code is accepted once,
+    // so wait for the app's next one, as a person would.
+    await waitFor(async () => Math.floor(Date.now() / 30_000) > activatedStep, "the next code", 35_000);
+    await fill(p2, "totp-disable-password", "demo-owner-pass");
+    await fill(p2, "totp-disable-code", totp(totpSecret));
+    await $(p2, "totp-disable-confirm").click();
+    await $(p2, "totp-enrol").waitFor(); // the status shows it off
+    assert.equal(await p2.locator('[data-test="totp-on"]').count(), 0);
+    await shot(p2, "17-security-off");
+    // The password alone logs in again.
+    await $(p2, "logout").click();
+    await p2.waitForURL(/\/login/);
+    await login(p2, "owner", "demo-owner-pass");
     assert.match(await $(p2, "who").innerText(), /owner/);
     assert.deepEqual(p2.problems, []);
     await p2.context().close();

@@ -393,6 +393,19 @@ type DisableInput struct {
 	ClientIP string
 }
 
+// reauthLocked is the lock of the login's lockout met by a signed-in staff
+// member proving their factors again (DisableTOTP): 429 rate_limited with
+// Retry-After rather than the login's 401, which to a client means its
+// session ended.
+func reauthLocked(until, now time.Time) error {
+	secs := int64(until.Sub(now).Round(time.Second) / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	return apperr.New(apperr.CodeRateLimited, "too many failed attempts: try again later").
+		WithDetail("retry_after_seconds", secs).WithCause(errDisableRefused)
+}
+
 // errStaleCode: the code's step was used already, or the factor changed
 // between the check and the update.
 var errStaleCode = errors.New("staff: second-factor code already used")
@@ -457,7 +470,7 @@ func (s *Service) DisableTOTP(ctx context.Context, staffID int64, in DisableInpu
 		return Account{}, apperr.Internal(err)
 	}
 	if until.After(now) {
-		return Account{}, lockedError(until, now)
+		return Account{}, reauthLocked(until, now)
 	}
 	fail := func(field, msg string) (Account, error) {
 		until, err := s.store.recordFailure(ctx, row.Username, in.ClientIP, now)
@@ -465,7 +478,7 @@ func (s *Service) DisableTOTP(ctx context.Context, staffID int64, in DisableInpu
 			return Account{}, apperr.Internal(err)
 		}
 		if until.After(now) {
-			return Account{}, lockedError(until, now)
+			return Account{}, reauthLocked(until, now)
 		}
 		return Account{}, apperr.Invalid(msg, field).WithCause(errDisableRefused)
 	}

@@ -452,11 +452,11 @@ func TestTOTPDisableRules(t *testing.T) {
 			}
 		}
 		var ae *apperr.Error
-		if !apperr.Is(err, apperr.CodeUnauthenticated) || !asErr(err, &ae) || ae.Details["retry_after_seconds"] == nil {
-			t.Fatalf("fifth failure = %v, want a lock", err)
+		if !apperr.Is(err, apperr.CodeRateLimited) || !asErr(err, &ae) || ae.Details["retry_after_seconds"] == nil {
+			t.Fatalf("fifth failure = %v, want a lock (rate_limited with retry_after_seconds)", err)
 		}
-		if _, err := f.disable(ctx, owner.ID, "owner-password", f.code(t, secret, f.clock.Now())); !apperr.Is(err, apperr.CodeUnauthenticated) {
-			t.Fatalf("right password and code during the lock = %v, want unauthenticated", err)
+		if _, err := f.disable(ctx, owner.ID, "owner-password", f.code(t, secret, f.clock.Now())); !apperr.Is(err, apperr.CodeRateLimited) {
+			t.Fatalf("right password and code during the lock = %v, want rate_limited", err)
 		}
 		// The lock is the login's: the same address cannot log in either.
 		if _, err := f.loginWith(ctx, "boss", "owner-password", f.code(t, secret, f.clock.Now()), ""); err == nil {

@@ -317,7 +317,8 @@ export interface paths {
          *     `[password]` or `[code]` (like a wrong code at activation: the session stays valid, and
          *     a 401 here means only that the token is not) and counts towards the login's lockout
          *     (per username and client address: the fifth failure in a row, and every request during
-         *     the lock, answer 401 `unauthenticated` with details.retry_after_seconds); a code
+         *     the lock, answer 429 `rate_limited` with details.retry_after_seconds and Retry-After,
+         *     not the login's 401, so the session stays valid); a code
          *     already used (at login, or a replay) is answered like a wrong one. The requests share
          *     the login's rate limit per client IP (429 `rate_limited`). No second factor on answers 409 `invalid_state` (details.status
          *     `not_enabled`); while the shop requires a second factor of every staff account

@@ -217,12 +217,14 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Session, error) {
 }
 
 func lockedError(until, now time.Time) error {
-	secs := int64(until.Sub(now).Round(time.Second) / time.Second)
-	if secs < 1 {
-		secs = 1
-	}
 	return apperr.Unauthenticated("too many failed logins: try again later").
-		WithDetail("retry_after_seconds", secs)
+		WithDetail("retry_after_seconds", retryAfterSeconds(until, now))
+}
+
+// retryAfterSeconds is how long a lock ending at until still holds, in whole
+// seconds, at least 1.
+func retryAfterSeconds(until, now time.Time) int64 {
+	return max(1, int64(until.Sub(now).Round(time.Second)/time.Second))
 }
 
 // List returns a page of staff accounts.

@@ -398,12 +398,8 @@ type DisableInput struct {
 // Retry-After rather than the login's 401, which to a client means its
 // session ended.
 func reauthLocked(until, now time.Time) error {
-	secs := int64(until.Sub(now).Round(time.Second) / time.Second)
-	if secs < 1 {
-		secs = 1
-	}
 	return apperr.New(apperr.CodeRateLimited, "too many failed attempts: try again later").
-		WithDetail("retry_after_seconds", secs).WithCause(errDisableRefused)
+		WithDetail("retry_after_seconds", retryAfterSeconds(until, now)).WithCause(errDisableRefused)
 }
 
 // errStaleCode: the code's step was used already, or the factor changed

@@ -213,4 +213,21 @@ func TestTOTPDisableFailureLogged(t *testing.T) {
 	if strings.Contains(log, "wrong-password") || strings.Contains(log, code) {
 		t.Error("a password or code reached the log")
 	}
+	// Wrong passwords lead to the login's lock: a 429 here, logged as the
+	// lock it is.
+	for i := 0; ; i++ {
+		r = e.do(http.MethodPost, "/api/v1/admin/auth/totp/disable", owner, map[string]string{"password": "wrong-password", "code": code})
+		if r.Status == 429 {
+			break
+		}
+		if r.Status != 400 || i > staff.MaxFailedLogins {
+			t.Fatalf("wrong password %d: %d %s, want 400 until a 429 lock", i+2, r.Status, r.Raw)
+		}
+	}
+	if r.code() != "rate_limited" || r.Header.Get("Retry-After") == "" {
+		t.Errorf("the lock: %d %s (Retry-After %q)", r.Status, r.Raw, r.Header.Get("Retry-After"))
+	}
+	if !strings.Contains(buf.String(), "event=staff_login_locked") {
+		t.Errorf("no staff_login_locked security event in:\n%s", buf.String())
+	}
 }

@@ -230,11 +230,14 @@ func (h *Handlers) DisableTOTP(c *gin.Context) {
 	s, err := h.staff.DisableTOTP(c.Request.Context(), auth.StaffID(c),
 		DisableInput{Password: req.Password, Code: req.Code, ClientIP: c.ClientIP()})
 	if err != nil {
-		var ae *apperr.Error
 		if errors.Is(err, errDisableRefused) {
-			httpx.SecurityEvent(c, "staff_totp_disable_failed")
-		} else if errors.As(err, &ae) && ae.Code == apperr.CodeUnauthenticated && ae.Details["retry_after_seconds"] != nil {
-			httpx.SecurityEvent(c, "staff_login_locked")
+			// A refusal is a wrong password or code, or the login's lock
+			// (429 here) that such failures led to.
+			event := "staff_totp_disable_failed"
+			if apperr.Is(err, apperr.CodeRateLimited) {
+				event = "staff_login_locked"
+			}
+			httpx.SecurityEvent(c, event)
 		}
 		httpx.Error(c, err)
 		return
